@@ -1,0 +1,12 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleCreateTopics(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
+	panic("handleCreateTopics: not implemented")
+}

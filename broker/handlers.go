@@ -1,0 +1,50 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handlerFunc answers one request of one API key.
+type handlerFunc func(s *Server, ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error)
+
+// api is one implemented API: its handler and the versions it serves, which
+// are exactly the versions ApiVersions advertises (Apache Kafka 3.9 in
+// ZooKeeper mode, from the single-broker issue).
+type api struct {
+	versions wire.VersionRange
+	handle   handlerFunc
+}
+
+// apis is the table of implemented APIs. It is never mutated.
+var apis = map[int16]api{
+	0:  {wire.VersionRange{Min: 0, Max: 11}, (*Server).handleProduce},
+	1:  {wire.VersionRange{Min: 4, Max: 17}, (*Server).handleFetch},
+	2:  {wire.VersionRange{Min: 1, Max: 9}, (*Server).handleListOffsets},
+	3:  {wire.VersionRange{Min: 0, Max: 12}, (*Server).handleMetadata},
+	18: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleAPIVersions},
+	19: {wire.VersionRange{Min: 0, Max: 7}, (*Server).handleCreateTopics},
+	20: {wire.VersionRange{Min: 0, Max: 6}, (*Server).handleDeleteTopics},
+	22: {wire.VersionRange{Min: 0, Max: 5}, (*Server).handleInitProducerID},
+	32: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeConfigs},
+	37: {wire.VersionRange{Min: 0, Max: 3}, (*Server).handleCreatePartitions},
+	46: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleListPartitionReassignments},
+	60: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleDescribeCluster},
+}
+
+// apiVersions builds the wire.Versions table from apis.
+func apiVersions() wire.Versions {
+	vs := make(wire.Versions, len(apis))
+	for k, a := range apis {
+		vs[k] = a.versions
+	}
+	return vs
+}
+
+// Handle dispatches one request; wire.ServeConn calls it. Versions were
+// already checked against the table by wire.
+func (s *Server) Handle(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
+	return apis[hdr.APIKey].handle(s, ctx, hdr, req)
+}

@@ -1,0 +1,47 @@
+package storage
+
+// Config is one partition log's configuration, resolved by the broker from
+// server.properties and the topic's overrides. Zero values are not defaults:
+// the broker always fills every field (see DefaultConfig).
+type Config struct {
+	// SegmentBytes is segment.bytes (log.segment.bytes), Kafka's default
+	// 1 GiB: the active segment rolls when the next batch would pass it.
+	SegmentBytes int64
+	// SegmentMs is segment.ms (log.roll.ms/hours), default 7 days: the active
+	// segment rolls when its first batch is older than this.
+	SegmentMs int64
+	// RetentionMs is retention.ms (log.retention.ms/minutes/hours), default
+	// 7 days; -1 keeps segments forever.
+	RetentionMs int64
+	// RetentionBytes is retention.bytes (log.retention.bytes), default -1
+	// (no size limit).
+	RetentionBytes int64
+	// IndexIntervalBytes is index.interval.bytes (log.index.interval.bytes),
+	// default 4096: an .index and .timeindex entry is added after at least
+	// this many bytes.
+	IndexIntervalBytes int32
+	// SegmentIndexBytes is segment.index.bytes (log.index.size.max.bytes),
+	// default 10 MiB: the most an index may hold; a full index rolls the
+	// segment.
+	SegmentIndexBytes int32
+	// FlushMessages is flush.messages (log.flush.interval.messages), default
+	// MaxInt64: fsync after this many messages.
+	FlushMessages int64
+	// FlushMs is flush.ms (log.flush.interval.ms), default MaxInt64: fsync
+	// when the oldest unflushed write is this old.
+	FlushMs int64
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentMs:          7 * 24 * 60 * 60 * 1000,
+		RetentionMs:        7 * 24 * 60 * 60 * 1000,
+		RetentionBytes:     -1,
+		IndexIntervalBytes: 4096,
+		SegmentIndexBytes:  10 * 1024 * 1024,
+		FlushMessages:      1<<63 - 1,
+		FlushMs:            1<<63 - 1,
+	}
+}
