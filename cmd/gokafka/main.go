@@ -1,0 +1,36 @@
+// Command gokafka is the gokafka broker and its tools.
+//
+//	gokafka server config/server.properties [--override key=value ...]
+//
+// The server subcommand lives in server.go; the perf-test tools in perf.go.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// subcommands maps a subcommand name to its entry point. Each returns the
+// process exit code.
+var subcommands = map[string]func(args []string) int{
+	"server": runServer,
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	run, ok := subcommands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "gokafka: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	os.Exit(run(os.Args[2:]))
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage:
+  gokafka server <server.properties> [--override key=value ...]`)
+}

@@ -1,0 +1,6 @@
+package main
+
+// runServer starts a broker from a server.properties file.
+func runServer(args []string) int {
+	panic("runServer: not implemented")
+}
