@@ -1,0 +1,15 @@
+# A small image of the gokafka broker. Build: docker build -t gokafka .
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o /out/gokafka ./cmd/gokafka
+
+FROM debian:bookworm-slim
+COPY --from=build /out/gokafka /usr/local/bin/gokafka
+COPY config/server.properties /etc/gokafka/server.properties
+VOLUME /var/lib/gokafka
+EXPOSE 9092
+ENTRYPOINT ["gokafka", "server", "/etc/gokafka/server.properties"]
+CMD ["--override", "log.dirs=/var/lib/gokafka"]

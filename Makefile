@@ -1,0 +1,50 @@
+# gokafka: `make run` starts ZooKeeper and one broker locally, `make test`
+# runs every test. See README.md.
+
+GO       ?= go
+BIN      := bin/gokafka
+# Unit-test packages run with the race detector; the end-to-end packages run
+# the broker as a separate process, so -race on the test binary buys nothing.
+E2E_PKGS  := ./compat-tests/... ./internal/testcluster/...
+UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /compat-tests -e /internal/testcluster)
+FUZZTIME ?= 5s
+
+.PHONY: all build run test vet unit e2e fuzz-short fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gokafka
+
+## run: ZooKeeper on 127.0.0.1:2181 and a broker on 127.0.0.1:9092; Ctrl-C stops both.
+run: build
+	scripts/run-local.sh
+
+## test: vet, unit tests (race), end-to-end tests, a short run of every fuzz target.
+test: vet unit e2e fuzz-short
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -p 2 -timeout 15m $(UNIT_PKGS)
+
+# The end-to-end tests use the binary built here rather than building their own.
+e2e: build
+	GOKAFKA_BIN=$(CURDIR)/$(BIN) $(GO) test -p 1 -timeout 15m $(E2E_PKGS)
+
+fuzz-short:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## fuzz: every fuzz target for FUZZTIME (default here: 2 minutes each).
+fuzz: FUZZTIME = 2m
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## bench: throughput of a local broker (scripts/bench.sh).
+bench: build
+	scripts/bench.sh
+
+## clean: remove build output (not ./data: that is your local cluster's state).
+clean:
+	rm -rf bin
