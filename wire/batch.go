@@ -1,5 +1,12 @@
 package wire
 
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
 // RecordBatchHeaderSize is the size of a magic-v2 record batch header, from
 // baseOffset through recordCount.
 const RecordBatchHeaderSize = 61
@@ -62,11 +69,84 @@ type ValidateConfig struct {
 	MaxDecompressedBytes int
 }
 
+// Byte offsets of the magic-v2 batch header fields.
+const (
+	offBaseOffset      = 0
+	offBatchLength     = 8
+	offLeaderEpoch     = 12
+	offMagic           = 16
+	offCRC             = 17
+	offAttributes      = 21
+	offLastOffsetDelta = 23
+	offBaseTimestamp   = 27
+	offMaxTimestamp    = 35
+	offProducerID      = 43
+	offProducerEpoch   = 51
+	offBaseSequence    = 53
+	offRecordCount     = 57
+)
+
+const (
+	// batchLengthOverhead is what precedes the part counted by
+	// batchLength: baseOffset and batchLength itself.
+	batchLengthOverhead = offLeaderEpoch
+	attrTimestampType   = 0x08
+	attrControl         = 0x20
+	// minRecordSize is the smallest encoded record: seven one-byte
+	// fields (length, attributes, timestamp and offset deltas, key and
+	// value lengths, header count).
+	minRecordSize = 7
+)
+
+// crc32c is the Castagnoli table Kafka uses for magic-v2 batches. It is built
+// once and only read.
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
 // ParseBatchHeader reads the fixed header at the start of b without checking
 // the CRC. It returns ErrCorruptMessage if b is shorter than the header or
 // than the batch length it announces.
 func ParseBatchHeader(b []byte) (BatchHeader, error) {
-	panic("wire.ParseBatchHeader: not implemented")
+	var h BatchHeader
+	if len(b) < RecordBatchHeaderSize {
+		return h, fmt.Errorf("%w: %d bytes, a batch header needs %d", ErrCorruptMessage, len(b), RecordBatchHeaderSize)
+	}
+	be := binary.BigEndian
+	h.BaseOffset = int64(be.Uint64(b[offBaseOffset:]))
+	h.BatchLength = int32(be.Uint32(b[offBatchLength:]))
+	h.PartitionLeaderEpoch = int32(be.Uint32(b[offLeaderEpoch:]))
+	h.Magic = int8(b[offMagic])
+	h.CRC = be.Uint32(b[offCRC:])
+	h.Attributes = int16(be.Uint16(b[offAttributes:]))
+	h.LastOffsetDelta = int32(be.Uint32(b[offLastOffsetDelta:]))
+	h.BaseTimestamp = int64(be.Uint64(b[offBaseTimestamp:]))
+	h.MaxTimestamp = int64(be.Uint64(b[offMaxTimestamp:]))
+	h.ProducerID = int64(be.Uint64(b[offProducerID:]))
+	h.ProducerEpoch = int16(be.Uint16(b[offProducerEpoch:]))
+	h.BaseSequence = int32(be.Uint32(b[offBaseSequence:]))
+	h.RecordCount = int32(be.Uint32(b[offRecordCount:]))
+	if h.BatchLength < RecordBatchHeaderSize-batchLengthOverhead {
+		return h, fmt.Errorf("%w: batch length %d is shorter than the header", ErrCorruptMessage, h.BatchLength)
+	}
+	if int64(h.BatchLength) > int64(len(b)-batchLengthOverhead) {
+		return h, fmt.Errorf("%w: batch length %d but only %d bytes follow", ErrCorruptMessage, h.BatchLength, len(b)-batchLengthOverhead)
+	}
+	return h, nil
+}
+
+// Size is the batch's total size in bytes, header included.
+func (h BatchHeader) Size() int { return batchLengthOverhead + int(h.BatchLength) }
+
+// IsLogAppendTime reports the timestamp-type attribute bit: set, the batch's
+// max timestamp is the broker's append time for every record.
+func (h BatchHeader) IsLogAppendTime() bool { return h.Attributes&attrTimestampType != 0 }
+
+// checkCRC verifies the CRC-32C over attributes..end of a batch of the given
+// size.
+func checkCRC(batch []byte, h BatchHeader) error {
+	if got := crc32.Checksum(batch[offAttributes:h.Size()], crc32c); got != h.CRC {
+		return fmt.Errorf("%w: crc32c is %#08x, header says %#08x", ErrCorruptMessage, got, h.CRC)
+	}
+	return nil
 }
 
 // ValidateProduceBatch checks the Records field of one partition of a Produce
@@ -75,27 +155,132 @@ func ParseBatchHeader(b []byte) (BatchHeader, error) {
 // bounded decompression), offset deltas 0..n-1 matching lastOffsetDelta, and
 // well-formed record lengths. Errors are ErrCorruptMessage, ErrInvalidRecord,
 // ErrMessageTooLarge or ErrUnsupportedCompression, wrapped with detail.
+//
+// Like Kafka it also rejects what only a broker may write: control batches
+// (ErrInvalidRecord), the LogAppendTime timestamp type (ErrInvalidTimestamp),
+// and a producer id without a base sequence (ErrInvalidRecord). A zero
+// MaxBatchBytes means no size limit; a zero MaxDecompressedBytes means
+// DefaultMaxDecompressedBytes. An uncompressed batch is validated without
+// allocating.
 func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, error) {
-	panic("wire.ValidateProduceBatch: not implemented")
+	if len(records) == 0 {
+		return BatchHeader{}, fmt.Errorf("%w: no record batch", ErrInvalidRecord)
+	}
+	if len(records) > offMagic && records[offMagic] != 2 {
+		return BatchHeader{}, fmt.Errorf("%w: magic %d, produce v3+ carries only magic 2", ErrInvalidRecord, int8(records[offMagic]))
+	}
+	h, err := ParseBatchHeader(records)
+	if err != nil {
+		return h, err
+	}
+	size := h.Size()
+	if cfg.MaxBatchBytes > 0 && size > cfg.MaxBatchBytes {
+		return h, fmt.Errorf("%w: batch of %d bytes, max.message.bytes %d", ErrMessageTooLarge, size, cfg.MaxBatchBytes)
+	}
+	if len(records) > size {
+		return h, fmt.Errorf("%w: %d bytes after the batch; magic 2 allows one batch per partition", ErrInvalidRecord, len(records)-size)
+	}
+	if err := checkCRC(records, h); err != nil {
+		return h, err
+	}
+	if err := checkProducerHeader(h); err != nil {
+		return h, err
+	}
+	limit := int64(cfg.MaxDecompressedBytes)
+	if limit <= 0 {
+		limit = DefaultMaxDecompressedBytes
+	}
+	c, release, err := decoders.openCursor(h.Compression(), records[RecordBatchHeaderSize:size], limit)
+	if err != nil {
+		return h, err
+	}
+	defer release()
+	for i := int32(0); ; i++ {
+		end, err := c.atEnd()
+		if err != nil {
+			return h, decompressError(err)
+		}
+		if end {
+			if i != h.RecordCount {
+				return h, fmt.Errorf("%w: header counts %d records, payload holds %d", ErrInvalidRecord, h.RecordCount, i)
+			}
+			return h, nil
+		}
+		if i == h.RecordCount {
+			return h, fmt.Errorf("%w: payload holds more than the %d records the header counts", ErrInvalidRecord, h.RecordCount)
+		}
+		r, err := c.next()
+		if err != nil {
+			return h, recordError(i, err)
+		}
+		if r.offsetDelta != i {
+			return h, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalidRecord, i, r.offsetDelta)
+		}
+	}
+}
+
+// checkProducerHeader applies the header rules Kafka's LogValidator applies
+// to batches from clients.
+func checkProducerHeader(h BatchHeader) error {
+	switch codec := h.Compression(); {
+	case codec > CodecZstd:
+		return fmt.Errorf("%w: codec %d", ErrUnsupportedCompression, codec)
+	case h.IsControl():
+		return fmt.Errorf("%w: clients may not write control batches", ErrInvalidRecord)
+	case h.IsLogAppendTime():
+		return fmt.Errorf("%w: producers may not set the LogAppendTime timestamp type", ErrInvalidTimestamp)
+	case h.RecordCount <= 0:
+		return fmt.Errorf("%w: record count %d", ErrInvalidRecord, h.RecordCount)
+	case h.LastOffsetDelta != h.RecordCount-1:
+		return fmt.Errorf("%w: last offset delta %d with %d records", ErrInvalidRecord, h.LastOffsetDelta, h.RecordCount)
+	case h.ProducerID >= 0 && h.BaseSequence < 0:
+		return fmt.Errorf("%w: producer id %d with base sequence %d", ErrInvalidRecord, h.ProducerID, h.BaseSequence)
+	}
+	return nil
+}
+
+// recordError classifies a failure to decode record i: a payload that runs
+// out, does not decompress, exceeds the bound or whose lengths do not add up
+// is ErrCorruptMessage.
+func recordError(i int32, err error) error {
+	if errors.Is(err, ErrCorruptMessage) {
+		return fmt.Errorf("record %d: %w", i, err)
+	}
+	return fmt.Errorf("%w: record %d: %w", ErrCorruptMessage, i, err)
 }
 
 // SetBaseOffset stamps the batch's base offset in place. The base offset is
-// outside the CRC, so the CRC stays valid.
+// outside the CRC, so the CRC stays valid. A slice shorter than a batch
+// header is left alone.
 func SetBaseOffset(batch []byte, base int64) {
-	panic("wire.SetBaseOffset: not implemented")
+	if len(batch) < RecordBatchHeaderSize {
+		return
+	}
+	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(base))
 }
 
 // SetPartitionLeaderEpoch stamps the partition leader epoch in place (outside
-// the CRC).
+// the CRC). A slice shorter than a batch header is left alone.
 func SetPartitionLeaderEpoch(batch []byte, epoch int32) {
-	panic("wire.SetPartitionLeaderEpoch: not implemented")
+	if len(batch) < RecordBatchHeaderSize {
+		return
+	}
+	binary.BigEndian.PutUint32(batch[offLeaderEpoch:], uint32(epoch))
 }
 
 // SetLogAppendTime sets the timestamp-type attribute bit and the max
 // timestamp to ts, then recomputes the CRC, as Kafka does for topics with
-// message.timestamp.type=LogAppendTime.
+// message.timestamp.type=LogAppendTime. The batch must be one whole batch
+// (as ValidateProduceBatch accepted it); a slice that is not is left alone.
 func SetLogAppendTime(batch []byte, ts int64) {
-	panic("wire.SetLogAppendTime: not implemented")
+	h, err := ParseBatchHeader(batch)
+	if err != nil {
+		return
+	}
+	be := binary.BigEndian
+	be.PutUint16(batch[offAttributes:], uint16(h.Attributes|attrTimestampType))
+	be.PutUint64(batch[offMaxTimestamp:], uint64(ts))
+	be.PutUint32(batch[offCRC:], crc32.Checksum(batch[offAttributes:h.Size()], crc32c))
 }
 
 // RecordTimestamp is one record's offset and effective timestamp.
@@ -110,5 +295,63 @@ type RecordTimestamp struct {
 // batch max timestamp. ListOffsets uses it to answer by timestamp with the
 // exact record offset.
 func RecordTimestamps(batch []byte, maxDecompressed int) ([]RecordTimestamp, error) {
-	panic("wire.RecordTimestamps: not implemented")
+	h, err := ParseBatchHeader(batch)
+	if err != nil {
+		return nil, err
+	}
+	if h.Magic != 2 {
+		return nil, fmt.Errorf("%w: magic %d", ErrCorruptMessage, h.Magic)
+	}
+	if err := checkCRC(batch, h); err != nil {
+		return nil, err
+	}
+	if h.Compression() > CodecZstd {
+		return nil, fmt.Errorf("%w: codec %d", ErrUnsupportedCompression, h.Compression())
+	}
+	if h.RecordCount < 0 {
+		return nil, fmt.Errorf("%w: record count %d", ErrCorruptMessage, h.RecordCount)
+	}
+	limit := int64(maxDecompressed)
+	if limit <= 0 {
+		limit = DefaultMaxDecompressedBytes
+	}
+	c, release, err := decoders.openCursor(h.Compression(), batch[RecordBatchHeaderSize:h.Size()], limit)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// The header's count is untrusted: cap the first allocation by what
+	// the payload can hold, or by a constant when it is compressed, and
+	// let append grow it with the records actually found.
+	capHint := int(h.RecordCount)
+	if c.src == nil {
+		capHint = min(capHint, len(c.buf)/minRecordSize)
+	} else {
+		capHint = min(capHint, 1024)
+	}
+	out := make([]RecordTimestamp, 0, capHint)
+	for i := int32(0); ; i++ {
+		end, err := c.atEnd()
+		if err != nil {
+			return nil, decompressError(err)
+		}
+		if end {
+			if i != h.RecordCount {
+				return nil, fmt.Errorf("%w: header counts %d records, payload holds %d", ErrCorruptMessage, h.RecordCount, i)
+			}
+			return out, nil
+		}
+		if i == h.RecordCount {
+			return nil, fmt.Errorf("%w: payload holds more than the %d records the header counts", ErrCorruptMessage, h.RecordCount)
+		}
+		r, err := c.next()
+		if err != nil {
+			return nil, recordError(i, err)
+		}
+		ts := h.BaseTimestamp + r.timestampDelta
+		if h.IsLogAppendTime() {
+			ts = h.MaxTimestamp
+		}
+		out = append(out, RecordTimestamp{Offset: h.BaseOffset + int64(r.offsetDelta), Timestamp: ts})
+	}
 }

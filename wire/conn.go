@@ -1,16 +1,30 @@
 package wire
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 )
 
+// readBufferSize is the per-connection read buffer: large enough that a
+// client pipelining small requests is served from one read syscall.
+const readBufferSize = 64 << 10
+
 // Handler answers one decoded request. A nil response with a nil error means
 // that nothing is written back (a Produce with acks=0). A non-nil error closes
 // the connection after it is logged.
+//
+// Byte slices inside req (a Produce request's record batches) alias a
+// per-connection buffer that ServeConn reuses once Handle returns: a handler
+// that keeps them longer (an in-memory log tail, a delayed operation that
+// outlives the call) must copy them.
 type Handler interface {
 	Handle(ctx context.Context, hdr *RequestHeader, req kmsg.Request) (kmsg.Response, error)
 }
@@ -18,14 +32,17 @@ type Handler interface {
 // ConnConfig configures ServeConn.
 type ConnConfig struct {
 	// MaxRequestBytes is socket.request.max.bytes: a frame larger than this
-	// closes the connection (Kafka's InvalidReceiveException).
+	// closes the connection (Kafka's InvalidReceiveException). Zero means
+	// Kafka's default, DefaultMaxRequestBytes.
 	MaxRequestBytes int32
 	// Versions is the table the broker implements. ApiVersions requests at an
 	// unsupported version get UNSUPPORTED_VERSION with this table in a v0
 	// body (KIP-511); any other unsupported key or version closes the
 	// connection with a log line.
 	Versions Versions
-	Logger   *zap.Logger
+	// Logger receives one line per connection closed for a protocol error.
+	// Nil means no logging.
+	Logger *zap.Logger
 }
 
 // ServeConn reads requests from conn until it is closed, ctx is done or a
@@ -33,6 +50,120 @@ type ConnConfig struct {
 // are written in request order, which is how Kafka orders a connection's
 // responses even when clients pipeline. ServeConn closes conn before it
 // returns.
+//
+// It returns nil when the client closed the connection between requests,
+// ctx.Err() when ctx ended it, and otherwise the error that closed it, which
+// has already been logged.
 func ServeConn(ctx context.Context, conn net.Conn, cfg ConnConfig, h Handler) error {
-	panic("wire.ServeConn: not implemented")
+	defer conn.Close()
+	// Closing the connection is what unblocks a read or write parked in
+	// the kernel; Kafka's processor does the same on shutdown.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &connServer{
+		conn:   conn,
+		frames: newFrameReader(bufio.NewReaderSize(conn, readBufferSize), cfg.MaxRequestBytes),
+		cfg:    cfg,
+		h:      h,
+		log:    log.With(zap.Stringer("remote", conn.RemoteAddr())),
+	}
+	err := s.serve(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// connServer is the state of one connection's serve loop.
+type connServer struct {
+	conn   net.Conn
+	frames *frameReader
+	cfg    ConnConfig
+	h      Handler
+	log    *zap.Logger
+	out    []byte // response buffer, reused across requests
+}
+
+func (s *connServer) serve(ctx context.Context) error {
+	for {
+		frame, err := s.frames.next()
+		if err != nil {
+			if err == io.EOF || ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, ErrFrameTooLarge) {
+				s.log.Warn("closing connection: invalid request size", zap.Error(err))
+			} else {
+				s.log.Debug("closing connection: read failed", zap.Error(err))
+			}
+			return err
+		}
+
+		hdr, req, err := ParseRequest(frame, s.cfg.Versions)
+		if err != nil {
+			var unsup *UnsupportedError
+			if errors.As(err, &unsup) && hdr.APIKey == apiVersionsKey {
+				if err := s.write(hdr.CorrelationID, s.unsupportedAPIVersions()); err != nil {
+					return err
+				}
+				continue
+			}
+			s.log.Warn("closing connection: cannot serve request",
+				zap.String("client_id", hdr.clientID()),
+				zap.Int16("api_key", hdr.APIKey),
+				zap.Int16("api_version", hdr.APIVersion),
+				zap.Error(err))
+			return err
+		}
+
+		resp, err := s.h.Handle(ctx, &hdr, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("closing connection: request failed",
+				zap.String("client_id", hdr.clientID()),
+				zap.Int16("api_key", hdr.APIKey),
+				zap.Int16("api_version", hdr.APIVersion),
+				zap.Error(err))
+			return fmt.Errorf("handle api key %d version %d: %w", hdr.APIKey, hdr.APIVersion, err)
+		}
+		if resp == nil {
+			continue
+		}
+		resp.SetVersion(hdr.APIVersion)
+		if err := s.write(hdr.CorrelationID, resp); err != nil {
+			return err
+		}
+	}
+}
+
+// write encodes resp into the reused buffer and sends it with one Write.
+func (s *connServer) write(correlationID int32, resp kmsg.Response) error {
+	s.out = AppendResponse(s.out[:0], correlationID, resp)
+	_, err := s.conn.Write(s.out)
+	if cap(s.out) > maxRetainedBuffer {
+		s.out = nil
+	}
+	if err != nil {
+		s.log.Debug("closing connection: write failed", zap.Error(err))
+		return fmt.Errorf("write response: %w", err)
+	}
+	return nil
+}
+
+// unsupportedAPIVersions is the KIP-511 answer to an ApiVersions request at a
+// version the broker does not know: a v0 body with UNSUPPORTED_VERSION and
+// the full table, from which the client picks a version it shares.
+func (s *connServer) unsupportedAPIVersions() kmsg.Response {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.SetVersion(0)
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	resp.ApiKeys = s.cfg.Versions.APIKeys()
+	return resp
 }

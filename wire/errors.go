@@ -6,20 +6,31 @@ import (
 )
 
 // Record-batch validation errors. The broker maps them to Kafka error codes:
-// CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE and
-// UNSUPPORTED_COMPRESSION_TYPE.
+// CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE,
+// UNSUPPORTED_COMPRESSION_TYPE and INVALID_TIMESTAMP.
+//
+// The split follows Kafka: bytes that do not decode (bad CRC, lengths that do
+// not add up, truncation, a payload that does not decompress or decompresses
+// beyond the bound) are ErrCorruptMessage (CorruptRecordException), while a
+// well-formed batch that breaks a produce rule (wrong magic, more than one
+// batch, record count or offset deltas inconsistent, a control batch from a
+// client) is ErrInvalidRecord (InvalidRecordException).
 var (
 	ErrCorruptMessage         = errors.New("corrupt record batch")
 	ErrInvalidRecord          = errors.New("invalid record")
 	ErrMessageTooLarge        = errors.New("record batch too large")
 	ErrUnsupportedCompression = errors.New("unsupported compression type")
+	// ErrInvalidTimestamp means a producer sent a batch whose timestamp
+	// type is LogAppendTime, which only the broker may set.
+	ErrInvalidTimestamp = errors.New("invalid timestamp")
 )
 
 // Framing and request errors.
 var (
 	// ErrMalformedRequest means the request bytes do not decode.
 	ErrMalformedRequest = errors.New("malformed request")
-	// ErrFrameTooLarge means a frame exceeds socket.request.max.bytes.
+	// ErrFrameTooLarge means a frame exceeds socket.request.max.bytes or
+	// announces a negative size (Kafka's InvalidReceiveException).
 	ErrFrameTooLarge = errors.New("request frame too large")
 )
 

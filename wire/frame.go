@@ -1,0 +1,89 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// DefaultMaxRequestBytes is Kafka's socket.request.max.bytes default (100
+// MiB), used when ConnConfig.MaxRequestBytes is zero.
+const DefaultMaxRequestBytes = 100 * 1024 * 1024
+
+const (
+	// frameGrowStep is how much of a frame is read before the buffer grows
+	// again. A client announcing a frame near the limit and then sending a
+	// few bytes costs at most this much memory, not the announced size.
+	frameGrowStep = 64 << 10
+	// maxRetainedBuffer is the largest frame or response buffer a
+	// connection keeps between requests; bigger ones are dropped after use
+	// so an idle connection does not pin a 100 MiB produce buffer.
+	maxRetainedBuffer = 1 << 20
+)
+
+// frameReader reads size-prefixed frames: an int32 big-endian size followed
+// by that many bytes. The returned slice aliases a buffer reused by the next
+// call.
+type frameReader struct {
+	r   *bufio.Reader
+	max int32
+	buf []byte
+	hdr [4]byte
+}
+
+func newFrameReader(r *bufio.Reader, max int32) *frameReader {
+	if max <= 0 {
+		max = DefaultMaxRequestBytes
+	}
+	return &frameReader{r: r, max: max}
+}
+
+// next returns the next frame body. It returns io.EOF only when the peer
+// closed the stream cleanly between frames.
+func (f *frameReader) next() ([]byte, error) {
+	if cap(f.buf) > maxRetainedBuffer {
+		f.buf = nil
+	}
+	if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("read frame size: %w", err)
+	}
+	size := int32(binary.BigEndian.Uint32(f.hdr[:]))
+	if size < 0 || size > f.max {
+		return nil, fmt.Errorf("%w: frame size %d, socket.request.max.bytes %d", ErrFrameTooLarge, size, f.max)
+	}
+	n := int(size)
+	if n <= cap(f.buf) {
+		f.buf = f.buf[:n]
+		if _, err := io.ReadFull(f.r, f.buf); err != nil {
+			return nil, fmt.Errorf("read frame of %d bytes: %w", n, noEOF(err))
+		}
+		return f.buf, nil
+	}
+	// Grow with the data that actually arrives rather than trusting the
+	// announced size up front.
+	f.buf = f.buf[:0]
+	for len(f.buf) < n {
+		chunk := min(n-len(f.buf), max(len(f.buf), frameGrowStep))
+		m := len(f.buf)
+		f.buf = slices.Grow(f.buf, chunk)[:m+chunk]
+		if _, err := io.ReadFull(f.r, f.buf[m:]); err != nil {
+			return nil, fmt.Errorf("read frame of %d bytes: %w", n, noEOF(err))
+		}
+	}
+	return f.buf, nil
+}
+
+// noEOF turns a clean EOF inside a frame into io.ErrUnexpectedEOF so callers
+// can tell a truncated frame from a clean close.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
