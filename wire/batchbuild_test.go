@@ -96,7 +96,6 @@ func compress(t testing.TB, codec int8, raw []byte) []byte {
 	return buf.Bytes()
 }
 
-
 // batchSpec describes a test batch; mutate may change the kmsg form before
 // the length and CRC are computed.
 type batchSpec struct {
