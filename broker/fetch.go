@@ -2,11 +2,264 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"math"
+	"reflect"
+	"time"
 
+	"github.com/gokafka/gokafka/storage"
 	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
 )
 
+// zstdMinFetchVersion is the first Fetch version whose clients can read zstd
+// batches (KIP-110); older fetchers get UNSUPPORTED_COMPRESSION_TYPE for a
+// partition whose data holds zstd batches, as Kafka answers them.
+const zstdMinFetchVersion = 10
+
+// readCommitted is the isolation level value of READ_COMMITTED.
+const readCommitted = 1
+
+// fetchTarget is one requested partition, resolved once per request.
+type fetchTarget struct {
+	topic       int // index into the request's topics
+	part        int // index into that topic's partitions
+	p           *Partition
+	err         *kerr.Error // set when the partition cannot be read at all
+	offset      int64
+	maxBytes    int32
+	leaderEpoch int32
+}
+
+// handleFetch answers consumer Fetch v4-17.
+//
+// Fetch sessions (KIP-227) are not kept: every answer carries session id 0,
+// which tells clients to keep sending full fetches. That is what Kafka does
+// when its session cache has no free slot (for example
+// max.incremental.fetch.session.cache.slots=0): a full fetch (epoch -1 or 0,
+// whatever its session id) is answered in full without a session, and an
+// incremental fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND at top level,
+// after which the client starts over with a full fetch. Forgotten topics
+// only matter to sessions and are ignored.
+//
+// Follower fetches (replica_id >= 0) belong to replication, which a single
+// broker does not have: the fetcher is not in any replica set here, so every
+// partition answers NOT_LEADER_OR_FOLLOWER, as Kafka answers a replica it
+// does not know.
+//
+// The answer reads whole batches up to the high watermark (which is also the
+// last stable offset: without transactions nothing is pending), within each
+// partition's max bytes and the response's max bytes, except that the first
+// batch of the response is returned whole even when it is larger (KIP-74).
+// When fewer than min_bytes are available and max_wait > 0, it waits for an
+// append to any requested partition, the end of max_wait, or the end of ctx,
+// reading again after each append.
 func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
-	panic("handleFetch: not implemented")
+	r := req.(*kmsg.FetchRequest)
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	if r.Version >= 7 && r.SessionEpoch > 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	replicaID := r.ReplicaID
+	if r.Version >= 15 {
+		replicaID = r.ReplicaState.ID
+	}
+	targets := s.resolveFetch(r, replicaID >= 0)
+
+	var deadline <-chan time.Time
+	if r.MaxWaitMillis > 0 {
+		timer := time.NewTimer(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	for {
+		// Take the wake-up channels before reading, so an append that
+		// lands between the read and the wait still wakes us.
+		cases := make([]reflect.SelectCase, 0, len(targets)+2)
+		for _, t := range targets {
+			if t.p != nil && t.err == nil {
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.p.waitChan())})
+			}
+		}
+		total, anyErr := s.readFetch(r, resp, targets)
+		if deadline == nil || anyErr || total >= int64(r.MinBytes) || len(cases) == 0 {
+			return resp, nil
+		}
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		chosen, _, _ := reflect.Select(cases)
+		if chosen >= len(cases)-2 {
+			// max_wait elapsed or the connection is closing: answer with
+			// what there is now.
+			s.readFetch(r, resp, targets)
+			return resp, nil
+		}
+	}
+}
+
+// resolveFetch looks up every requested partition once.
+func (s *Server) resolveFetch(r *kmsg.FetchRequest, follower bool) []fetchTarget {
+	var targets []fetchTarget
+	for ti := range r.Topics {
+		rt := &r.Topics[ti]
+		name := rt.Topic
+		var topicErr *kerr.Error
+		if r.Version >= 13 {
+			n, ok := s.meta.topicNameByID(rt.TopicID)
+			if ok {
+				name = n
+			} else {
+				topicErr = kerr.UnknownTopicID
+			}
+		}
+		var tm *topicMeta
+		if topicErr == nil {
+			var ok bool
+			if tm, ok = s.meta.topic(name); !ok {
+				topicErr = kerr.UnknownTopicOrPartition
+				if r.Version >= 13 {
+					topicErr = kerr.UnknownTopicID
+				}
+			}
+		}
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			t := fetchTarget{topic: ti, part: pi, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: -1}
+			if r.Version >= 9 {
+				t.leaderEpoch = rp.CurrentLeaderEpoch
+			}
+			switch {
+			case topicErr != nil:
+				t.err = topicErr
+			case follower:
+				t.err = kerr.NotLeaderForPartition
+			default:
+				if _, ok := tm.Partitions[rp.Partition]; !ok {
+					t.err = kerr.UnknownTopicOrPartition
+				} else if p, ok := s.replicas.get(topicPartition{name, rp.Partition}); !ok {
+					t.err = kerr.NotLeaderForPartition
+				} else {
+					t.p = p
+				}
+			}
+			targets = append(targets, t)
+		}
+	}
+	return targets
+}
+
+// readFetch (re)builds resp's topics from the logs. It returns the number of
+// record bytes in the response and whether any partition has an error (which
+// answers at once, as Kafka's fetch does).
+func (s *Server) readFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, targets []fetchTarget) (total int64, anyErr bool) {
+	resp.Topics = resp.Topics[:0]
+	limit := int64(math.MaxInt32)
+	if r.MaxBytes > 0 {
+		limit = int64(r.MaxBytes)
+	}
+	last := -1
+	for _, t := range targets {
+		rt := &r.Topics[t.topic]
+		if t.topic != last {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic = rt.Topic
+			st.TopicID = rt.TopicID
+			resp.Topics = append(resp.Topics, st)
+			last = t.topic
+		}
+		st := &resp.Topics[len(resp.Topics)-1]
+		sp := s.readFetchPartition(r, t, total, limit)
+		sp.Partition = rt.Partitions[t.part].Partition
+		if sp.ErrorCode != 0 {
+			anyErr = true
+		}
+		total += int64(len(sp.RecordBatches))
+		st.Partitions = append(st.Partitions, sp)
+	}
+	return total, anyErr
+}
+
+// readFetchPartition reads one partition given the bytes already in the
+// response and the response's limit.
+func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64) kmsg.FetchResponseTopicPartition {
+	sp := kmsg.NewFetchResponseTopicPartition()
+	sp.HighWatermark = -1
+	sp.LastStableOffset = -1
+	sp.LogStartOffset = -1
+	sp.PreferredReadReplica = -1
+	fail := func(e *kerr.Error) kmsg.FetchResponseTopicPartition {
+		sp.ErrorCode = e.Code
+		return sp
+	}
+	if t.err != nil {
+		return fail(t.err)
+	}
+	p := t.p
+	if err := p.checkLeaderEpoch(t.leaderEpoch); err != nil {
+		var ke *kerr.Error
+		errors.As(err, &ke)
+		return fail(ke)
+	}
+	hw := p.HighWatermark()
+	start := p.StartOffset()
+	if t.offset < start || t.offset > p.EndOffset() {
+		return fail(kerr.OffsetOutOfRange)
+	}
+	sp.HighWatermark = hw
+	sp.LastStableOffset = hw
+	sp.LogStartOffset = start
+	if r.IsolationLevel == readCommitted {
+		sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
+	remaining := limit - total
+	if total > 0 && remaining <= 0 {
+		return sp
+	}
+	readMax := min(int64(t.maxBytes), remaining)
+	data, err := p.log.Read(t.offset, int(max(readMax, 0)), hw)
+	switch {
+	case errors.Is(err, storage.ErrOffsetOutOfRange):
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+		return fail(kerr.OffsetOutOfRange)
+	case err != nil:
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+		if p.isDeleted() {
+			return fail(kerr.NotLeaderForPartition)
+		}
+		s.logger.Error("fetch", zap.String("partition", p.tp.String()), zap.Int64("offset", t.offset), zap.Error(err))
+		return fail(kerr.KafkaStorageError)
+	}
+	if total > 0 && int64(len(data)) > remaining {
+		// Only the response's first batch may exceed max_bytes (KIP-74).
+		return sp
+	}
+	if r.Version < zstdMinFetchVersion && holdsZstd(data) {
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+		return fail(kerr.UnsupportedCompressionType)
+	}
+	sp.RecordBatches = data
+	return sp
+}
+
+// holdsZstd reports whether any batch in data is zstd-compressed.
+func holdsZstd(data []byte) bool {
+	for len(data) >= wire.RecordBatchHeaderSize {
+		h, err := wire.ParseBatchHeader(data)
+		if err != nil {
+			return false
+		}
+		if h.Compression() == 4 {
+			return true
+		}
+		n := 12 + int(h.BatchLength)
+		if n <= 12 || n > len(data) {
+			return false
+		}
+		data = data[n:]
+	}
+	return false
 }

@@ -1,9 +1,16 @@
 package broker
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gokafka/gokafka/storage"
+	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // topicPartition names a partition.
@@ -12,23 +19,291 @@ type topicPartition struct {
 	Partition int32
 }
 
+func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+
 // Partition is one partition this broker hosts. Its mutex serializes
-// appends (offset assignment, producer-state checks, the storage append);
-// reads go to the storage.Log directly, which is safe alongside one writer.
+// appends (offset assignment, producer-state checks, the storage append),
+// retention and flushes; reads go to the storage.Log directly, which is safe
+// alongside one writer.
+//
+// The high watermark, the leader epoch and the topic configuration are
+// atomics so that Fetch and ListOffsets never wait behind an append that is
+// writing to disk.
 type Partition struct {
 	mu sync.Mutex
 
-	tp          topicPartition
-	topicID     [16]byte
-	leaderEpoch int32
-	cfg         TopicConfig
-	log         *storage.Log
+	tp      topicPartition
+	topicID [16]byte
+	log     *storage.Log
+
+	// epochs mirrors leader-epoch-checkpoint (guarded by mu).
+	epochs []storage.LeaderEpochEntry
+	// firstUnflushed is when the oldest write not yet fsynced happened, for
+	// flush.ms (guarded by mu; zero when everything is flushed).
+	firstUnflushed time.Time
+	// deleted is set once the log is closed and removed (guarded by mu).
+	deleted bool
+
+	leaderEpoch   atomic.Int32
+	highWatermark atomic.Int64
+	cfg           atomic.Pointer[TopicConfig]
+	// appended is closed and replaced after every append (and when the
+	// partition goes away) so that long-polling fetches wake up without a
+	// sync.Cond: a waiter takes the channel before it reads and waits on it.
+	appended atomic.Pointer[chan struct{}]
 }
 
-// replicaManager holds the partitions this broker hosts. Lookups take a
-// read lock on the map only; nothing on the request path holds a global lock
-// while it touches a log.
-type replicaManager struct {
-	mu         sync.RWMutex
-	partitions map[topicPartition]*Partition
+// newPartition wraps an open log.
+func newPartition(tp topicPartition, topicID [16]byte, log *storage.Log, cfg TopicConfig) *Partition {
+	p := &Partition{tp: tp, topicID: topicID, log: log}
+	p.cfg.Store(&cfg)
+	p.highWatermark.Store(log.EndOffset())
+	ch := make(chan struct{})
+	p.appended.Store(&ch)
+	return p
+}
+
+// HighWatermark is the offset up to which consumers may read. A single
+// broker is the whole ISR, so it is the log end offset after each append.
+func (p *Partition) HighWatermark() int64 { return p.highWatermark.Load() }
+
+// EndOffset is the log end offset.
+func (p *Partition) EndOffset() int64 { return p.log.EndOffset() }
+
+// StartOffset is the log start offset.
+func (p *Partition) StartOffset() int64 { return p.log.StartOffset() }
+
+// LeaderEpoch is the partition's current leader epoch.
+func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
+
+// TopicID is the topic id written in partition.metadata.
+func (p *Partition) TopicID() [16]byte { return p.topicID }
+
+// config returns the topic's current configuration.
+func (p *Partition) config() TopicConfig { return *p.cfg.Load() }
+
+// waitChan returns the channel that the next append closes. Take it before
+// reading so that an append between the read and the wait is not missed.
+func (p *Partition) waitChan() <-chan struct{} { return *p.appended.Load() }
+
+// notify wakes every fetch waiting on this partition.
+func (p *Partition) notify() {
+	ch := make(chan struct{})
+	old := p.appended.Swap(&ch)
+	close(*old)
+}
+
+// checkLeaderEpoch applies KIP-320 fencing to a request's
+// current_leader_epoch: -1 means the client does not know it; an older epoch
+// is FENCED_LEADER_EPOCH and a newer one UNKNOWN_LEADER_EPOCH (this broker
+// has not caught up with the controller yet).
+func (p *Partition) checkLeaderEpoch(requested int32) error {
+	if requested < 0 {
+		return nil
+	}
+	cur := p.LeaderEpoch()
+	switch {
+	case requested < cur:
+		return kerr.FencedLeaderEpoch
+	case requested > cur:
+		return kerr.UnknownLeaderEpoch
+	}
+	return nil
+}
+
+// epochForOffset returns the leader epoch in which offset was written,
+// from the leader-epoch cache, or -1 when unknown.
+func (p *Partition) epochForOffset(offset int64) int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	epoch := int32(-1)
+	for _, e := range p.epochs {
+		if e.StartOffset > offset {
+			break
+		}
+		epoch = e.Epoch
+	}
+	return epoch
+}
+
+// appendResult is what a Produce response reports for one partition.
+type appendResult struct {
+	BaseOffset int64
+	// LogAppendTime is the broker time stamped into the batch for
+	// LogAppendTime topics, and -1 for CreateTime topics.
+	LogAppendTime  int64
+	LogStartOffset int64
+}
+
+// append appends one validated batch (hdr is its parsed header) as the
+// leader. Under the partition lock it refuses while leadership is fenced
+// (the ZooKeeper session is lost: NOT_LEADER_OR_FOLLOWER), runs the
+// idempotent-producer checks (a retry of one of the last five batches gets
+// its original offsets and is not appended again), stamps the base offset,
+// the partition leader epoch and, for LogAppendTime topics, the append time,
+// appends, records the batch in the producer state and advances the high
+// watermark. Errors are *kerr.Error values for the protocol outcomes and
+// wrapped storage errors otherwise.
+func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() bool, now time.Time) (appendResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	if p.deleted || (fenced != nil && fenced()) {
+		return appendResult{}, kerr.NotLeaderForPartition
+	}
+	cfg := p.config()
+	idempotent := hdr.ProducerID >= 0
+	if idempotent {
+		dup, err := p.log.Producers().Check(hdr.ProducerID, hdr.ProducerEpoch, hdr.BaseSequence, hdr.LastSequence())
+		switch {
+		case errors.Is(err, storage.ErrOutOfOrderSequence):
+			return appendResult{}, kerr.OutOfOrderSequenceNumber
+		case errors.Is(err, storage.ErrInvalidProducerEpoch):
+			return appendResult{}, kerr.InvalidProducerEpoch
+		case err != nil:
+			return appendResult{}, fmt.Errorf("producer state of %s: %w", p.tp, err)
+		}
+		if dup != nil {
+			// Kafka answers a duplicate with the offsets of the original
+			// append; the batch is not written twice.
+			res := appendResult{BaseOffset: dup.FirstOffset, LogAppendTime: -1, LogStartOffset: p.log.StartOffset()}
+			if cfg.LogAppendTime {
+				res.LogAppendTime = dup.MaxTimestamp
+			}
+			return res, nil
+		}
+	}
+
+	base := p.log.EndOffset()
+	wire.SetBaseOffset(batch, base)
+	wire.SetPartitionLeaderEpoch(batch, p.LeaderEpoch())
+	maxTS := hdr.MaxTimestamp
+	appendTime := int64(-1)
+	if cfg.LogAppendTime {
+		appendTime = now.UnixMilli()
+		wire.SetLogAppendTime(batch, appendTime)
+		maxTS = appendTime
+	}
+	last := base + int64(hdr.LastOffsetDelta)
+	info := storage.AppendInfo{
+		BaseOffset:           base,
+		LastOffset:           last,
+		MaxTimestamp:         maxTS,
+		OffsetOfMaxTimestamp: last,
+		Records:              int64(hdr.RecordCount),
+	}
+	if err := p.log.Append(batch, info); err != nil {
+		return appendResult{}, fmt.Errorf("append to %s: %w", p.tp, err)
+	}
+	if idempotent {
+		p.log.Producers().Record(storage.ProducerBatch{
+			ProducerID:    hdr.ProducerID,
+			ProducerEpoch: hdr.ProducerEpoch,
+			FirstSeq:      hdr.BaseSequence,
+			LastSeq:       hdr.LastSequence(),
+			FirstOffset:   base,
+			LastOffset:    last,
+			MaxTimestamp:  maxTS,
+		})
+	}
+	if p.firstUnflushed.IsZero() {
+		p.firstUnflushed = now
+	}
+	p.highWatermark.Store(p.log.EndOffset())
+	p.notify()
+	return appendResult{BaseOffset: base, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}, nil
+}
+
+// deleteRetained runs one retention pass (retention.ms, retention.bytes).
+func (p *Partition) deleteRetained() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return 0, nil
+	}
+	n, err := p.log.DeleteRetained()
+	if err != nil {
+		return n, fmt.Errorf("retention of %s: %w", p.tp, err)
+	}
+	return n, nil
+}
+
+// maybeFlush fsyncs the log when its oldest unflushed write is at least
+// flush.ms old (Kafka's log.flush.interval.ms / flush.ms). With the default
+// flush.ms (MaxInt64) it never does: durability is left to the page cache
+// and, in a cluster, to replication.
+func (p *Partition) maybeFlush(now time.Time) error {
+	flushMs := p.config().Log.FlushMs
+	if flushMs == math.MaxInt64 || flushMs < 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted || p.firstUnflushed.IsZero() || now.Sub(p.firstUnflushed) < time.Duration(flushMs)*time.Millisecond {
+		return nil
+	}
+	if p.log.RecoveryPoint() >= p.log.EndOffset() {
+		// The storage flush policy (flush.messages) got there first.
+		p.firstUnflushed = time.Time{}
+		return nil
+	}
+	if err := p.log.Flush(); err != nil {
+		return fmt.Errorf("flush %s: %w", p.tp, err)
+	}
+	p.firstUnflushed = time.Time{}
+	return nil
+}
+
+// checkpoint returns the offsets written to the checkpoint files; ok is
+// false once the partition is deleted.
+func (p *Partition) checkpoint() (recoveryPoint, hw, start int64, dir string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return 0, 0, 0, "", false
+	}
+	return p.log.RecoveryPoint(), p.HighWatermark(), p.log.StartOffset(), p.log.Dir(), true
+}
+
+// flush fsyncs the whole log (at shutdown).
+func (p *Partition) flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return nil
+	}
+	if err := p.log.Flush(); err != nil {
+		return fmt.Errorf("flush %s: %w", p.tp, err)
+	}
+	p.firstUnflushed = time.Time{}
+	return nil
+}
+
+// closeLog closes the log; with remove it also deletes the directory.
+// Waiting fetches are woken so that they notice the partition is gone.
+func (p *Partition) closeLog(remove bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return nil
+	}
+	p.deleted = true
+	defer p.notify()
+	if remove {
+		if err := p.log.Delete(); err != nil {
+			return fmt.Errorf("delete %s: %w", p.tp, err)
+		}
+		return nil
+	}
+	if err := p.log.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", p.tp, err)
+	}
+	return nil
+}
+
+// isDeleted reports whether the log was closed by removeTopic or close.
+func (p *Partition) isDeleted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.deleted
 }

@@ -2,11 +2,191 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
 )
 
+// Decompressed-size bound for validating compressed batches: a batch may
+// expand to decompressionFactor times the topic's max.message.bytes, but
+// never less than minDecompressedBatchBytes (so small max.message.bytes
+// settings still accept well-compressible data) nor more than
+// maxDecompressedBatchBytes (so a tiny batch cannot make the broker
+// allocate gigabytes, whatever the topic allows).
+const (
+	decompressionFactor       = 8
+	minDecompressedBatchBytes = 64 << 20
+	maxDecompressedBatchBytes = 512 << 20
+)
+
+// decompressedLimit is the decompressed-size bound for one batch of a topic
+// whose max.message.bytes is maxMessageBytes.
+func decompressedLimit(maxMessageBytes int32) int {
+	n := int64(maxMessageBytes) * decompressionFactor
+	n = max(n, minDecompressedBatchBytes)
+	n = min(n, maxDecompressedBatchBytes)
+	return int(n)
+}
+
+// zstdMinProduceVersion is the first Produce version that may carry zstd
+// batches (KIP-110); older requests get UNSUPPORTED_COMPRESSION_TYPE.
+const zstdMinProduceVersion = 7
+
+// minProduceVersion is the oldest Produce version served. The table
+// advertises v0 because librdkafka looks for it (KAFKA-18659), but v0-2
+// carry message-format v0/v1 sets, which gokafka does not accept: like
+// Kafka 4 it answers UNSUPPORTED_VERSION for every partition.
+const minProduceVersion = 3
+
+// handleProduce answers Produce v0-11. Each partition is checked and
+// appended on its own, so a bad batch for one partition never affects the
+// others in the same request.
+//
+// Transactions are out of scope: a request with a transactional id gets
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition (what Kafka
+// answers when the principal may not use that transactional id), and a
+// transactional or control batch without one is INVALID_RECORD.
+//
+// With acks=0 nothing is sent back, but the records are still appended;
+// when any partition failed, the connection is closed instead, as Kafka
+// does, so that the client notices and refreshes its metadata.
 func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
-	panic("handleProduce: not implemented")
+	r := req.(*kmsg.ProduceRequest)
+	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+
+	var topLevel *kerr.Error
+	switch {
+	case r.Version < minProduceVersion:
+		topLevel = kerr.UnsupportedVersion
+	case r.TransactionID != nil:
+		topLevel = kerr.TransactionalIDAuthorizationFailed
+	case r.Acks != -1 && r.Acks != 0 && r.Acks != 1:
+		topLevel = kerr.InvalidRequiredAcks
+	}
+
+	failed := false
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.TopicID = rt.TopicID
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset = -1
+			sp.LogAppendTime = -1
+			sp.LogStartOffset = -1
+			if topLevel != nil {
+				sp.ErrorCode = topLevel.Code
+			} else {
+				s.producePartition(r, rt.Topic, rp, &sp)
+			}
+			if sp.ErrorCode != 0 {
+				failed = true
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if r.Acks == 0 {
+		if failed {
+			return nil, errors.New("produce with acks=0 failed for some partition: closing the connection so the client refreshes its metadata")
+		}
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// producePartition checks, validates and appends one partition's batch,
+// filling sp.
+func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) {
+	fail := func(e *kerr.Error, msg string) {
+		sp.ErrorCode = e.Code
+		if msg != "" && r.Version >= 8 {
+			sp.ErrorMessage = &msg
+		}
+	}
+	tm, ok := s.meta.topic(topic)
+	if !ok {
+		fail(kerr.UnknownTopicOrPartition, "")
+		return
+	}
+	pm, ok := tm.Partitions[rp.Partition]
+	if !ok {
+		fail(kerr.UnknownTopicOrPartition, "")
+		return
+	}
+	tp := topicPartition{topic, rp.Partition}
+	p, ok := s.replicas.get(tp)
+	if !ok {
+		fail(kerr.NotLeaderForPartition, "")
+		return
+	}
+	cfg := p.config()
+	if r.Acks == -1 {
+		isr := int32(len(pm.ISR))
+		if isr == 0 {
+			isr = 1 // this broker leads it: it is in the ISR
+		}
+		if isr < cfg.MinInsyncReplicas {
+			fail(kerr.NotEnoughReplicas, fmt.Sprintf("the in-sync replica set has %d members, min.insync.replicas is %d", isr, cfg.MinInsyncReplicas))
+			return
+		}
+	}
+	if len(rp.Records) > int(cfg.MaxMessageBytes) {
+		fail(kerr.MessageTooLarge, fmt.Sprintf("the batch is %d bytes, max.message.bytes is %d", len(rp.Records), cfg.MaxMessageBytes))
+		return
+	}
+	bh, err := wire.ValidateProduceBatch(rp.Records, wire.ValidateConfig{
+		MaxBatchBytes:        int(cfg.MaxMessageBytes),
+		MaxDecompressedBytes: decompressedLimit(cfg.MaxMessageBytes),
+	})
+	if err != nil {
+		fail(validationError(err), err.Error())
+		return
+	}
+	switch {
+	case bh.Compression() == 4 && r.Version < zstdMinProduceVersion:
+		fail(kerr.UnsupportedCompressionType, fmt.Sprintf("zstd batches need Produce v%d or later", zstdMinProduceVersion))
+		return
+	case bh.IsControl():
+		fail(kerr.InvalidRecord, "clients may not append control batches")
+		return
+	case bh.IsTransactional():
+		fail(kerr.InvalidRecord, "transactions are not supported by this broker")
+		return
+	}
+	res, err := p.append(rp.Records, bh, s.leadershipFenced, s.replicas.now())
+	if err != nil {
+		var ke *kerr.Error
+		if errors.As(err, &ke) {
+			fail(ke, "")
+			return
+		}
+		s.logger.Error("produce", zap.String("partition", tp.String()), zap.Error(err))
+		fail(kerr.KafkaStorageError, "")
+		return
+	}
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+}
+
+// validationError maps a wire batch-validation error to its Kafka code.
+func validationError(err error) *kerr.Error {
+	switch {
+	case errors.Is(err, wire.ErrMessageTooLarge):
+		return kerr.MessageTooLarge
+	case errors.Is(err, wire.ErrUnsupportedCompression):
+		return kerr.UnsupportedCompressionType
+	case errors.Is(err, wire.ErrInvalidRecord):
+		return kerr.InvalidRecord
+	default:
+		return kerr.CorruptMessage
+	}
 }

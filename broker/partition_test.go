@@ -1,0 +1,408 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/storage"
+	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"go.uber.org/zap/zaptest"
+)
+
+// testTopicConfig is a topic with Kafka's defaults.
+func testTopicConfig() TopicConfig {
+	return TopicConfig{Log: storage.DefaultConfig(), MaxMessageBytes: 1048588, MinInsyncReplicas: 1}
+}
+
+// newTestReplicaManager opens log dirs in a temp dir and returns a replica
+// manager over them, and the dirs.
+func newTestReplicaManager(t *testing.T, logDirs ...string) (*replicaManager, *storage.Dirs) {
+	t.Helper()
+	if len(logDirs) == 0 {
+		logDirs = []string{t.TempDir()}
+	}
+	dirs, err := storage.OpenDirs(logDirs, 0, "test-cluster", zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatalf("open dirs: %v", err)
+	}
+	clean := dirs.CleanShutdown()
+	cp, err := dirs.ReadCheckpoints()
+	if err != nil {
+		t.Fatalf("read checkpoints: %v", err)
+	}
+	return newReplicaManager(dirs, zaptest.NewLogger(t), 0, clean, cp), dirs
+}
+
+// appendBatch validates batch like Produce does and appends it.
+func appendBatch(t *testing.T, p *Partition, batch []byte) (appendResult, error) {
+	t.Helper()
+	h, err := wire.ValidateProduceBatch(batch, wire.ValidateConfig{MaxBatchBytes: 1 << 20, MaxDecompressedBytes: 1 << 24})
+	if err != nil {
+		t.Fatalf("test batch does not validate: %v", err)
+	}
+	return p.append(batch, h, nil, time.Now())
+}
+
+var testTopicID = [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+
+func TestMakeLeaderWritesMetadataAndEpochs(t *testing.T) {
+	rm, _ := newTestReplicaManager(t)
+	defer rm.close()
+	tp := topicPartition{"events", 0}
+	if err := rm.makeLeader(tp, testTopicID, 3, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	p, ok := rm.get(tp)
+	if !ok {
+		t.Fatal("partition not hosted after makeLeader")
+	}
+	if got := p.LeaderEpoch(); got != 3 {
+		t.Fatalf("leader epoch = %d, want 3", got)
+	}
+	dir := p.log.Dir()
+	id, ok, err := storage.ReadPartitionMetadata(dir)
+	if err != nil || !ok || id != testTopicID {
+		t.Fatalf("partition.metadata = %x, %v, %v; want the topic id", id, ok, err)
+	}
+	if _, err := appendBatch(t, p, plainBatch(2, 1000)); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	// The same epoch again is a no-op; a newer one starts at the log end.
+	if err := rm.makeLeader(tp, testTopicID, 3, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader again: %v", err)
+	}
+	if err := rm.makeLeader(tp, testTopicID, 5, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader new epoch: %v", err)
+	}
+	epochs, err := storage.ReadLeaderEpochs(dir)
+	if err != nil {
+		t.Fatalf("read leader epochs: %v", err)
+	}
+	want := []storage.LeaderEpochEntry{{Epoch: 3, StartOffset: 0}, {Epoch: 5, StartOffset: 2}}
+	if len(epochs) != len(want) || epochs[0] != want[0] || epochs[1] != want[1] {
+		t.Fatalf("leader epochs = %v, want %v", epochs, want)
+	}
+	if got := p.epochForOffset(1); got != 3 {
+		t.Fatalf("epoch for offset 1 = %d, want 3", got)
+	}
+	if err := rm.makeLeader(tp, [16]byte{9}, 6, testTopicConfig()); err == nil {
+		t.Fatal("makeLeader with another topic id succeeded")
+	}
+}
+
+func TestAppendAssignsOffsetsAndWakesFetches(t *testing.T) {
+	rm, _ := newTestReplicaManager(t)
+	defer rm.close()
+	tp := topicPartition{"events", 0}
+	if err := rm.makeLeader(tp, testTopicID, 0, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	p, _ := rm.get(tp)
+	wait := p.waitChan()
+	for i, n := range []int{3, 1, 5} {
+		res, err := appendBatch(t, p, plainBatch(n, 1000))
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		want := []int64{0, 3, 4}[i]
+		if res.BaseOffset != want || res.LogAppendTime != -1 || res.LogStartOffset != 0 {
+			t.Fatalf("append %d = %+v, want base %d, append time -1, start 0", i, res, want)
+		}
+	}
+	select {
+	case <-wait:
+	default:
+		t.Fatal("the wait channel taken before the appends is still open")
+	}
+	if hw := p.HighWatermark(); hw != 9 {
+		t.Fatalf("high watermark = %d, want 9", hw)
+	}
+	data, err := p.log.Read(3, 1<<20, p.HighWatermark())
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	h, err := wire.ParseBatchHeader(data)
+	if err != nil || h.BaseOffset != 3 || h.PartitionLeaderEpoch != 0 {
+		t.Fatalf("batch at 3 = %+v, %v; want base offset 3 with leader epoch 0", h, err)
+	}
+}
+
+func TestAppendLogAppendTime(t *testing.T) {
+	rm, _ := newTestReplicaManager(t)
+	defer rm.close()
+	tp := topicPartition{"stamped", 0}
+	cfg := testTopicConfig()
+	cfg.LogAppendTime = true
+	if err := rm.makeLeader(tp, testTopicID, 0, cfg); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	p, _ := rm.get(tp)
+	batch := plainBatch(2, 1000)
+	h, err := wire.ValidateProduceBatch(batch, wire.ValidateConfig{MaxBatchBytes: 1 << 20, MaxDecompressedBytes: 1 << 24})
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	now := time.UnixMilli(1_700_000_000_000)
+	res, err := p.append(batch, h, nil, now)
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	if res.LogAppendTime != now.UnixMilli() {
+		t.Fatalf("log append time = %d, want %d", res.LogAppendTime, now.UnixMilli())
+	}
+	data, err := p.log.Read(0, 1<<20, p.HighWatermark())
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	stored, err := wire.ParseBatchHeader(data)
+	if err != nil || stored.MaxTimestamp != now.UnixMilli() || stored.Attributes&0x08 == 0 {
+		t.Fatalf("stored header = %+v, %v; want LogAppendTime bit and max timestamp %d", stored, err, now.UnixMilli())
+	}
+}
+
+func TestAppendIdempotence(t *testing.T) {
+	tests := []struct {
+		name     string
+		batches  [][]byte
+		wantBase []int64
+		wantErr  []error
+	}{
+		{
+			name:     "retry of the last batch is answered with its offset",
+			batches:  [][]byte{idempotentBatch(7, 0, 0, 3, 1000), idempotentBatch(7, 0, 0, 3, 1000)},
+			wantBase: []int64{0, 0},
+			wantErr:  []error{nil, nil},
+		},
+		{
+			name:     "consecutive batches append",
+			batches:  [][]byte{idempotentBatch(7, 0, 0, 3, 1000), idempotentBatch(7, 0, 3, 2, 1000)},
+			wantBase: []int64{0, 3},
+			wantErr:  []error{nil, nil},
+		},
+		{
+			name:     "a gap in sequences is out of order",
+			batches:  [][]byte{idempotentBatch(7, 0, 0, 3, 1000), idempotentBatch(7, 0, 5, 1, 1000)},
+			wantBase: []int64{0, -1},
+			wantErr:  []error{nil, kerr.OutOfOrderSequenceNumber},
+		},
+		{
+			name:     "an older epoch is fenced",
+			batches:  [][]byte{idempotentBatch(7, 2, 0, 1, 1000), idempotentBatch(7, 1, 1, 1, 1000)},
+			wantBase: []int64{0, -1},
+			wantErr:  []error{nil, kerr.InvalidProducerEpoch},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rm, _ := newTestReplicaManager(t)
+			defer rm.close()
+			tp := topicPartition{"idem", 0}
+			if err := rm.makeLeader(tp, testTopicID, 0, testTopicConfig()); err != nil {
+				t.Fatalf("makeLeader: %v", err)
+			}
+			p, _ := rm.get(tp)
+			var end int64
+			for i, b := range tt.batches {
+				res, err := appendBatch(t, p, b)
+				if !errors.Is(err, tt.wantErr[i]) || (err == nil) != (tt.wantErr[i] == nil) {
+					t.Fatalf("batch %d: err = %v, want %v", i, err, tt.wantErr[i])
+				}
+				if err == nil {
+					if res.BaseOffset != tt.wantBase[i] {
+						t.Fatalf("batch %d: base offset %d, want %d", i, res.BaseOffset, tt.wantBase[i])
+					}
+					end = max(end, res.BaseOffset+int64(countRecords(t, b)))
+				}
+			}
+			if got := p.EndOffset(); got != end {
+				t.Fatalf("log end offset = %d, want %d (no duplicate or rejected batch written)", got, end)
+			}
+		})
+	}
+}
+
+func countRecords(t *testing.T, b []byte) int32 {
+	h, err := wire.ParseBatchHeader(b)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return h.RecordCount
+}
+
+func TestAppendRefusedWhileFenced(t *testing.T) {
+	rm, _ := newTestReplicaManager(t)
+	defer rm.close()
+	tp := topicPartition{"fenced", 0}
+	if err := rm.makeLeader(tp, testTopicID, 0, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	p, _ := rm.get(tp)
+	batch := plainBatch(1, 1000)
+	h, _ := wire.ValidateProduceBatch(batch, wire.ValidateConfig{MaxBatchBytes: 1 << 20, MaxDecompressedBytes: 1 << 24})
+	_, err := p.append(batch, h, func() bool { return true }, time.Now())
+	if !errors.Is(err, kerr.NotLeaderForPartition) {
+		t.Fatalf("append while fenced: %v, want NOT_LEADER_OR_FOLLOWER", err)
+	}
+	if p.EndOffset() != 0 {
+		t.Fatalf("log end offset = %d after a refused append", p.EndOffset())
+	}
+}
+
+func TestRemoveTopicDeletesLogs(t *testing.T) {
+	rm, dirs := newTestReplicaManager(t)
+	defer rm.close()
+	for i := int32(0); i < 3; i++ {
+		if err := rm.makeLeader(topicPartition{"doomed", i}, testTopicID, 0, testTopicConfig()); err != nil {
+			t.Fatalf("makeLeader: %v", err)
+		}
+	}
+	if err := rm.makeLeader(topicPartition{"kept", 0}, [16]byte{2}, 0, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	p, _ := rm.get(topicPartition{"doomed", 1})
+	wait := p.waitChan()
+	dir := p.log.Dir()
+	if err := rm.removeTopic("doomed"); err != nil {
+		t.Fatalf("removeTopic: %v", err)
+	}
+	if _, ok := rm.get(topicPartition{"doomed", 1}); ok {
+		t.Fatal("partition still hosted after removeTopic")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s still exists: %v", dir, err)
+	}
+	select {
+	case <-wait:
+	default:
+		t.Fatal("fetches waiting on a deleted partition were not woken")
+	}
+	parts, err := dirs.Partitions()
+	if err != nil {
+		t.Fatalf("partitions: %v", err)
+	}
+	if len(parts) != 1 || parts[0].Topic != "kept" {
+		t.Fatalf("partition dirs left = %+v, want only kept-0", parts)
+	}
+}
+
+func TestCloseWritesCheckpointsAndReopens(t *testing.T) {
+	logDir := t.TempDir()
+	rm, dirs := newTestReplicaManager(t, logDir)
+	tp := topicPartition{"durable", 0}
+	if err := rm.makeLeader(tp, testTopicID, 4, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	p, _ := rm.get(tp)
+	for i := 0; i < 3; i++ {
+		if _, err := appendBatch(t, p, plainBatch(2, 1000)); err != nil {
+			t.Fatalf("append: %v", err)
+		}
+	}
+	if err := rm.close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if err := dirs.MarkCleanShutdown(); err != nil {
+		t.Fatalf("mark clean shutdown: %v", err)
+	}
+	cp, err := dirs.ReadCheckpoints()
+	if err != nil {
+		t.Fatalf("read checkpoints: %v", err)
+	}
+	found := false
+	for d, hw := range cp.HighWatermarks {
+		if d.Topic == tp.Topic && d.Partition == tp.Partition {
+			found = true
+			if hw != 6 {
+				t.Fatalf("checkpointed high watermark = %d, want 6", hw)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no high watermark checkpoint for %s: %+v", tp, cp.HighWatermarks)
+	}
+
+	rm2, _ := newTestReplicaManager(t, logDir)
+	defer rm2.close()
+	if err := rm2.makeLeader(tp, testTopicID, 4, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader after restart: %v", err)
+	}
+	p2, _ := rm2.get(tp)
+	if p2.EndOffset() != 6 || p2.HighWatermark() != 6 || p2.LeaderEpoch() != 4 {
+		t.Fatalf("after restart: end %d hw %d epoch %d, want 6 6 4", p2.EndOffset(), p2.HighWatermark(), p2.LeaderEpoch())
+	}
+}
+
+func TestProducerIDsAllocateBlocks(t *testing.T) {
+	var mu sync.Mutex
+	var claims int64
+	p := &producerIDs{sem: make(chan struct{}, 1), next: 0, end: -1}
+	p.alloc = func(ctx context.Context) (int64, int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		start := claims * 3
+		claims++
+		return start, start + 2, nil
+	}
+	seen := map[int64]bool{}
+	for i := 0; i < 7; i++ {
+		id, err := p.nextID(context.Background())
+		if err != nil {
+			t.Fatalf("nextID: %v", err)
+		}
+		if seen[id] {
+			t.Fatalf("producer id %d handed out twice", id)
+		}
+		seen[id] = true
+		if id != int64(i) {
+			t.Fatalf("id %d = %d, want %d", i, id, i)
+		}
+	}
+	if claims != 3 {
+		t.Fatalf("claimed %d blocks for 7 ids of blocks of 3, want 3", claims)
+	}
+}
+
+func TestProducerIDsGiveUpWithContext(t *testing.T) {
+	release := make(chan struct{})
+	p := &producerIDs{sem: make(chan struct{}, 1), next: 0, end: -1}
+	p.alloc = func(ctx context.Context) (int64, int64, error) {
+		select {
+		case <-release:
+			return 0, 999, nil
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.nextID(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("nextID with ZooKeeper stuck: %v, want deadline exceeded", err)
+	}
+	close(release)
+	if id, err := p.nextID(context.Background()); err != nil || id != 0 {
+		t.Fatalf("nextID after ZooKeeper came back = %d, %v; want 0", id, err)
+	}
+}
+
+func TestDecompressedLimit(t *testing.T) {
+	tests := []struct {
+		maxMessage int32
+		want       int
+	}{
+		{1024, minDecompressedBatchBytes},
+		{1048588, minDecompressedBatchBytes},
+		{16 << 20, 128 << 20},
+		{1 << 30, maxDecompressedBatchBytes},
+	}
+	for _, tt := range tests {
+		if got := decompressedLimit(tt.maxMessage); got != tt.want {
+			t.Errorf("decompressedLimit(%d) = %d, want %d", tt.maxMessage, got, tt.want)
+		}
+	}
+}
+

@@ -1,0 +1,411 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gokafka/gokafka/storage"
+	"go.uber.org/zap"
+)
+
+// Background intervals of the replica manager.
+const (
+	// checkpointInterval is how often the recovery-point, high-watermark
+	// and log-start-offset checkpoint files are rewritten. Kafka's
+	// defaults are 60 s (log.flush.offset.checkpoint.interval.ms), 5 s
+	// (replica.high.watermark.checkpoint.interval.ms) and 60 s
+	// (log.flush.start.offset.checkpoint.interval.ms); gokafka writes all
+	// three together at the shortest of them.
+	checkpointInterval = 5 * time.Second
+	// flushCheckInterval is how often flush.ms is checked for logs that set
+	// it (Kafka's log.flush.scheduler.interval.ms defaults to MaxLong, which
+	// never checks; gokafka checks every second so flush.ms means what it
+	// says).
+	flushCheckInterval = time.Second
+)
+
+// replicaManager holds the partitions this broker hosts. Lookups take a
+// read lock on the map only; nothing on the request path holds a global lock
+// while it touches a log.
+//
+// Lock order: replicaManager.openMu, then replicaManager.mu, then
+// Partition.mu. The map lock is never held while a log is opened, flushed or
+// deleted.
+type replicaManager struct {
+	mu         sync.RWMutex
+	partitions map[topicPartition]*Partition
+
+	// openMu serializes makeLeader, removeTopic and close so that a
+	// partition is opened at most once and never opened while it is being
+	// deleted.
+	openMu sync.Mutex
+
+	dirs          *storage.Dirs
+	logger        *zap.Logger
+	brokerID      int32
+	cleanShutdown bool
+	now           func() time.Time
+
+	// saved holds checkpoint entries of partitions not opened (yet), so a
+	// checkpoint written before every partition is opened does not forget
+	// their recovery points (guarded by mu).
+	saved map[topicPartition]savedOffsets
+}
+
+// savedOffsets is one partition's line in each checkpoint file.
+type savedOffsets struct {
+	dir           string
+	recoveryPoint int64
+	hw            int64
+	start         int64
+	hasRecovery   bool
+	hasHW         bool
+	hasStart      bool
+}
+
+// newReplicaManager creates the replica manager. cp are the checkpoints read
+// at start; cleanShutdown says whether the previous run stopped cleanly, in
+// which case logs are not scanned at open.
+func newReplicaManager(dirs *storage.Dirs, logger *zap.Logger, brokerID int32, cleanShutdown bool, cp storage.Checkpoints) *replicaManager {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	rm := &replicaManager{
+		partitions:    make(map[topicPartition]*Partition),
+		dirs:          dirs,
+		logger:        logger,
+		brokerID:      brokerID,
+		cleanShutdown: cleanShutdown,
+		now:           time.Now,
+		saved:         make(map[topicPartition]savedOffsets),
+	}
+	entry := func(d storage.PartitionDir) savedOffsets {
+		tp := topicPartition{d.Topic, d.Partition}
+		s := rm.saved[tp]
+		if s.dir == "" {
+			s.dir = d.Path
+		}
+		return s
+	}
+	for d, off := range cp.RecoveryPoints {
+		s := entry(d)
+		s.recoveryPoint, s.hasRecovery = off, true
+		rm.saved[topicPartition{d.Topic, d.Partition}] = s
+	}
+	for d, off := range cp.HighWatermarks {
+		s := entry(d)
+		s.hw, s.hasHW = off, true
+		rm.saved[topicPartition{d.Topic, d.Partition}] = s
+	}
+	for d, off := range cp.LogStartOffsets {
+		s := entry(d)
+		s.start, s.hasStart = off, true
+		rm.saved[topicPartition{d.Topic, d.Partition}] = s
+	}
+	return rm
+}
+
+// get returns the hosted partition.
+func (rm *replicaManager) get(tp topicPartition) (*Partition, bool) {
+	rm.mu.RLock()
+	defer rm.mu.RUnlock()
+	p, ok := rm.partitions[tp]
+	return p, ok
+}
+
+// all returns a snapshot of the hosted partitions.
+func (rm *replicaManager) all() []*Partition {
+	rm.mu.RLock()
+	defer rm.mu.RUnlock()
+	ps := make([]*Partition, 0, len(rm.partitions))
+	for _, p := range rm.partitions {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// makeLeader makes this broker the leader of tp: it opens (or creates) the
+// log with the recovery point from the checkpoints, writes
+// partition.metadata with the topic id, and records leaderEpoch starting at
+// the log end offset in leader-epoch-checkpoint. A second call with the same
+// epoch is a no-op; a newer epoch is recorded; an older one is ignored.
+// A partition directory holding another topic id (a topic deleted and
+// re-created while this broker was away) is an error, as Kafka's
+// InconsistentTopicIdException.
+func (rm *replicaManager) makeLeader(tp topicPartition, topicID [16]byte, leaderEpoch int32, cfg TopicConfig) error {
+	rm.openMu.Lock()
+	defer rm.openMu.Unlock()
+
+	if p, ok := rm.get(tp); ok {
+		if p.topicID != topicID {
+			return fmt.Errorf("make leader %s: hosted with topic id %x, asked for %x", tp, p.topicID, topicID)
+		}
+		p.cfg.Store(&cfg)
+		return rm.assignEpoch(p, leaderEpoch)
+	}
+
+	dir := rm.dirs.PathFor(tp.Topic, tp.Partition)
+	rm.mu.RLock()
+	saved, hasSaved := rm.saved[tp]
+	rm.mu.RUnlock()
+	opts := storage.OpenOptions{
+		Logger:        rm.logger.With(zap.String("partition", tp.String())),
+		Now:           rm.now,
+		CleanShutdown: rm.cleanShutdown,
+	}
+	if hasSaved && saved.hasRecovery {
+		opts.RecoveryPoint = saved.recoveryPoint
+	}
+	log, err := storage.Open(dir, cfg.Log, opts)
+	if err != nil {
+		return fmt.Errorf("make leader %s: open log: %w", tp, err)
+	}
+	fail := func(err error) error {
+		if cerr := log.Close(); cerr != nil {
+			rm.logger.Warn("closing log after a failed make leader", zap.String("partition", tp.String()), zap.Error(cerr))
+		}
+		return err
+	}
+	storedID, ok, err := storage.ReadPartitionMetadata(dir)
+	if err != nil {
+		return fail(fmt.Errorf("make leader %s: %w", tp, err))
+	}
+	switch {
+	case !ok:
+		if err := storage.WritePartitionMetadata(dir, topicID); err != nil {
+			return fail(fmt.Errorf("make leader %s: %w", tp, err))
+		}
+	case storedID != topicID:
+		return fail(fmt.Errorf("make leader %s: %s holds topic id %x, the topic has %x", tp, dir, storedID, topicID))
+	}
+	epochs, err := storage.ReadLeaderEpochs(dir)
+	if err != nil {
+		return fail(fmt.Errorf("make leader %s: %w", tp, err))
+	}
+
+	p := newPartition(tp, topicID, log, cfg)
+	p.epochs = epochs
+	if n := len(epochs); n > 0 {
+		p.leaderEpoch.Store(epochs[n-1].Epoch)
+	} else {
+		p.leaderEpoch.Store(-1)
+	}
+	if err := rm.assignEpoch(p, leaderEpoch); err != nil {
+		return fail(err)
+	}
+	rm.mu.Lock()
+	rm.partitions[tp] = p
+	delete(rm.saved, tp)
+	rm.mu.Unlock()
+	rm.logger.Info("leading partition", zap.String("partition", tp.String()),
+		zap.Int32("leader_epoch", leaderEpoch), zap.Int64("log_end_offset", log.EndOffset()))
+	return nil
+}
+
+// assignEpoch records a newer leader epoch starting at the log end.
+func (rm *replicaManager) assignEpoch(p *Partition, epoch int32) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.epochs); n > 0 && p.epochs[n-1].Epoch >= epoch {
+		if p.epochs[n-1].Epoch > epoch {
+			rm.logger.Warn("ignoring an older leader epoch", zap.String("partition", p.tp.String()),
+				zap.Int32("epoch", epoch), zap.Int32("current", p.epochs[n-1].Epoch))
+		}
+		return nil
+	}
+	dir := p.log.Dir()
+	start := p.log.EndOffset()
+	if err := storage.AssignLeaderEpoch(dir, epoch, start); err != nil {
+		return fmt.Errorf("leader epoch of %s: %w", p.tp, err)
+	}
+	p.epochs = append(p.epochs, storage.LeaderEpochEntry{Epoch: epoch, StartOffset: start})
+	p.leaderEpoch.Store(epoch)
+	return nil
+}
+
+// removeTopic closes and deletes every local partition log of topic,
+// including directories of partitions that were never opened in this run.
+func (rm *replicaManager) removeTopic(topic string) error {
+	rm.openMu.Lock()
+	defer rm.openMu.Unlock()
+
+	var doomed []*Partition
+	rm.mu.Lock()
+	for tp, p := range rm.partitions {
+		if tp.Topic == topic {
+			doomed = append(doomed, p)
+			delete(rm.partitions, tp)
+		}
+	}
+	for tp := range rm.saved {
+		if tp.Topic == topic {
+			delete(rm.saved, tp)
+		}
+	}
+	rm.mu.Unlock()
+
+	var errs []error
+	for _, p := range doomed {
+		if err := p.closeLog(true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	dirs, err := rm.dirs.Partitions()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("remove topic %s: %w", topic, err))
+	}
+	for _, d := range dirs {
+		if d.Topic != topic {
+			continue
+		}
+		if err := os.RemoveAll(d.Path); err != nil {
+			errs = append(errs, fmt.Errorf("remove topic %s: %w", topic, err))
+		}
+	}
+	if len(doomed) > 0 {
+		rm.logger.Info("deleted topic logs", zap.String("topic", topic), zap.Int("partitions", len(doomed)))
+	}
+	return errors.Join(errs...)
+}
+
+// setTopicConfig applies a changed topic configuration to every hosted
+// partition of topic; storage applies it from the next append or
+// retention pass.
+func (rm *replicaManager) setTopicConfig(topic string, cfg TopicConfig) {
+	for _, p := range rm.all() {
+		if p.tp.Topic != topic {
+			continue
+		}
+		p.mu.Lock()
+		if !p.deleted {
+			c := cfg
+			p.cfg.Store(&c)
+			p.log.SetConfig(cfg.Log)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// run drives the background work until ctx ends: retention every
+// retentionCheck (log.retention.check.interval.ms), flush.ms checks every
+// second and the checkpoint files every few seconds.
+func (rm *replicaManager) run(ctx context.Context, retentionCheck time.Duration) {
+	if retentionCheck <= 0 {
+		retentionCheck = 5 * time.Minute
+	}
+	retention := time.NewTicker(retentionCheck)
+	defer retention.Stop()
+	flush := time.NewTicker(flushCheckInterval)
+	defer flush.Stop()
+	checkpoint := time.NewTicker(checkpointInterval)
+	defer checkpoint.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-retention.C:
+			rm.retentionPass()
+		case <-flush.C:
+			rm.flushPass()
+		case <-checkpoint.C:
+			if err := rm.writeCheckpoints(); err != nil {
+				rm.logger.Error("writing checkpoints", zap.Error(err))
+			}
+		}
+	}
+}
+
+// retentionPass deletes expired segments in every hosted log.
+func (rm *replicaManager) retentionPass() {
+	for _, p := range rm.all() {
+		n, err := p.deleteRetained()
+		if err != nil {
+			rm.logger.Error("retention", zap.String("partition", p.tp.String()), zap.Error(err))
+			continue
+		}
+		if n > 0 {
+			rm.logger.Info("deleted segments past retention", zap.String("partition", p.tp.String()),
+				zap.Int("segments", n), zap.Int64("log_start_offset", p.StartOffset()))
+		}
+	}
+}
+
+// flushPass fsyncs logs whose flush.ms has elapsed.
+func (rm *replicaManager) flushPass() {
+	now := rm.now()
+	for _, p := range rm.all() {
+		if err := p.maybeFlush(now); err != nil {
+			rm.logger.Error("flush", zap.String("partition", p.tp.String()), zap.Error(err))
+		}
+	}
+}
+
+// writeCheckpoints writes recovery points, high watermarks and log start
+// offsets of every hosted partition (and the saved ones of partitions not
+// opened in this run) to the log dirs' checkpoint files.
+func (rm *replicaManager) writeCheckpoints() error {
+	cp := storage.Checkpoints{
+		RecoveryPoints:  make(map[storage.PartitionDir]int64),
+		HighWatermarks:  make(map[storage.PartitionDir]int64),
+		LogStartOffsets: make(map[storage.PartitionDir]int64),
+	}
+	for _, p := range rm.all() {
+		rp, hw, start, dir, ok := p.checkpoint()
+		if !ok {
+			continue
+		}
+		d := storage.PartitionDir{Topic: p.tp.Topic, Partition: p.tp.Partition, Path: dir}
+		cp.RecoveryPoints[d] = rp
+		cp.HighWatermarks[d] = hw
+		cp.LogStartOffsets[d] = start
+	}
+	rm.mu.RLock()
+	for tp, s := range rm.saved {
+		d := storage.PartitionDir{Topic: tp.Topic, Partition: tp.Partition, Path: s.dir}
+		if s.hasRecovery {
+			cp.RecoveryPoints[d] = s.recoveryPoint
+		}
+		if s.hasHW {
+			cp.HighWatermarks[d] = s.hw
+		}
+		if s.hasStart {
+			cp.LogStartOffsets[d] = s.start
+		}
+	}
+	rm.mu.RUnlock()
+	if err := rm.dirs.WriteCheckpoints(cp); err != nil {
+		return fmt.Errorf("write checkpoints: %w", err)
+	}
+	return nil
+}
+
+// close flushes every log, writes the checkpoints (so the recovery points
+// cover everything) and closes the logs. The caller then marks the clean
+// shutdown in the log dirs.
+func (rm *replicaManager) close() error {
+	rm.openMu.Lock()
+	defer rm.openMu.Unlock()
+	var errs []error
+	ps := rm.all()
+	for _, p := range ps {
+		if err := p.flush(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := rm.writeCheckpoints(); err != nil {
+		errs = append(errs, err)
+	}
+	rm.mu.Lock()
+	rm.partitions = make(map[topicPartition]*Partition)
+	rm.mu.Unlock()
+	for _, p := range ps {
+		if err := p.closeLog(false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
