@@ -2,6 +2,74 @@
 // layout, so that Kafka's own tools (kafka-dump-log, kafka-log-dirs) and a
 // person with ls see what they would see on Kafka.
 //
-// The package doc of each file specifies its format; see docs/design.md for
-// the whole layout. storage knows nothing about the network or ZooKeeper.
+// storage knows nothing about the network or ZooKeeper; see docs/design.md
+// for the whole system.
+//
+// # Layout
+//
+//	<log.dir>/
+//	  meta.properties                   version=0, broker.id, cluster.id
+//	  recovery-point-offset-checkpoint  \
+//	  replication-offset-checkpoint      > "0\n<count>\n<topic> <partition> <offset>\n..."
+//	  log-start-offset-checkpoint       /  (written to .tmp, fsynced, renamed)
+//	  .kafka_cleanshutdown              present only after a clean stop
+//	  <topic>-<partition>/
+//	    partition.metadata              "version: 0\ntopic_id: <base64url, 22 chars>\n"
+//	    leader-epoch-checkpoint         "0\n<count>\n<epoch> <startOffset>\n..."
+//	    00000000000000000000.log        record batches, exactly as received
+//	    00000000000000000000.index      sparse offset index
+//	    00000000000000000000.timeindex  sparse time index
+//	    00000000000000001234.log        next segment: named by its base offset
+//	    ...
+//
+// # Segment files
+//
+// A .log is magic-v2 record batches back to back; the header storage reads
+// is described in batch_header.go. The indexes hold big-endian entries, with
+// offsets relative to the segment's base offset:
+//
+//	.index      +--------------------+--------------------+
+//	            | relative offset u32 | position in .log u32 |   8 bytes
+//	            +--------------------+--------------------+
+//	.timeindex  +------------------------+--------------------+
+//	            | max timestamp so far i64 | relative offset u32 | 12 bytes
+//	            +------------------------+--------------------+
+//
+// As in Kafka's LogSegment, once more than index.interval.bytes have been
+// appended since the last entry, the next batch gets an .index entry (its
+// last offset at its start position) and, when the segment's max timestamp
+// grew, a .timeindex entry (the max timestamp and the last offset of the
+// batch holding it). Rolling adds a final .timeindex entry for the max
+// timestamp if it is not there yet. The index files are appended to rather
+// than preallocated, so they always hold exactly their entries. A lookup
+// takes the last entry at or below the target and walks batch headers from
+// there.
+//
+// The active (last) segment rolls before an append when it is not empty and
+// the append would pass segment.bytes, or it was created more than
+// segment.ms ago by the log's clock, or an index is full
+// (segment.index.bytes), or the batch's last offset would not fit the
+// index's 32-bit relative offset.
+//
+// # Recovery
+//
+// After an unclean stop (no .kafka_cleanshutdown), Open scans the segment
+// holding the recovery point and every later one (always at least the active
+// segment). Each batch must have a sane header (length at least a header,
+// magic 2, non-negative deltas), lie wholly inside the file, start after the
+// previous batch and match its CRC-32C. The .log is truncated at the first
+// batch that fails, later segments are deleted, and the scanned segments'
+// indexes are rebuilt. For any other segment the indexes are checked (size a
+// multiple of the entry size, entries in order and inside the .log, the last
+// entry pointing at a batch); a segment failing that is scanned the same way.
+// The log end offset is the last batch's base offset + lastOffsetDelta + 1.
+// Producer state is rebuilt from the headers of every batch.
+//
+// # Concurrency
+//
+// A Log has one writer at a time (the broker's partition lock) and any number
+// of readers. Lock order: Log.wmu (writers) before Log.mu (segment list and
+// published sizes). Readers hold Log.mu's read lock while they read, so
+// retention and truncation never close a file under them. ProducerState is
+// guarded by the caller's partition lock.
 package storage

@@ -2,6 +2,11 @@ package storage
 
 import (
 	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,6 +20,8 @@ var (
 	// ErrCorruption marks data on disk that fails a check: "the disk lied",
 	// as opposed to a caller's mistake.
 	ErrCorruption = errors.New("corrupt log data")
+	// ErrClosed is returned by operations on a closed log.
+	ErrClosed = errors.New("log closed")
 )
 
 // OpenOptions carry what Open needs beyond the Config.
@@ -48,80 +55,361 @@ type AppendInfo struct {
 // Append, Roll, TruncateTo and DeleteRetained must be called by one writer at
 // a time (the broker's partition lock); Read, EndOffset, StartOffset and the
 // lookups may run concurrently with them.
-type Log struct{}
+//
+// Internally two locks keep this safe. wmu serializes the writing methods
+// (including Flush, which the broker's scheduler may call without the
+// partition lock). mu guards the segment list and what each segment has
+// published (size, end offset, index entry counts): writers take it only to
+// publish, after the bytes are in the files, and readers hold its read lock
+// for the whole read, so a segment is never closed under a reader. Lock
+// order: wmu before mu.
+type Log struct {
+	dir    string
+	logger *zap.Logger
+	now    func() time.Time
+
+	wmu              sync.Mutex
+	cfg              Config         // guarded by wmu
+	producers        *ProducerState // guarded by the caller's partition lock
+	unflushedRecords int64          // guarded by wmu
+	firstUnflushed   time.Time      // guarded by wmu
+
+	mu            sync.RWMutex
+	segs          []*segment // guarded by mu; oldest first, never empty while open
+	start, end    int64      // guarded by mu
+	recoveryPoint int64      // guarded by mu
+	closed        bool       // guarded by mu (written with wmu held too)
+
+	scanBufs sync.Pool // *batchScanner buffers reused by readers
+}
 
 // Open opens (creating if needed) the partition directory dir, recovers a
 // torn tail of the active segment (and any segment after RecoveryPoint) by
 // truncating at the last whole, CRC-valid batch, rebuilds missing or corrupt
 // indexes, and rebuilds producer state from batch headers.
 func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
-	panic("storage.Open: not implemented")
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open log %s: %w", dir, err)
+	}
+	logger := opts.Logger.With(zap.String("log", dir))
+	segs, err := loadSegments(dir, cfg, opts, logger)
+	if err != nil {
+		return nil, fmt.Errorf("open log %s: %w", dir, err)
+	}
+	if len(segs) == 0 {
+		s, err := createSegment(dir, 0, opts.Now())
+		if err != nil {
+			return nil, fmt.Errorf("open log %s: %w", dir, err)
+		}
+		segs = append(segs, s)
+	}
+	l := &Log{
+		dir:    dir,
+		logger: logger,
+		now:    opts.Now,
+		cfg:    cfg,
+		segs:   segs,
+		start:  segs[0].base,
+		end:    segs[len(segs)-1].next,
+	}
+	// Whatever recovery scanned or rewrote goes to disk before the recovery
+	// point claims it.
+	for _, s := range segs {
+		if s.dirty {
+			if err := s.sync(); err != nil {
+				l.closeSegments()
+				return nil, fmt.Errorf("open log %s: %w", dir, err)
+			}
+		}
+	}
+	l.recoveryPoint = l.end
+	ps, err := l.scanProducers()
+	if err != nil {
+		l.closeSegments()
+		return nil, fmt.Errorf("open log %s: rebuild producer state: %w", dir, err)
+	}
+	l.producers = ps
+	return l, nil
 }
 
 // Dir is the partition directory.
-func (l *Log) Dir() string { panic("not implemented") }
+func (l *Log) Dir() string { return l.dir }
 
 // SetConfig replaces the configuration (after an AlterConfigs or a topic
 // config change); it applies from the next append or retention pass.
-func (l *Log) SetConfig(cfg Config) { panic("not implemented") }
+func (l *Log) SetConfig(cfg Config) {
+	l.wmu.Lock()
+	l.cfg = cfg
+	l.wmu.Unlock()
+}
 
 // Append writes batch, whose first base offset must equal EndOffset(), to the
 // active segment, rolling first when the segment is full or old. It extends
 // the sparse indexes and fsyncs per the flush policy.
-func (l *Log) Append(batch []byte, info AppendInfo) error { panic("not implemented") }
+func (l *Log) Append(batch []byte, info AppendInfo) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return fmt.Errorf("append to %s: %w", l.dir, ErrClosed)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	hdrs, err := splitBatches(batch)
+	if err != nil {
+		return fmt.Errorf("append to %s: %w", l.dir, err)
+	}
+	if hdrs[0].BaseOffset != l.end {
+		return fmt.Errorf("append to %s: batch starts at offset %d, log ends at %d", l.dir, hdrs[0].BaseOffset, l.end)
+	}
+	lastOffset := hdrs[len(hdrs)-1].lastOffset()
+	now := l.now()
+	s := l.active()
+	if reason := l.rollReason(s, int64(len(batch)), lastOffset, now); reason != "" {
+		if err := l.rollLocked(now); err != nil {
+			return fmt.Errorf("append to %s: roll (%s): %w", l.dir, reason, err)
+		}
+		s = l.active()
+	}
+	pos := s.size
+	if _, err := s.log.WriteAt(batch, pos); err != nil {
+		// Cut whatever part landed so the file ends at a batch boundary.
+		_ = s.log.Truncate(pos)
+		return fmt.Errorf("append to %s: %w", s.log.Name(), err)
+	}
+	s.dirty = true
+	l.mu.Lock()
+	for i := range hdrs {
+		if err = s.addBatch(&hdrs[i], pos, l.cfg); err != nil {
+			break
+		}
+		pos += hdrs[i].size()
+	}
+	l.end = s.next
+	l.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("append to %s: index: %w", l.dir, err)
+	}
+
+	records := info.Records
+	if records <= 0 {
+		for i := range hdrs {
+			records += int64(hdrs[i].RecordCount)
+		}
+	}
+	if l.unflushedRecords == 0 {
+		l.firstUnflushed = now
+	}
+	l.unflushedRecords += records
+	if l.unflushedRecords >= l.cfg.FlushMessages {
+		if err := l.flushLocked(); err != nil {
+			return fmt.Errorf("append to %s: %w", l.dir, err)
+		}
+	}
+	return nil
+}
+
+// splitBatches decodes the headers of the batches in data and checks that
+// they tile it exactly with increasing offsets. Append trusts the broker's
+// validation of the records but not that it handed over whole batches.
+func splitBatches(data []byte) ([]batchHeader, error) {
+	var hdrs []batchHeader
+	next := int64(-1)
+	for pos := 0; pos < len(data); {
+		h, err := parseBatchHeader(data[pos:])
+		if err != nil {
+			return nil, err
+		}
+		if h.size() > int64(len(data)-pos) {
+			return nil, fmt.Errorf("batch at offset %d: %d bytes, %d given: %w", h.BaseOffset, h.size(), len(data)-pos, ErrCorruption)
+		}
+		if h.BaseOffset < next {
+			return nil, fmt.Errorf("batch at offset %d follows offset %d", h.BaseOffset, next-1)
+		}
+		next = h.lastOffset() + 1
+		hdrs = append(hdrs, h)
+		pos += int(h.size())
+	}
+	return hdrs, nil
+}
+
+// rollReason says why the active segment must roll before n more bytes
+// ending at lastOffset are appended, or "" when it need not. An empty segment
+// never rolls. Time-based rolling (segment.ms) counts from the segment's
+// creation by the log's clock, or from Open for segments found on disk: it
+// does not depend on producer timestamps, so a producer with a skewed clock
+// cannot make every batch roll.
+func (l *Log) rollReason(s *segment, n, lastOffset int64, now time.Time) string {
+	switch {
+	case s.size == 0:
+		return ""
+	case s.size+n > l.cfg.SegmentBytes:
+		return "segment.bytes"
+	case now.Sub(s.created).Milliseconds() > l.cfg.SegmentMs:
+		return "segment.ms"
+	case s.full(l.cfg):
+		return "index full"
+	case !s.fitsOffset(lastOffset):
+		return "relative offset overflow"
+	}
+	return ""
+}
+
+// active is the last segment. Writers may call it without mu.
+func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
+
+func (l *Log) isClosed() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.closed
+}
 
 // StartOffset is the log start offset (the first offset still stored).
-func (l *Log) StartOffset() int64 { panic("not implemented") }
+func (l *Log) StartOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.start
+}
 
 // EndOffset is the log end offset (LEO): the offset the next record gets.
-func (l *Log) EndOffset() int64 { panic("not implemented") }
-
-// Read returns whole batches starting with the batch that contains offset,
-// stopping before a batch whose base offset is >= maxOffset (the high
-// watermark) and before maxBytes would be exceeded, except that the first
-// batch is always returned whole even when larger than maxBytes (KIP-74).
-// An offset equal to EndOffset returns no bytes; one outside
-// [StartOffset, EndOffset] returns ErrOffsetOutOfRange.
-func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) ([]byte, error) {
-	panic("not implemented")
-}
-
-// BatchAtTimestamp returns the first stored batch whose max timestamp is
-// >= ts (found through the time indexes), or ok=false when none is.
-func (l *Log) BatchAtTimestamp(ts int64) (batch []byte, ok bool, err error) {
-	panic("not implemented")
-}
-
-// MaxTimestampBatch returns the batch holding the largest timestamp in the
-// log (ListOffsets -3), or ok=false for an empty log.
-func (l *Log) MaxTimestampBatch() (batch []byte, ok bool, err error) {
-	panic("not implemented")
+func (l *Log) EndOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.end
 }
 
 // Roll closes the active segment and starts a new one at EndOffset.
-func (l *Log) Roll() error { panic("not implemented") }
+func (l *Log) Roll() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return fmt.Errorf("roll %s: %w", l.dir, ErrClosed)
+	}
+	if err := l.rollLocked(l.now()); err != nil {
+		return fmt.Errorf("roll %s: %w", l.dir, err)
+	}
+	return nil
+}
 
-// DeleteRetained deletes whole segments past retention.ms (by the largest
-// timestamp in the segment) and retention.bytes, oldest first, advancing the
-// log start offset. The active segment is rolled and deleted only when it too
-// is expired and non-empty. It returns how many segments it deleted.
-func (l *Log) DeleteRetained() (int, error) { panic("not implemented") }
-
-// TruncateTo removes everything at and after offset (a follower's
-// truncation).
-func (l *Log) TruncateTo(offset int64) error { panic("not implemented") }
+// rollLocked finishes the active segment the way Kafka does when a segment
+// becomes inactive (a last time index entry for its max timestamp), fsyncs
+// it, which moves the recovery point to the new segment's base, and starts a
+// new segment at the log end. Rolling an empty segment does nothing.
+func (l *Log) rollLocked(now time.Time) error {
+	old := l.active()
+	if old.size == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	err := old.maybeAppendTime(math.MaxInt)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := old.sync(); err != nil {
+		return err
+	}
+	ns, err := createSegment(l.dir, l.end, now)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, ns)
+	l.recoveryPoint = ns.base
+	l.mu.Unlock()
+	l.unflushedRecords = 0
+	l.logger.Debug("rolled segment", zap.Int64("base", ns.base))
+	return nil
+}
 
 // Flush fsyncs everything appended so far and advances the recovery point.
-func (l *Log) Flush() error { panic("not implemented") }
+func (l *Log) Flush() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return nil
+	}
+	return l.flushLocked()
+}
+
+func (l *Log) flushLocked() error {
+	for _, s := range l.segs {
+		if s.dirty {
+			if err := s.sync(); err != nil {
+				return fmt.Errorf("flush %s: %w", l.dir, err)
+			}
+		}
+	}
+	l.mu.Lock()
+	l.recoveryPoint = l.end
+	l.mu.Unlock()
+	l.unflushedRecords = 0
+	return nil
+}
+
+// NeedsFlush reports whether flush.ms has passed since the oldest write not
+// yet fsynced; the broker's scheduler polls it and calls Flush.
+func (l *Log) NeedsFlush(now time.Time) bool {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	return l.unflushedRecords > 0 && now.Sub(l.firstUnflushed).Milliseconds() >= l.cfg.FlushMs
+}
 
 // RecoveryPoint is the offset up to which data is known to be on disk.
-func (l *Log) RecoveryPoint() int64 { panic("not implemented") }
+func (l *Log) RecoveryPoint() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.recoveryPoint
+}
 
 // Producers is the partition's idempotent-producer state.
-func (l *Log) Producers() *ProducerState { panic("not implemented") }
+func (l *Log) Producers() *ProducerState { return l.producers }
 
 // Close flushes and closes the files.
-func (l *Log) Close() error { panic("not implemented") }
+func (l *Log) Close() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return nil
+	}
+	ferr := l.flushLocked()
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	return errors.Join(ferr, l.closeSegments())
+}
+
+func (l *Log) closeSegments() error {
+	var errs []error
+	for _, s := range l.segs {
+		if err := s.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close %s: %w", l.dir, err)
+	}
+	return nil
+}
 
 // Delete closes the log and removes its directory.
-func (l *Log) Delete() error { panic("not implemented") }
+func (l *Log) Delete() error {
+	cerr := l.Close()
+	if err := os.RemoveAll(l.dir); err != nil {
+		return fmt.Errorf("delete %s: %w", l.dir, err)
+	}
+	return cerr
+}
+
+// segmentFor returns the index of the segment whose base offset is the
+// largest one <= offset (0 when offset precedes them all). Callers hold mu.
+func (l *Log) segmentFor(offset int64) int {
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset })
+	return max(i-1, 0)
+}

@@ -1,13 +1,62 @@
 package storage
 
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Per-partition metadata files.
+const (
+	partitionMetadataFile = "partition.metadata"
+	leaderEpochFile       = "leader-epoch-checkpoint"
+)
+
 // WritePartitionMetadata writes <dir>/partition.metadata ("version: 0" and
 // "topic_id: <base64url id>") as Kafka does since KIP-516.
-func WritePartitionMetadata(dir string, topicID [16]byte) error { panic("not implemented") }
+func WritePartitionMetadata(dir string, topicID [16]byte) error {
+	data := fmt.Sprintf("version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(topicID[:]))
+	if err := writeFileAtomic(filepath.Join(dir, partitionMetadataFile), []byte(data)); err != nil {
+		return fmt.Errorf("write partition metadata: %w", err)
+	}
+	return nil
+}
 
 // ReadPartitionMetadata reads the topic id back; ok is false when the file
 // is missing.
 func ReadPartitionMetadata(dir string) (topicID [16]byte, ok bool, err error) {
-	panic("not implemented")
+	path := filepath.Join(dir, partitionMetadataFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return topicID, false, nil
+	}
+	if err != nil {
+		return topicID, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	fields := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		k, v, found := strings.Cut(sc.Text(), ":")
+		if found {
+			fields[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	if fields["version"] != "0" {
+		return topicID, false, fmt.Errorf("%s: version %q, want 0: %w", path, fields["version"], ErrCorruption)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(fields["topic_id"])
+	if err != nil || len(raw) != 16 {
+		return topicID, false, fmt.Errorf("%s: topic_id %q: %w", path, fields["topic_id"], ErrCorruption)
+	}
+	copy(topicID[:], raw)
+	return topicID, true, nil
 }
 
 // LeaderEpochEntry is one line of leader-epoch-checkpoint.
@@ -19,7 +68,68 @@ type LeaderEpochEntry struct {
 // AssignLeaderEpoch records that epoch starts at startOffset in
 // <dir>/leader-epoch-checkpoint (version 0, count, "epoch offset" lines),
 // dropping entries a newer epoch supersedes.
-func AssignLeaderEpoch(dir string, epoch int32, startOffset int64) error { panic("not implemented") }
+//
+// As Kafka's LeaderEpochFileCache.assign: nothing changes when epoch is
+// already the latest entry at the same or an earlier offset; otherwise every
+// entry with an epoch >= epoch or a start offset >= startOffset is dropped,
+// keeping epochs and offsets both increasing, and the new entry is appended.
+func AssignLeaderEpoch(dir string, epoch int32, startOffset int64) error {
+	if epoch < 0 || startOffset < 0 {
+		return fmt.Errorf("assign leader epoch %d at %d: negative", epoch, startOffset)
+	}
+	entries, err := ReadLeaderEpochs(dir)
+	if err != nil {
+		return err
+	}
+	if n := len(entries); n > 0 && entries[n-1].Epoch == epoch && entries[n-1].StartOffset <= startOffset {
+		return nil
+	}
+	entries = slices.DeleteFunc(entries, func(e LeaderEpochEntry) bool {
+		return e.Epoch >= epoch || e.StartOffset >= startOffset
+	})
+	entries = append(entries, LeaderEpochEntry{Epoch: epoch, StartOffset: startOffset})
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "0\n%d\n", len(entries))
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, leaderEpochFile), b.Bytes()); err != nil {
+		return fmt.Errorf("assign leader epoch: %w", err)
+	}
+	return nil
+}
 
 // ReadLeaderEpochs reads leader-epoch-checkpoint.
-func ReadLeaderEpochs(dir string) ([]LeaderEpochEntry, error) { panic("not implemented") }
+func ReadLeaderEpochs(dir string) ([]LeaderEpochEntry, error) {
+	path := filepath.Join(dir, leaderEpochFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	bad := fmt.Errorf("%s: malformed: %w", path, ErrCorruption)
+	if len(lines) < 2 || strings.TrimSpace(lines[0]) != "0" {
+		return nil, bad
+	}
+	count, err := strconv.Atoi(strings.TrimSpace(lines[1]))
+	if err != nil || count != len(lines)-2 {
+		return nil, bad
+	}
+	out := make([]LeaderEpochEntry, 0, count)
+	for _, l := range lines[2:] {
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			return nil, bad
+		}
+		ep, eerr := strconv.ParseInt(f[0], 10, 32)
+		off, oerr := strconv.ParseInt(f[1], 10, 64)
+		if eerr != nil || oerr != nil {
+			return nil, bad
+		}
+		out = append(out, LeaderEpochEntry{Epoch: int32(ep), StartOffset: off})
+	}
+	return out, nil
+}

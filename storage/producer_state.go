@@ -1,12 +1,21 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"math"
+)
 
 // Idempotent-producer errors, mapped by the broker to Kafka's codes.
 var (
 	ErrOutOfOrderSequence   = errors.New("out of order sequence number")
 	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
 )
+
+// maxProducerBatches is how many recent batches Kafka remembers per producer
+// for duplicate detection (ProducerStateEntry.NUM_BATCHES_TO_RETAIN): a
+// producer has at most five requests in flight.
+const maxProducerBatches = 5
 
 // ProducerBatch is what producer state remembers of one appended batch.
 type ProducerBatch struct {
@@ -21,8 +30,19 @@ type ProducerBatch struct {
 
 // ProducerState is one partition's idempotent-producer table: for each
 // producer id, its epoch and its last five batches, as Kafka keeps them
-// (ProducerStateManager). It is guarded by the partition's write lock.
-type ProducerState struct{}
+// (ProducerStateManager). It is guarded by the partition's write lock: the
+// broker calls Check and Record under the same lock it holds for Append, so
+// no retry can slip between the check and the append. The zero value is an
+// empty table.
+type ProducerState struct {
+	producers map[int64]*producerEntry
+}
+
+// producerEntry is one producer's epoch and recent batches, oldest first.
+type producerEntry struct {
+	epoch   int16
+	batches []ProducerBatch
+}
 
 // Check decides what to do with an incoming batch from an idempotent
 // producer. A retry of one of the last five batches returns that batch
@@ -32,8 +52,114 @@ type ProducerState struct{}
 // follow the last one (a new epoch must start at 0; an unknown producer may
 // start anywhere).
 func (s *ProducerState) Check(pid int64, epoch int16, firstSeq, lastSeq int32) (dup *ProducerBatch, err error) {
-	panic("not implemented")
+	e := s.producers[pid]
+	if e == nil {
+		return nil, nil
+	}
+	if epoch < e.epoch {
+		return nil, fmt.Errorf("producer %d: epoch %d is older than the current %d: %w", pid, epoch, e.epoch, ErrInvalidProducerEpoch)
+	}
+	if epoch > e.epoch {
+		if firstSeq != 0 {
+			return nil, fmt.Errorf("producer %d: new epoch %d starts at sequence %d, not 0: %w", pid, epoch, firstSeq, ErrOutOfOrderSequence)
+		}
+		return nil, nil
+	}
+	for i := range e.batches {
+		if b := e.batches[i]; b.FirstSeq == firstSeq && b.LastSeq == lastSeq {
+			return &b, nil
+		}
+	}
+	if len(e.batches) == 0 {
+		return nil, nil
+	}
+	last := e.batches[len(e.batches)-1].LastSeq
+	want := last + 1
+	if last == math.MaxInt32 {
+		want = 0
+	}
+	if firstSeq != want {
+		return nil, fmt.Errorf("producer %d epoch %d: sequence %d, expected %d: %w", pid, epoch, firstSeq, want, ErrOutOfOrderSequence)
+	}
+	return nil, nil
 }
 
-// Record remembers an appended batch.
-func (s *ProducerState) Record(b ProducerBatch) { panic("not implemented") }
+// Record remembers an appended batch. A newer epoch replaces the producer's
+// history; a batch of an older epoch is ignored.
+func (s *ProducerState) Record(b ProducerBatch) {
+	e := s.entry(b.ProducerID, b.ProducerEpoch)
+	if e == nil {
+		return
+	}
+	if len(e.batches) == maxProducerBatches {
+		copy(e.batches, e.batches[1:])
+		e.batches = e.batches[:maxProducerBatches-1]
+	}
+	e.batches = append(e.batches, b)
+}
+
+// LastBatch returns the producer's most recent batch, if any.
+func (s *ProducerState) LastBatch(pid int64) (ProducerBatch, bool) {
+	e := s.producers[pid]
+	if e == nil || len(e.batches) == 0 {
+		return ProducerBatch{}, false
+	}
+	return e.batches[len(e.batches)-1], true
+}
+
+// Len is the number of producers known.
+func (s *ProducerState) Len() int { return len(s.producers) }
+
+// entry returns the producer's entry for epoch, creating it or resetting it
+// on a newer epoch, or nil when epoch is older than the producer's.
+func (s *ProducerState) entry(pid int64, epoch int16) *producerEntry {
+	if s.producers == nil {
+		s.producers = map[int64]*producerEntry{}
+	}
+	e := s.producers[pid]
+	switch {
+	case e == nil:
+		e = &producerEntry{epoch: epoch}
+		s.producers[pid] = e
+	case epoch > e.epoch:
+		e.epoch, e.batches = epoch, e.batches[:0]
+	case epoch < e.epoch:
+		return nil
+	}
+	return e
+}
+
+// replay applies one stored batch header while rebuilding state from the
+// log. Transaction markers (control batches) carry no sequence: they only
+// move the epoch.
+func (s *ProducerState) replay(h *batchHeader) {
+	if h.ProducerID < 0 {
+		return
+	}
+	if h.Attributes&attrControl != 0 || h.BaseSequence < 0 {
+		s.entry(h.ProducerID, h.ProducerEpoch)
+		return
+	}
+	s.Record(ProducerBatch{
+		ProducerID:    h.ProducerID,
+		ProducerEpoch: h.ProducerEpoch,
+		FirstSeq:      h.BaseSequence,
+		LastSeq:       h.lastSeq(),
+		FirstOffset:   h.BaseOffset,
+		LastOffset:    h.lastOffset(),
+		MaxTimestamp:  h.MaxTimestamp,
+	})
+}
+
+// truncateHead forgets producers whose last batch lies wholly before the
+// log start offset, as Kafka does when retention removes their data.
+func (s *ProducerState) truncateHead(start int64) {
+	for pid, e := range s.producers {
+		if len(e.batches) > 0 && e.batches[len(e.batches)-1].LastOffset < start {
+			delete(s.producers, pid)
+		}
+	}
+}
+
+// replaceWith swaps in a rebuilt table, keeping the pointer callers hold.
+func (s *ProducerState) replaceWith(o *ProducerState) { s.producers = o.producers }

@@ -1,0 +1,273 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// listSegmentBases returns the base offsets of the .log files in dir,
+// sorted, after removing leftovers Kafka would also discard on load: files
+// ending in .deleted (a deletion that did not finish), .tmp, and indexes
+// whose .log is gone.
+func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	logs := map[int64]bool{}
+	var indexes []string
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() {
+			continue
+		}
+		if strings.HasSuffix(name, ".deleted") || strings.HasSuffix(name, ".tmp") {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("remove leftover %s: %w", name, err)
+			}
+			continue
+		}
+		if base, ok := parseSegmentName(name, logSuffix); ok {
+			logs[base] = true
+		} else if _, ok := parseSegmentName(name, indexSuffix); ok {
+			indexes = append(indexes, name)
+		} else if _, ok := parseSegmentName(name, timeIndexSuffix); ok {
+			indexes = append(indexes, name)
+		}
+	}
+	for _, name := range indexes {
+		base, _ := parseSegmentName(name, filepath.Ext(name))
+		if !logs[base] {
+			logger.Info("removing index without a segment", zap.String("file", filepath.Join(dir, name)))
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("remove orphan index %s: %w", name, err)
+			}
+		}
+	}
+	bases := make([]int64, 0, len(logs))
+	for b := range logs {
+		bases = append(bases, b)
+	}
+	slices.Sort(bases)
+	return bases, nil
+}
+
+// parseSegmentName parses "<20 digits><suffix>".
+func parseSegmentName(name, suffix string) (int64, bool) {
+	digits, ok := strings.CutSuffix(name, suffix)
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	base, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || base < 0 {
+		return 0, false
+	}
+	return base, true
+}
+
+// isDataError reports whether err means "the bytes on disk are bad" (torn
+// or failing a check) rather than an I/O failure.
+func isDataError(err error) bool {
+	return errors.Is(err, ErrCorruption) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// recover walks every batch of the segment from its start, as Kafka's
+// LogSegment.recover does: each batch must have a sane header, lie wholly
+// inside the file, carry magic 2 and a matching CRC-32C, and start at or
+// after the previous batch's end. Both indexes are rebuilt from the batches
+// that pass; the .log is truncated at the first one that does not. It
+// reports whether bytes were cut.
+func (s *segment) recover(cfg Config) (truncated bool, err error) {
+	fi, err := s.log.Stat()
+	if err != nil {
+		return false, fmt.Errorf("stat %s: %w", s.log.Name(), err)
+	}
+	fileSize := fi.Size()
+	if err := s.resetIndexes(); err != nil {
+		return false, err
+	}
+	sc := newBatchScanner(s.log, fileSize)
+	var pos int64
+	for pos < fileSize {
+		h, err := sc.header(pos)
+		if err != nil {
+			if isDataError(err) {
+				break
+			}
+			return false, err
+		}
+		if h.BaseOffset < s.next || !s.fitsOffset(h.lastOffset()) {
+			break
+		}
+		data, err := sc.batch(pos, h.size())
+		if err != nil {
+			if isDataError(err) {
+				break
+			}
+			return false, err
+		}
+		if !batchCRCValid(data) {
+			break
+		}
+		if err := s.addBatch(&h, pos, cfg); err != nil {
+			return false, err
+		}
+		pos += h.size()
+	}
+	if pos < fileSize {
+		if err := s.truncateLog(pos); err != nil {
+			return false, err
+		}
+		truncated = true
+	}
+	s.dirty = true
+	return truncated, nil
+}
+
+// loadFromIndexes opens a segment that needs no full scan: it checks both
+// index files and then walks only the batch headers after the last offset
+// index entry to learn the segment's end offset and max timestamp. Any
+// inconsistency is returned as an error wrapping ErrCorruption and the caller
+// falls back to recover.
+func (s *segment) loadFromIndexes() error {
+	fi, err := s.log.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", s.log.Name(), err)
+	}
+	logSize := fi.Size()
+	n, last, err := loadOffsetIndex(s.index.f, s.base, logSize)
+	if err != nil {
+		return err
+	}
+	tn, tlast, err := loadTimeIndex(s.times.f, s.base)
+	if err != nil {
+		return err
+	}
+	if logSize > 0 && n == 0 && tn > 0 {
+		return fmt.Errorf("%s: time index without offset index: %w", s.log.Name(), ErrCorruption)
+	}
+	s.index.n, s.index.last = n, last
+	s.times.n, s.times.last = tn, tlast
+	s.maxTs, s.offsetOfMaxTs = tlast.Timestamp, tlast.Offset
+	s.next = s.base
+	var pos int64
+	if n > 0 {
+		pos = last.Position
+		s.bytesSinceIndex = logSize - pos
+	} else {
+		s.bytesSinceIndex = logSize
+	}
+	sc := newBatchScanner(s.log, logSize)
+	first := true
+	for pos < logSize {
+		h, err := sc.header(pos)
+		if err != nil {
+			if isDataError(err) {
+				return fmt.Errorf("%s at %d: %w: %w", s.log.Name(), pos, ErrCorruption, err)
+			}
+			return err
+		}
+		if first && n > 0 && h.lastOffset() != last.Offset {
+			return fmt.Errorf("%s: index entry %d does not point at its batch: %w", s.index.f.Name(), last.Offset, ErrCorruption)
+		}
+		if h.BaseOffset < s.next || !s.fitsOffset(h.lastOffset()) {
+			return fmt.Errorf("%s at %d: offsets out of order: %w", s.log.Name(), pos, ErrCorruption)
+		}
+		first = false
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.offsetOfMaxTs = h.MaxTimestamp, h.lastOffset()
+		}
+		s.next = h.lastOffset() + 1
+		pos += h.size()
+	}
+	if tn > 0 && tlast.Offset >= s.next {
+		return fmt.Errorf("%s: entry past the segment end: %w", s.times.f.Name(), ErrCorruption)
+	}
+	if logSize == 0 {
+		s.maxTs, s.offsetOfMaxTs = -1, s.base
+	}
+	s.size = logSize
+	return nil
+}
+
+// loadSegments opens every segment of dir. After an unclean shutdown the
+// segments from the one holding recoveryPoint on (and always the last one)
+// are scanned with recover; any other segment whose indexes fail their checks
+// is scanned too. A segment cut short by recovery ends the log: the segments
+// after it are deleted, as Kafka does.
+func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) ([]*segment, error) {
+	bases, err := listSegmentBases(dir, logger)
+	if err != nil {
+		return nil, err
+	}
+	now := opts.Now()
+	segs := make([]*segment, 0, len(bases))
+	closeAll := func() {
+		for _, s := range segs {
+			s.close()
+		}
+	}
+	for _, b := range bases {
+		s := newSegmentShell(dir, b, now)
+		if err := s.openFiles(os.O_RDWR); err != nil {
+			closeAll()
+			return nil, err
+		}
+		segs = append(segs, s)
+	}
+	scanFrom := len(segs) // index of the first segment to scan
+	if !opts.CleanShutdown {
+		scanFrom = max(len(segs)-1, 0)
+		for i, s := range segs {
+			if s.base <= opts.RecoveryPoint {
+				scanFrom = min(i, max(len(segs)-1, 0))
+			}
+		}
+	}
+	for i := 0; i < len(segs); i++ {
+		s := segs[i]
+		scan := i >= scanFrom
+		if !scan {
+			if err := s.loadFromIndexes(); err != nil {
+				if !isDataError(err) {
+					closeAll()
+					return nil, err
+				}
+				logger.Warn("rebuilding segment indexes", zap.String("segment", s.log.Name()), zap.Error(err))
+				scan = true
+			}
+		}
+		if i > 0 && s.base < segs[i-1].next {
+			logger.Warn("segment overlaps its predecessor", zap.String("segment", s.log.Name()))
+		}
+		if !scan {
+			continue
+		}
+		truncated, err := s.recover(cfg)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("recover %s: %w", s.log.Name(), err)
+		}
+		if truncated {
+			logger.Warn("truncated corrupt or torn segment tail",
+				zap.String("segment", s.log.Name()), zap.Int64("validBytes", s.size), zap.Int64("nextOffset", s.next))
+			for _, later := range segs[i+1:] {
+				logger.Warn("deleting segment after a truncated one", zap.String("segment", later.log.Name()))
+				if err := later.remove(); err != nil {
+					closeAll()
+					return nil, fmt.Errorf("delete segment after truncation: %w", err)
+				}
+			}
+			segs = segs[:i+1]
+		}
+	}
+	return segs, nil
+}

@@ -1,0 +1,173 @@
+package storage
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+)
+
+// DeleteRetained deletes whole segments past retention.ms (by the largest
+// timestamp in the segment) and retention.bytes, oldest first, advancing the
+// log start offset. The active segment is rolled and deleted only when it too
+// is expired and non-empty. It returns how many segments it deleted.
+//
+// Like Kafka, the time rule deletes the oldest segments while
+// now - largestTimestamp > retention.ms, and the size rule then deletes the
+// oldest segments while the log stays at or above retention.bytes without
+// them. Segments are removed at once rather than renamed to .deleted first:
+// readers hold the log's read lock for the whole read, so none is still
+// using a segment once it is off the list.
+func (l *Log) DeleteRetained() (int, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return 0, fmt.Errorf("retention on %s: %w", l.dir, ErrClosed)
+	}
+	now := l.now()
+	nowMs := now.UnixMilli()
+	n := 0 // how many of the oldest segments go
+	if l.cfg.RetentionMs >= 0 {
+		for n < len(l.segs) {
+			s := l.segs[n]
+			if s.size == 0 || nowMs-s.maxTs <= l.cfg.RetentionMs {
+				break
+			}
+			n++
+		}
+	}
+	if l.cfg.RetentionBytes >= 0 {
+		var total int64
+		for _, s := range l.segs[n:] {
+			total += s.size
+		}
+		diff := total - l.cfg.RetentionBytes
+		for n < len(l.segs) {
+			s := l.segs[n]
+			if s.size == 0 || diff-s.size < 0 {
+				break
+			}
+			diff -= s.size
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if n == len(l.segs) {
+		// Keep a segment to append to: start a fresh one at the log end.
+		if err := l.rollLocked(now); err != nil {
+			return 0, fmt.Errorf("retention on %s: %w", l.dir, err)
+		}
+	}
+	doomed := l.segs[:n:n]
+	l.mu.Lock()
+	l.segs = append([]*segment(nil), l.segs[n:]...)
+	l.start = l.segs[0].base
+	l.mu.Unlock()
+	var firstErr error
+	for _, s := range doomed {
+		l.logger.Info("deleting segment past retention", zap.Int64("base", s.base), zap.Int64("size", s.size), zap.Int64("maxTimestamp", s.maxTs))
+		if err := s.remove(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("retention on %s: %w", l.dir, err)
+		}
+	}
+	if l.producers != nil {
+		l.producers.truncateHead(l.StartOffset())
+	}
+	return n, firstErr
+}
+
+// TruncateTo removes everything at and after offset (a follower's
+// truncation).
+//
+// As in Kafka, the cut happens at a batch boundary: the batch containing
+// offset goes entirely, so EndOffset may land below offset when offset falls
+// inside a batch. An offset at or below the log start empties the log and
+// restarts it at offset. Producer state is rebuilt from what remains.
+func (l *Log) TruncateTo(offset int64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return fmt.Errorf("truncate %s: %w", l.dir, ErrClosed)
+	}
+	if offset >= l.end {
+		return nil
+	}
+	if offset < 0 {
+		return fmt.Errorf("truncate %s to %d: negative offset", l.dir, offset)
+	}
+	if offset <= l.start {
+		return l.truncateFully(offset)
+	}
+	keep := l.segmentFor(offset) + 1
+	if l.segs[keep-1].base == offset {
+		keep--
+	}
+	doomed := l.segs[keep:]
+	kept := append([]*segment(nil), l.segs[:keep]...)
+	s := kept[len(kept)-1]
+	sc := newBatchScanner(s.log, s.size)
+	var pos int64
+	for pos < s.size {
+		h, err := sc.header(pos)
+		if err != nil {
+			return fmt.Errorf("truncate %s: %w", l.dir, corruptAt(s, pos, err))
+		}
+		if h.lastOffset() >= offset {
+			break
+		}
+		pos += h.size()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.segs = kept
+	for _, d := range doomed {
+		if err := d.remove(); err != nil {
+			return fmt.Errorf("truncate %s: %w", l.dir, err)
+		}
+	}
+	if err := s.truncateLog(pos); err != nil {
+		return fmt.Errorf("truncate %s: %w", l.dir, err)
+	}
+	if _, err := s.recover(l.cfg); err != nil {
+		return fmt.Errorf("truncate %s: rebuild indexes: %w", l.dir, err)
+	}
+	l.end = s.next
+	l.recoveryPoint = min(l.recoveryPoint, l.end)
+	ps, err := l.scanProducers()
+	if err != nil {
+		return fmt.Errorf("truncate %s: %w", l.dir, err)
+	}
+	l.producers.replaceWith(ps)
+	return nil
+}
+
+// truncateFully deletes every segment and starts an empty log at offset.
+// Called with wmu held.
+func (l *Log) truncateFully(offset int64) error {
+	// Hold mu from the start: createSegment may reuse (and empty) the files
+	// of a segment that starts at offset, which no reader may be reading.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ns, err := createSegment(l.dir, offset, l.now())
+	if err != nil {
+		return fmt.Errorf("truncate %s: %w", l.dir, err)
+	}
+	old := l.segs
+	l.segs = []*segment{ns}
+	l.start, l.end, l.recoveryPoint = offset, offset, offset
+	for _, s := range old {
+		if s.base == offset {
+			// createSegment reused its file names; only close it.
+			if err := s.close(); err != nil {
+				return fmt.Errorf("truncate %s: %w", l.dir, err)
+			}
+			continue
+		}
+		if err := s.remove(); err != nil {
+			return fmt.Errorf("truncate %s: %w", l.dir, err)
+		}
+	}
+	l.producers.replaceWith(&ProducerState{})
+	return nil
+}
