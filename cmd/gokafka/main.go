@@ -13,7 +13,9 @@ import (
 // subcommands maps a subcommand name to its entry point. Each returns the
 // process exit code.
 var subcommands = map[string]func(args []string) int{
-	"server": runServer,
+	"server":             runServer,
+	"producer-perf-test": runProducerPerfTest,
+	"consumer-perf-test": runConsumerPerfTest,
 }
 
 func main() {
@@ -32,5 +34,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
-  gokafka server <server.properties> [--override key=value ...]`)
+  gokafka server <server.properties> [--override key=value ...]
+  gokafka producer-perf-test --topic T --num-records N --record-size S --throughput -1 --producer-props bootstrap.servers=HOST:PORT [k=v ...]
+  gokafka consumer-perf-test --bootstrap-server HOST:PORT --topic T --messages N`)
 }
