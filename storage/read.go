@@ -98,7 +98,7 @@ func (l *Log) locate(offset, maxBytes, maxOffset int64) (fileRegion, error) {
 func (l *Log) collect(s *segment, pos, offset, maxBytes, maxOffset int64) (fileRegion, bool, error) {
 	sc := l.scanner(s)
 	defer l.putScanner(sc)
-	for ; pos < s.size; {
+	for pos < s.size {
 		h, err := sc.header(pos)
 		if err != nil {
 			return fileRegion{}, false, corruptAt(s, pos, err)

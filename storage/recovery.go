@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -255,6 +256,14 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("recover %s: %w", s.log.Name(), err)
+		}
+		if !truncated && i < len(segs)-1 {
+			// An inactive segment ends with the time index entry rolling
+			// added; rebuild it too.
+			if err := s.maybeAppendTime(math.MaxInt); err != nil {
+				closeAll()
+				return nil, err
+			}
 		}
 		if truncated {
 			logger.Warn("truncated corrupt or torn segment tail",
