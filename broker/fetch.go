@@ -91,7 +91,17 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 		cases = append(cases,
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)},
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		for _, t := range targets {
+			if t.p != nil {
+				t.p.waiters.Add(1)
+			}
+		}
 		chosen, _, _ := reflect.Select(cases)
+		for _, t := range targets {
+			if t.p != nil {
+				t.p.waiters.Add(-1)
+			}
+		}
 		if chosen >= len(cases)-2 {
 			// max_wait elapsed or the connection is closing: answer with
 			// what there is now.

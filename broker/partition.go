@@ -51,6 +51,9 @@ type Partition struct {
 	// partition goes away) so that long-polling fetches wake up without a
 	// sync.Cond: a waiter takes the channel before it reads and waits on it.
 	appended atomic.Pointer[chan struct{}]
+	// waiters counts fetches parked on this partition (for tests and
+	// metrics).
+	waiters atomic.Int32
 }
 
 // newPartition wraps an open log.

@@ -405,4 +405,3 @@ func TestDecompressedLimit(t *testing.T) {
 		}
 	}
 }
-
