@@ -1,9 +1,18 @@
 package broker
 
 import (
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gokafka/gokafka/storage"
+	"github.com/spf13/viper"
+	"go.uber.org/zap"
 )
 
 // Listener is one parsed entry of listeners / advertised.listeners
@@ -55,7 +64,8 @@ type Config struct {
 	LogRetentionCheckInterval time.Duration
 	// LogFlushSchedulerInterval is log.flush.scheduler.interval.ms: how
 	// often flush.ms is checked (Kafka's default is MaxLong; gokafka checks
-	// every second when log.flush.interval.ms is set).
+	// every second when the key is not set, which is cheap and lets
+	// flush.ms overrides work).
 	LogFlushSchedulerInterval time.Duration
 	// Log holds the log.* defaults every topic inherits: log.segment.bytes,
 	// log.roll.ms|hours, log.retention.ms|minutes|hours,
@@ -79,4 +89,387 @@ type TopicConfig struct {
 	MinInsyncReplicas int32
 	// Overrides are the topic-level keys as stored in ZooKeeper.
 	Overrides map[string]string
+}
+
+// Kafka's defaults for the broker keys gokafka implements.
+const (
+	defaultListeners              = "PLAINTEXT://:9092"
+	defaultLogDir                 = "/tmp/kafka-logs"
+	defaultZKSessionTimeoutMs     = 18000
+	defaultRetentionCheckMs       = 300000
+	defaultMessageMaxBytes        = 1048588
+	defaultSocketRequestMaxBytes  = 104857600
+	defaultFlushSchedulerInterval = time.Second
+)
+
+// brokerKeys are the server.properties keys gokafka implements, besides the
+// topic-default keys in topicSynonymKeys (log.segment.bytes, ...), which
+// are accepted and validated through their topic key.
+var brokerKeys = map[string]bool{
+	"broker.id": true, "listeners": true, "advertised.listeners": true,
+	"listener.security.protocol.map": true, "log.dirs": true, "log.dir": true,
+	"zookeeper.connect": true, "zookeeper.session.timeout.ms": true,
+	"zookeeper.connection.timeout.ms": true, "num.partitions": true,
+	"default.replication.factor": true, "auto.create.topics.enable": true,
+	"delete.topic.enable": true, "socket.request.max.bytes": true,
+	"log.retention.check.interval.ms": true,
+}
+
+// ignoredKafkaKeys are keys of Kafka's own server.properties and common
+// tuning guides that gokafka accepts but does not implement (thread pools,
+// socket buffers, internal-topic settings for features that come later).
+// Each one present is logged once at info level with "ignored"; keys that
+// are neither implemented nor listed here are logged as warnings, since
+// they are most likely typos.
+var ignoredKafkaKeys = []string{
+	"num.network.threads", "num.io.threads", "num.replica.fetchers",
+	"socket.send.buffer.bytes", "socket.receive.buffer.bytes",
+	"num.recovery.threads.per.data.dir", "group.initial.rebalance.delay.ms",
+	"offsets.topic.replication.factor", "offsets.topic.num.partitions",
+	"offsets.retention.minutes", "broker.id.generation.enable",
+	"broker.rack", "inter.broker.protocol.version", "inter.broker.listener.name",
+	"security.inter.broker.protocol", "controlled.shutdown.enable",
+	"auto.leader.rebalance.enable", "replica.lag.time.max.ms",
+	"replica.fetch.max.bytes", "request.timeout.ms", "queued.max.requests",
+	"zookeeper.set.acl", "zookeeper.max.in.flight.requests",
+	"group.min.session.timeout.ms", "group.max.session.timeout.ms",
+	"confluent.support.metrics.enable", "confluent.support.customer.id",
+	"connections.max.idle.ms", "max.connections", "max.connections.per.ip",
+	"log.cleaner.enable", "log.cleaner.threads", "log.cleaner.dedupe.buffer.size",
+	"log.cleaner.io.buffer.size", "log.cleaner.backoff.ms",
+	"log.flush.offset.checkpoint.interval.ms", "log.flush.start.offset.checkpoint.interval.ms",
+	"metric.reporters", "authorizer.class.name", "allow.everyone.if.no.acl.found",
+	"super.users",
+}
+
+// ignoredKafkaPrefixes are key families gokafka ignores wholesale.
+var ignoredKafkaPrefixes = []string{
+	"transaction.state.log.", "transaction.", "log.cleaner.", "ssl.", "sasl.",
+	"listener.name.", "metrics.", "quota.", "replica.", "controller.", "zookeeper.ssl.",
+	"group.", "offsets.", "confluent.",
+}
+
+func isIgnoredKafkaKey(k string) bool {
+	for _, i := range ignoredKafkaKeys {
+		if k == i {
+			return true
+		}
+	}
+	for _, p := range ignoredKafkaPrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadConfig reads a Kafka-style server.properties with viper, applies the
+// "key=value" overrides after the file (as kafka-server-start's --override
+// does), and resolves every key gokafka implements with Kafka's default. A
+// bad value fails with an error naming the key. path may be empty to start
+// from the overrides alone.
+func LoadConfig(path string, overrides []string, logger *zap.Logger) (Config, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	reg := viper.NewCodecRegistry()
+	if err := reg.RegisterCodec("properties", propertiesCodec{}); err != nil {
+		return Config{}, err
+	}
+	// A delimiter that never occurs keeps dotted keys flat.
+	v := viper.NewWithOptions(viper.KeyDelimiter("\x00"), viper.WithCodecRegistry(reg))
+	v.SetConfigType("properties")
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	for _, o := range overrides {
+		k, val, ok := strings.Cut(o, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return Config{}, fmt.Errorf("override %q: want key=value", o)
+		}
+		v.Set(k, val)
+	}
+	raw := make(map[string]string)
+	for _, k := range v.AllKeys() {
+		raw[k] = strings.TrimSpace(v.GetString(k))
+	}
+	return parseConfig(raw, logger)
+}
+
+// parseConfig resolves a Config from the raw key/value pairs.
+func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
+	p := &configParser{raw: raw}
+	c := Config{Raw: raw}
+
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch {
+		case brokerKeys[k]:
+		case topicSynonymKeys[k] != nil:
+			// Validated below through the topic key it defaults.
+		case isIgnoredKafkaKey(k):
+			logger.Info("configuration key not implemented by gokafka; ignored", zap.String("key", k))
+		default:
+			logger.Warn("unknown configuration key; ignored", zap.String("key", k))
+		}
+	}
+
+	c.BrokerID = int32(p.int("broker.id", 0, 0, math.MaxInt32))
+	if p.err != nil {
+		return Config{}, p.err
+	}
+
+	secMap, err := parseSecurityProtocolMap(p.str("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT"))
+	if err != nil {
+		return Config{}, fmt.Errorf("listener.security.protocol.map: %w", err)
+	}
+	c.Listeners, err = parseListeners(p.str("listeners", defaultListeners), secMap)
+	if err != nil {
+		return Config{}, fmt.Errorf("listeners: %w", err)
+	}
+	if adv, ok := raw["advertised.listeners"]; ok {
+		c.AdvertisedListeners, err = parseListeners(adv, secMap)
+		if err != nil {
+			return Config{}, fmt.Errorf("advertised.listeners: %w", err)
+		}
+		for _, l := range c.AdvertisedListeners {
+			if l.Host == "0.0.0.0" || l.Host == "::" {
+				return Config{}, fmt.Errorf("advertised.listeners: cannot use the nonroutable meta-address %s", l.Host)
+			}
+		}
+	} else {
+		host, herr := os.Hostname()
+		if herr != nil {
+			host = "localhost"
+		}
+		for _, l := range c.Listeners {
+			if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
+				l.Host = host
+			}
+			c.AdvertisedListeners = append(c.AdvertisedListeners, l)
+		}
+	}
+
+	dirs := p.str("log.dirs", "")
+	if dirs == "" {
+		dirs = p.str("log.dir", defaultLogDir)
+	}
+	for _, d := range strings.Split(dirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			c.LogDirs = append(c.LogDirs, d)
+		}
+	}
+	if len(c.LogDirs) == 0 {
+		return Config{}, fmt.Errorf("log.dirs: no log directory given")
+	}
+
+	c.ZooKeeperConnect = p.str("zookeeper.connect", "")
+	if c.ZooKeeperConnect == "" {
+		return Config{}, fmt.Errorf("zookeeper.connect: missing required configuration (host:port[,host:port...][/chroot])")
+	}
+	session := p.int("zookeeper.session.timeout.ms", defaultZKSessionTimeoutMs, 1, math.MaxInt32)
+	c.ZooKeeperSessionTimeout = time.Duration(session) * time.Millisecond
+	c.ZooKeeperConnectionTimeout = time.Duration(p.int("zookeeper.connection.timeout.ms", session, 1, math.MaxInt32)) * time.Millisecond
+	c.NumPartitions = int32(p.int("num.partitions", 1, 1, math.MaxInt32))
+	c.DefaultReplicationFactor = int16(p.int("default.replication.factor", 1, 1, math.MaxInt16))
+	c.AutoCreateTopics = p.bool("auto.create.topics.enable", true)
+	c.DeleteTopicEnable = p.bool("delete.topic.enable", true)
+	c.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes", defaultSocketRequestMaxBytes, 1, math.MaxInt32))
+	c.LogRetentionCheckInterval = time.Duration(p.int("log.retention.check.interval.ms", defaultRetentionCheckMs, 1, math.MaxInt64)) * time.Millisecond
+	c.LogFlushSchedulerInterval = defaultFlushSchedulerInterval
+	if _, ok := raw["log.flush.scheduler.interval.ms"]; ok {
+		ms := p.int("log.flush.scheduler.interval.ms", 0, 1, math.MaxInt64)
+		if ms < int64(math.MaxInt64/int64(time.Millisecond)) {
+			c.LogFlushSchedulerInterval = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if p.err != nil {
+		return Config{}, p.err
+	}
+
+	// Every broker key that defaults a topic key is checked with that
+	// key's validator, after unit conversion (log.roll.hours=0 fails as
+	// segment.ms would), and the brokers' own range where Kafka's is
+	// stricter than the topic's.
+	for name, k := range topicSynonymKeys {
+		val, ok := raw[name]
+		if !ok {
+			continue
+		}
+		if err := checkType(k.typ, val); err != nil {
+			return Config{}, fmt.Errorf("%s: invalid value %q: %v", name, val, err)
+		}
+	}
+	for _, name := range []string{"log.roll.hours"} {
+		if _, ok := raw[name]; ok {
+			p.int(name, 0, 1, math.MaxInt32)
+		}
+	}
+	if p.err != nil {
+		return Config{}, p.err
+	}
+	eff := make(map[string]string, len(topicKeys))
+	for i := range topicKeys {
+		k := &topicKeys[i]
+		val, from := k.brokerDefault(raw)
+		if err := k.check(val); err != nil {
+			if from == "" {
+				from = k.name
+			}
+			return Config{}, fmt.Errorf("%s: %v", from, err)
+		}
+		eff[k.name] = val
+	}
+	n := func(name string) int64 {
+		x, _ := strconv.ParseInt(eff[name], 10, 64)
+		return x
+	}
+	c.Log = storage.Config{
+		SegmentBytes:       n("segment.bytes"),
+		SegmentMs:          n("segment.ms"),
+		RetentionMs:        n("retention.ms"),
+		RetentionBytes:     n("retention.bytes"),
+		IndexIntervalBytes: int32(n("index.interval.bytes")),
+		SegmentIndexBytes:  int32(n("segment.index.bytes")),
+		FlushMessages:      n("flush.messages"),
+		FlushMs:            n("flush.ms"),
+	}
+	c.MessageMaxBytes = int32(n("max.message.bytes"))
+	c.LogMessageTimestampType = eff["message.timestamp.type"]
+	c.MinInsyncReplicas = int32(n("min.insync.replicas"))
+	return c, nil
+}
+
+// configParser reads typed values from the raw map, remembering the first
+// error so the caller checks once.
+type configParser struct {
+	raw map[string]string
+	err error
+}
+
+func (p *configParser) str(key, def string) string {
+	if v, ok := p.raw[key]; ok {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (p *configParser) int(key string, def, lo, hi int64) int64 {
+	v, ok := p.raw[key]
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		p.fail(fmt.Errorf("%s: invalid value %q: not a number", key, v))
+		return def
+	}
+	if n < lo || n > hi {
+		p.fail(fmt.Errorf("%s: invalid value %d: must be in [%d, %d]", key, n, lo, hi))
+		return def
+	}
+	return n
+}
+
+func (p *configParser) bool(key string, def bool) bool {
+	v, ok := p.raw[key]
+	if !ok {
+		return def
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	p.fail(fmt.Errorf("%s: invalid value %q: expected true or false", key, v))
+	return def
+}
+
+func (p *configParser) fail(err error) {
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+// parseSecurityProtocolMap parses listener.security.protocol.map
+// ("NAME:PROTOCOL,..."). gokafka serves only PLAINTEXT; the four Kafka
+// protocols are recognised so the error can say which is unsupported.
+func parseSecurityProtocolMap(s string) (map[string]string, error) {
+	m := map[string]string{"PLAINTEXT": "PLAINTEXT", "SSL": "SSL", "SASL_PLAINTEXT": "SASL_PLAINTEXT", "SASL_SSL": "SASL_SSL"}
+	if strings.TrimSpace(s) == "" {
+		return m, nil
+	}
+	m = make(map[string]string)
+	for _, item := range strings.Split(s, ",") {
+		name, proto, ok := strings.Cut(strings.TrimSpace(item), ":")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("invalid entry %q: want NAME:PROTOCOL", item)
+		}
+		proto = strings.ToUpper(proto)
+		switch proto {
+		case "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL":
+		default:
+			return nil, fmt.Errorf("unknown security protocol %q", proto)
+		}
+		m[strings.ToUpper(name)] = proto
+	}
+	return m, nil
+}
+
+// parseListeners parses "NAME://host:port,..." with Kafka's rules: the name
+// must be mapped to a security protocol, names are unique, an empty host
+// means every interface, and the port is 0..65535 (0 picks a free port,
+// which tests use). Only PLAINTEXT listeners can be served.
+func parseListeners(s string, secMap map[string]string) ([]Listener, error) {
+	var out []Listener
+	seen := make(map[string]bool)
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, hostport, ok := strings.Cut(item, "://")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("invalid listener %q: want NAME://host:port", item)
+		}
+		name = strings.ToUpper(name)
+		proto, ok := secMap[name]
+		if !ok {
+			return nil, fmt.Errorf("listener %q: no security protocol defined for listener %s", item, name)
+		}
+		if proto != "PLAINTEXT" {
+			return nil, fmt.Errorf("listener %q: security protocol %s is not supported by gokafka (only PLAINTEXT)", item, proto)
+		}
+		host, portStr, err := net.SplitHostPort(hostport)
+		if err != nil {
+			return nil, fmt.Errorf("invalid listener %q: %v", item, err)
+		}
+		port, err := strconv.ParseInt(portStr, 10, 32)
+		if err != nil || port < 0 || port > 65535 {
+			return nil, fmt.Errorf("invalid listener %q: bad port %q", item, portStr)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("each listener must have a different name, %s is repeated", name)
+		}
+		seen[name] = true
+		out = append(out, Listener{Name: name, Host: host, Port: int32(port)})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no listener given")
+	}
+	return out, nil
+}
+
+// String formats the listener as Kafka writes endpoints: NAME://host:port.
+func (l Listener) String() string {
+	return l.Name + "://" + net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
 }

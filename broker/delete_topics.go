@@ -2,11 +2,98 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/gokafka/gokafka/wire"
+	"github.com/gokafka/gokafka/zkmeta"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
 )
 
+// handleDeleteTopics deletes topics by name (v0-6) or topic id (v6):
+// mark /admin/delete_topics/<t> as Kafka's tools and API do, then, as the
+// controller, delete the local logs and the topic's znodes, and answer
+// once the topic is gone (Kafka's DelayedDeleteTopics waits the same way).
 func (s *Server) handleDeleteTopics(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
-	panic("handleDeleteTopics: not implemented")
+	r := req.(*kmsg.DeleteTopicsRequest)
+	resp := r.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	resp.Version = r.Version
+
+	reqs := r.Topics
+	if r.Version < 6 {
+		reqs = make([]kmsg.DeleteTopicsRequestTopic, len(r.TopicNames))
+		for i := range r.TopicNames {
+			reqs[i] = kmsg.DeleteTopicsRequestTopic{Topic: &r.TopicNames[i]}
+		}
+	}
+	seen := make(map[string]int)
+	for _, t := range reqs {
+		if t.Topic != nil {
+			seen[*t.Topic]++
+		}
+	}
+	for _, t := range reqs {
+		rt := kmsg.NewDeleteTopicsResponseTopic()
+		rt.Topic = t.Topic
+		rt.TopicID = t.TopicID
+		fail := func(code int16, msg string) {
+			rt.ErrorCode = code
+			rt.ErrorMessage = strPtr(msg)
+		}
+		name := ""
+		switch {
+		case t.Topic != nil && t.TopicID != ([16]byte{}):
+			fail(kerr.InvalidRequest.Code, "Topic name and topic id cannot both be set.")
+		case t.Topic == nil:
+			n, ok := s.meta.topicNameByID(t.TopicID)
+			if !ok {
+				fail(kerr.UnknownTopicID.Code, "This server does not host this topic ID.")
+				break
+			}
+			name = n
+			rt.Topic = strPtr(n)
+		case seen[*t.Topic] > 1:
+			fail(kerr.InvalidRequest.Code, "Duplicate topic name.")
+		default:
+			name = *t.Topic
+		}
+		if rt.ErrorCode == 0 {
+			s.deleteOneTopic(ctx, name, &rt, fail)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
+}
+
+func (s *Server) deleteOneTopic(ctx context.Context, name string, rt *kmsg.DeleteTopicsResponseTopic, fail func(int16, string)) {
+	if !s.cfg.DeleteTopicEnable {
+		fail(kerr.TopicDeletionDisabled.Code, "Topic deletion is disabled.")
+		return
+	}
+	if s.leadershipFenced() {
+		fail(kerr.NotController.Code, "This broker is not the controller (its ZooKeeper session was lost).")
+		return
+	}
+	tm, ok := s.meta.topic(name)
+	if !ok {
+		fail(kerr.UnknownTopicOrPartition.Code, "This server does not host this topic-partition.")
+		return
+	}
+	rt.TopicID = tm.ID
+	if err := s.zk.MarkTopicForDeletion(ctx, name); err != nil && !errors.Is(err, zkmeta.ErrTopicExists) {
+		s.logger.Warn("mark topic for deletion", zap.String("topic", name), zap.Error(err))
+	}
+	s.ctlMu.Lock()
+	err := s.deleteTopicLocked(ctx, name)
+	s.ctlMu.Unlock()
+	switch {
+	case err == nil:
+	case errors.Is(err, errFenced), errors.Is(err, zkmeta.ErrControllerMoved):
+		fail(kerr.NotController.Code, err.Error())
+	default:
+		s.logger.Error("delete topic", zap.String("topic", name), zap.Error(err))
+		fail(kerr.UnknownServerError.Code, fmt.Sprintf("delete topic %s: %v", name, err))
+	}
 }

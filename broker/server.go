@@ -1,10 +1,35 @@
 package broker
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"github.com/gokafka/gokafka/storage"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+)
+
+// Shutdown bounds: how long Run waits for in-flight requests, then for
+// connection goroutines, before it closes the logs anyway.
+const (
+	inflightDrainTimeout = 5 * time.Second
+	connDrainTimeout     = 5 * time.Second
+	// resyncInterval is how often the controller re-reads every topic from
+	// ZooKeeper: zkmeta offers a child watch on /brokers/topics but no data
+	// watch per topic, so partition additions and config changes made by
+	// ZooKeeper tools are picked up by this periodic re-read.
+	resyncInterval = 5 * time.Second
 )
 
 // Server is one gokafka broker.
@@ -17,7 +42,7 @@ type Server struct {
 	clusterID string
 
 	// controllerEpoch is this broker's won controller election; a single
-	// broker is always its own controller.
+	// broker is always its own controller. Guarded by ctlMu.
 	controllerEpoch zkmeta.ControllerEpoch
 
 	meta     *metadataCache
@@ -25,4 +50,418 @@ type Server struct {
 	pids     *producerIDs
 
 	versions wire.Versions
+
+	// ctlMu serializes the controller duties (topic creation, deletion,
+	// partition additions, reloads from ZooKeeper) and guards
+	// controllerEpoch. It is never taken on the produce/fetch path.
+	ctlMu sync.Mutex
+	// fenced is true from a ZooKeeper session loss until the new session is
+	// set up and the controller re-elected (see leadershipFenced).
+	fenced atomic.Bool
+	// sessionMu guards sessionGen, which counts completed session
+	// re-establishments so a late-noticed loss does not fence forever.
+	sessionMu  sync.Mutex
+	sessionGen uint64
+	sessionUp  chan struct{}
+
+	// advertised are the advertised listeners with ports resolved once the
+	// listeners are bound (port 0 picks a free port).
+	advertised []Listener
+	listeners  []net.Listener
+	ready      chan struct{}
+
+	inflight sync.WaitGroup
+	connsMu  sync.Mutex
+	conns    map[net.Conn]struct{}
+	connWG   sync.WaitGroup
+}
+
+// New checks the configuration and returns a Server that Run starts. It
+// does no I/O: ZooKeeper, the log dirs and the listeners are opened by Run,
+// in Kafka's order, so the port only answers once the broker can serve.
+func New(cfg Config, logger *zap.Logger) (*Server, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if cfg.ZooKeeperConnect == "" {
+		return nil, errors.New("zookeeper.connect: missing required configuration")
+	}
+	if len(cfg.Listeners) == 0 {
+		return nil, errors.New("listeners: no listener configured")
+	}
+	if len(cfg.LogDirs) == 0 {
+		return nil, errors.New("log.dirs: no log directory configured")
+	}
+	if len(cfg.AdvertisedListeners) == 0 {
+		cfg.AdvertisedListeners = cfg.Listeners
+	}
+	if cfg.SocketRequestMaxBytes <= 0 {
+		cfg.SocketRequestMaxBytes = defaultSocketRequestMaxBytes
+	}
+	if cfg.LogRetentionCheckInterval <= 0 {
+		cfg.LogRetentionCheckInterval = defaultRetentionCheckMs * time.Millisecond
+	}
+	return &Server{
+		cfg:       cfg,
+		logger:    logger,
+		meta:      newMetadataCache(),
+		versions:  apiVersions(),
+		ready:     make(chan struct{}),
+		sessionUp: make(chan struct{}, 1),
+		conns:     make(map[net.Conn]struct{}),
+	}, nil
+}
+
+// Addr returns the address of the first listener once Run has bound it,
+// else nil.
+func (s *Server) Addr() net.Addr {
+	select {
+	case <-s.ready:
+		return s.listeners[0].Addr()
+	default:
+		return nil
+	}
+}
+
+// Ready is closed once the broker serves requests.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// leadershipFenced reports whether this broker must not act as a leader:
+// its ZooKeeper session was lost and the new one is not set up yet, so
+// another broker may already have been elected (Kafka's brokers stop
+// serving as leaders in that window too).
+func (s *Server) leadershipFenced() bool { return s.fenced.Load() }
+
+// Run starts the broker and serves until ctx ends, then shuts down
+// cleanly: stop accepting, finish in-flight requests (bounded), close the
+// logs, mark the clean shutdown, and close ZooKeeper last so the broker's
+// registration disappears only when it is gone. An error means the broker
+// could not start (or could not stop cleanly).
+func (s *Server) Run(ctx context.Context) (err error) {
+	id := s.cfg.BrokerID
+	s.zk, err = zkmeta.Connect(ctx, zkmeta.Config{
+		Connect:        s.cfg.ZooKeeperConnect,
+		SessionTimeout: s.cfg.ZooKeeperSessionTimeout,
+		ConnectTimeout: s.cfg.ZooKeeperConnectionTimeout,
+		Logger:         s.logger.Named("zk"),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to zookeeper %s: %w", s.cfg.ZooKeeperConnect, err)
+	}
+	defer func() {
+		if cerr := s.zk.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close zookeeper: %w", cerr)
+		}
+	}()
+
+	s.clusterID, err = s.zk.ClusterID(ctx, newClusterID())
+	if err != nil {
+		return fmt.Errorf("read cluster id: %w", err)
+	}
+	s.dirs, err = storage.OpenDirs(s.cfg.LogDirs, id, s.clusterID, s.logger.Named("storage"))
+	if err != nil {
+		return fmt.Errorf("open log dirs: %w", err)
+	}
+	clean := s.dirs.CleanShutdown()
+	cp, err := s.dirs.ReadCheckpoints()
+	if err != nil {
+		return fmt.Errorf("read checkpoints: %w", err)
+	}
+	if !clean {
+		s.logger.Info("previous run did not shut down cleanly; logs will be recovered")
+	}
+	s.replicas = newReplicaManager(s.dirs, s.logger.Named("replicas"), id, clean, cp)
+	s.pids = newProducerIDs(s.zk, id)
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var bgWG sync.WaitGroup
+	defer func() {
+		stopBG()
+		bgWG.Wait()
+		if cerr := s.replicas.close(); cerr != nil {
+			s.logger.Error("close logs", zap.Error(cerr))
+			if err == nil {
+				err = fmt.Errorf("close logs: %w", cerr)
+			}
+			return
+		}
+		if merr := s.dirs.MarkCleanShutdown(); merr != nil && err == nil {
+			err = fmt.Errorf("mark clean shutdown: %w", merr)
+		}
+	}()
+
+	if err := s.listen(); err != nil {
+		return err
+	}
+	defer s.closeListeners()
+
+	if err := s.register(ctx); err != nil {
+		return err
+	}
+	if err := s.elect(ctx); err != nil {
+		return err
+	}
+	if err := s.reloadAll(ctx); err != nil {
+		return fmt.Errorf("load topics from zookeeper: %w", err)
+	}
+	s.zk.OnNewSession(s.onNewSession)
+
+	bgWG.Add(4)
+	go func() { defer bgWG.Done(); s.replicas.run(bg, s.cfg.LogRetentionCheckInterval) }()
+	go func() { defer bgWG.Done(); s.watchTopics(bg) }()
+	go func() { defer bgWG.Done(); s.watchDeletions(bg) }()
+	go func() { defer bgWG.Done(); s.watchSession(bg) }()
+
+	connCtx, stopConns := context.WithCancel(context.Background())
+	defer stopConns()
+	var acceptWG sync.WaitGroup
+	for i, l := range s.listeners {
+		acceptWG.Add(1)
+		go func() { defer acceptWG.Done(); s.accept(connCtx, l, s.cfg.Listeners[i].Name) }()
+	}
+	close(s.ready)
+	addrs := make([]string, len(s.listeners))
+	for i, l := range s.listeners {
+		addrs[i] = l.Addr().String()
+	}
+	s.logger.Info(fmt.Sprintf("started (broker id %d, listening on %s)", id, strings.Join(addrs, ", ")),
+		zap.String("cluster_id", s.clusterID), zap.Int32("controller_epoch", s.currentControllerEpoch().Epoch))
+
+	<-ctx.Done()
+	s.logger.Info("shutting down")
+	s.closeListeners()
+	acceptWG.Wait()
+	waitBounded(&s.inflight, inflightDrainTimeout)
+	stopConns()
+	s.connsMu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.connsMu.Unlock()
+	if !waitBounded(&s.connWG, connDrainTimeout) {
+		s.logger.Warn("connections still open after shutdown timeout")
+	}
+	return nil
+}
+
+// waitBounded waits for wg up to d and reports whether it finished.
+func waitBounded(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// listen binds every listener and resolves port-0 advertised listeners to
+// the bound port of the listener with the same name.
+func (s *Server) listen() error {
+	bound := make(map[string]int32)
+	for _, l := range s.cfg.Listeners {
+		addr := net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listeners: listen on %s: %w", addr, err)
+		}
+		s.listeners = append(s.listeners, ln)
+		bound[l.Name] = int32(ln.Addr().(*net.TCPAddr).Port)
+	}
+	s.advertised = nil
+	for _, a := range s.cfg.AdvertisedListeners {
+		if a.Port == 0 {
+			a.Port = bound[a.Name]
+		}
+		s.advertised = append(s.advertised, a)
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		l.Close()
+	}
+}
+
+// listenerNameKey carries the name of the listener a connection arrived
+// on, so Metadata answers with that listener's endpoints.
+type listenerNameKey struct{}
+
+// accept serves one listener until it is closed.
+func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return
+			}
+			s.logger.Warn("accept", zap.Error(err))
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		s.connsMu.Lock()
+		if ctx.Err() != nil {
+			s.connsMu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.connWG.Add(1)
+		s.connsMu.Unlock()
+		go s.serveConn(context.WithValue(ctx, listenerNameKey{}, name), c)
+	}
+}
+
+func (s *Server) serveConn(ctx context.Context, c net.Conn) {
+	defer s.connWG.Done()
+	defer func() {
+		s.connsMu.Lock()
+		delete(s.conns, c)
+		s.connsMu.Unlock()
+	}()
+	err := wire.ServeConn(ctx, c, wire.ConnConfig{
+		MaxRequestBytes: s.cfg.SocketRequestMaxBytes,
+		Versions:        s.versions,
+		Logger:          s.logger.Named("conn"),
+	}, inflightHandler{s})
+	if err != nil && ctx.Err() == nil {
+		s.logger.Debug("connection closed", zap.Stringer("remote", c.RemoteAddr()), zap.Error(err))
+	}
+}
+
+// inflightHandler counts requests being handled so shutdown can wait for
+// them before closing the logs.
+type inflightHandler struct{ s *Server }
+
+func (h inflightHandler) Handle(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
+	h.s.inflight.Add(1)
+	defer h.s.inflight.Done()
+	return h.s.Handle(ctx, hdr, req)
+}
+
+// register creates /brokers/ids/<id>. A registration left by this broker's
+// previous, crashed process lives until its session times out, so
+// ErrBrokerIDInUse is retried for up to the session timeout (plus a
+// margin) before giving up as Kafka would.
+func (s *Server) register(ctx context.Context) error {
+	info := zkmeta.BrokerInfo{ID: s.cfg.BrokerID}
+	for _, a := range s.advertised {
+		info.Endpoints = append(info.Endpoints, zkmeta.Endpoint{Name: a.Name, SecurityProtocol: "PLAINTEXT", Host: a.Host, Port: a.Port})
+	}
+	deadline := time.Now().Add(s.cfg.ZooKeeperSessionTimeout + 5*time.Second)
+	logged := false
+	for {
+		err := s.zk.RegisterBroker(ctx, info)
+		if err == nil {
+			return s.refreshBrokers(ctx)
+		}
+		if !errors.Is(err, zkmeta.ErrBrokerIDInUse) || time.Now().After(deadline) {
+			return fmt.Errorf("register broker %d: %w", s.cfg.BrokerID, err)
+		}
+		if !logged {
+			s.logger.Warn("broker id is registered by another session (a previous run?); waiting for it to expire",
+				zap.Int32("broker_id", s.cfg.BrokerID))
+			logged = true
+		}
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// refreshBrokers re-reads /brokers/ids and /controller into the cache.
+func (s *Server) refreshBrokers(ctx context.Context) error {
+	bs, err := s.zk.Brokers(ctx)
+	if err != nil {
+		return fmt.Errorf("list brokers: %w", err)
+	}
+	ctl, err := s.zk.Controller(ctx)
+	if err != nil {
+		return fmt.Errorf("read controller: %w", err)
+	}
+	s.meta.setBrokers(bs, ctl)
+	return nil
+}
+
+// elect wins /controller. A /controller left by a crashed previous run
+// expires with its session, so losing is retried until then.
+func (s *Server) elect(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.ZooKeeperSessionTimeout + 5*time.Second)
+	logged := false
+	for {
+		ce, won, err := s.zk.ElectController(ctx, s.cfg.BrokerID)
+		if err != nil {
+			return fmt.Errorf("controller election: %w", err)
+		}
+		if won {
+			s.ctlMu.Lock()
+			s.controllerEpoch = ce
+			s.ctlMu.Unlock()
+			s.logger.Info("elected controller", zap.Int32("controller_epoch", ce.Epoch))
+			return s.refreshBrokers(ctx)
+		}
+		if time.Now().After(deadline) {
+			holder, _ := s.zk.Controller(ctx)
+			return fmt.Errorf("controller election: /controller is held by broker %d", holder)
+		}
+		if !logged {
+			s.logger.Warn("another session holds /controller; waiting for it to expire")
+			logged = true
+		}
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Server) currentControllerEpoch() zkmeta.ControllerEpoch {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	return s.controllerEpoch
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// newClusterID returns a fresh cluster id as Kafka makes them: 16 random
+// bytes in unpadded base64url (22 characters).
+func newClusterID() string {
+	id := newTopicID()
+	return base64.RawURLEncoding.EncodeToString(id[:])
+}
+
+// newTopicID returns a random version-4 UUID that is neither zero nor
+// encodes with a leading '-' (Kafka's Uuid.randomUuid avoids ids that
+// look like command-line flags).
+func newTopicID() [16]byte {
+	for {
+		var id [16]byte
+		if _, err := rand.Read(id[:]); err != nil {
+			panic(fmt.Sprintf("crypto/rand: %v", err))
+		}
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+		if id == ([16]byte{}) || base64.RawURLEncoding.EncodeToString(id[:])[0] == '-' {
+			continue
+		}
+		return id
+	}
 }
