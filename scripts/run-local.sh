@@ -39,13 +39,12 @@ ensure_zookeeper() {
 
 # zk_ruok prints ZooKeeper's answer to the "ruok" four-letter word, if any.
 zk_ruok() {
-	local answer=""
-	if exec 3<>"/dev/tcp/127.0.0.1/$ZK_PORT" 2>/dev/null; then
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$ZK_PORT" || exit 0
 		printf ruok >&3
 		read -r -t 2 -n 4 answer <&3 || true
-		exec 3<&- 3>&-
-	fi
-	printf '%s' "$answer"
+		printf '%s' "$answer"
+	) 2>/dev/null || true
 }
 
 write_zoo_cfg() {
