@@ -51,6 +51,8 @@ type Partition struct {
 	// partition goes away) so that long-polling fetches wake up without a
 	// sync.Cond: a waiter takes the channel before it reads and waits on it.
 	appended atomic.Pointer[chan struct{}]
+	// gone mirrors deleted for readers that must not wait for mu.
+	gone atomic.Bool
 	// waiters counts fetches parked on this partition (for tests and
 	// metrics).
 	waiters atomic.Int32
@@ -291,6 +293,7 @@ func (p *Partition) closeLog(remove bool) error {
 		return nil
 	}
 	p.deleted = true
+	p.gone.Store(true)
 	defer p.notify()
 	if remove {
 		if err := p.log.Delete(); err != nil {
@@ -305,8 +308,4 @@ func (p *Partition) closeLog(remove bool) error {
 }
 
 // isDeleted reports whether the log was closed by removeTopic or close.
-func (p *Partition) isDeleted() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.deleted
-}
+func (p *Partition) isDeleted() bool { return p.gone.Load() }

@@ -405,3 +405,58 @@ func TestDecompressedLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestBackgroundRetentionFlushAndCheckpoints(t *testing.T) {
+	rm, dirs := newTestReplicaManager(t)
+	defer rm.close()
+	rm.flushEvery = 10 * time.Millisecond
+	rm.checkpointEvery = 10 * time.Millisecond
+
+	expiring := testTopicConfig()
+	expiring.Log.RetentionMs = 1
+	flushed := testTopicConfig()
+	flushed.Log.FlushMs = 0
+	old := topicPartition{"old", 0}
+	fresh := topicPartition{"fresh", 0}
+	if err := rm.makeLeader(old, testTopicID, 0, expiring); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	if err := rm.makeLeader(fresh, [16]byte{3}, 0, flushed); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	po, _ := rm.get(old)
+	pf, _ := rm.get(fresh)
+	// Records from 1970 are past any retention.
+	if _, err := appendBatch(t, po, plainBatch(3, 1000)); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	if _, err := appendBatch(t, pf, plainBatch(2, time.Now().UnixMilli())); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); rm.run(ctx, 10*time.Millisecond) }()
+	defer func() { cancel(); <-done }()
+
+	waitUntil(t, "retention to delete the expired records", func() bool { return po.StartOffset() == 3 })
+	waitUntil(t, "flush.ms=0 to flush", func() bool {
+		_, _, _, _, ok := pf.checkpoint()
+		return ok && pf.log.RecoveryPoint() == 2
+	})
+	if pf.StartOffset() != 0 {
+		t.Fatalf("retention deleted fresh records: start offset %d", pf.StartOffset())
+	}
+	waitUntil(t, "checkpoints with the new log start offset", func() bool {
+		cp, err := dirs.ReadCheckpoints()
+		if err != nil {
+			return false
+		}
+		for d, off := range cp.LogStartOffsets {
+			if d.Topic == "old" && off == 3 {
+				return true
+			}
+		}
+		return false
+	})
+}

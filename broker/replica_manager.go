@@ -49,6 +49,10 @@ type replicaManager struct {
 	brokerID      int32
 	cleanShutdown bool
 	now           func() time.Time
+	// flushEvery and checkpointEvery are flushCheckInterval and
+	// checkpointInterval; tests shorten them.
+	flushEvery      time.Duration
+	checkpointEvery time.Duration
 
 	// saved holds checkpoint entries of partitions not opened (yet), so a
 	// checkpoint written before every partition is opened does not forget
@@ -75,13 +79,15 @@ func newReplicaManager(dirs *storage.Dirs, logger *zap.Logger, brokerID int32, c
 		logger = zap.NewNop()
 	}
 	rm := &replicaManager{
-		partitions:    make(map[topicPartition]*Partition),
-		dirs:          dirs,
-		logger:        logger,
-		brokerID:      brokerID,
-		cleanShutdown: cleanShutdown,
-		now:           time.Now,
-		saved:         make(map[topicPartition]savedOffsets),
+		partitions:      make(map[topicPartition]*Partition),
+		dirs:            dirs,
+		logger:          logger,
+		brokerID:        brokerID,
+		cleanShutdown:   cleanShutdown,
+		now:             time.Now,
+		flushEvery:      flushCheckInterval,
+		checkpointEvery: checkpointInterval,
+		saved:           make(map[topicPartition]savedOffsets),
 	}
 	entry := func(d storage.PartitionDir) savedOffsets {
 		tp := topicPartition{d.Topic, d.Partition}
@@ -299,9 +305,9 @@ func (rm *replicaManager) run(ctx context.Context, retentionCheck time.Duration)
 	}
 	retention := time.NewTicker(retentionCheck)
 	defer retention.Stop()
-	flush := time.NewTicker(flushCheckInterval)
+	flush := time.NewTicker(rm.flushEvery)
 	defer flush.Stop()
-	checkpoint := time.NewTicker(checkpointInterval)
+	checkpoint := time.NewTicker(rm.checkpointEvery)
 	defer checkpoint.Stop()
 	for {
 		select {
