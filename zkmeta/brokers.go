@@ -152,7 +152,7 @@ func parseEndpoint(s string) (Endpoint, error) {
 // so RegisterBroker waits up to this client's session timeout for it to go
 // before giving up with ErrBrokerIDInUse.
 func (c *Client) RegisterBroker(ctx context.Context, b BrokerInfo) error {
-	if err := c.registerBroker(ctx, b); err != nil {
+	if err := c.retrying(ctx, func() error { return c.registerBroker(ctx, b) }); err != nil {
 		return err
 	}
 	c.mu.Lock()

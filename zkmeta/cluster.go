@@ -46,7 +46,15 @@ func decodeClusterID(b []byte) (string, error) {
 
 // ClusterID returns /cluster/id's id, creating it with newID when absent
 // ({"version":"1","id":"..."}); a concurrent creator's id wins.
-func (c *Client) ClusterID(ctx context.Context, newID string) (string, error) {
+func (c *Client) ClusterID(ctx context.Context, newID string) (id string, err error) {
+	err = c.retrying(ctx, func() (err error) {
+		id, err = c.clusterID(ctx, newID)
+		return err
+	})
+	return id, err
+}
+
+func (c *Client) clusterID(ctx context.Context, newID string) (string, error) {
 	for {
 		data, _, err := c.get(ctx, clusterIDPath)
 		if err == nil {
@@ -146,6 +154,14 @@ func (c *Client) controllerEpoch(ctx context.Context) (ControllerEpoch, error) {
 // by an earlier session of this broker is not ours: won is false until it
 // disappears (WatchController tells when).
 func (c *Client) ElectController(ctx context.Context, brokerID int32) (ce ControllerEpoch, won bool, err error) {
+	err = c.retrying(ctx, func() (err error) {
+		ce, won, err = c.electController(ctx, brokerID)
+		return err
+	})
+	return ce, won, err
+}
+
+func (c *Client) electController(ctx context.Context, brokerID int32) (ce ControllerEpoch, won bool, err error) {
 	data, stat, err := c.get(ctx, controllerPath)
 	switch {
 	case err == nil:

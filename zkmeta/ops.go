@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
 )
 
 // ErrBadVersion is returned by conditional writes when the znode changed
@@ -76,28 +78,42 @@ type getResult struct {
 }
 
 func (c *Client) get(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
-	r, err := call(ctx, func() (getResult, error) {
-		d, s, err := c.conn.Get(c.abs(p))
-		return getResult{d, s}, err
+	var r getResult
+	err := c.retrying(ctx, func() (err error) {
+		r, err = call(ctx, func() (getResult, error) {
+			d, s, err := c.conn.Get(c.abs(p))
+			return getResult{d, s}, err
+		})
+		return err
 	})
 	return r.data, r.stat, err
 }
 
 func (c *Client) children(ctx context.Context, p string) ([]string, error) {
-	return call(ctx, func() ([]string, error) {
-		ch, _, err := c.conn.Children(c.abs(p))
-		return ch, err
+	var names []string
+	err := c.retrying(ctx, func() (err error) {
+		names, err = call(ctx, func() ([]string, error) {
+			ch, _, err := c.conn.Children(c.abs(p))
+			return ch, err
+		})
+		return err
 	})
+	return names, err
 }
 
 func (c *Client) exists(ctx context.Context, p string) (*zk.Stat, error) {
-	return call(ctx, func() (*zk.Stat, error) {
-		ok, s, err := c.conn.Exists(c.abs(p))
-		if err == nil && !ok {
-			return nil, zk.ErrNoNode
-		}
-		return s, err
+	var stat *zk.Stat
+	err := c.retrying(ctx, func() (err error) {
+		stat, err = call(ctx, func() (*zk.Stat, error) {
+			ok, s, err := c.conn.Exists(c.abs(p))
+			if err == nil && !ok {
+				return nil, zk.ErrNoNode
+			}
+			return s, err
+		})
+		return err
 	})
+	return stat, err
 }
 
 func (c *Client) create(ctx context.Context, p string, data []byte, flags int32) error {
@@ -125,9 +141,13 @@ type watchResult struct {
 }
 
 func (c *Client) childrenW(ctx context.Context, p string) ([]string, <-chan zk.Event, error) {
-	r, err := call(ctx, func() (watchResult, error) {
-		ch, _, ev, err := c.conn.ChildrenW(c.abs(p))
-		return watchResult{ch, ev}, err
+	var r watchResult
+	err := c.retrying(ctx, func() (err error) {
+		r, err = call(ctx, func() (watchResult, error) {
+			ch, _, ev, err := c.conn.ChildrenW(c.abs(p))
+			return watchResult{ch, ev}, err
+		})
+		return err
 	})
 	return r.names, r.ev, err
 }
@@ -251,4 +271,37 @@ func (c *Client) ensureAbs(ctx context.Context, abs string) error {
 		}
 	}
 	return nil
+}
+
+// connectionLost reports errors after which the request may simply be
+// sent again once go-zookeeper has reconnected (Kafka's ZooKeeperClient
+// retries CONNECTIONLOSS the same way).
+func connectionLost(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
+		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved)
+}
+
+// retrying runs f again while it fails because the connection was lost,
+// for up to one session timeout (after which the session is gone anyway)
+// or until ctx ends. Only operations that are safe to repeat use it: reads,
+// and writes whose retry recognises its own earlier success (a create that
+// finds its own znode, a conditional write that re-reads).
+func (c *Client) retrying(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(c.sessionTimeout)
+	backoff := 50 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || !connectionLost(err) || ctx.Err() != nil || !time.Now().Before(deadline) {
+			return err
+		}
+		c.log.Debug("ZooKeeper connection lost during a request; retrying", zap.Error(err))
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }

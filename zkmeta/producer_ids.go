@@ -54,7 +54,17 @@ func decodeProducerIDBlock(data []byte) (start, end int64, err error) {
 // ({"version":1,"broker":id,"block_start":"s","block_end":"e"}, strings,
 // inclusive) with a conditional write, retrying on a concurrent claim. The
 // first block is [0, 999].
+//
+// A retry after a lost connection may skip a block, never reuse one.
 func (c *Client) AllocateProducerIDBlock(ctx context.Context, brokerID int32) (start, end int64, err error) {
+	err = c.retrying(ctx, func() (err error) {
+		start, end, err = c.allocateProducerIDBlock(ctx, brokerID)
+		return err
+	})
+	return start, end, err
+}
+
+func (c *Client) allocateProducerIDBlock(ctx context.Context, brokerID int32) (start, end int64, err error) {
 	for {
 		data, stat, err := c.get(ctx, producerIDBlockPath)
 		if errors.Is(err, zk.ErrNoNode) {

@@ -28,8 +28,8 @@ func partitionPath(t string, p int32) string {
 func statePath(t string, p int32) string { return partitionPath(t, p) + "/state" }
 
 // multiChunk bounds the operations sent in one multi, keeping each request
-// well under ZooKeeper's 1 MB jute.maxbuffer.
-const multiChunk = 500
+// well under ZooKeeper's 1 MB jute.maxbuffer and quick to apply.
+const multiChunk = 200
 
 // TopicAssignment is /brokers/topics/<t>:
 // {"version":3,"topic_id":"<base64url>","partitions":{"0":[0]},"adding_replicas":{},"removing_replicas":{}}.
@@ -372,12 +372,16 @@ func (c *Client) PartitionState(ctx context.Context, topic string, partition int
 // state znode, fenced by the controller epoch (CheckOp on /controller_epoch).
 // Existing state znodes are left alone. New state znodes have zkVersion 0.
 //
-// For a new topic everything is created in one multi per 500 operations;
+// For a new topic everything is created in one multi per 200 operations;
 // if some znodes already exist, partitions are created one by one.
 func (c *Client) CreatePartitionStates(ctx context.Context, ce ControllerEpoch, topic string, states map[int32]LeaderAndIsr) error {
 	if err := validTopicName(topic); err != nil {
 		return err
 	}
+	return c.retrying(ctx, func() error { return c.createPartitionStates(ctx, ce, topic, states) })
+}
+
+func (c *Client) createPartitionStates(ctx context.Context, ce ControllerEpoch, topic string, states map[int32]LeaderAndIsr) error {
 	parts := make([]int32, 0, len(states))
 	for p := range states {
 		parts = append(parts, p)
@@ -448,7 +452,7 @@ func (c *Client) MarkTopicForDeletion(ctx context.Context, topic string) error {
 	if err := validTopicName(topic); err != nil {
 		return err
 	}
-	err := c.create(ctx, deleteMarkerPath(topic), nil, 0)
+	err := c.retrying(ctx, func() error { return c.create(ctx, deleteMarkerPath(topic), nil, 0) })
 	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return wrap("create", deleteMarkerPath(topic), err)
 	}
@@ -469,7 +473,7 @@ func (c *Client) WatchTopicDeletions(ctx context.Context) ([]string, <-chan stru
 // DeleteTopic removes /brokers/topics/<t> recursively, /config/topics/<t>
 // and /admin/delete_topics/<t>, fenced by the controller epoch.
 //
-// The znodes under the topic go first, in fenced multis of up to 500
+// The znodes under the topic go first, in fenced multis of up to 200
 // deletions (children before parents); the topic, its config and its
 // deletion marker then go together in one last fenced multi. Znodes that
 // are already gone are skipped, so a repeated or interrupted deletion
@@ -479,7 +483,7 @@ func (c *Client) DeleteTopic(ctx context.Context, ce ControllerEpoch, topic stri
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		err := c.deleteTopicOnce(ctx, ce, topic)
+		err := c.retrying(ctx, func() error { return c.deleteTopicOnce(ctx, ce, topic) })
 		if err == nil || errors.Is(err, ErrControllerMoved) || ctx.Err() != nil || attempt >= 5 {
 			if err != nil {
 				return fmt.Errorf("delete topic %s: %w", topic, err)
