@@ -29,10 +29,10 @@ func (tb testBatch) encode() []byte {
 	var recs []byte
 	for i := range n {
 		var body []byte
-		body = append(body, 0)                  // attributes
-		body = appendVarint(body, int64(i))     // timestamp delta
-		body = appendVarint(body, int64(i))     // offset delta
-		body = appendVarint(body, -1)           // null key
+		body = append(body, 0)              // attributes
+		body = appendVarint(body, int64(i)) // timestamp delta
+		body = appendVarint(body, int64(i)) // offset delta
+		body = appendVarint(body, -1)       // null key
 		body = appendVarint(body, int64(tb.valueSize))
 		for j := range tb.valueSize {
 			body = append(body, byte(int(tb.base)+i+j))

@@ -135,15 +135,21 @@ func (s *segment) recover(cfg Config) (truncated bool, err error) {
 
 // loadFromIndexes opens a segment that needs no full scan: it checks both
 // index files and then walks only the batch headers after the last offset
-// index entry to learn the segment's end offset and max timestamp. Any
+// index entry to learn the segment's end offset and max timestamp. Like
+// Kafka's sanity checks it does not read every batch an entry points at:
+// the last offset index entry must point at its batch, and an inactive
+// segment's time index must end with the segment's max timestamp. Any
 // inconsistency is returned as an error wrapping ErrCorruption and the caller
 // falls back to recover.
-func (s *segment) loadFromIndexes() error {
+func (s *segment) loadFromIndexes(inactive bool) error {
 	fi, err := s.log.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", s.log.Name(), err)
 	}
 	logSize := fi.Size()
+	if s.indexCreated && logSize > 0 {
+		return fmt.Errorf("%s: index files missing: %w", s.log.Name(), ErrCorruption)
+	}
 	n, last, err := loadOffsetIndex(s.index.f, s.base, logSize)
 	if err != nil {
 		return err
@@ -176,6 +182,10 @@ func (s *segment) loadFromIndexes() error {
 			}
 			return err
 		}
+		if first && n > 0 && h.MaxTimestamp > tlast.Timestamp {
+			// Indexing this batch recorded a max timestamp at least its own.
+			return fmt.Errorf("%s: misses the entry for offset %d: %w", s.times.f.Name(), last.Offset, ErrCorruption)
+		}
 		if first && n > 0 && h.lastOffset() != last.Offset {
 			return fmt.Errorf("%s: index entry %d does not point at its batch: %w", s.index.f.Name(), last.Offset, ErrCorruption)
 		}
@@ -191,6 +201,9 @@ func (s *segment) loadFromIndexes() error {
 	}
 	if tn > 0 && tlast.Offset >= s.next {
 		return fmt.Errorf("%s: entry past the segment end: %w", s.times.f.Name(), ErrCorruption)
+	}
+	if n > 0 && tn == 0 && s.maxTs >= 0 || inactive && s.maxTs > tlast.Timestamp {
+		return fmt.Errorf("%s: entries missing: %w", s.times.f.Name(), ErrCorruption)
 	}
 	if logSize == 0 {
 		s.maxTs, s.offsetOfMaxTs = -1, s.base
@@ -237,7 +250,7 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 		s := segs[i]
 		scan := i >= scanFrom
 		if !scan {
-			if err := s.loadFromIndexes(); err != nil {
+			if err := s.loadFromIndexes(i < len(segs)-1); err != nil {
 				if !isDataError(err) {
 					closeAll()
 					return nil, err

@@ -37,6 +37,9 @@ type segment struct {
 	maxTs         int64 // largest batch max timestamp; -1 when empty
 	offsetOfMaxTs int64 // last offset of the batch holding maxTs
 
+	// set by openFiles: the index files did not exist and were created empty
+	indexCreated bool
+
 	// writer-only
 	bytesSinceIndex int64     // bytes appended since the last index entry
 	created         time.Time // by the log's clock, for segment.ms
@@ -77,6 +80,11 @@ func (s *segment) openFiles(flags int) error {
 		return fmt.Errorf("open segment: %w", err)
 	}
 	idxFlags := os.O_RDWR | os.O_CREATE | (flags & os.O_TRUNC)
+	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		if _, err := os.Stat(s.path(suf)); errors.Is(err, os.ErrNotExist) {
+			s.indexCreated = true
+		}
+	}
 	if s.index.f, err = os.OpenFile(s.path(indexSuffix), idxFlags, 0o644); err != nil {
 		s.log.Close()
 		return fmt.Errorf("open index: %w", err)

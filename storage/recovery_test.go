@@ -1,0 +1,259 @@
+package storage
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// lastSegmentLog returns the path of the log's last .log file.
+func lastSegmentLog(t *testing.T, dir string) string {
+	t.Helper()
+	logs := segmentFiles(t, dir, ".log")
+	return filepath.Join(dir, logs[len(logs)-1])
+}
+
+// TestRecoveryTornTail cuts the last batch at every byte and checks that the
+// log reopens at the last whole batch and takes new appends.
+func TestRecoveryTornTail(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, cfg Config) {
+		src := t.TempDir()
+		l := openLog(t, src, cfg, OpenOptions{})
+		var a appended
+		appendN(t, l, &a, 8, 0)
+		appendBatch(t, l, &a, testBatch{base: l.EndOffset(), records: 3, ts: 5000, valueSize: 12, pid: -1})
+		l.Close()
+		last := a.hdrs[len(a.hdrs)-1]
+		lastLen := len(a.batches[len(a.batches)-1])
+		whole := appended{batches: a.batches[:len(a.batches)-1], hdrs: a.hdrs[:len(a.hdrs)-1]}
+		for cut := range lastLen {
+			dir := copyDir(t, src)
+			path := lastSegmentLog(t, dir)
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, fi.Size()-int64(lastLen)+int64(cut)); err != nil {
+				t.Fatal(err)
+			}
+			l := openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
+			if l.EndOffset() != last.BaseOffset {
+				t.Fatalf("cut at %d: end %d, want %d", cut, l.EndOffset(), last.BaseOffset)
+			}
+			got := whole
+			checkReadsEverything(t, l, &got)
+			appendBatch(t, l, &got, testBatch{base: l.EndOffset(), records: 2, ts: 6000, valueSize: 3, pid: -1})
+			checkReadsEverything(t, l, &got)
+			l.Close()
+		}
+	})
+}
+
+// TestRecoveryCorruptByte flips each byte of the last batch's CRC-covered
+// area (and the CRC itself): recovery drops the batch.
+func TestRecoveryCorruptByte(t *testing.T) {
+	cfg := DefaultConfig()
+	src := t.TempDir()
+	l := openLog(t, src, cfg, OpenOptions{})
+	var a appended
+	appendN(t, l, &a, 5, 0)
+	l.Close()
+	last := a.hdrs[len(a.hdrs)-1]
+	lastLen := len(a.batches[len(a.batches)-1])
+	whole := appended{batches: a.batches[:len(a.batches)-1], hdrs: a.hdrs[:len(a.hdrs)-1]}
+	for at := 17; at < lastLen; at++ {
+		dir := copyDir(t, src)
+		path := lastSegmentLog(t, dir)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)-lastLen+at] ^= 0x5a
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l := openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
+		if l.EndOffset() != last.BaseOffset {
+			t.Fatalf("flip at %d: end %d, want %d", at, l.EndOffset(), last.BaseOffset)
+		}
+		got := whole
+		checkReadsEverything(t, l, &got)
+		l.Close()
+	}
+}
+
+// TestRecoveryDeletesSegmentsAfterCorruption corrupts a middle segment: the
+// log ends where it breaks.
+func TestRecoveryDeletesSegmentsAfterCorruption(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 200
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg, OpenOptions{})
+	var a appended
+	appendN(t, l, &a, 12, 0)
+	l.Close()
+	logs := segmentFiles(t, dir, ".log")
+	if len(logs) < 3 {
+		t.Fatalf("only %d segments", len(logs))
+	}
+	second := filepath.Join(dir, logs[1])
+	data, _ := os.ReadFile(second)
+	data[len(data)-1] ^= 1
+	os.WriteFile(second, data, 0o644)
+	l = openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
+	defer l.Close()
+	if n := len(segmentFiles(t, dir, ".log")); n != 2 {
+		t.Fatalf("%d segments after recovery, want 2", n)
+	}
+	i := a.batchFor(l.EndOffset() - 1)
+	if a.hdrs[i].lastOffset()+1 != l.EndOffset() {
+		t.Fatalf("end %d is not a batch boundary", l.EndOffset())
+	}
+	got := appended{batches: a.batches[:i+1], hdrs: a.hdrs[:i+1]}
+	checkReadsEverything(t, l, &got)
+}
+
+// TestRebuildIndexes damages the index files in several ways; a clean open
+// must notice and rebuild them to what Append wrote.
+func TestRebuildIndexes(t *testing.T) {
+	damages := []struct {
+		name   string
+		suffix string
+		damage func(b []byte) []byte
+	}{
+		{"missing offset index", ".index", nil},
+		{"missing time index", ".timeindex", nil},
+		{"offset index odd size", ".index", func(b []byte) []byte { return append(b, 1, 2, 3) }},
+		{"time index odd size", ".timeindex", func(b []byte) []byte { return append(b, 1, 2, 3) }},
+		{"offset index out of order", ".index", func(b []byte) []byte {
+			if len(b) < 8 {
+				return b
+			}
+			return append(b, b[:8]...)
+		}},
+		{"offset index past the log", ".index", func(b []byte) []byte {
+			return append(b, 0, 0, 0x7f, 0xff, 0x7f, 0xff, 0xff, 0xff)
+		}},
+		{"last offset index entry pointing inside a batch", ".index", func(b []byte) []byte {
+			if len(b) >= 8 {
+				b[len(b)-1]++
+			}
+			return b
+		}},
+		{"time index out of order", ".timeindex", func(b []byte) []byte {
+			if len(b) < 12 {
+				return b
+			}
+			return append(b, b[:12]...)
+		}},
+		{"time index missing its last entry", ".timeindex", func(b []byte) []byte { return b[:max(len(b)-12, 0)] }},
+		{"preallocated zeros", ".index", func(b []byte) []byte { return append(b, make([]byte, 64)...) }},
+	}
+	for _, c := range testConfigs() {
+		if c.cfg.IndexIntervalBytes != 1 {
+			continue // needs entries to damage
+		}
+		t.Run(c.name, func(t *testing.T) {
+			cfg := c.cfg
+			src := t.TempDir()
+			l := openLog(t, src, cfg, OpenOptions{})
+			var a appended
+			appendN(t, l, &a, 25, 0)
+			end := l.EndOffset()
+			l.Close()
+			want := readIndexFiles(t, src)
+			for _, d := range damages {
+				t.Run(d.name, func(t *testing.T) {
+					dir := copyDir(t, src)
+					for _, name := range segmentFiles(t, dir, d.suffix) {
+						path := filepath.Join(dir, name)
+						if d.damage == nil {
+							os.Remove(path)
+							continue
+						}
+						b, _ := os.ReadFile(path)
+						os.WriteFile(path, d.damage(b), 0o644)
+					}
+					l := openLog(t, dir, cfg, OpenOptions{CleanShutdown: true, RecoveryPoint: end})
+					defer l.Close()
+					if l.EndOffset() != end {
+						t.Fatalf("end %d, want %d", l.EndOffset(), end)
+					}
+					got := readIndexFiles(t, dir)
+					for name, b := range want {
+						if !bytes.Equal(b, got[name]) {
+							t.Errorf("%s not rebuilt: %x, want %x", name, got[name], b)
+						}
+					}
+					checkReadsEverything(t, l, &a)
+					if _, ok, err := l.BatchAtTimestamp(a.hdrs[10].MaxTimestamp); !ok || err != nil {
+						t.Fatalf("BatchAtTimestamp after rebuild: %v %v", ok, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestProducerStateRebuiltOnOpen checks that reopening recovers the
+// producers' epochs and last sequences from the batches.
+func TestProducerStateRebuiltOnOpen(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, cfg Config) {
+		dir := t.TempDir()
+		l := openLog(t, dir, cfg, OpenOptions{})
+		seq := map[int64]int32{}
+		for i := range 12 {
+			pid := int64(1 + i%3)
+			tb := testBatch{base: l.EndOffset(), records: 2, ts: 1, valueSize: 4, pid: pid, epoch: 0, seq: seq[pid]}
+			seq[pid] += 2
+			appendBatch(t, l, nil, tb)
+		}
+		// Producer 3 bumps its epoch.
+		appendBatch(t, l, nil, testBatch{base: l.EndOffset(), records: 1, ts: 1, pid: 3, epoch: 1, seq: 0})
+		l.Close()
+		l = openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
+		defer l.Close()
+		ps := l.Producers()
+		if ps.Len() != 3 {
+			t.Fatalf("%d producers, want 3", ps.Len())
+		}
+		for pid, want := range map[int64]int32{1: 7, 2: 7, 3: 0} {
+			b, ok := ps.LastBatch(pid)
+			if !ok || b.LastSeq != want {
+				t.Fatalf("producer %d last seq %d (ok=%v), want %d", pid, b.LastSeq, ok, want)
+			}
+		}
+		// A retry of producer 1's last batch is a duplicate at its offset.
+		last, _ := ps.LastBatch(1)
+		dup, err := ps.Check(1, 0, 6, 7)
+		if err != nil || dup == nil || dup.FirstOffset != last.FirstOffset {
+			t.Fatalf("retry after reopen: dup=%v err=%v", dup, err)
+		}
+		if _, err := ps.Check(3, 0, 0, 0); err == nil {
+			t.Fatal("old epoch of producer 3 accepted after reopen")
+		}
+	})
+}
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+var _ = math.MaxInt64
