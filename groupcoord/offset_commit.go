@@ -1,0 +1,171 @@
+package groupcoord
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// OffsetCommit handles OffsetCommit v0-9. Members commit with their member
+// id and generation; a "simple" commit (generation -1, no member id, as
+// kafka-consumer-groups.sh --reset-offsets sends) is accepted only while the
+// group has no members. All accepted offsets of one request are written to
+// the store in one atomic call.
+func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	resp := kmsg.NewPtrOffsetCommitResponse()
+	resp.Version = req.Version
+	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
+	for i, t := range req.Topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		rt.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(t.Partitions))
+		for j, p := range t.Partitions {
+			rt.Partitions[j] = kmsg.NewOffsetCommitResponseTopicPartition()
+			rt.Partitions[j].Partition = p.Partition
+		}
+		resp.Topics[i] = rt
+	}
+	setAll := func(code int16) *kmsg.OffsetCommitResponse {
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				resp.Topics[i].Partitions[j].ErrorCode = code
+			}
+		}
+		return resp
+	}
+
+	generation, memberID, instanceID := req.Generation, req.MemberID, req.InstanceID
+	if req.Version == 0 {
+		generation, memberID = -1, ""
+	}
+	if req.Version < 7 {
+		instanceID = nil
+	}
+	simple := generation < 0 && memberID == "" && instanceID == nil
+
+	g, err := c.lockForWrite(ctx, req.Group, generation < 0)
+	if err != nil {
+		return setAll(errorCode(err))
+	}
+	if g == nil {
+		// No such group: a commit naming a generation is from a group
+		// that no longer exists (or a stale coordinator's era).
+		return setAll(errIllegalGeneration)
+	}
+	defer g.commitMu.Unlock()
+
+	if code := c.validateCommit(g, simple, generation, memberID, instanceID); code != 0 {
+		g.mu.Unlock()
+		return setAll(code)
+	}
+	now := c.cfg.Now()
+	var offsets []CommittedOffset
+	for i, t := range req.Topics {
+		for j, p := range t.Partitions {
+			meta := ""
+			if p.Metadata != nil {
+				meta = *p.Metadata
+			}
+			if len(meta) > c.cfg.OffsetMetadataMaxBytes {
+				resp.Topics[i].Partitions[j].ErrorCode = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			o := CommittedOffset{
+				TopicPartition: TopicPartition{Topic: t.Topic, Partition: p.Partition},
+				Offset:         p.Offset,
+				LeaderEpoch:    -1,
+				Metadata:       meta,
+				CommitTime:     now,
+			}
+			if req.Version >= 6 && p.LeaderEpoch >= 0 {
+				o.LeaderEpoch = p.LeaderEpoch
+			}
+			if req.Version == 1 && p.Timestamp != -1 {
+				// An explicit v1 commit timestamp: Kafka dates the commit
+				// and its expiry from it.
+				o.CommitTime = time.UnixMilli(p.Timestamp)
+				o.ExpireTime = o.CommitTime.Add(c.cfg.OffsetsRetention)
+			}
+			if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis != -1 {
+				o.ExpireTime = now.Add(time.Duration(req.RetentionTimeMillis) * time.Millisecond)
+			}
+			offsets = append(offsets, o)
+		}
+	}
+	g.mu.Unlock()
+	if len(offsets) == 0 {
+		return resp
+	}
+
+	if err := c.store.Commit(ctx, g.id, offsets); err != nil {
+		c.log.Warn("offset commit failed", zap.String("group", g.id), zap.Error(err))
+		code := errorCode(err)
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if resp.Topics[i].Partitions[j].ErrorCode == 0 {
+					resp.Topics[i].Partitions[j].ErrorCode = code
+				}
+			}
+		}
+		return resp
+	}
+	g.mu.Lock()
+	for _, o := range offsets {
+		g.offsets[o.TopicPartition] = o
+	}
+	g.mu.Unlock()
+	return resp
+}
+
+// lockForWrite looks a group up and takes its commitMu and mu, in that
+// order, retrying if the group died in between. It returns nil (no locks
+// held) when the group does not exist and create is false.
+func (c *Coordinator) lockForWrite(ctx context.Context, id string, create bool) (*group, error) {
+	for {
+		g, err := c.lookup(ctx, id, create)
+		if err != nil || g == nil {
+			return nil, err
+		}
+		g.commitMu.Lock()
+		g.mu.Lock()
+		if g.state != stateDead {
+			return g, nil
+		}
+		g.mu.Unlock()
+		g.commitMu.Unlock()
+	}
+}
+
+// validateCommit decides whether a commit may proceed, as Kafka does: a
+// member must be known (and not a fenced static incarnation) and on the
+// current generation; a simple commit needs a group without members; and
+// no commit is taken while the group waits for its leader's assignment.
+func (c *Coordinator) validateCommit(g *group, simple bool, generation int32, memberID string, instanceID *string) int16 {
+	if simple {
+		if g.state != stateEmpty {
+			return errUnknownMemberID
+		}
+		return 0
+	}
+	m := g.members[memberID]
+	switch {
+	case g.staticFenced(instanceID, memberID):
+		return errFencedInstanceID
+	case m == nil:
+		return errUnknownMemberID
+	case generation != g.generation:
+		return errIllegalGeneration
+	}
+	switch g.state {
+	case stateCompletingRebalance:
+		return errRebalanceInProgress
+	case stateStable, statePreparingRebalance:
+		// A commit shows the member is alive; during a rebalance the
+		// heartbeat tells it to rejoin.
+		c.scheduleExpiry(g, m)
+	}
+	return 0
+}
