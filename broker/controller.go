@@ -24,17 +24,19 @@ var errFenced = errors.New("zookeeper session lost; not acting as controller unt
 // reloadAll reads every topic from ZooKeeper into the cache and the
 // replica manager, and forgets cached topics that are gone.
 func (s *Server) reloadAll(ctx context.Context) error {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
 	names, err := s.zk.Topics(ctx)
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
 	return s.syncTopicsLocked(ctx, names, true)
 }
 
 // syncTopicsLocked loads the listed topics (all of them when full, else
-// only those the cache lacks) and forgets cached topics not listed.
+// only those the cache lacks) and forgets cached topics not listed. The
+// list must have been read with ctlMu held: a list read before this
+// broker created a topic would make it forget (and delete) that topic.
 func (s *Server) syncTopicsLocked(ctx context.Context, names []string, full bool) error {
 	present := make(map[string]bool, len(names))
 	var firstErr error
@@ -286,17 +288,18 @@ func (s *Server) watchTopics(ctx context.Context) {
 	var ch <-chan struct{}
 	for {
 		if ch == nil && !s.leadershipFenced() {
+			s.ctlMu.Lock()
 			names, c, err := s.zk.WatchTopics(ctx)
+			if err == nil {
+				ch = c
+				_ = s.syncTopicsLocked(ctx, names, false)
+			}
+			s.ctlMu.Unlock()
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
 				s.logger.Warn("watch /brokers/topics", zap.Error(err))
-			} else {
-				ch = c
-				s.ctlMu.Lock()
-				_ = s.syncTopicsLocked(ctx, names, false)
-				s.ctlMu.Unlock()
 			}
 		}
 		select {
@@ -312,10 +315,8 @@ func (s *Server) watchTopics(ctx context.Context) {
 			if err := s.refreshBrokers(ctx); err != nil && ctx.Err() == nil {
 				s.logger.Warn("refresh brokers", zap.Error(err))
 			}
-			if names, err := s.zk.Topics(ctx); err == nil {
-				s.ctlMu.Lock()
-				_ = s.syncTopicsLocked(ctx, names, true)
-				s.ctlMu.Unlock()
+			if err := s.reloadAll(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Warn("periodic reload of topics", zap.Error(err))
 			}
 		}
 	}
@@ -334,7 +335,26 @@ func (s *Server) watchDeletions(ctx context.Context) {
 			}
 			continue
 		}
+		// The marker list is read and acted on under ctlMu, so it cannot
+		// be stale with respect to this broker's own deletions (a stale
+		// name could delete a topic re-created since).
+		s.ctlMu.Lock()
 		names, ch, err := s.zk.WatchTopicDeletions(ctx)
+		if err == nil {
+			for _, n := range names {
+				if !s.cfg.DeleteTopicEnable {
+					if !warned[n] {
+						s.logger.Warn("topic marked for deletion but delete.topic.enable=false; ignored", zap.String("topic", n))
+						warned[n] = true
+					}
+					continue
+				}
+				if derr := s.deleteTopicLocked(ctx, n); derr != nil && ctx.Err() == nil {
+					s.logger.Error("delete topic marked in /admin/delete_topics", zap.String("topic", n), zap.Error(derr))
+				}
+			}
+		}
+		s.ctlMu.Unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -344,21 +364,6 @@ func (s *Server) watchDeletions(ctx context.Context) {
 				return
 			}
 			continue
-		}
-		for _, n := range names {
-			if !s.cfg.DeleteTopicEnable {
-				if !warned[n] {
-					s.logger.Warn("topic marked for deletion but delete.topic.enable=false; ignored", zap.String("topic", n))
-					warned[n] = true
-				}
-				continue
-			}
-			s.ctlMu.Lock()
-			err := s.deleteTopicLocked(ctx, n)
-			s.ctlMu.Unlock()
-			if err != nil && ctx.Err() == nil {
-				s.logger.Error("delete topic marked in /admin/delete_topics", zap.String("topic", n), zap.Error(err))
-			}
 		}
 		// A periodic wake-up retries failed deletions.
 		select {
