@@ -9,14 +9,13 @@
 //
 // A group is in one of Kafka's five states:
 //
-//	Empty ──join──▶ PreparingRebalance ──all joined / timeout──▶ CompletingRebalance
-//	  ▲                 ▲   │                                       │      │
-//	  │   join, leave,  │   └──no members left──▶ Empty             │      │ leader's
-//	  │   session expiry│                                           │      │ SyncGroup
-//	  │                 └──────── join, leave, expiry ──────────────┘      ▼
-//	  │                 └──────── leader rejoin, new protocols, ─────── Stable
-//	  │                           leave, session expiry
-//	  └── Dead: deleted (DeleteGroups, or expired with no offsets) or unloaded
+//	Empty               -> PreparingRebalance   a member joins
+//	PreparingRebalance  -> CompletingRebalance  all members rejoined, or the rebalance timeout
+//	PreparingRebalance  -> Empty                the join phase ends with no members
+//	CompletingRebalance -> Stable               the leader's SyncGroup brings the assignment
+//	CompletingRebalance -> PreparingRebalance   join with new protocols, leave, session or sync expiry
+//	Stable              -> PreparingRebalance   leader rejoin, new protocols, new member, leave, expiry
+//	any                 -> Dead                 DeleteGroups, expiry of the last offset, Unload, Close
 //
 //   - Empty: no members; may hold offsets. The first JoinGroup moves it to
 //     PreparingRebalance and arms group.initial.rebalance.delay.ms, which
