@@ -9,33 +9,35 @@
 //
 // A group is in one of Kafka's five states:
 //
-//		Empty               -> PreparingRebalance   a member joins
-//		PreparingRebalance  -> CompletingRebalance  all members rejoined, or the rebalance timeout
-//		PreparingRebalance  -> Empty                the join phase ends with no members
-//		CompletingRebalance -> Stable               the leader's SyncGroup brings the assignment
-//		CompletingRebalance -> PreparingRebalance   join with new protocols, leave, session or sync expiry
-//		Stable              -> PreparingRebalance   leader rejoin, new protocols, new member, leave, expiry
-//		any                 -> Dead                 DeleteGroups, expiry of the last offset, Unload, Close
+//	Empty               -> PreparingRebalance   a member joins
+//	PreparingRebalance  -> CompletingRebalance  all members rejoined, or the rebalance timeout
+//	PreparingRebalance  -> Empty                the join phase ends with no members
+//	CompletingRebalance -> Stable               the leader's SyncGroup brings the assignment
+//	CompletingRebalance -> PreparingRebalance   join with new protocols, leave, session or sync expiry
+//	Stable              -> PreparingRebalance   leader rejoin, new protocols, new member, leave, expiry
+//	any                 -> Dead                 DeleteGroups, expiry of the last offset, Unload, Close
 //
-//	  - Empty: no members; may hold offsets. The first JoinGroup moves it to
-//	    PreparingRebalance and arms group.initial.rebalance.delay.ms, which
-//	    each new member extends up to the rebalance timeout.
-//	  - PreparingRebalance: JoinGroups park until every member has rejoined
-//	    (and no MEMBER_ID_REQUIRED id is outstanding) or the largest
-//	    rebalance timeout passes; dynamic members that did not rejoin are
-//	    removed. The members' votes pick the protocol, the generation is
-//	    bumped, every parked JoinGroup answers, and the leader's answer lists
-//	    all members with their metadata.
-//	  - CompletingRebalance: SyncGroups park until the leader's SyncGroup
-//	    brings the assignment; then all answer and the group is Stable.
-//	    Members that do not sync within the rebalance timeout are removed.
-//	  - Stable: heartbeats keep sessions alive; a member whose session timeout
-//	    passes is removed, which starts a rebalance. Static members
-//	    (group.instance.id, KIP-345) that rejoin with a new member id take
-//	    their old place without a rebalance unless that changes the
-//	    selected protocol; the old id is fenced (FENCED_INSTANCE_ID).
-//	  - Dead: the group left the coordinator's table; a request that still
-//	    holds it looks the group up again.
+// What each state means:
+//
+//   - Empty: no members; may hold offsets. The first JoinGroup moves it to
+//     PreparingRebalance and arms group.initial.rebalance.delay.ms, which
+//     each new member extends up to the rebalance timeout.
+//   - PreparingRebalance: JoinGroups park until every member has rejoined
+//     (and no MEMBER_ID_REQUIRED id is outstanding) or the largest
+//     rebalance timeout passes; dynamic members that did not rejoin are
+//     removed. The members' votes pick the protocol, the generation is
+//     bumped, every parked JoinGroup answers, and the leader's answer lists
+//     all members with their metadata.
+//   - CompletingRebalance: SyncGroups park until the leader's SyncGroup
+//     brings the assignment; then all answer and the group is Stable.
+//     Members that do not sync within the rebalance timeout are removed.
+//   - Stable: heartbeats keep sessions alive; a member whose session timeout
+//     passes is removed, which starts a rebalance. Static members
+//     (group.instance.id, KIP-345) that rejoin with a new member id take
+//     their old place without a rebalance unless that changes the
+//     selected protocol; the old id is fenced (FENCED_INSTANCE_ID).
+//   - Dead: the group left the coordinator's table; a request that still
+//     holds it looks the group up again.
 //
 // Eager and cooperative (incremental) rebalancing are both plain join/sync
 // rounds here; the difference lives in the clients' assignors.
