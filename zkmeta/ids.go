@@ -17,7 +17,11 @@ func FormatUUID(id [16]byte) string {
 // ParseUUID decodes a 22-character base64url UUID (Uuid.fromString).
 func ParseUUID(s string) ([16]byte, error) {
 	var id [16]byte
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	if len(s) != 22 {
+		// Also rules out the line breaks Go's decoder would skip.
+		return id, fmt.Errorf("uuid %q: %d characters, want 22", s, len(s))
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil {
 		return id, fmt.Errorf("uuid %q: %w", s, err)
 	}
