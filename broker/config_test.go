@@ -1,0 +1,243 @@
+package broker
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+const zkOnly = "zookeeper.connect=zk:2181"
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig("", []string{zkOnly}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"broker.id", c.BrokerID, int32(0)},
+		{"listeners", c.Listeners[0], Listener{Name: "PLAINTEXT", Host: "", Port: 9092}},
+		{"advertised.listeners", c.AdvertisedListeners[0], Listener{Name: "PLAINTEXT", Host: host, Port: 9092}},
+		{"log.dirs", strings.Join(c.LogDirs, ","), "/tmp/kafka-logs"},
+		{"zookeeper.session.timeout.ms", c.ZooKeeperSessionTimeout, 18 * time.Second},
+		{"zookeeper.connection.timeout.ms", c.ZooKeeperConnectionTimeout, 18 * time.Second},
+		{"num.partitions", c.NumPartitions, int32(1)},
+		{"default.replication.factor", c.DefaultReplicationFactor, int16(1)},
+		{"auto.create.topics.enable", c.AutoCreateTopics, true},
+		{"delete.topic.enable", c.DeleteTopicEnable, true},
+		{"log.segment.bytes", c.Log.SegmentBytes, int64(1073741824)},
+		{"log.roll.hours", c.Log.SegmentMs, int64(168 * 3600000)},
+		{"log.retention.hours", c.Log.RetentionMs, int64(168 * 3600000)},
+		{"log.retention.bytes", c.Log.RetentionBytes, int64(-1)},
+		{"log.retention.check.interval.ms", c.LogRetentionCheckInterval, 300 * time.Second},
+		{"log.flush.interval.messages", c.Log.FlushMessages, int64(1<<63 - 1)},
+		{"log.flush.interval.ms", c.Log.FlushMs, int64(1<<63 - 1)},
+		{"log.index.interval.bytes", c.Log.IndexIntervalBytes, int32(4096)},
+		{"log.index.size.max.bytes", c.Log.SegmentIndexBytes, int32(10485760)},
+		{"message.max.bytes", c.MessageMaxBytes, int32(1048588)},
+		{"socket.request.max.bytes", c.SocketRequestMaxBytes, int32(104857600)},
+		{"log.message.timestamp.type", c.LogMessageTimestampType, "CreateTime"},
+		{"min.insync.replicas", c.MinInsyncReplicas, int32(1)},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s = %v, want Kafka's default %v", ck.name, ck.got, ck.want)
+		}
+	}
+}
+
+func TestLoadConfigValues(t *testing.T) {
+	tests := []struct {
+		name      string
+		overrides []string
+		check     func(Config) bool
+	}{
+		{"roll ms wins over hours", []string{"log.roll.hours=2", "log.roll.ms=5000"}, func(c Config) bool { return c.Log.SegmentMs == 5000 }},
+		{"roll hours", []string{"log.roll.hours=2"}, func(c Config) bool { return c.Log.SegmentMs == 2*3600000 }},
+		{"retention ms wins", []string{"log.retention.hours=1", "log.retention.minutes=2", "log.retention.ms=3"}, func(c Config) bool { return c.Log.RetentionMs == 3 }},
+		{"retention minutes over hours", []string{"log.retention.hours=1", "log.retention.minutes=2"}, func(c Config) bool { return c.Log.RetentionMs == 120000 }},
+		{"retention unlimited", []string{"log.retention.ms=-1"}, func(c Config) bool { return c.Log.RetentionMs == -1 }},
+		{"retention hours negative is unlimited", []string{"log.retention.hours=-5"}, func(c Config) bool { return c.Log.RetentionMs == -1 }},
+		{"flush ms from scheduler interval", []string{"log.flush.scheduler.interval.ms=2000"}, func(c Config) bool { return c.Log.FlushMs == 2000 && c.LogFlushSchedulerInterval == 2*time.Second }},
+		{"flush ms explicit", []string{"log.flush.scheduler.interval.ms=2000", "log.flush.interval.ms=10"}, func(c Config) bool { return c.Log.FlushMs == 10 }},
+		{"log.dir when no log.dirs", []string{"log.dir=/a"}, func(c Config) bool { return len(c.LogDirs) == 1 && c.LogDirs[0] == "/a" }},
+		{"several log dirs", []string{"log.dir=/x", "log.dirs=/a, /b"}, func(c Config) bool { return len(c.LogDirs) == 2 && c.LogDirs[1] == "/b" }},
+		{"connection timeout", []string{"zookeeper.session.timeout.ms=6000", "zookeeper.connection.timeout.ms=1000"}, func(c Config) bool {
+			return c.ZooKeeperSessionTimeout == 6*time.Second && c.ZooKeeperConnectionTimeout == time.Second
+		}},
+		{"connection timeout follows session", []string{"zookeeper.session.timeout.ms=6000"}, func(c Config) bool { return c.ZooKeeperConnectionTimeout == 6*time.Second }},
+		{"advertised listeners", []string{"listeners=PLAINTEXT://0.0.0.0:9093", "advertised.listeners=PLAINTEXT://kafka.example:19093"}, func(c Config) bool {
+			return c.Listeners[0].Port == 9093 && c.AdvertisedListeners[0] == Listener{Name: "PLAINTEXT", Host: "kafka.example", Port: 19093}
+		}},
+		{"ipv6 listener", []string{"listeners=PLAINTEXT://[::1]:9092"}, func(c Config) bool { return c.Listeners[0].Host == "::1" }},
+		{"named listener", []string{"listener.security.protocol.map=CLIENT:PLAINTEXT", "listeners=CLIENT://127.0.0.1:9092"}, func(c Config) bool { return c.Listeners[0].Name == "CLIENT" }},
+		{"log append time", []string{"log.message.timestamp.type=LogAppendTime"}, func(c Config) bool { return c.LogMessageTimestampType == "LogAppendTime" }},
+		{"booleans any case", []string{"auto.create.topics.enable=FALSE"}, func(c Config) bool { return !c.AutoCreateTopics }},
+		{"override value with equals", []string{"log.dirs=/a=b"}, func(c Config) bool { return c.LogDirs[0] == "/a=b" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig("", append([]string{zkOnly}, tt.overrides...), zap.NewNop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("unexpected config: %+v", c)
+			}
+		})
+	}
+}
+
+// TestLoadConfigErrors checks that bad values fail at start with the key
+// named in the error.
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		overrides []string
+		key       string
+	}{
+		{[]string{}, "zookeeper.connect"},
+		{[]string{zkOnly, "broker.id=abc"}, "broker.id"},
+		{[]string{zkOnly, "broker.id=-1"}, "broker.id"},
+		{[]string{zkOnly, "num.partitions=0"}, "num.partitions"},
+		{[]string{zkOnly, "num.partitions=x"}, "num.partitions"},
+		{[]string{zkOnly, "default.replication.factor=0"}, "default.replication.factor"},
+		{[]string{zkOnly, "auto.create.topics.enable=yes"}, "auto.create.topics.enable"},
+		{[]string{zkOnly, "log.segment.bytes=1"}, "log.segment.bytes"},
+		{[]string{zkOnly, "log.segment.bytes=9999999999"}, "log.segment.bytes"},
+		{[]string{zkOnly, "log.roll.hours=0"}, "log.roll.hours"},
+		{[]string{zkOnly, "log.retention.ms=soon"}, "log.retention.ms"},
+		{[]string{zkOnly, "log.retention.check.interval.ms=0"}, "log.retention.check.interval.ms"},
+		{[]string{zkOnly, "log.flush.interval.messages=0"}, "log.flush.interval.messages"},
+		{[]string{zkOnly, "log.index.size.max.bytes=2"}, "log.index.size.max.bytes"},
+		{[]string{zkOnly, "message.max.bytes=-5"}, "message.max.bytes"},
+		{[]string{zkOnly, "socket.request.max.bytes=0"}, "socket.request.max.bytes"},
+		{[]string{zkOnly, "log.message.timestamp.type=WallClock"}, "log.message.timestamp.type"},
+		{[]string{zkOnly, "min.insync.replicas=0"}, "min.insync.replicas"},
+		{[]string{zkOnly, "zookeeper.session.timeout.ms=0"}, "zookeeper.session.timeout.ms"},
+		{[]string{zkOnly, "listeners=localhost:9092"}, "listeners"},
+		{[]string{zkOnly, "listeners=PLAINTEXT://:99999"}, "listeners"},
+		{[]string{zkOnly, "listeners=SSL://:9093"}, "listeners"},
+		{[]string{zkOnly, "listeners=FOO://:9093"}, "listeners"},
+		{[]string{zkOnly, "listeners=PLAINTEXT://:9092,PLAINTEXT://:9093"}, "listeners"},
+		{[]string{zkOnly, "advertised.listeners=PLAINTEXT://0.0.0.0:9092"}, "advertised.listeners"},
+		{[]string{zkOnly, "log.cleanup.policy=shred"}, "log.cleanup.policy"},
+		{[]string{zkOnly, "novalue"}, "novalue"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			_, err := LoadConfig("", tt.overrides, zap.NewNop())
+			if err == nil {
+				t.Fatalf("LoadConfig(%v) succeeded, want an error naming %s", tt.overrides, tt.key)
+			}
+			if !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error %q does not name %s", err, tt.key)
+			}
+		})
+	}
+}
+
+// TestLoadConfigFile reads a pasted Kafka server.properties: comments,
+// continuation lines, ':' separators, overrides after the file, and one
+// log line per key gokafka does not implement.
+func TestLoadConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.properties")
+	body := `# Licensed to the Apache Software Foundation
+broker.id=3
+listeners=PLAINTEXT://127.0.0.1:9092
+num.network.threads=3
+socket.send.buffer.bytes=102400
+log.dirs=/var/a,\
+    /var/b
+num.partitions : 4
+offsets.topic.replication.factor=1
+transaction.state.log.min.isr=1
+log.retention.hours=24
+zookeeper.connect=localhost:2181/kafka
+brokr.id=9
+`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	c, err := LoadConfig(path, []string{"num.partitions=6"}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BrokerID != 3 || c.NumPartitions != 6 || len(c.LogDirs) != 2 || c.LogDirs[1] != "/var/b" ||
+		c.ZooKeeperConnect != "localhost:2181/kafka" || c.Log.RetentionMs != 24*3600000 {
+		t.Errorf("unexpected config %+v", c)
+	}
+	warned := map[string]bool{}
+	ignored := map[string]bool{}
+	for _, e := range logs.All() {
+		key, _ := e.ContextMap()["key"].(string)
+		if e.Level == zap.WarnLevel {
+			warned[key] = true
+		} else {
+			ignored[key] = true
+		}
+	}
+	if !warned["brokr.id"] || len(warned) != 1 {
+		t.Errorf("warned about %v, want only the typo brokr.id", warned)
+	}
+	for _, k := range []string{"num.network.threads", "socket.send.buffer.bytes", "offsets.topic.replication.factor", "transaction.state.log.min.isr"} {
+		if !ignored[k] {
+			t.Errorf("no 'ignored' log line for %s", k)
+		}
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.properties"), nil, zap.NewNop()); err == nil {
+		t.Error("a missing file loaded without error")
+	}
+}
+
+func TestTopicConfigResolution(t *testing.T) {
+	c, err := LoadConfig("", []string{zkOnly, "log.segment.bytes=2048", "log.retention.minutes=5"}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := c.TopicConfig(map[string]string{"retention.ms": "100", "message.timestamp.type": "LogAppendTime", "max.message.bytes": "500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.Log.SegmentBytes != 2048 || tc.Log.RetentionMs != 100 || !tc.LogAppendTime || tc.MaxMessageBytes != 500 || tc.MinInsyncReplicas != 1 {
+		t.Errorf("unexpected topic config %+v", tc)
+	}
+	bad := []map[string]string{
+		{"retention.mss": "1"},
+		{"segment.bytes": "10"},
+		{"cleanup.policy": "delete,shred"},
+		{"min.insync.replicas": "0"},
+		{"message.timestamp.type": "Now"},
+		{"min.compaction.lag.ms": "10", "max.compaction.lag.ms": "5"},
+		{"preallocate": "maybe"},
+	}
+	for _, o := range bad {
+		if _, err := c.TopicConfig(o); err == nil {
+			t.Errorf("TopicConfig(%v) accepted", o)
+		}
+	}
+}
+
+func TestParseProperties(t *testing.T) {
+	got, err := parseProperties([]byte("a=1\n  b : 2\nc 3\n! bang\nd=x\\\n  y\ne=tab\\there\nf\\=g=h\nempty=\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "1", "b": "2", "c": "3", "d": "xy", "e": "tab\there", "f=g": "h", "empty": ""}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%q = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %v", got)
+	}
+}
