@@ -18,6 +18,9 @@ type testBatchOpts struct {
 	baseSequence  int32
 	baseTimestamp int64
 	attributes    int16
+	// compress, when set, compresses the records section; attributes must
+	// name the codec.
+	compress func([]byte) []byte
 }
 
 // plainBatch is a non-idempotent batch of n records with values "v0".."vn".
@@ -61,6 +64,9 @@ func testBatch(o testBatchOpts, rs []testRecord) []byte {
 		recs = binary.AppendVarint(recs, int64(len(body)))
 		recs = append(recs, body...)
 		maxTS = max(maxTS, o.baseTimestamp+r.tsDelta)
+	}
+	if o.compress != nil {
+		recs = o.compress(recs)
 	}
 	b := make([]byte, 61, 61+len(recs))
 	be := binary.BigEndian

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/wire"
+	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap/zaptest"
@@ -389,5 +390,34 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestZstdNeedsNewVersions(t *testing.T) {
+	s := newDataServer(t)
+	addTopic(t, s, "z", [16]byte{4}, 1, testTopicConfig())
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatalf("zstd: %v", err)
+	}
+	defer enc.Close()
+	zbatch := func() []byte {
+		return testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, baseTimestamp: 1, attributes: 4,
+			compress: func(b []byte) []byte { return enc.EncodeAll(b, nil) }},
+			[]testRecord{{value: []byte("compressed")}, {value: []byte("again")}})
+	}
+	if p := doProduce(t, s, produceReq(6, 1, "z", zbatch()))[0]; p.ErrorCode != kerr.UnsupportedCompressionType.Code {
+		t.Fatalf("zstd over Produce v6: code %d, want UNSUPPORTED_COMPRESSION_TYPE", p.ErrorCode)
+	}
+	if p := doProduce(t, s, produceReq(7, 1, "z", zbatch()))[0]; p.ErrorCode != 0 {
+		t.Fatalf("zstd over Produce v7: code %d", p.ErrorCode)
+	}
+	if p := doFetch(t, context.Background(), s, fetchReq(9, "z", [16]byte{}, 1<<20, 0)).Topics[0].Partitions[0]; p.ErrorCode != kerr.UnsupportedCompressionType.Code || len(p.RecordBatches) != 0 {
+		t.Fatalf("zstd to Fetch v9: code %d, %d bytes", p.ErrorCode, len(p.RecordBatches))
+	}
+	p := doFetch(t, context.Background(), s, fetchReq(10, "z", [16]byte{}, 1<<20, 0)).Topics[0].Partitions[0]
+	var batch kmsg.RecordBatch
+	if p.ErrorCode != 0 || batch.ReadFrom(p.RecordBatches) != nil || batch.Attributes&7 != 4 || batch.NumRecords != 2 {
+		t.Fatalf("zstd to Fetch v10: code %d, batch %+v: want the stored zstd batch", p.ErrorCode, batch)
 	}
 }
