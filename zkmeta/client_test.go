@@ -92,8 +92,12 @@ func TestCallsFailAfterClose(t *testing.T) {
 	default:
 		t.Error("SessionLost not closed by Close")
 	}
-	if _, err := c.Topics(testCtx(t)); err == nil {
-		t.Error("Topics after Close succeeded")
+	start := time.Now()
+	if _, err := c.Topics(testCtx(t)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Topics after Close: %v; want ErrClosed", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("a call after Close took %s; want an immediate error", time.Since(start))
 	}
 	c.Close() // twice is fine
 }

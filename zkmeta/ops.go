@@ -16,6 +16,9 @@ import (
 // INVALID_UPDATE_VERSION or re-reads and retries.
 var ErrBadVersion = errors.New("znode version changed")
 
+// ErrClosed is returned by calls made after Close.
+var ErrClosed = errors.New("zookeeper client closed")
+
 // openACL is what Kafka uses when zookeeper.set.acl is false (the default).
 var openACL = zk.WorldACL(zk.PermAll)
 
@@ -290,7 +293,13 @@ func (c *Client) retrying(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(c.sessionTimeout)
 	backoff := 50 * time.Millisecond
 	for {
+		if c.ctx.Err() != nil {
+			return ErrClosed
+		}
 		err := f()
+		if err != nil && c.ctx.Err() != nil {
+			return fmt.Errorf("%w (%v)", ErrClosed, err)
+		}
 		if err == nil || !connectionLost(err) || ctx.Err() != nil || !time.Now().Before(deadline) {
 			return err
 		}
