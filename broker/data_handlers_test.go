@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -419,5 +420,33 @@ func TestZstdNeedsNewVersions(t *testing.T) {
 	var batch kmsg.RecordBatch
 	if p.ErrorCode != 0 || batch.ReadFrom(p.RecordBatches) != nil || batch.Attributes&7 != 4 || batch.NumRecords != 2 {
 		t.Fatalf("zstd to Fetch v10: code %d, batch %+v: want the stored zstd batch", p.ErrorCode, batch)
+	}
+}
+
+func TestFetchWaitingOnDeletedTopic(t *testing.T) {
+	s := newDataServer(t)
+	addTopic(t, s, "gone", [16]byte{5}, 1, testTopicConfig())
+	p, _ := s.replicas.get(topicPartition{"gone", 0})
+	req := fetchReq(12, "gone", [16]byte{}, 1<<20, 0)
+	req.MinBytes, req.MaxWaitMillis = 1, 30000
+	done := make(chan *kmsg.FetchResponse, 1)
+	go func() {
+		r, _ := s.handleFetch(context.Background(), &wire.RequestHeader{}, req)
+		done <- r.(*kmsg.FetchResponse)
+	}()
+	waitUntil(t, "the fetch to wait", func() bool { return p.waiters.Load() > 0 })
+	if err := s.replicas.removeTopic("gone"); err != nil {
+		t.Fatalf("removeTopic: %v", err)
+	}
+	select {
+	case r := <-done:
+		if code := r.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("fetch of a deleted topic answered %d, want UNKNOWN_TOPIC_OR_PARTITION", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("fetch kept waiting on a deleted topic")
+	}
+	if _, err := p.append(plainBatch(1, 1), wire.BatchHeader{ProducerID: -1}, nil, time.Now()); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("append to a deleted partition: %v", err)
 	}
 }

@@ -212,7 +212,7 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	if p.isDeleted() {
 		// The topic was deleted (or the broker is stopping) while the
 		// fetch waited.
-		return fail(kerr.UnknownTopicOrPartition)
+		return fail(p.goneError())
 	}
 	if err := p.checkLeaderEpoch(t.leaderEpoch); err != nil {
 		var ke *kerr.Error
@@ -243,7 +243,7 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	case err != nil:
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 		if p.isDeleted() {
-			return fail(kerr.UnknownTopicOrPartition)
+			return fail(p.goneError())
 		}
 		s.logger.Error("fetch", zap.String("partition", p.tp.String()), zap.Int64("offset", t.offset), zap.Error(err))
 		return fail(kerr.KafkaStorageError)

@@ -51,8 +51,11 @@ type Partition struct {
 	// partition goes away) so that long-polling fetches wake up without a
 	// sync.Cond: a waiter takes the channel before it reads and waits on it.
 	appended atomic.Pointer[chan struct{}]
-	// gone mirrors deleted for readers that must not wait for mu.
-	gone atomic.Bool
+	// gone mirrors deleted for readers that must not wait for mu;
+	// removed says the log was deleted with its topic rather than closed
+	// at shutdown.
+	gone    atomic.Bool
+	removed atomic.Bool
 	// waiters counts fetches parked on this partition (for tests and
 	// metrics).
 	waiters atomic.Int32
@@ -153,7 +156,10 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
-	if p.deleted || (fenced != nil && fenced()) {
+	if p.deleted {
+		return appendResult{}, p.goneError()
+	}
+	if fenced != nil && fenced() {
 		return appendResult{}, kerr.NotLeaderForPartition
 	}
 	cfg := p.config()
@@ -293,6 +299,7 @@ func (p *Partition) closeLog(remove bool) error {
 		return nil
 	}
 	p.deleted = true
+	p.removed.Store(remove)
 	p.gone.Store(true)
 	defer p.notify()
 	if remove {
@@ -309,3 +316,13 @@ func (p *Partition) closeLog(remove bool) error {
 
 // isDeleted reports whether the log was closed by removeTopic or close.
 func (p *Partition) isDeleted() bool { return p.gone.Load() }
+
+// goneError is what requests for a closed partition answer: the topic is
+// gone after a deletion, and this broker no longer leads it after a
+// shutdown began (both retriable: clients refresh their metadata).
+func (p *Partition) goneError() *kerr.Error {
+	if p.removed.Load() {
+		return kerr.UnknownTopicOrPartition
+	}
+	return kerr.NotLeaderForPartition
+}
