@@ -1,0 +1,269 @@
+package storage
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestParsePartitionDirName(t *testing.T) {
+	tests := []struct {
+		name      string
+		topic     string
+		partition int32
+		ok        bool
+	}{
+		{"orders-0", "orders", 0, true},
+		{"my-topic-with-dashes-12", "my-topic-with-dashes", 12, true},
+		{"dotted.topic-3", "dotted.topic", 3, true},
+		{"orders-0.6e2e0b3c1c5e4e8c9b7a1f2d3c4b5a69-delete", "", 0, false},
+		{"orders-0.6e2e0b3c1c5e4e8c9b7a1f2d3c4b5a69-future", "", 0, false},
+		{"orders-0.6e2e0b3c1c5e4e8c9b7a1f2d3c4b5a69-stray", "", 0, false},
+		{"orders", "", 0, false},
+		{"orders-", "", 0, false},
+		{"-3", "", 0, false},
+		{"orders-x", "", 0, false},
+		{"orders-99999999999", "", 0, false},
+		{"lost+found", "", 0, false},
+	}
+	for _, tc := range tests {
+		topic, p, ok := ParsePartitionDirName(tc.name)
+		if ok != tc.ok || topic != tc.topic || p != tc.partition {
+			t.Errorf("%q: (%q, %d, %v), want (%q, %d, %v)", tc.name, topic, p, ok, tc.topic, tc.partition, tc.ok)
+		}
+	}
+}
+
+func TestOpenDirsMetaProperties(t *testing.T) {
+	a, b := t.TempDir(), filepath.Join(t.TempDir(), "created")
+	d, err := OpenDirs([]string{a, b}, 3, "clusterABC", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.Paths(), []string{a, b}) {
+		t.Fatalf("paths %v", d.Paths())
+	}
+	data, err := os.ReadFile(filepath.Join(b, "meta.properties"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if !strings.HasPrefix(lines[0], "#") || !strings.HasPrefix(lines[1], "#") {
+		t.Fatalf("meta.properties does not start with Kafka's comment lines:\n%s", data)
+	}
+	props := parseProperties(data)
+	if props["version"] != "0" || props["broker.id"] != "3" || props["cluster.id"] != "clusterABC" {
+		t.Fatalf("meta.properties = %v", props)
+	}
+	tests := []struct {
+		name    string
+		broker  int32
+		cluster string
+		wantErr error
+	}{
+		{"same ids", 3, "clusterABC", nil},
+		{"other broker", 4, "clusterABC", ErrInconsistentMeta},
+		{"other cluster", 3, "clusterXYZ", ErrInconsistentMeta},
+	}
+	for _, tc := range tests {
+		if _, err := OpenDirs([]string{a, b}, tc.broker, tc.cluster, nil); !errors.Is(err, tc.wantErr) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.wantErr)
+		}
+	}
+	// A file Kafka wrote (different order, extra comment) is accepted.
+	c := t.TempDir()
+	os.WriteFile(filepath.Join(c, "meta.properties"), []byte("#\n#Tue Mar 05 10:00:00 UTC 2024\ncluster.id=clusterABC\nversion=0\nbroker.id=3\n"), 0o644)
+	if _, err := OpenDirs([]string{c}, 3, "clusterABC", nil); err != nil {
+		t.Fatalf("Kafka's meta.properties: %v", err)
+	}
+	os.WriteFile(filepath.Join(c, "meta.properties"), []byte("version=1\nnode.id=3\n"), 0o644)
+	if _, err := OpenDirs([]string{c}, 3, "clusterABC", nil); err == nil {
+		t.Fatal("KRaft meta.properties (version 1) accepted")
+	}
+}
+
+func TestPartitionsAndPathFor(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, name := range []string{"t-0", "t-1", "my-topic-2", "t-0.abc-delete"} {
+		os.Mkdir(filepath.Join(a, name), 0o755)
+	}
+	os.Mkdir(filepath.Join(b, "u-0"), 0o755)
+	os.WriteFile(filepath.Join(b, "recovery-point-offset-checkpoint"), []byte("0\n0\n"), 0o644)
+	d, err := OpenDirs([]string{a, b}, 1, "c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := d.Partitions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range parts {
+		got = append(got, p.Path)
+		if filepath.Base(p.Path) != p.Topic+"-"+itoa(p.Partition) {
+			t.Errorf("partition %+v: path does not match", p)
+		}
+	}
+	slices.Sort(got)
+	want := []string{filepath.Join(a, "my-topic-2"), filepath.Join(a, "t-0"), filepath.Join(a, "t-1"), filepath.Join(b, "u-0")}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Partitions = %v, want %v", got, want)
+	}
+	if p := d.PathFor("t", 1); p != filepath.Join(a, "t-1") {
+		t.Fatalf("existing partition placed at %s", p)
+	}
+	// b has fewer partitions: the next two new ones go there, then a and b
+	// alternate by count (b: 3, a: 3 -> a first).
+	wantDirs := []string{b, b, a}
+	for i, w := range wantDirs {
+		p := d.PathFor("new", int32(i))
+		if filepath.Dir(p) != w {
+			t.Fatalf("new partition %d in %s, want %s", i, filepath.Dir(p), w)
+		}
+		if again := d.PathFor("new", int32(i)); again != p {
+			t.Fatalf("PathFor not stable: %s then %s", p, again)
+		}
+	}
+}
+
+func itoa(p int32) string { return strconv.Itoa(int(p)) }
+
+func TestCheckpointsRoundTrip(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	d, err := OpenDirs([]string{a, b}, 1, "c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := d.ReadCheckpoints()
+	if err != nil || len(empty.RecoveryPoints)+len(empty.HighWatermarks)+len(empty.LogStartOffsets) != 0 {
+		t.Fatalf("fresh dirs: %+v, %v", empty, err)
+	}
+	pa := PartitionDir{Topic: "my-topic", Partition: 0, Path: filepath.Join(a, "my-topic-0")}
+	pb := PartitionDir{Topic: "other", Partition: 5, Path: filepath.Join(b, "other-5")}
+	in := Checkpoints{
+		RecoveryPoints:  map[PartitionDir]int64{pa: 10, pb: 20},
+		HighWatermarks:  map[PartitionDir]int64{pa: 9, pb: 19},
+		LogStartOffsets: map[PartitionDir]int64{pa: 0, pb: 7},
+	}
+	if err := d.WriteCheckpoints(in); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(a, "recovery-point-offset-checkpoint"))
+	if string(data) != "0\n1\nmy-topic 0 10\n" {
+		t.Fatalf("recovery-point-offset-checkpoint = %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(a, "recovery-point-offset-checkpoint.tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("tmp file left behind")
+	}
+	out, err := d.ReadCheckpoints()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pair := range map[string][2]map[PartitionDir]int64{
+		"recovery":  {in.RecoveryPoints, out.RecoveryPoints},
+		"hw":        {in.HighWatermarks, out.HighWatermarks},
+		"log start": {in.LogStartOffsets, out.LogStartOffsets},
+	} {
+		if len(pair[0]) != len(pair[1]) {
+			t.Fatalf("%s: %v, want %v", name, pair[1], pair[0])
+		}
+		for k, v := range pair[0] {
+			if pair[1][k] != v {
+				t.Fatalf("%s: %v, want %v", name, pair[1], pair[0])
+			}
+		}
+	}
+	for _, bad := range []string{"1\n0\n", "0\n2\nt 0 1\n", "0\n1\nt x 1\n", "0\n1\nt 0 1\nu 0 1\n", "0\nx\n"} {
+		os.WriteFile(filepath.Join(b, "replication-offset-checkpoint"), []byte(bad), 0o644)
+		if _, err := d.ReadCheckpoints(); !errors.Is(err, ErrCorruption) {
+			t.Errorf("checkpoint %q: err = %v, want ErrCorruption", bad, err)
+		}
+	}
+}
+
+func TestCleanShutdownMarker(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	open := func() *Dirs {
+		d, err := OpenDirs([]string{a, b}, 1, "c", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if open().CleanShutdown() {
+		t.Fatal("fresh dirs report a clean shutdown")
+	}
+	d := open()
+	if err := d.MarkCleanShutdown(); err != nil {
+		t.Fatal(err)
+	}
+	d = open()
+	if !d.CleanShutdown() || !d.CleanShutdown() {
+		t.Fatal("marker not seen (or answer changed on a second call)")
+	}
+	if open().CleanShutdown() {
+		t.Fatal("marker not removed: a crash now would look clean")
+	}
+	// Only one dir marked: not clean.
+	os.WriteFile(filepath.Join(a, ".kafka_cleanshutdown"), nil, 0o644)
+	if open().CleanShutdown() {
+		t.Fatal("clean with one dir unmarked")
+	}
+}
+
+func TestPartitionMetadata(t *testing.T) {
+	dir := t.TempDir()
+	if _, ok, err := ReadPartitionMetadata(dir); ok || err != nil {
+		t.Fatalf("missing file: ok=%v err=%v", ok, err)
+	}
+	id := [16]byte{0xfb, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0xfe}
+	if err := WritePartitionMetadata(dir, id); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "partition.metadata"))
+	if string(data) != "version: 0\ntopic_id: -_8BAgMEBQYHCAkKCwwN_g\n" {
+		t.Fatalf("partition.metadata = %q", data)
+	}
+	got, ok, err := ReadPartitionMetadata(dir)
+	if err != nil || !ok || got != id {
+		t.Fatalf("read back %x ok=%v err=%v", got, ok, err)
+	}
+	os.WriteFile(filepath.Join(dir, "partition.metadata"), []byte("version: 0\ntopic_id: short\n"), 0o644)
+	if _, _, err := ReadPartitionMetadata(dir); !errors.Is(err, ErrCorruption) {
+		t.Fatalf("bad id: %v", err)
+	}
+}
+
+func TestLeaderEpochCheckpoint(t *testing.T) {
+	steps := []struct {
+		epoch int32
+		start int64
+		want  []LeaderEpochEntry
+	}{
+		{0, 0, []LeaderEpochEntry{{0, 0}}},
+		{0, 5, []LeaderEpochEntry{{0, 0}}}, // same epoch later: no change
+		{1, 10, []LeaderEpochEntry{{0, 0}, {1, 10}}},
+		{3, 20, []LeaderEpochEntry{{0, 0}, {1, 10}, {3, 20}}},
+		{2, 15, []LeaderEpochEntry{{0, 0}, {1, 10}, {2, 15}}}, // supersedes 3
+		{4, 12, []LeaderEpochEntry{{0, 0}, {1, 10}, {4, 12}}}, // start offset conflict drops 2
+	}
+	dir := t.TempDir()
+	for _, s := range steps {
+		if err := AssignLeaderEpoch(dir, s.epoch, s.start); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadLeaderEpochs(dir)
+		if err != nil || !slices.Equal(got, s.want) {
+			t.Fatalf("after (%d,%d): %v %v, want %v", s.epoch, s.start, got, err, s.want)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "leader-epoch-checkpoint"))
+	if string(data) != "0\n3\n0 0\n1 10\n4 12\n" {
+		t.Fatalf("file = %q", data)
+	}
+}
