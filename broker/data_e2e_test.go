@@ -532,6 +532,50 @@ func TestConsoleToolSequences(t *testing.T) {
 		}
 	}
 
+	// The console producer's own order on one connection: InitProducerId
+	// v5 before any Metadata, then Metadata v12 that may auto-create the
+	// topic, then an idempotent Produce v11 with acks=-1.
+	seed := newTestClient(t, addr, pinned).SeedBrokers()[0]
+	ipr := kmsg.NewPtrInitProducerIDRequest()
+	ipr.Version = 5
+	ipr.TransactionTimeoutMillis = 1<<31 - 1
+	raw, err := seed.Request(testCtx(t), ipr)
+	if err != nil || raw.(*kmsg.InitProducerIDResponse).ErrorCode != 0 || raw.GetVersion() != 5 {
+		t.Fatalf("InitProducerId v5: %v %+v", err, raw)
+	}
+	pid := raw.(*kmsg.InitProducerIDResponse).ProducerID
+	mr := kmsg.NewPtrMetadataRequest()
+	mr.Version = 12
+	mt := kmsg.NewMetadataRequestTopic()
+	auto := "console-auto"
+	mt.Topic = &auto
+	mr.Topics = append(mr.Topics, mt)
+	mr.AllowAutoTopicCreation = true
+	if _, err := seed.Request(testCtx(t), mr); err != nil {
+		t.Fatalf("Metadata v12: %v", err)
+	}
+	waitUntil(t, "the auto-created topic", func() bool {
+		_, ok := s.replicas.get(topicPartition{auto, 0})
+		return ok
+	})
+	pr := kmsg.NewPtrProduceRequest()
+	pr.Version = 11
+	pr.Acks = -1
+	pr.TimeoutMillis = 30000
+	prt := kmsg.NewProduceRequestTopic()
+	prt.Topic = auto
+	prp := kmsg.NewProduceRequestTopicPartition()
+	prp.Records = idempotentBatch(pid, 0, 0, 2, time.Now().UnixMilli())
+	prt.Partitions = append(prt.Partitions, prp)
+	pr.Topics = append(pr.Topics, prt)
+	raw, err = seed.Request(testCtx(t), pr)
+	if err != nil {
+		t.Fatalf("Produce v11: %v", err)
+	}
+	if p := raw.(*kmsg.ProduceResponse).Topics[0].Partitions[0]; p.ErrorCode != 0 || p.BaseOffset != 0 || p.LogStartOffset != 0 || p.LogAppendTime != -1 {
+		t.Fatalf("Produce v11 answered %+v", p)
+	}
+
 	// The requests the consumer sends, with the versions it sends them.
 	cl := newTestClient(t, addr, pinned)
 	lo := kmsg.NewPtrListOffsetsRequest()
