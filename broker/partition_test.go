@@ -21,7 +21,7 @@ func testTopicConfig() TopicConfig {
 
 // newTestReplicaManager opens log dirs in a temp dir and returns a replica
 // manager over them, and the dirs.
-func newTestReplicaManager(t *testing.T, logDirs ...string) (*replicaManager, *storage.Dirs) {
+func newTestReplicaManager(t testing.TB, logDirs ...string) (*replicaManager, *storage.Dirs) {
 	t.Helper()
 	if len(logDirs) == 0 {
 		logDirs = []string{t.TempDir()}
@@ -39,7 +39,7 @@ func newTestReplicaManager(t *testing.T, logDirs ...string) (*replicaManager, *s
 }
 
 // appendBatch validates batch like Produce does and appends it.
-func appendBatch(t *testing.T, p *Partition, batch []byte) (appendResult, error) {
+func appendBatch(t testing.TB, p *Partition, batch []byte) (appendResult, error) {
 	t.Helper()
 	h, err := wire.ValidateProduceBatch(batch, wire.ValidateConfig{MaxBatchBytes: 1 << 20, MaxDecompressedBytes: 1 << 24})
 	if err != nil {
@@ -459,4 +459,40 @@ func TestBackgroundRetentionFlushAndCheckpoints(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// BenchmarkPartitionAppendRead appends batches of 100 records of 100 bytes
+// and reads each back, the broker-side cost of one produce and one fetch
+// without the network.
+func BenchmarkPartitionAppendRead(b *testing.B) {
+	rm, _ := newTestReplicaManager(b)
+	defer rm.close()
+	tp := topicPartition{"bench", 0}
+	if err := rm.makeLeader(tp, testTopicID, 0, testTopicConfig()); err != nil {
+		b.Fatalf("makeLeader: %v", err)
+	}
+	p, _ := rm.get(tp)
+	rs := make([]testRecord, 100)
+	for i := range rs {
+		rs[i] = testRecord{value: make([]byte, 100)}
+	}
+	template := testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, baseTimestamp: time.Now().UnixMilli()}, rs)
+	cfg := wire.ValidateConfig{MaxBatchBytes: 1 << 20, MaxDecompressedBytes: 1 << 24}
+	batch := make([]byte, len(template))
+	b.SetBytes(int64(len(template)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		copy(batch, template)
+		h, err := wire.ValidateProduceBatch(batch, cfg)
+		if err != nil {
+			b.Fatalf("validate: %v", err)
+		}
+		res, err := p.append(batch, h, nil, time.Now())
+		if err != nil {
+			b.Fatalf("append: %v", err)
+		}
+		if _, err := p.log.Read(res.BaseOffset, 1<<20, p.HighWatermark()); err != nil {
+			b.Fatalf("read: %v", err)
+		}
+	}
 }
