@@ -308,6 +308,7 @@ func (l *Log) rollLocked(now time.Time) error {
 	}
 	l.mu.Lock()
 	err := old.maybeAppendTime(math.MaxInt)
+	old.index.mem = nil // only the active segment keeps its index in memory
 	l.mu.Unlock()
 	if err != nil {
 		return err

@@ -80,7 +80,7 @@ func (l *Log) locate(offset, maxBytes, maxOffset int64) (fileRegion, error) {
 		if offset >= s.next || s.size == 0 {
 			continue
 		}
-		pos, err := s.index.lookup(offset, s.index.n)
+		pos, err := s.index.lookup(offset)
 		if err != nil {
 			return fileRegion{}, err
 		}
@@ -167,12 +167,12 @@ func (l *Log) BatchAtTimestamp(ts int64) (batch []byte, ok bool, err error) {
 // its offset is older than ts.
 func (l *Log) findTimestamp(s *segment, ts int64) (fileRegion, bool, error) {
 	var pos int64
-	e, ok, err := s.times.lookupBelow(ts, s.times.n)
+	e, ok, err := s.times.lookupBelow(ts)
 	if err != nil {
 		return fileRegion{}, false, err
 	}
 	if ok {
-		if pos, err = s.index.lookup(e.Offset, s.index.n); err != nil {
+		if pos, err = s.index.lookup(e.Offset); err != nil {
 			return fileRegion{}, false, err
 		}
 	}
@@ -209,7 +209,7 @@ func (l *Log) MaxTimestampBatch() (batch []byte, ok bool, err error) {
 	if best == nil {
 		return nil, false, nil
 	}
-	pos, err := best.index.lookup(best.offsetOfMaxTs, best.index.n)
+	pos, err := best.index.lookup(best.offsetOfMaxTs)
 	if err != nil {
 		return nil, false, fmt.Errorf("max timestamp of %s: %w", l.dir, err)
 	}

@@ -150,7 +150,7 @@ func (s *segment) loadFromIndexes(inactive bool) error {
 	if s.indexCreated && logSize > 0 {
 		return fmt.Errorf("%s: index files missing: %w", s.log.Name(), ErrCorruption)
 	}
-	n, last, err := loadOffsetIndex(s.index.f, s.base, logSize)
+	n, last, mem, err := loadOffsetIndex(s.index.f, s.base, logSize)
 	if err != nil {
 		return err
 	}
@@ -162,6 +162,9 @@ func (s *segment) loadFromIndexes(inactive bool) error {
 		return fmt.Errorf("%s: time index without offset index: %w", s.log.Name(), ErrCorruption)
 	}
 	s.index.n, s.index.last = n, last
+	if !inactive {
+		s.index.mem = mem
+	}
 	s.times.n, s.times.last = tn, tlast
 	s.maxTs, s.offsetOfMaxTs = tlast.Timestamp, tlast.Offset
 	s.next = s.base
@@ -277,6 +280,7 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 				closeAll()
 				return nil, err
 			}
+			s.index.mem = nil
 		}
 		if truncated {
 			logger.Warn("truncated corrupt or torn segment tail",

@@ -58,6 +58,7 @@ func createSegment(dir string, base int64, now time.Time) (*segment, error) {
 	if err := s.openFiles(flags); err != nil {
 		return nil, err
 	}
+	s.index.mem = []byte{}
 	return s, nil
 }
 
@@ -105,7 +106,7 @@ func (s *segment) resetIndexes() error {
 	if err := s.times.f.Truncate(0); err != nil {
 		return fmt.Errorf("truncate %s: %w", s.times.f.Name(), err)
 	}
-	s.index.n, s.index.last = 0, offsetEntry{}
+	s.index.n, s.index.last, s.index.mem = 0, offsetEntry{}, []byte{}
 	s.times.n, s.times.last = 0, timeEntry{Timestamp: -1, Offset: s.base}
 	s.size, s.next, s.maxTs, s.offsetOfMaxTs, s.bytesSinceIndex = 0, s.base, -1, s.base, 0
 	return nil

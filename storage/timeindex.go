@@ -56,9 +56,9 @@ func (ix *timeIndex) entry(i int) (timeEntry, error) {
 // lookupBelow returns the last entry whose timestamp is strictly below ts:
 // every batch up to its offset is older than ts, so a search for the first
 // batch at or after ts may start right after it. ok is false when there is
-// no such entry (start from the segment's beginning).
-func (ix *timeIndex) lookupBelow(ts int64, n int) (timeEntry, bool, error) {
-	lo, hi := 0, n-1
+// no such entry (start from the segment's beginning). Callers hold Log.mu.
+func (ix *timeIndex) lookupBelow(ts int64) (timeEntry, bool, error) {
+	lo, hi := 0, ix.n-1
 	var found timeEntry
 	ok := false
 	for lo <= hi {
