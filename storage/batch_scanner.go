@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"hash/crc32"
 	"io"
 )
 
@@ -69,5 +70,26 @@ func (sc *batchScanner) header(pos int64) (batchHeader, error) {
 	return h, nil
 }
 
-// batch returns the n bytes of the batch at pos (valid until the next call).
-func (sc *batchScanner) batch(pos, n int64) ([]byte, error) { return sc.window(pos, n) }
+// crcValid checks the CRC-32C of the batch h at pos. A batch bigger than
+// the buffer is checksummed in buffer-sized pieces, so a damaged length
+// field never makes recovery allocate the size it claims.
+func (sc *batchScanner) crcValid(h *batchHeader, pos int64) (bool, error) {
+	if h.size() <= scanBufSize {
+		b, err := sc.window(pos, h.size())
+		if err != nil {
+			return false, err
+		}
+		return batchCRCValid(b), nil
+	}
+	var crc uint32
+	for p, end := pos+batchCRCStart, pos+h.size(); p < end; {
+		n := min(end-p, scanBufSize)
+		b, err := sc.window(p, n)
+		if err != nil {
+			return false, err
+		}
+		crc = crc32.Update(crc, castagnoli, b)
+		p += n
+	}
+	return crc == h.CRC, nil
+}

@@ -108,14 +108,14 @@ func (s *segment) recover(cfg Config) (truncated bool, err error) {
 		if h.BaseOffset < s.next || !s.fitsOffset(h.lastOffset()) {
 			break
 		}
-		data, err := sc.batch(pos, h.size())
+		ok, err := sc.crcValid(&h, pos)
 		if err != nil {
 			if isDataError(err) {
 				break
 			}
 			return false, err
 		}
-		if !batchCRCValid(data) {
+		if !ok {
 			break
 		}
 		if err := s.addBatch(&h, pos, cfg); err != nil {
