@@ -8,7 +8,10 @@ type Config struct {
 	// 1 GiB: the active segment rolls when the next batch would pass it.
 	SegmentBytes int64
 	// SegmentMs is segment.ms (log.roll.ms/hours), default 7 days: the active
-	// segment rolls when its first batch is older than this.
+	// segment rolls when it was created more than this long ago by the log's
+	// clock (segments found on disk count from Open). Kafka measures from
+	// the first batch's timestamp instead; the clock keeps producers with
+	// skewed timestamps from rolling a segment per batch.
 	SegmentMs int64
 	// RetentionMs is retention.ms (log.retention.ms/minutes/hours), default
 	// 7 days; -1 keeps segments forever.
@@ -17,8 +20,8 @@ type Config struct {
 	// (no size limit).
 	RetentionBytes int64
 	// IndexIntervalBytes is index.interval.bytes (log.index.interval.bytes),
-	// default 4096: an .index and .timeindex entry is added after at least
-	// this many bytes.
+	// default 4096: as in Kafka, a batch gets an .index (and .timeindex)
+	// entry once more than this many bytes were appended since the last one.
 	IndexIntervalBytes int32
 	// SegmentIndexBytes is segment.index.bytes (log.index.size.max.bytes),
 	// default 10 MiB: the most an index may hold; a full index rolls the

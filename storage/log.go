@@ -320,6 +320,11 @@ func (l *Log) rollLocked(now time.Time) error {
 	if err != nil {
 		return err
 	}
+	// Make the new file's name durable; its data is synced by later flushes.
+	if err := syncDir(l.dir); err != nil {
+		ns.remove()
+		return err
+	}
 	l.mu.Lock()
 	l.segs = append(l.segs, ns)
 	l.recoveryPoint = ns.base

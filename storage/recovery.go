@@ -242,12 +242,15 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 	}
 	scanFrom := len(segs) // index of the first segment to scan
 	if !opts.CleanShutdown {
-		scanFrom = max(len(segs)-1, 0)
+		// From the segment holding the recovery point (every segment when
+		// they all start after it), but always the active one.
+		scanFrom = 0
 		for i, s := range segs {
 			if s.base <= opts.RecoveryPoint {
-				scanFrom = min(i, max(len(segs)-1, 0))
+				scanFrom = i
 			}
 		}
+		scanFrom = min(scanFrom, max(len(segs)-1, 0))
 	}
 	for i := 0; i < len(segs); i++ {
 		s := segs[i]

@@ -291,3 +291,30 @@ func TestRecoveryLargeBatch(t *testing.T) {
 		l.Close()
 	}
 }
+
+// TestRecoveryPointBelowFirstSegment reopens, after retention moved the log
+// start past it, with a recovery point older than every segment: every
+// segment must be scanned, so a torn middle segment is still caught.
+func TestRecoveryPointBelowFirstSegment(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 200
+	cfg.RetentionBytes = 600
+	cfg.RetentionMs = -1
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg, OpenOptions{})
+	appendN(t, l, nil, 20, 0)
+	if n, err := l.DeleteRetained(); err != nil || n == 0 {
+		t.Fatalf("retention: %d, %v", n, err)
+	}
+	l.Close()
+	logs := segmentFiles(t, dir, ".log")
+	first := filepath.Join(dir, logs[0])
+	data, _ := os.ReadFile(first)
+	data[len(data)-1] ^= 1
+	os.WriteFile(first, data, 0o644)
+	l = openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
+	defer l.Close()
+	if n := len(segmentFiles(t, dir, ".log")); n != 1 {
+		t.Fatalf("%d segments, want only the first (cut) one", n)
+	}
+}
