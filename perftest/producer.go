@@ -260,13 +260,16 @@ func RunProducer(ctx context.Context, o ProducerOptions, out, errOut io.Writer) 
 		if ctx.Err() != nil {
 			break
 		}
+		sendStart := time.Now()
 		r := pool.Get().(*kgo.Record)
 		r.Topic = o.Topic
 		r.Value = payloads.value(i)
-		r.Timestamp = time.Now()
+		r.Timestamp = sendStart
+		// r belongs to the client from here on: its promise may already
+		// have recycled it by the time Produce returns.
 		client.Produce(ctx, r, promise)
 		if o.Throughput >= 0 {
-			if thr.wait(ctx, i+1, r.Timestamp) != nil {
+			if thr.wait(ctx, i+1, sendStart) != nil {
 				break
 			}
 		}

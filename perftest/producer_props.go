@@ -189,6 +189,9 @@ func (c producerConfig) kgoOpts(recordSize int) []kgo.Opt {
 		kgo.ProduceRequestTimeout(c.requestTimeout),
 		kgo.RecordDeliveryTimeout(c.deliveryTimeout),
 		kgo.MaxBufferedRecords(bufferedRecords(c.bufferMemory, recordSize)),
+		// The Java producer lets brokers auto-create the topics it
+		// produces to (allow.auto.create.topics, default true).
+		kgo.AllowAutoTopicCreation(),
 	}
 	if c.bufferMemory > 0 {
 		opts = append(opts, kgo.MaxBufferedBytes(int(c.bufferMemory)))

@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# bench.sh is `make bench`: it starts a private ZooKeeper and one gokafka
+# broker on loopback (data in a temporary directory), runs the standard
+# single-broker workloads with gokafka's producer-perf-test and
+# consumer-perf-test (franz-go clients), prints a table and writes
+# bench/results.md with the machine's cores, memory, the date and the commit.
+#
+# Workloads (each on its own 1-partition topic, RF=1):
+#   produce 100 B and 1 KiB records, acks=1 (non-idempotent) and acks=all
+#   (idempotent), unthrottled, one producer; then consume each topic from
+#   the earliest offset (page cache), one consumer.
+# For every run it also reports the broker's CPU seconds (utime+stime from
+# /proc/<pid>/stat) and its peak RSS, so broker efficiency is visible even
+# when the client, which shares the cores, is the bottleneck.
+#
+# Environment (defaults in brackets):
+#   BENCH_RECORDS_100 [5000000]  records per 100-byte run
+#   BENCH_RECORDS_1K  [1000000]  records per 1 KiB run
+#   BENCH_RUN_TIMEOUT [60]       seconds after which a run is interrupted
+#                                (the tools then report what they did)
+#   BENCH_PRODUCER_PROPS ["linger.ms=1 batch.size=1048576"]
+#                                extra producer properties for every run
+#   BENCH_FETCH_SIZE  [8388608]  consumer --fetch-size
+#   BENCH_PERF        [0]        1: record a CPU profile of the broker with
+#                                `perf record` during the 100 B acks=1 run and
+#                                print its top entries (needs linux perf)
+#   BENCH_OUT         [bench/results.md]
+#   GOKAFKA_BIN       [bin/gokafka] (built here when missing or stale)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+BENCH_RECORDS_100=${BENCH_RECORDS_100:-5000000}
+BENCH_RECORDS_1K=${BENCH_RECORDS_1K:-1000000}
+BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-60}
+BENCH_PRODUCER_PROPS=${BENCH_PRODUCER_PROPS:-linger.ms=1 batch.size=1048576}
+BENCH_FETCH_SIZE=${BENCH_FETCH_SIZE:-8388608}
+BENCH_PERF=${BENCH_PERF:-0}
+BENCH_OUT=${BENCH_OUT:-bench/results.md}
+GOKAFKA_BIN=${GOKAFKA_BIN:-bin/gokafka}
+ZK_JAR=/usr/share/java/zookeeper.jar
+
+log() { echo "bench: $*" >&2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gokafka-bench.XXXXXX")
+zk_pid=""
+broker_pid=""
+sampler_pid=""
+perf_pid=""
+
+# cleanup stops everything this script started, by pid, and removes the
+# temporary directory (ZooKeeper data, broker logs).
+cleanup() {
+	trap - EXIT INT TERM
+	for pid in "$perf_pid" "$sampler_pid"; do
+		[[ -n $pid ]] && kill "$pid" 2>/dev/null || true
+	done
+	if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
+		kill -TERM "$broker_pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$broker_pid" 2>/dev/null || true
+	fi
+	if [[ -n $zk_pid ]] && kill -0 "$zk_pid" 2>/dev/null; then
+		kill -TERM "$zk_pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do kill -0 "$zk_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$zk_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# port_open reports whether something accepts connections on 127.0.0.1:$1.
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# zk_ruok prints ZooKeeper's answer to "ruok" on port $1.
+zk_ruok() {
+	local answer=""
+	if exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
+		printf ruok >&3
+		read -r -t 2 -n 4 answer <&3 || true
+		exec 3<&- 3>&-
+	fi
+	printf '%s' "$answer"
+}
+
+# cpu_ticks prints utime+stime of process $1 in clock ticks. The fields are
+# counted after the ")" that ends the command name, which may hold spaces.
+cpu_ticks() {
+	local stat
+	stat=$(<"/proc/$1/stat")
+	stat=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $stat
+	echo $((${12} + ${13}))
+}
+
+# rss_kib prints the resident set size of process $1 in KiB.
+rss_kib() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# start_rss_sampler records the broker's peak RSS into $1 every 100 ms
+# until stopped.
+start_rss_sampler() {
+	local out=$1
+	(
+		peak=0
+		while kill -0 "$broker_pid" 2>/dev/null; do
+			r=$(rss_kib "$broker_pid")
+			((r > peak)) && peak=$r && echo "$peak" >"$out"
+			sleep 0.1
+		done
+	) &
+	sampler_pid=$!
+}
+
+stop_rss_sampler() {
+	[[ -n $sampler_pid ]] && kill "$sampler_pid" 2>/dev/null || true
+	wait "$sampler_pid" 2>/dev/null || true
+	sampler_pid=""
+}
+
+# --- build ---------------------------------------------------------------
+if [[ $GOKAFKA_BIN == bin/gokafka ]]; then
+	log "building $GOKAFKA_BIN"
+	go build -o "$GOKAFKA_BIN" ./cmd/gokafka
+fi
+if [[ ! -f $ZK_JAR ]] || ! command -v java >/dev/null; then
+	log "ZooKeeper is not installed ($ZK_JAR or java missing): apt-get install -y zookeeper"
+	exit 1
+fi
+
+# --- ZooKeeper -----------------------------------------------------------
+zk_port=$(free_port)
+mkdir -p "$tmp/zk/data"
+cat >"$tmp/zk/zoo.cfg" <<CFG
+tickTime=2000
+dataDir=$tmp/zk/data
+clientPortAddress=127.0.0.1
+clientPort=$zk_port
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr
+CFG
+log "starting ZooKeeper on 127.0.0.1:$zk_port"
+setsid java -Xmx256m -Djava.net.preferIPv4Stack=true \
+	-cp "/etc/zookeeper/conf:$ZK_JAR:/usr/share/java/slf4j-simple.jar" \
+	org.apache.zookeeper.server.quorum.QuorumPeerMain "$tmp/zk/zoo.cfg" \
+	>"$tmp/zk/zookeeper.log" 2>&1 &
+zk_pid=$!
+for _ in $(seq 1 300); do
+	[[ $(zk_ruok "$zk_port") == imok ]] && break
+	kill -0 "$zk_pid" 2>/dev/null || { tail -n 20 "$tmp/zk/zookeeper.log" >&2; log "ZooKeeper exited"; exit 1; }
+	sleep 0.1
+done
+[[ $(zk_ruok "$zk_port") == imok ]] || { log "ZooKeeper did not start within 30s"; exit 1; }
+
+# --- broker --------------------------------------------------------------
+broker_port=$(free_port)
+bootstrap=127.0.0.1:$broker_port
+mkdir -p "$tmp/kafka-logs"
+cat >"$tmp/server.properties" <<CFG
+broker.id=0
+listeners=PLAINTEXT://$bootstrap
+log.dirs=$tmp/kafka-logs
+zookeeper.connect=127.0.0.1:$zk_port
+num.partitions=1
+default.replication.factor=1
+auto.create.topics.enable=true
+CFG
+log "starting broker on $bootstrap (logs in $tmp/kafka-logs)"
+setsid "$GOKAFKA_BIN" server "$tmp/server.properties" >"$tmp/broker.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 1 300); do
+	port_open "$broker_port" && break
+	kill -0 "$broker_pid" 2>/dev/null || { tail -n 30 "$tmp/broker.log" >&2; log "broker exited during start"; exit 1; }
+	sleep 0.1
+done
+port_open "$broker_port" || { tail -n 30 "$tmp/broker.log" >&2; log "broker did not listen within 30s"; exit 1; }
+
+clk_tck=$(getconf CLK_TCK)
+rows=()     # table rows: name|records|rec/s|MB/s|avg|p99|cpu|rec per cpu-s|rss
+raw_lines=() # the tools' own report lines
+
+# run_measured NAME KIND COMMAND...: runs one tool under the run timeout,
+# measuring broker CPU and peak RSS around it; the tool writes its summary
+# JSON to $tmp/NAME.json and its report to $tmp/NAME.out.
+run_measured() {
+	local name=$1 kind=$2
+	shift 2
+	local rss_file="$tmp/$name.rss" t0 t1 rc=0
+	echo 0 >"$rss_file"
+	start_rss_sampler "$rss_file"
+	t0=$(cpu_ticks "$broker_pid")
+	timeout -s INT -k 10 "$BENCH_RUN_TIMEOUT" "$@" --summary-json "$tmp/$name.json" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+	t1=$(cpu_ticks "$broker_pid")
+	stop_rss_sampler
+	if [[ $rc -ne 0 ]]; then
+		log "$name: exit status $rc (130: interrupted after ${BENCH_RUN_TIMEOUT}s); stderr:"
+		tail -n 5 "$tmp/$name.err" >&2 || true
+	fi
+	if [[ ! -s $tmp/$name.json ]]; then
+		log "$name: no summary; broker log tail:"
+		tail -n 20 "$tmp/broker.log" >&2
+		rows+=("$name|failed|-|-|-|-|-|-|-")
+		return
+	fi
+	local line
+	line=$(grep -v '^\(start.time\|WARN\)' "$tmp/$name.out" | tail -n 1)
+	raw_lines+=("$name: $line")
+	rows+=("$(python3 - "$tmp/$name.json" "$kind" "$t0" "$t1" "$clk_tck" "$(cat "$rss_file")" "$name" <<'PY'
+import json, sys
+path, kind, t0, t1, tck, rss, name = sys.argv[1:]
+s = json.load(open(path))
+cpu = (int(t1) - int(t0)) / int(tck)
+recs = s["records"]
+per_cpu = f"{recs / cpu:,.0f}" if cpu > 0 else "-"
+if kind == "produce":
+    lat_avg, lat_p99 = f'{s["avg_latency_ms"]:.2f}', f'{s["p99_ms"]:.2f}'
+else:
+    lat_avg, lat_p99 = "-", "-"
+print("|".join([name, f"{recs:,}", f'{s["records_per_sec"]:,.0f}', f'{s["mb_per_sec"]:.1f}',
+                lat_avg, lat_p99, f"{cpu:.2f}", per_cpu, f"{int(rss) / 1024:.1f}"]))
+PY
+)")
+}
+
+# produced NAME prints how many records the produce run NAME acknowledged.
+produced() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records"])' "$tmp/$1.json" 2>/dev/null || echo 0
+}
+
+read -r -a extra_props <<<"$BENCH_PRODUCER_PROPS"
+workloads=(
+	"produce-100B-acks1 100 $BENCH_RECORDS_100 acks=1 enable.idempotence=false"
+	"produce-1KiB-acks1 1024 $BENCH_RECORDS_1K acks=1 enable.idempotence=false"
+	"produce-100B-acksall-idem 100 $BENCH_RECORDS_100 acks=all enable.idempotence=true"
+	"produce-1KiB-acksall-idem 1024 $BENCH_RECORDS_1K acks=all enable.idempotence=true"
+)
+
+profile_top=""
+for w in "${workloads[@]}"; do
+	read -r name size count props <<<"$w"
+	read -r -a wprops <<<"$props"
+	topic="bench-${name#produce-}"
+	log "$name: $count x ${size}B to $topic (${wprops[*]} ${extra_props[*]})"
+	if [[ $BENCH_PERF == 1 && $name == produce-100B-acks1 ]] && command -v perf >/dev/null; then
+		perf record -F 499 -g -o "$tmp/perf.data" -p "$broker_pid" >"$tmp/perf.log" 2>&1 &
+		perf_pid=$!
+	fi
+	run_measured "$name" produce "$GOKAFKA_BIN" producer-perf-test --topic "$topic" \
+		--num-records "$count" --record-size "$size" --throughput -1 \
+		--producer-props "bootstrap.servers=$bootstrap" "${wprops[@]}" "${extra_props[@]}"
+	if [[ -n $perf_pid ]]; then
+		kill -INT "$perf_pid" 2>/dev/null || true
+		wait "$perf_pid" 2>/dev/null || true
+		perf_pid=""
+		profile_top=$(perf report -i "$tmp/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 25 || true)
+	fi
+done
+
+for w in "${workloads[@]}"; do
+	read -r name _ <<<"$w"
+	topic="bench-${name#produce-}"
+	n=$(produced "$name")
+	cname="consume-${name#produce-}"
+	if [[ $n -eq 0 ]]; then
+		rows+=("$cname|skipped|-|-|-|-|-|-|-")
+		continue
+	fi
+	log "$cname: $n records from $topic"
+	run_measured "$cname" consume "$GOKAFKA_BIN" consumer-perf-test --bootstrap-server "$bootstrap" \
+		--topic "$topic" --messages "$n" --fetch-size "$BENCH_FETCH_SIZE" --timeout 10000
+done
+
+# --- report --------------------------------------------------------------
+header="workload|records|records/s|MB/s|lat avg ms|lat p99 ms|broker CPU s|records/broker CPU-s|broker peak RSS MiB"
+table() {
+	local fmt=$1 r
+	if [[ $fmt == md ]]; then
+		echo "| ${header//|/ | } |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done
+	else
+		{ echo "$header"; printf '%s\n' "${rows[@]}"; } | column -t -s '|'
+	fi
+}
+
+echo
+table text
+if [[ -n $profile_top ]]; then
+	echo
+	echo "Broker CPU profile during produce-100B-acks1 (perf, self time, top entries):"
+	echo "$profile_top"
+fi
+
+cores=$(nproc)
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD 2>/dev/null; then commit="$commit (with uncommitted changes)"; fi
+mkdir -p "$(dirname "$BENCH_OUT")"
+{
+	echo "# gokafka benchmark results"
+	echo
+	echo "Written by \`make bench\` (scripts/bench.sh). One broker, one ZooKeeper, one client, all on"
+	echo "loopback on the same machine; 1-partition topics, RF=1, uncompressed, unthrottled."
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "- commit: $commit"
+	echo "- machine: $cores cores ($cpu_model), $mem memory, $(uname -sr)"
+	echo "- $(go version 2>/dev/null || echo 'go: unknown')"
+	echo "- producer properties: acks and enable.idempotence per workload, plus \`$BENCH_PRODUCER_PROPS\`"
+	echo "- consumer: --fetch-size $BENCH_FETCH_SIZE, no group (direct assignment from the earliest offset)"
+	echo "- run bound: ${BENCH_RUN_TIMEOUT}s per run (an interrupted run reports what it did)"
+	echo
+	table md
+	echo
+	echo "Latency is per record, from send to acknowledgement (producer-perf-test's measure)."
+	echo "Broker CPU is utime+stime of the broker process during the run (/proc/<pid>/stat);"
+	echo "RSS is the broker's peak VmRSS sampled every 100 ms."
+	echo
+	echo "The tools' own report lines:"
+	echo
+	echo '```'
+	printf '%s\n' "${raw_lines[@]}"
+	echo '```'
+	if [[ -n $profile_top ]]; then
+		echo
+		echo "Broker CPU profile during produce-100B-acks1 (perf record, self time):"
+		echo
+		echo '```'
+		echo "$profile_top"
+		echo '```'
+	fi
+} >"$BENCH_OUT"
+log "wrote $BENCH_OUT"
