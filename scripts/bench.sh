@@ -85,7 +85,7 @@ port_open() {
 # zk_ruok prints ZooKeeper's answer to "ruok" on port $1.
 zk_ruok() {
 	local answer=""
-	if exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
+	if { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
 		printf ruok >&3
 		read -r -t 2 -n 4 answer <&3 || true
 		exec 3<&- 3>&-
@@ -254,6 +254,15 @@ for w in "${workloads[@]}"; do
 	read -r -a wprops <<<"$props"
 	topic="bench-${name#produce-}"
 	log "$name: $count x ${size}B to $topic (${wprops[*]} ${extra_props[*]})"
+	# One untimed record first: it creates the topic (auto-creation) and
+	# waits for its leader, so the measured run starts on a ready partition.
+	t_create=$(date +%s.%N)
+	if ! timeout 60 "$GOKAFKA_BIN" producer-perf-test --topic "$topic" --num-records 1 --record-size "$size" \
+		--throughput -1 --producer-props "bootstrap.servers=$bootstrap" "${wprops[@]}" >"$tmp/$name.create" 2>&1; then
+		log "$name: creating $topic failed:"
+		tail -n 5 "$tmp/$name.create" >&2
+	fi
+	log "$name: topic ready after $(python3 -c "import time; print(f'{time.time() - $t_create:.2f}')")s"
 	if [[ $BENCH_PERF == 1 && $name == produce-100B-acks1 ]] && command -v perf >/dev/null; then
 		perf record -F 499 -g -o "$tmp/perf.data" -p "$broker_pid" >"$tmp/perf.log" 2>&1 &
 		perf_pid=$!
@@ -265,8 +274,8 @@ for w in "${workloads[@]}"; do
 		kill -INT "$perf_pid" 2>/dev/null || true
 		wait "$perf_pid" 2>/dev/null || true
 		perf_pid=""
-		profile_top=$(perf report -i "$tmp/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -n 25 || true)
+		profile_top=$(perf report -i "$tmp/perf.data" --stdio --no-children --sort symbol -g none 2>/dev/null |
+			grep -E "^ +[0-9.]+%" | sed -E "s/[[:space:]-]+$//" | head -n 25 || true)
 	fi
 done
 
@@ -274,6 +283,7 @@ for w in "${workloads[@]}"; do
 	read -r name _ <<<"$w"
 	topic="bench-${name#produce-}"
 	n=$(produced "$name")
+	((n > 0)) && n=$((n + 1)) # the record that created the topic
 	cname="consume-${name#produce-}"
 	if [[ $n -eq 0 ]]; then
 		rows+=("$cname|skipped|-|-|-|-|-|-|-")
