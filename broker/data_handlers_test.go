@@ -217,6 +217,25 @@ func TestHandleFetch(t *testing.T) {
 			t.Fatalf("unknown id: code %d", p.ErrorCode)
 		}
 	})
+	t.Run("empty and failed partitions carry an empty record set, not null", func(t *testing.T) {
+		// librdkafka rejects a null record set (size -1) in Fetch v4-11 as
+		// "invalid MessageSetSize -1"; Kafka always sends size 0.
+		for _, req := range []*kmsg.FetchRequest{
+			fetchReq(11, "t", id, 1<<20, 8),    // at the end: no data
+			fetchReq(11, "nope", id, 1<<20, 0), // unknown topic
+		} {
+			resp := doFetch(t, context.Background(), s, req)
+			resp.Version = req.Version
+			decoded := kmsg.NewPtrFetchResponse()
+			decoded.Version = req.Version
+			if err := decoded.ReadFrom(resp.AppendTo(nil)); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if p := decoded.Topics[0].Partitions[0]; p.RecordBatches == nil {
+				t.Errorf("topic %q offset %d: record set encoded as null", req.Topics[0].Topic, req.Topics[0].Partitions[0].FetchOffset)
+			}
+		}
+	})
 	t.Run("errors", func(t *testing.T) {
 		tests := []struct {
 			name string

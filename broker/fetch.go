@@ -197,6 +197,10 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, targe
 // response and the response's limit.
 func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64) kmsg.FetchResponseTopicPartition {
 	sp := kmsg.NewFetchResponseTopicPartition()
+	// Kafka always answers a record set, empty when there is nothing to
+	// return: a null one (size -1) makes librdkafka fail to parse the
+	// whole response ("invalid MessageSetSize -1").
+	sp.RecordBatches = []byte{}
 	sp.HighWatermark = -1
 	sp.LastStableOffset = -1
 	sp.LogStartOffset = -1
@@ -256,7 +260,9 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 		return fail(kerr.UnsupportedCompressionType)
 	}
-	sp.RecordBatches = data
+	if len(data) > 0 {
+		sp.RecordBatches = data
+	}
 	return sp
 }
 
