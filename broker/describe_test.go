@@ -61,7 +61,18 @@ func TestKafkaTopicsDescribeSequence(t *testing.T) {
 		}
 		return m
 	}
-	topic := byName(resp.Resources[0].Configs)
+	// kgo splits the request (broker resources go to that broker) and
+	// merges the answers in no fixed order, so find resources by name.
+	resource := func(typ kmsg.ConfigResourceType, name string) kmsg.DescribeConfigsResponseResource {
+		for _, r := range resp.Resources {
+			if r.ResourceType == typ && r.ResourceName == name {
+				return r
+			}
+		}
+		t.Fatalf("no resource %v %q in the answer", typ, name)
+		return kmsg.DescribeConfigsResponseResource{}
+	}
+	topic := byName(resource(kmsg.ConfigResourceTypeTopic, "d").Configs)
 	checks := []struct {
 		key, value string
 		source     kmsg.ConfigSource
@@ -83,10 +94,10 @@ func TestKafkaTopicsDescribeSequence(t *testing.T) {
 	if syn := topic["retention.ms"].ConfigSynonyms; len(syn) < 2 || syn[0].Name != "log.retention.hours" || *syn[0].Value != "24" {
 		t.Errorf("retention.ms synonyms: %+v", syn)
 	}
-	if resp.Resources[1].ErrorCode != kerr.UnknownTopicOrPartition.Code {
-		t.Errorf("missing topic: %d", resp.Resources[1].ErrorCode)
+	if code := resource(kmsg.ConfigResourceTypeTopic, "missing").ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("missing topic: %d", code)
 	}
-	broker := byName(resp.Resources[2].Configs)
+	broker := byName(resource(kmsg.ConfigResourceTypeBroker, strconv.Itoa(int(s.cfg.BrokerID))).Configs)
 	if c := broker["log.retention.hours"]; c.Value == nil || *c.Value != "24" || c.Source != kmsg.ConfigSourceStaticBrokerConfig {
 		t.Errorf("broker log.retention.hours: %+v", c)
 	}

@@ -70,7 +70,7 @@ type Server struct {
 	listeners  []net.Listener
 	ready      chan struct{}
 
-	inflight sync.WaitGroup
+	inflight requestGate
 	connsMu  sync.Mutex
 	conns    map[net.Conn]struct{}
 	connWG   sync.WaitGroup
@@ -231,7 +231,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.logger.Info("shutting down")
 	s.closeListeners()
 	acceptWG.Wait()
-	waitBounded(&s.inflight, inflightDrainTimeout)
+	if !s.inflight.closeAndWait(inflightDrainTimeout) {
+		s.logger.Warn("requests still running after shutdown timeout")
+	}
 	stopConns()
 	s.connsMu.Lock()
 	for c := range s.conns {
@@ -344,8 +346,10 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 type inflightHandler struct{ s *Server }
 
 func (h inflightHandler) Handle(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
-	h.s.inflight.Add(1)
-	defer h.s.inflight.Done()
+	if !h.s.inflight.enter() {
+		return nil, errShuttingDown
+	}
+	defer h.s.inflight.leave()
 	return h.s.Handle(ctx, hdr, req)
 }
 
