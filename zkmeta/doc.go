@@ -8,7 +8,8 @@
 // controller-epoch fencing, retries), cluster.go (/cluster/id, /controller,
 // /controller_epoch), brokers.go (/brokers/ids), topics.go (/brokers/topics,
 // partition state, /config/topics, /admin/delete_topics), producer_ids.go
-// (/latest_producer_id_block), ids.go (Kafka's base64url UUIDs).
+// (/latest_producer_id_block), ids.go (Kafka's base64url UUIDs),
+// consumer_offsets.go (committed group offsets under /consumers).
 //
 // Paths in this package are Kafka's ("/brokers/ids"); the chroot of
 // zookeeper.connect is prefixed on the way to ZooKeeper, because
