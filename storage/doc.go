@@ -69,7 +69,12 @@
 //
 // A Log has one writer at a time (the broker's partition lock) and any number
 // of readers. Lock order: Log.wmu (writers) before Log.mu (segment list and
-// published sizes). Readers hold Log.mu's read lock while they read, so
-// retention and truncation never close a file under them. ProducerState is
-// guarded by the caller's partition lock.
+// published sizes). Read holds Log.mu's read lock while it copies, so
+// retention and truncation never close a file under it. ReadRegion (the
+// sendfile path) holds the read lock only to locate the batches and then
+// takes a reference on the segment's .log: the file is closed when the
+// segment is gone and the last Region is released, so a response still
+// being written to a slow consumer neither blocks a producer nor loses its
+// file to retention (the unlinked file stays readable through the open
+// descriptor). ProducerState is guarded by the caller's partition lock.
 package storage

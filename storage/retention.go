@@ -15,8 +15,9 @@ import (
 // now - largestTimestamp > retention.ms, and the size rule then deletes the
 // oldest segments while the log stays at or above retention.bytes without
 // them. Segments are removed at once rather than renamed to .deleted first:
-// readers hold the log's read lock for the whole read, so none is still
-// using a segment once it is off the list.
+// Read holds the log's read lock for the whole copy, and a Region from
+// ReadRegion holds its own reference to the .log, which keeps the unlinked
+// file readable until the response using it has been sent.
 func (l *Log) DeleteRetained() (int, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()

@@ -28,6 +28,9 @@ type segment struct {
 	base  int64
 	dir   string
 	log   *os.File
+	// logRef counts the users of log: the segment and any Region still
+	// being sent; close drops the segment's reference.
+	logRef *fileRef
 	index offsetIndex
 	times timeIndex
 
@@ -80,6 +83,7 @@ func (s *segment) openFiles(flags int) error {
 	if s.log, err = os.OpenFile(s.path(logSuffix), flags, 0o644); err != nil {
 		return fmt.Errorf("open segment: %w", err)
 	}
+	s.logRef = newFileRef(s.log)
 	idxFlags := os.O_RDWR | os.O_CREATE | (flags & os.O_TRUNC)
 	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
 		if _, err := os.Stat(s.path(suf)); errors.Is(err, os.ErrNotExist) {
@@ -180,9 +184,17 @@ func (s *segment) sync() error {
 	return nil
 }
 
+// close closes the indexes and drops the segment's reference to the .log,
+// which stays open while a Region from it is still in use.
 func (s *segment) close() error {
 	var errs []error
-	for _, f := range []*os.File{s.log, s.index.f, s.times.f} {
+	if s.logRef != nil {
+		if err := s.logRef.release(); err != nil {
+			errs = append(errs, err)
+		}
+		s.logRef = nil
+	}
+	for _, f := range []*os.File{s.index.f, s.times.f} {
 		if f != nil {
 			if err := f.Close(); err != nil {
 				errs = append(errs, err)

@@ -1,0 +1,95 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestReadRegionMatchesRead checks that the region ReadRegion returns holds
+// exactly the bytes Read copies, for offsets at, inside and past batches and
+// for several byte limits.
+func TestReadRegionMatchesRead(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 2000
+	cfg.IndexIntervalBytes = 100
+	l := openLog(t, t.TempDir(), cfg, OpenOptions{})
+	defer l.Close()
+	var a appended
+	appendN(t, l, &a, 60, 1)
+
+	for _, off := range []int64{0, 1, 7, l.EndOffset() / 2, l.EndOffset() - 1, l.EndOffset()} {
+		for _, maxBytes := range []int{1, 300, 1 << 20} {
+			want, err := l.Read(off, maxBytes, math.MaxInt64)
+			if err != nil {
+				t.Fatalf("Read(%d, %d): %v", off, maxBytes, err)
+			}
+			r, err := l.ReadRegion(off, maxBytes, math.MaxInt64)
+			if err != nil {
+				t.Fatalf("ReadRegion(%d, %d): %v", off, maxBytes, err)
+			}
+			got := make([]byte, r.Len)
+			if r.Len > 0 {
+				if _, err := r.File.ReadAt(got, r.Pos); err != nil {
+					t.Fatalf("read region: %v", err)
+				}
+			}
+			r.Release()
+			if !bytes.Equal(got, want) {
+				t.Fatalf("offset %d max %d: region has %d bytes, Read %d, or they differ", off, maxBytes, len(got), len(want))
+			}
+		}
+	}
+	if _, err := l.ReadRegion(l.EndOffset()+1, 100, math.MaxInt64); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("ReadRegion past the end: %v, want ErrOffsetOutOfRange", err)
+	}
+}
+
+// TestRegionOutlivesSegment checks that a region stays readable after
+// retention deleted its segment and after the log was closed, and that the
+// file is closed once the region is released.
+func TestRegionOutlivesSegment(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 500
+	cfg.RetentionBytes = 0
+	cfg.RetentionMs = -1
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg, OpenOptions{})
+	var a appended
+	appendN(t, l, &a, 20, 1)
+
+	want, err := l.Read(0, 400, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.ReadRegion(0, 400, math.MaxInt64)
+	if err != nil || r.Len == 0 {
+		t.Fatalf("ReadRegion: %d bytes, %v", r.Len, err)
+	}
+	first := r.File.Name()
+	if n, err := l.DeleteRetained(); err != nil || n == 0 {
+		t.Fatalf("DeleteRetained: %d segments, %v", n, err)
+	}
+	if _, err := os.Stat(first); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("segment %s still on disk after retention: %v", filepath.Base(first), err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, r.Len)
+	if _, err := r.File.ReadAt(got, r.Pos); err != nil {
+		t.Fatalf("reading a region of a deleted segment: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("region of a deleted segment lost its bytes")
+	}
+	f := r.File
+	r.Release()
+	r.Release() // a second release does nothing
+	if _, err := f.ReadAt(got[:1], 0); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("after the last release the file should be closed, read gave %v", err)
+	}
+}
