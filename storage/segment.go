@@ -25,14 +25,14 @@ func segmentFileName(base int64, suffix string) string {
 // "published" are written under Log.mu's write lock and read under its read
 // lock; the others belong to the single writer.
 type segment struct {
-	base  int64
-	dir   string
-	log   *os.File
+	base int64
+	dir  string
+	log  *os.File
 	// logRef counts the users of log: the segment and any Region still
 	// being sent; close drops the segment's reference.
 	logRef *fileRef
-	index offsetIndex
-	times timeIndex
+	index  offsetIndex
+	times  timeIndex
 
 	// published
 	size          int64 // bytes of whole batches in the .log
