@@ -30,6 +30,9 @@ type Dirs struct {
 
 	cleanOnce sync.Once
 	clean     bool
+	// fresh holds the log dirs that had no meta.properties when opened:
+	// nothing ran in them before, so they need no recovery.
+	fresh map[string]bool
 
 	mu       sync.Mutex
 	assigned map[string]string // partition dir name -> log dir chosen by PathFor, guarded by mu
@@ -46,7 +49,7 @@ func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logg
 	if len(paths) == 0 {
 		return nil, errors.New("open log dirs: no log.dirs given")
 	}
-	d := &Dirs{logger: logger, assigned: map[string]string{}}
+	d := &Dirs{logger: logger, assigned: map[string]string{}, fresh: map[string]bool{}}
 	for _, p := range paths {
 		p = filepath.Clean(p)
 		if err := os.MkdirAll(p, 0o755); err != nil {
@@ -61,6 +64,9 @@ func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logg
 		}
 		if ok && m.clusterID != "" && m.clusterID != clusterID {
 			return nil, fmt.Errorf("log dir %s: meta.properties has cluster.id %s, the cluster is %s: %w", p, m.clusterID, clusterID, ErrInconsistentMeta)
+		}
+		if !ok {
+			d.fresh[p] = true
 		}
 		if !ok || m.clusterID == "" {
 			m = metaProperties{version: 0, brokerID: brokerID, clusterID: clusterID}
@@ -180,7 +186,9 @@ func (d *Dirs) CleanShutdown() bool {
 		for _, p := range d.paths {
 			marker := filepath.Join(p, cleanShutdownMarker)
 			if _, err := os.Stat(marker); err != nil {
-				d.clean = false
+				if !d.fresh[p] {
+					d.clean = false
+				}
 				continue
 			}
 			if err := os.Remove(marker); err != nil {
