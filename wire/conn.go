@@ -87,6 +87,9 @@ type connServer struct {
 	h      Handler
 	log    *zap.Logger
 	out    []byte // response buffer, reused across requests
+	// splices are the file regions of the Fetch response being written,
+	// reused across requests.
+	splices []splice
 }
 
 func (s *connServer) serve(ctx context.Context) error {
@@ -143,18 +146,32 @@ func (s *connServer) serve(ctx context.Context) error {
 	}
 }
 
-// write encodes resp into the reused buffer and sends it with one Write.
+// write encodes resp into the reused buffer and sends it with one Write,
+// except for a Fetch response with file regions (see writeFetch).
 func (s *connServer) write(correlationID int32, resp kmsg.Response) error {
-	s.out = AppendResponse(s.out[:0], correlationID, resp)
-	_, err := s.conn.Write(s.out)
-	if cap(s.out) > maxRetainedBuffer {
-		s.out = nil
+	if fr, ok := resp.(*FetchResponse); ok {
+		return s.writeFetch(correlationID, fr)
 	}
+	return s.writeFrame(AppendResponse(s.out[:0], correlationID, resp))
+}
+
+// writeFrame sends an encoded frame held in (a regrown) s.out.
+func (s *connServer) writeFrame(frame []byte) error {
+	s.out = frame
+	_, err := s.conn.Write(s.out)
+	s.trimOut()
 	if err != nil {
 		s.log.Debug("closing connection: write failed", zap.Error(err))
 		return fmt.Errorf("write response: %w", err)
 	}
 	return nil
+}
+
+// trimOut drops a response buffer too large to keep between requests.
+func (s *connServer) trimOut() {
+	if cap(s.out) > maxRetainedBuffer {
+		s.out = nil
+	}
 }
 
 // unsupportedAPIVersions is the KIP-511 answer to an ApiVersions request at a
