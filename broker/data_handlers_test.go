@@ -181,6 +181,16 @@ func doFetch(t *testing.T, ctx context.Context, s *Server, req *kmsg.FetchReques
 	if err != nil {
 		t.Fatalf("fetch: %v", err)
 	}
+	return fetchBody(resp)
+}
+
+// fetchBody reads a Fetch answer's file regions into memory, as the wire
+// does for a connection that cannot sendfile, and returns the kmsg response.
+func fetchBody(resp kmsg.Response) *kmsg.FetchResponse {
+	if fr, ok := resp.(*wire.FetchResponse); ok {
+		fr.Materialize()
+		return fr.FetchResponse
+	}
 	return resp.(*kmsg.FetchResponse)
 }
 
@@ -286,7 +296,7 @@ func TestHandleFetchLongPoll(t *testing.T) {
 	done := make(chan *kmsg.FetchResponse, 1)
 	go func() {
 		r, _ := s.handleFetch(context.Background(), &wire.RequestHeader{}, req)
-		done <- r.(*kmsg.FetchResponse)
+		done <- fetchBody(r)
 	}()
 	p, _ := s.replicas.get(topicPartition{"t", 0})
 	waitUntil(t, "the fetch to wait", func() bool { return p.waiters.Load() > 0 })
@@ -306,7 +316,7 @@ func TestHandleFetchLongPoll(t *testing.T) {
 	req.MinBytes, req.MaxWaitMillis = 1, 30000
 	go func() {
 		r, _ := s.handleFetch(ctx, &wire.RequestHeader{}, req)
-		done <- r.(*kmsg.FetchResponse)
+		done <- fetchBody(r)
 	}()
 	waitUntil(t, "the fetch to wait", func() bool { return p.waiters.Load() > 0 })
 	cancel()
@@ -451,7 +461,7 @@ func TestFetchWaitingOnDeletedTopic(t *testing.T) {
 	done := make(chan *kmsg.FetchResponse, 1)
 	go func() {
 		r, _ := s.handleFetch(context.Background(), &wire.RequestHeader{}, req)
-		done <- r.(*kmsg.FetchResponse)
+		done <- fetchBody(r)
 	}()
 	waitUntil(t, "the fetch to wait", func() bool { return p.waiters.Load() > 0 })
 	if err := s.replicas.removeTopic("gone"); err != nil {

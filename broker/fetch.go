@@ -68,6 +68,7 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 		replicaID = r.ReplicaState.ID
 	}
 	targets := s.resolveFetch(r, replicaID >= 0)
+	out := wire.NewFetchResponse(resp)
 
 	var deadline <-chan time.Time
 	if r.MaxWaitMillis > 0 {
@@ -84,9 +85,9 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.p.waitChan())})
 			}
 		}
-		total, anyErr := s.readFetch(r, resp, targets)
+		total, anyErr := s.readFetch(r, out, targets)
 		if deadline == nil || anyErr || total >= int64(r.MinBytes) || len(cases) == 0 {
-			return resp, nil
+			return out, nil
 		}
 		cases = append(cases,
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)},
@@ -105,8 +106,8 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 		if chosen >= len(cases)-2 {
 			// max_wait elapsed or the connection is closing: answer with
 			// what there is now.
-			s.readFetch(r, resp, targets)
-			return resp, nil
+			s.readFetch(r, out, targets)
+			return out, nil
 		}
 	}
 }
@@ -162,10 +163,17 @@ func (s *Server) resolveFetch(r *kmsg.FetchRequest, follower bool) []fetchTarget
 	return targets
 }
 
-// readFetch (re)builds resp's topics from the logs. It returns the number of
-// record bytes in the response and whether any partition has an error (which
-// answers at once, as Kafka's fetch does).
-func (s *Server) readFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, targets []fetchTarget) (total int64, anyErr bool) {
+// readFetch (re)builds out's topics from the logs, releasing the file
+// regions of a previous read. It returns the number of record bytes in the
+// response and whether any partition has an error (which answers at once,
+// as Kafka's fetch does).
+//
+// Record sets stay in the segment files (storage.Region) and wire sends them
+// with sendfile; only Fetch below v10 copies them, to look for zstd batches
+// those clients cannot read.
+func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, targets []fetchTarget) (total int64, anyErr bool) {
+	out.ReleaseFiles()
+	resp := out.FetchResponse
 	resp.Topics = resp.Topics[:0]
 	limit := int64(math.MaxInt32)
 	if r.MaxBytes > 0 {
@@ -182,20 +190,26 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, targe
 			last = t.topic
 		}
 		st := &resp.Topics[len(resp.Topics)-1]
-		sp := s.readFetchPartition(r, t, total, limit)
+		sp, region := s.readFetchPartition(r, t, total, limit)
 		sp.Partition = rt.Partitions[t.part].Partition
 		if sp.ErrorCode != 0 {
 			anyErr = true
 		}
-		total += int64(len(sp.RecordBatches))
+		total += int64(len(sp.RecordBatches)) + region.Len
 		st.Partitions = append(st.Partitions, sp)
+		if region.Len > 0 {
+			out.SetFileRecords(len(resp.Topics)-1, len(st.Partitions)-1, wire.FileRecords{
+				File: region.File, Offset: region.Pos, Length: region.Len, Release: region.Release,
+			})
+		}
 	}
 	return total, anyErr
 }
 
 // readFetchPartition reads one partition given the bytes already in the
-// response and the response's limit.
-func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64) kmsg.FetchResponseTopicPartition {
+// response and the response's limit. The records come back either in
+// sp.RecordBatches (Fetch below v10) or as a file region to release.
+func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64) (kmsg.FetchResponseTopicPartition, storage.Region) {
 	sp := kmsg.NewFetchResponseTopicPartition()
 	// Kafka always answers a record set, empty when there is nothing to
 	// return: a null one (size -1) makes librdkafka fail to parse the
@@ -205,9 +219,10 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	sp.LastStableOffset = -1
 	sp.LogStartOffset = -1
 	sp.PreferredReadReplica = -1
-	fail := func(e *kerr.Error) kmsg.FetchResponseTopicPartition {
+	var none storage.Region
+	fail := func(e *kerr.Error) (kmsg.FetchResponseTopicPartition, storage.Region) {
 		sp.ErrorCode = e.Code
-		return sp
+		return sp, none
 	}
 	if t.err != nil {
 		return fail(t.err)
@@ -236,10 +251,19 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	}
 	remaining := limit - total
 	if total > 0 && remaining <= 0 {
-		return sp
+		return sp, none
 	}
-	readMax := min(int64(t.maxBytes), remaining)
-	data, err := p.log.Read(t.offset, int(max(readMax, 0)), hw)
+	readMax := int(max(min(int64(t.maxBytes), remaining), 0))
+	var (
+		data   []byte
+		region storage.Region
+		err    error
+	)
+	if r.Version >= zstdMinFetchVersion {
+		region, err = p.log.ReadRegion(t.offset, readMax, hw)
+	} else {
+		data, err = p.log.Read(t.offset, readMax, hw)
+	}
 	switch {
 	case errors.Is(err, storage.ErrOffsetOutOfRange):
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
@@ -252,9 +276,10 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		s.logger.Error("fetch", zap.String("partition", p.tp.String()), zap.Int64("offset", t.offset), zap.Error(err))
 		return fail(kerr.KafkaStorageError)
 	}
-	if total > 0 && int64(len(data)) > remaining {
+	if total > 0 && int64(len(data))+region.Len > remaining {
 		// Only the response's first batch may exceed max_bytes (KIP-74).
-		return sp
+		region.Release()
+		return sp, none
 	}
 	if r.Version < zstdMinFetchVersion && holdsZstd(data) {
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
@@ -263,7 +288,7 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	if len(data) > 0 {
 		sp.RecordBatches = data
 	}
-	return sp
+	return sp, region
 }
 
 // holdsZstd reports whether any batch in data is zstd-compressed.
