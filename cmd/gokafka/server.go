@@ -47,6 +47,12 @@ func runServer(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if addr := cfg.AdminListener(); addr != "" {
+		if _, err := broker.StartAdmin(ctx, addr, logger); err != nil {
+			logger.Error("cannot start the admin listener", zap.Error(err))
+			return 1
+		}
+	}
 	if err := srv.Run(ctx); err != nil {
 		logger.Error("broker failed", zap.Error(err))
 		return 1
