@@ -7,6 +7,6 @@
 // The Produce path: Server.serve (server.go) accepts a connection and hands it
 // to wire.ServeConn, which calls Server.Handle (handlers.go); Handle dispatches
 // on the API key to handleProduce (produce.go), which validates each batch
-// with wire and appends it through Partition.Append (partition.go) to the
+// with wire and appends it through Partition.append (partition.go) to the
 // storage.Log.
 package broker
