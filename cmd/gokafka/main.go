@@ -16,6 +16,8 @@ var subcommands = map[string]func(args []string) int{
 	"server":             runServer,
 	"producer-perf-test": runProducerPerfTest,
 	"consumer-perf-test": runConsumerPerfTest,
+	// Hidden: make bench's loopback TCP ceiling (loopback.go).
+	"loopback-test": runLoopbackTest,
 }
 
 func main() {
