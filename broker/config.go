@@ -67,6 +67,23 @@ type Config struct {
 	// every second when the key is not set, which is cheap and lets
 	// flush.ms overrides work).
 	LogFlushSchedulerInterval time.Duration
+	// GroupMinSessionTimeout is group.min.session.timeout.ms (6000).
+	GroupMinSessionTimeout time.Duration
+	// GroupMaxSessionTimeout is group.max.session.timeout.ms (1800000).
+	GroupMaxSessionTimeout time.Duration
+	// GroupMaxSize is group.max.size (2147483647, at least 1).
+	GroupMaxSize int32
+	// GroupInitialRebalanceDelay is group.initial.rebalance.delay.ms
+	// (3000; 0 means no delay).
+	GroupInitialRebalanceDelay time.Duration
+	// OffsetsRetention is offsets.retention.minutes (10080, at least 1).
+	OffsetsRetention time.Duration
+	// OffsetsRetentionCheckInterval is offsets.retention.check.interval.ms
+	// (600000, at least 1).
+	OffsetsRetentionCheckInterval time.Duration
+	// OffsetMetadataMaxBytes is offset.metadata.max.bytes (4096; gokafka
+	// requires at least 1, Kafka accepts 0).
+	OffsetMetadataMaxBytes int32
 	// Log holds the log.* defaults every topic inherits: log.segment.bytes,
 	// log.roll.ms|hours, log.retention.ms|minutes|hours,
 	// log.retention.bytes, log.index.interval.bytes,
@@ -113,6 +130,11 @@ var brokerKeys = map[string]bool{
 	"default.replication.factor": true, "auto.create.topics.enable": true,
 	"delete.topic.enable": true, "socket.request.max.bytes": true,
 	"log.retention.check.interval.ms": true,
+	"group.min.session.timeout.ms":    true, "group.max.session.timeout.ms": true,
+	"group.max.size": true, "group.initial.rebalance.delay.ms": true,
+	"offsets.retention.minutes": true, "offsets.retention.check.interval.ms": true,
+	"offset.metadata.max.bytes": true,
+	"gokafka.admin.listener":    true, // admin_listener.go
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common
@@ -124,15 +146,14 @@ var brokerKeys = map[string]bool{
 var ignoredKafkaKeys = []string{
 	"num.network.threads", "num.io.threads", "num.replica.fetchers",
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes",
-	"num.recovery.threads.per.data.dir", "group.initial.rebalance.delay.ms",
+	"num.recovery.threads.per.data.dir",
 	"offsets.topic.replication.factor", "offsets.topic.num.partitions",
-	"offsets.retention.minutes", "broker.id.generation.enable",
+	"broker.id.generation.enable",
 	"broker.rack", "inter.broker.protocol.version", "inter.broker.listener.name",
 	"security.inter.broker.protocol", "controlled.shutdown.enable",
 	"auto.leader.rebalance.enable", "replica.lag.time.max.ms",
 	"replica.fetch.max.bytes", "request.timeout.ms", "queued.max.requests",
 	"zookeeper.set.acl", "zookeeper.max.in.flight.requests",
-	"group.min.session.timeout.ms", "group.max.session.timeout.ms",
 	"confluent.support.metrics.enable", "confluent.support.customer.id",
 	"connections.max.idle.ms", "max.connections", "max.connections.per.ip",
 	"log.cleaner.enable", "log.cleaner.threads", "log.cleaner.dedupe.buffer.size",
@@ -290,6 +311,17 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 		if ms < int64(math.MaxInt64/int64(time.Millisecond)) {
 			c.LogFlushSchedulerInterval = time.Duration(ms) * time.Millisecond
 		}
+	}
+	c.GroupMinSessionTimeout = time.Duration(p.int("group.min.session.timeout.ms", 6000, 0, math.MaxInt32)) * time.Millisecond
+	c.GroupMaxSessionTimeout = time.Duration(p.int("group.max.session.timeout.ms", 1800000, 0, math.MaxInt32)) * time.Millisecond
+	c.GroupMaxSize = int32(p.int("group.max.size", math.MaxInt32, 1, math.MaxInt32))
+	c.GroupInitialRebalanceDelay = time.Duration(p.int("group.initial.rebalance.delay.ms", 3000, 0, math.MaxInt32)) * time.Millisecond
+	c.OffsetsRetention = time.Duration(p.int("offsets.retention.minutes", 10080, 1, math.MaxInt32)) * time.Minute
+	c.OffsetsRetentionCheckInterval = time.Duration(p.int("offsets.retention.check.interval.ms", 600000, 1, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
+	c.OffsetMetadataMaxBytes = int32(p.int("offset.metadata.max.bytes", 4096, 1, math.MaxInt32))
+	if p.err == nil && c.GroupMinSessionTimeout > c.GroupMaxSessionTimeout {
+		p.fail(fmt.Errorf("group.min.session.timeout.ms %d must not exceed group.max.session.timeout.ms %d",
+			c.GroupMinSessionTimeout.Milliseconds(), c.GroupMaxSessionTimeout.Milliseconds()))
 	}
 	if p.err != nil {
 		return Config{}, p.err

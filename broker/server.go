@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/groupcoord"
 	"github.com/gokafka/gokafka/storage"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
@@ -48,6 +50,9 @@ type Server struct {
 	meta     *metadataCache
 	replicas *replicaManager
 	pids     *producerIDs
+	// groups is the consumer-group coordinator (group_coordinator.go),
+	// set by Run once ZooKeeper and the broker list are up.
+	groups *groupcoord.Coordinator
 
 	versions wire.Versions
 
@@ -205,6 +210,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("load topics from zookeeper: %w", err)
 	}
 	s.zk.OnNewSession(s.onNewSession)
+	if err := s.startGroupCoordinator(); err != nil {
+		return err
+	}
+	// Closing the coordinator answers JoinGroup and SyncGroup requests
+	// parked in a rebalance (NOT_COORDINATOR), so shutdown never waits on
+	// them; Close is idempotent, this defer covers early returns.
+	defer s.groups.Close()
 
 	bgWG.Add(4)
 	go func() { defer bgWG.Done(); s.replicas.run(bg, s.cfg.LogRetentionCheckInterval) }()
@@ -231,6 +243,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.logger.Info("shutting down")
 	s.closeListeners()
 	acceptWG.Wait()
+	s.groups.Close()
 	if !s.inflight.closeAndWait(inflightDrainTimeout) {
 		s.logger.Warn("requests still running after shutdown timeout")
 	}
@@ -292,6 +305,10 @@ func (s *Server) closeListeners() {
 // on, so Metadata answers with that listener's endpoints.
 type listenerNameKey struct{}
 
+// remoteAddrKey carries the connection's remote net.Addr, so JoinGroup can
+// record the member's client host as DescribeGroups shows it.
+type remoteAddrKey struct{}
+
 // accept serves one listener until it is closed.
 func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
 	backoff := 5 * time.Millisecond
@@ -320,7 +337,9 @@ func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
 		s.conns[c] = struct{}{}
 		s.connWG.Add(1)
 		s.connsMu.Unlock()
-		go s.serveConn(context.WithValue(ctx, listenerNameKey{}, name), c)
+		cctx := context.WithValue(ctx, listenerNameKey{}, name)
+		cctx = context.WithValue(cctx, remoteAddrKey{}, c.RemoteAddr())
+		go s.serveConn(cctx, c)
 	}
 }
 
@@ -393,7 +412,11 @@ func (s *Server) refreshBrokers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read controller: %w", err)
 	}
+	before := s.liveBrokerIDs()
 	s.meta.setBrokers(bs, ctl)
+	if !slices.Equal(before, s.liveBrokerIDs()) {
+		s.unloadMovedGroups(ctx)
+	}
 	return nil
 }
 
