@@ -18,7 +18,7 @@ import (
 // temp dir and a producer id allocator with in-memory blocks.
 
 // newDataServer returns such a Server.
-func newDataServer(t *testing.T) *Server {
+func newDataServer(t testing.TB) *Server {
 	t.Helper()
 	rm, _ := newTestReplicaManager(t)
 	t.Cleanup(func() { rm.close() })
@@ -34,7 +34,7 @@ func newDataServer(t *testing.T) *Server {
 
 // addTopic registers a topic in the cache and leads the given partitions
 // (all of them when hosted is nil).
-func addTopic(t *testing.T, s *Server, name string, id [16]byte, partitions int32, cfg TopicConfig, hosted ...int32) {
+func addTopic(t testing.TB, s *Server, name string, id [16]byte, partitions int32, cfg TopicConfig, hosted ...int32) {
 	t.Helper()
 	tm := &topicMeta{Name: name, ID: id, Partitions: map[int32]partitionMeta{}, Config: cfg}
 	for p := int32(0); p < partitions; p++ {
@@ -70,7 +70,7 @@ func produceReq(v int16, acks int16, topic string, batches ...[]byte) *kmsg.Prod
 	return req
 }
 
-func doProduce(t *testing.T, s *Server, req *kmsg.ProduceRequest) []kmsg.ProduceResponseTopicPartition {
+func doProduce(t testing.TB, s *Server, req *kmsg.ProduceRequest) []kmsg.ProduceResponseTopicPartition {
 	t.Helper()
 	resp, err := s.handleProduce(context.Background(), &wire.RequestHeader{APIKey: 0, APIVersion: req.Version}, req)
 	if err != nil {
