@@ -73,6 +73,7 @@ type Log struct {
 	producers        *ProducerState // guarded by the caller's partition lock
 	unflushedRecords int64          // guarded by wmu
 	firstUnflushed   time.Time      // guarded by wmu
+	hdrBuf           []batchHeader  // guarded by wmu; Append's headers, reused
 
 	mu            sync.RWMutex
 	segs          []*segment // guarded by mu; oldest first, never empty while open
@@ -161,7 +162,8 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	hdrs, err := splitBatches(batch)
+	hdrs, err := splitBatches(l.hdrBuf[:0], batch)
+	l.hdrBuf = hdrs[:0]
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", l.dir, err)
 	}
@@ -215,11 +217,11 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	return nil
 }
 
-// splitBatches decodes the headers of the batches in data and checks that
-// they tile it exactly with increasing offsets. Append trusts the broker's
-// validation of the records but not that it handed over whole batches.
-func splitBatches(data []byte) ([]batchHeader, error) {
-	var hdrs []batchHeader
+// splitBatches appends to hdrs the headers of the batches in data and
+// checks that they tile it exactly with increasing offsets. Append trusts
+// the broker's validation of the records but not that it handed over whole
+// batches.
+func splitBatches(hdrs []batchHeader, data []byte) ([]batchHeader, error) {
 	next := int64(-1)
 	for pos := 0; pos < len(data); {
 		h, err := parseBatchHeader(data[pos:])

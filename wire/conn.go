@@ -22,9 +22,10 @@ const readBufferSize = 64 << 10
 // the connection after it is logged.
 //
 // Byte slices inside req (a Produce request's record batches) alias a
-// per-connection buffer that ServeConn reuses once Handle returns: a handler
-// that keeps them longer (an in-memory log tail, a delayed operation that
-// outlives the call) must copy them.
+// frame buffer that ServeConn hands back to a pool shared by all
+// connections once the response is written: a handler that keeps them
+// longer (an in-memory log tail, a delayed operation that outlives the
+// call) must copy them.
 type Handler interface {
 	Handle(ctx context.Context, hdr *RequestHeader, req kmsg.Request) (kmsg.Response, error)
 }
@@ -73,6 +74,7 @@ func ServeConn(ctx context.Context, conn net.Conn, cfg ConnConfig, h Handler) er
 		log:    log.With(zap.Stringer("remote", conn.RemoteAddr())),
 	}
 	err := s.serve(ctx)
+	s.frames.release()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -18,15 +18,17 @@ const (
 	// again. A client announcing a frame near the limit and then sending a
 	// few bytes costs at most this much memory, not the announced size.
 	frameGrowStep = 64 << 10
-	// maxRetainedBuffer is the largest frame or response buffer a
-	// connection keeps between requests; bigger ones are dropped after use
-	// so an idle connection does not pin a 100 MiB produce buffer.
+	// maxRetainedBuffer is the largest response buffer a connection keeps
+	// between requests; bigger ones are dropped after use so an idle
+	// connection does not pin a 100 MiB response. (Request frames go
+	// back to a shared pool after each request: frame_pool.go.)
 	maxRetainedBuffer = 1 << 20
 )
 
 // frameReader reads size-prefixed frames: an int32 big-endian size followed
-// by that many bytes. The returned slice aliases a buffer reused by the next
-// call.
+// by that many bytes. The returned slice aliases a pooled buffer that goes
+// back to the pool at the next call (or release), after which another
+// connection may reuse it.
 type frameReader struct {
 	r   *bufio.Reader
 	max int32
@@ -44,9 +46,7 @@ func newFrameReader(r *bufio.Reader, max int32) *frameReader {
 // next returns the next frame body. It returns io.EOF only when the peer
 // closed the stream cleanly between frames.
 func (f *frameReader) next() ([]byte, error) {
-	if cap(f.buf) > maxRetainedBuffer {
-		f.buf = nil
-	}
+	f.release()
 	if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
@@ -58,16 +58,17 @@ func (f *frameReader) next() ([]byte, error) {
 		return nil, fmt.Errorf("%w: frame size %d, socket.request.max.bytes %d", ErrFrameTooLarge, size, f.max)
 	}
 	n := int(size)
-	if n <= cap(f.buf) {
-		f.buf = f.buf[:n]
+	if b := getFrameBuffer(n); b != nil {
+		f.buf = b[:n]
 		if _, err := io.ReadFull(f.r, f.buf); err != nil {
 			return nil, fmt.Errorf("read frame of %d bytes: %w", n, noEOF(err))
 		}
 		return f.buf, nil
 	}
-	// Grow with the data that actually arrives rather than trusting the
-	// announced size up front.
-	f.buf = f.buf[:0]
+	// No pooled buffer fits: grow one with the data that actually arrives
+	// rather than trusting the announced size up front. It starts at the
+	// smallest pooled size so that it can be pooled afterwards.
+	f.buf = make([]byte, 0, frameGrowStep)
 	for len(f.buf) < n {
 		chunk := min(n-len(f.buf), max(len(f.buf), frameGrowStep))
 		m := len(f.buf)
@@ -77,6 +78,15 @@ func (f *frameReader) next() ([]byte, error) {
 		}
 	}
 	return f.buf, nil
+}
+
+// release returns the current frame's buffer to the pool; the frame must
+// no longer be used.
+func (f *frameReader) release() {
+	if f.buf != nil {
+		putFrameBuffer(f.buf)
+		f.buf = nil
+	}
 }
 
 // noEOF turns a clean EOF inside a frame into io.ErrUnexpectedEOF so callers
