@@ -53,9 +53,11 @@ func getFrameBuffer(n int) []byte {
 	if c < 0 {
 		return nil
 	}
-	// The class that fits, then the next one up; a small frame does not
-	// take the biggest buffers.
-	for end := min(c+2, framePoolSizes); c < end; c++ {
+	// The class below (whose larger buffers may fit: a buffer grown for a
+	// frame just over 1 MiB lands there), the class that always fits,
+	// then the next one up; a small frame does not take the biggest
+	// buffers.
+	for c, end := max(c-1, 0), min(c+2, framePoolSizes); c < end; c++ {
 		if p, _ := framePools[c].Get().(*[]byte); p != nil {
 			if cap(*p) >= n {
 				return (*p)[:0]
