@@ -125,8 +125,21 @@ func (c *recordCursor) uvarint(maxBytes int) (uint64, error) {
 // varint reads a zigzag varint that must fit an int32, as Kafka's
 // ByteUtils.readVarint does.
 func (c *recordCursor) varint() (int32, error) {
-	// Most record fields fit one byte: decode those inline.
-	if c.pos < len(c.buf) {
+	// Most record fields fit one or two bytes (a 100-byte value's length
+	// and the offset deltas past 63 take two): decode those inline. This
+	// loop runs several times per record on the produce path.
+	if c.pos+1 < len(c.buf) {
+		b0, b1 := c.buf[c.pos], c.buf[c.pos+1]
+		if b0 < 0x80 {
+			c.pos++
+			return int32(b0>>1) ^ -int32(b0&1), nil
+		}
+		if b1 < 0x80 {
+			c.pos += 2
+			u := uint32(b0&0x7f) | uint32(b1)<<7
+			return int32(u>>1) ^ -int32(u&1), nil
+		}
+	} else if c.pos < len(c.buf) {
 		if b := c.buf[c.pos]; b < 0x80 {
 			c.pos++
 			return int32(b>>1) ^ -int32(b&1), nil
@@ -148,6 +161,13 @@ func (c *recordCursor) varintSlow() (int32, error) {
 
 // varlong reads a zigzag varint of up to 64 bits.
 func (c *recordCursor) varlong() (int64, error) {
+	// Timestamp deltas inside a batch are usually a few milliseconds.
+	if c.pos < len(c.buf) {
+		if b := c.buf[c.pos]; b < 0x80 {
+			c.pos++
+			return int64(b>>1) ^ -int64(b&1), nil
+		}
+	}
 	u, err := c.uvarint(10)
 	if err != nil {
 		return 0, err
