@@ -22,8 +22,11 @@
 #                                extra producer properties for every run
 #   BENCH_FETCH_SIZE  [8388608]  consumer --fetch-size
 #   BENCH_PERF        [0]        1: record a CPU profile of the broker with
-#                                `perf record` during the 100 B acks=1 run and
-#                                print its top entries (needs linux perf)
+#                                `perf record` during the 100 B acks=1 produce
+#                                run and the acks=1 consume runs and print
+#                                their top entries (needs linux perf)
+#   BENCH_LIMIT_MB    [1024]     MiB written and read by the disk and
+#                                loopback measurements of the machine's limits
 #   BENCH_OUT         [bench/results.md]
 #   GOKAFKA_BIN       [bin/gokafka] (built here when missing or stale)
 set -euo pipefail
@@ -37,6 +40,7 @@ BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-60}
 BENCH_PRODUCER_PROPS=${BENCH_PRODUCER_PROPS:-linger.ms=1 batch.size=1048576}
 BENCH_FETCH_SIZE=${BENCH_FETCH_SIZE:-8388608}
 BENCH_PERF=${BENCH_PERF:-0}
+BENCH_LIMIT_MB=${BENCH_LIMIT_MB:-1024}
 BENCH_OUT=${BENCH_OUT:-bench/results.md}
 GOKAFKA_BIN=${GOKAFKA_BIN:-bin/gokafka}
 ZK_JAR=/usr/share/java/zookeeper.jar
@@ -140,6 +144,40 @@ if [[ ! -f $ZK_JAR ]] || ! command -v java >/dev/null; then
 	exit 1
 fi
 
+# --- the machine's limits ------------------------------------------------
+# Measured in the same run, on the same log dir, so every broker figure can
+# be read as a fraction of what the hardware allowed at that moment.
+
+# dd_mbps ARGS... runs dd and prints its rate in MiB/s, from the byte count
+# and seconds on its summary line (dd's own unit varies with the rate).
+dd_mbps() {
+	LC_ALL=C dd "$@" 2>&1 | awk '/bytes.*copied/ {
+		for (i = 1; i <= NF; i++) if ($i == "s," || $i == "s") secs = $(i - 1)
+		gsub(/,/, "", secs); printf "%.1f\n", $1 / 1048576 / secs }'
+}
+mkdir -p "$tmp/kafka-logs"
+ddfile="$tmp/kafka-logs/.bench-dd"
+log "machine limits: ${BENCH_LIMIT_MB} MiB sequential write (page cache, then fdatasync), page-cache read, loopback TCP"
+# Each write goes to a new file, as a new segment does; the read then comes
+# from the page cache, which the last write filled. An unmeasured write goes
+# first: on a VM the first touch of guest memory for the page cache costs
+# two to three times more than reusing it, which would make the figures
+# depend on what ran before.
+dd_mbps if=/dev/zero of="$ddfile" bs=1M count="$BENCH_LIMIT_MB" >/dev/null
+rm -f "$ddfile"
+lim_write=$(dd_mbps if=/dev/zero of="$ddfile" bs=1M count="$BENCH_LIMIT_MB")
+rm -f "$ddfile"
+lim_write_sync=$(dd_mbps if=/dev/zero of="$ddfile" bs=1M count="$BENCH_LIMIT_MB" conv=fdatasync)
+lim_read=$(dd_mbps if="$ddfile" of=/dev/null bs=1M)
+rm -f "$ddfile"
+lim_tcp=$("$GOKAFKA_BIN" loopback-test --bytes $((BENCH_LIMIT_MB * 4 * 1048576)) | awk '/MB\/s/ {print $1}')
+limits=(
+	"sequential write to the log dir, page cache (dd bs=1M)|$lim_write"
+	"sequential write to the log dir, with fdatasync (dd conv=fdatasync)|$lim_write_sync"
+	"page-cache read (dd of=/dev/null)|$lim_read"
+	"single-stream loopback TCP (gokafka loopback-test)|$lim_tcp"
+)
+
 # --- ZooKeeper -----------------------------------------------------------
 zk_port=$(free_port)
 mkdir -p "$tmp/zk/data"
@@ -168,7 +206,6 @@ done
 # --- broker --------------------------------------------------------------
 broker_port=$(free_port)
 bootstrap=127.0.0.1:$broker_port
-mkdir -p "$tmp/kafka-logs"
 cat >"$tmp/server.properties" <<CFG
 broker.id=0
 listeners=PLAINTEXT://$bootstrap
@@ -248,7 +285,26 @@ workloads=(
 	"produce-1KiB-acksall-idem 1024 $BENCH_RECORDS_1K acks=all enable.idempotence=true"
 )
 
-profile_top=""
+# perf_start NAME starts `perf record` on the broker when BENCH_PERF=1 and
+# NAME is one of the profiled runs; perf_stop NAME ends it and keeps the
+# top entries of its report in profiles[NAME].
+declare -A profiles=()
+profiled_runs=" produce-100B-acks1 consume-100B-acks1 consume-1KiB-acks1 "
+perf_start() {
+	if [[ $BENCH_PERF == 1 && $profiled_runs == *" $1 "* ]] && command -v perf >/dev/null; then
+		perf record -F 499 -g -o "$tmp/perf-$1.data" -p "$broker_pid" >"$tmp/perf-$1.log" 2>&1 &
+		perf_pid=$!
+	fi
+}
+perf_stop() {
+	[[ -n $perf_pid ]] || return 0
+	kill -INT "$perf_pid" 2>/dev/null || true
+	wait "$perf_pid" 2>/dev/null || true
+	perf_pid=""
+	profiles[$1]=$(perf report -i "$tmp/perf-$1.data" --stdio --no-children --sort symbol -g none 2>/dev/null |
+		grep -E "^ +[0-9.]+%" | sed -E "s/[[:space:]-]+$//" | head -n 25 || true)
+}
+
 for w in "${workloads[@]}"; do
 	read -r name size count props <<<"$w"
 	read -r -a wprops <<<"$props"
@@ -263,20 +319,11 @@ for w in "${workloads[@]}"; do
 		tail -n 5 "$tmp/$name.create" >&2
 	fi
 	log "$name: topic ready after $(python3 -c "import time; print(f'{time.time() - $t_create:.2f}')")s"
-	if [[ $BENCH_PERF == 1 && $name == produce-100B-acks1 ]] && command -v perf >/dev/null; then
-		perf record -F 499 -g -o "$tmp/perf.data" -p "$broker_pid" >"$tmp/perf.log" 2>&1 &
-		perf_pid=$!
-	fi
+	perf_start "$name"
 	run_measured "$name" produce "$GOKAFKA_BIN" producer-perf-test --topic "$topic" \
 		--num-records "$count" --record-size "$size" --throughput -1 \
 		--producer-props "bootstrap.servers=$bootstrap" "${wprops[@]}" "${extra_props[@]}"
-	if [[ -n $perf_pid ]]; then
-		kill -INT "$perf_pid" 2>/dev/null || true
-		wait "$perf_pid" 2>/dev/null || true
-		perf_pid=""
-		profile_top=$(perf report -i "$tmp/perf.data" --stdio --no-children --sort symbol -g none 2>/dev/null |
-			grep -E "^ +[0-9.]+%" | sed -E "s/[[:space:]-]+$//" | head -n 25 || true)
-	fi
+	perf_stop "$name"
 done
 
 for w in "${workloads[@]}"; do
@@ -290,8 +337,10 @@ for w in "${workloads[@]}"; do
 		continue
 	fi
 	log "$cname: $n records from $topic"
+	perf_start "$cname"
 	run_measured "$cname" consume "$GOKAFKA_BIN" consumer-perf-test --bootstrap-server "$bootstrap" \
 		--topic "$topic" --messages "$n" --fetch-size "$BENCH_FETCH_SIZE" --timeout 10000
+	perf_stop "$cname"
 done
 
 # --- report --------------------------------------------------------------
@@ -307,13 +356,106 @@ table() {
 	fi
 }
 
+# targets prints issue 4's targets next to the figures of this run (md or
+# text), each with its fraction of the physical limit where it has one.
+targets() {
+	printf '%s\n' "${rows[@]}" >"$tmp/rows"
+	python3 - "$1" "$tmp/rows" "$lim_write" "$lim_read" "$lim_tcp" <<'PY'
+import sys
+fmt, rows_path, lim_write, lim_read, lim_tcp = sys.argv[1:]
+rows = {}
+for line in open(rows_path):
+    f = line.rstrip("\n").split("|")
+    rows[f[0]] = f
+def num(name, col):
+    try:
+        return float(rows[name][col].replace(",", ""))
+    except (KeyError, ValueError, IndexError):
+        return None
+def lim(x):
+    try:
+        return float(x)
+    except ValueError:
+        return None
+RECS, MBS, CPU, PERCPU, RSS = 2, 3, 6, 7, 8
+out = []
+def add(figure, value, shown, target, ok, limit=None, limit_name=""):
+    if value is None:
+        out.append((figure, "-", target, "-", "-"))
+        return
+    frac = f"{value / limit:.0%} of {limit_name}" if limit else "-"
+    out.append((figure, shown, target, frac, "yes" if ok(value) else "no"))
+for size, n in (("100 B", "100B"), ("1 KiB", "1KiB")):
+    v = num(f"produce-{n}-acks1", RECS if n == "100B" else MBS)
+    if n == "100B":
+        add(f"Produce {size}, acks=1", v, f"{v:,.0f} rec/s" if v else "", ">= 2,200,000 rec/s", lambda x: x >= 2.2e6)
+    else:
+        add(f"Produce {size}, acks=1", v, f"{v:.1f} MB/s" if v else "", ">= 450 MB/s", lambda x: x >= 450,
+            lim(lim_write), "page-cache write")
+for size, n in (("100 B", "100B"), ("1 KiB", "1KiB")):
+    if n == "100B":
+        v = num(f"consume-{n}-acks1", RECS)
+        add(f"Consume {size}", v, f"{v:,.0f} rec/s" if v else "", ">= 2,200,000 rec/s", lambda x: x >= 2.2e6)
+    else:
+        v = num(f"consume-{n}-acks1", MBS)
+        ceil = min(x for x in (lim(lim_read), lim(lim_tcp), float("inf")) if x is not None)
+        add(f"Consume {size}", v, f"{v:.1f} MB/s" if v else "", ">= 600 MB/s", lambda x: x >= 600,
+            ceil if ceil != float("inf") else None, "min(page-cache read, loopback TCP)")
+v = num("produce-100B-acks1", PERCPU)
+add("Broker records per CPU-second, produce 100 B", v, f"{v:,.0f}" if v else "", ">= 4,000,000", lambda x: x >= 4e6)
+v = num("consume-100B-acks1", PERCPU)
+add("Broker records per CPU-second, consume 100 B", v, f"{v:,.0f}" if v else "", ">= 4,000,000", lambda x: x >= 4e6)
+for n in ("100B", "1KiB"):
+    a, b = num(f"produce-{n}-acksall-idem", RECS), num(f"produce-{n}-acks1", RECS)
+    v = a / b if a and b else None
+    add(f"acks=all idempotent / acks=1, {n}", v, f"{v:.3f}x" if v else "", ">= 0.95x", lambda x: x >= 0.95)
+rss = [num(k, RSS) for k in rows]
+rss = [x for x in rss if x is not None]
+v = max(rss) if rss else None
+add("Broker peak RSS, produce/consume runs", v, f"{v:.1f} MiB" if v else "", "<= 40 MiB", lambda x: x <= 40)
+for figure, target in (("End-to-end p99, 20 MB/s of 1 KiB, acks=all", "<= 2 ms"),
+                       ("Restart after SIGKILL, 10 GB of logs", "serving within 5 s"),
+                       ("10,000 partitions", "start < 5 s, RSS < 300 MB")):
+    out.append((figure, "not measured by make bench yet", target, "-", "-"))
+head = ("figure", "this run", "target (issue 4)", "fraction of the limit", "met")
+if fmt == "md":
+    print("| " + " | ".join(head) + " |")
+    print("|---|---:|---|---|---|")
+    for r in out:
+        print("| " + " | ".join(r) + " |")
+else:
+    w = [max(len(r[i]) for r in out + [head]) for i in range(len(head))]
+    for r in [head] + out:
+        print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
+PY
+}
+
+# limits_table prints the machine's limits (md or text).
+limits_table() {
+	local l
+	if [[ $1 == md ]]; then
+		echo "| limit | MiB/s |"
+		echo "|---|---:|"
+		for l in "${limits[@]}"; do echo "| ${l//|/ | } |"; done
+	else
+		for l in "${limits[@]}"; do printf '%-70s %10s MiB/s\n' "${l%%|*}" "${l##*|}"; done
+	fi
+}
+
+echo
+echo "Machine limits (this run):"
+limits_table text
 echo
 table text
-if [[ -n $profile_top ]]; then
+echo
+echo "Against issue 4's targets:"
+targets text
+for run in $profiled_runs; do
+	[[ -n ${profiles[$run]:-} ]] || continue
 	echo
-	echo "Broker CPU profile during produce-100B-acks1 (perf, self time, top entries):"
-	echo "$profile_top"
-fi
+	echo "Broker CPU profile during $run (perf, self time, top entries):"
+	echo "${profiles[$run]}"
+done
 
 cores=$(nproc)
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -335,7 +477,21 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 	echo "- consumer: --fetch-size $BENCH_FETCH_SIZE, no group (direct assignment from the earliest offset)"
 	echo "- run bound: ${BENCH_RUN_TIMEOUT}s per run (an interrupted run reports what it did)"
 	echo
+	echo "## The machine's limits, measured in this run"
+	echo
+	limits_table md
+	echo
+	echo "## Workloads"
+	echo
 	table md
+	echo
+	echo "## Against the targets (issue 4)"
+	echo
+	targets md
+	echo
+	echo "MB/s is MiB/s, as Kafka's perf tools print it. The consume ceiling is the smaller of the"
+	echo "page-cache read and loopback TCP rates; produce is compared with the page-cache write rate"
+	echo "(acks=1 does not fsync)."
 	echo
 	echo "Latency is per record, from send to acknowledgement (producer-perf-test's measure)."
 	echo "Broker CPU is utime+stime of the broker process during the run (/proc/<pid>/stat);"
@@ -346,13 +502,14 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 	echo '```'
 	printf '%s\n' "${raw_lines[@]}"
 	echo '```'
-	if [[ -n $profile_top ]]; then
+	for run in $profiled_runs; do
+		[[ -n ${profiles[$run]:-} ]] || continue
 		echo
-		echo "Broker CPU profile during produce-100B-acks1 (perf record, self time):"
+		echo "Broker CPU profile during $run (perf record, self time):"
 		echo
 		echo '```'
-		echo "$profile_top"
+		echo "${profiles[$run]}"
 		echo '```'
-	fi
+	done
 } >"$BENCH_OUT"
 log "wrote $BENCH_OUT"
