@@ -103,8 +103,9 @@ func checkExactlyOnce(t *testing.T, lines []string, n int, members ...string) {
 
 // TestKcatBalancedConsumer runs two kcat -G members (librdkafka's
 // balanced consumer) on a 4-partition topic: each owns two partitions and
-// together they consume every record exactly once; SIGTERM leaves cleanly
-// and the group ends Empty with the offsets committed in ZooKeeper.
+// together they consume every record exactly once; a SIGKILLed member's
+// partitions move to the other once its session times out; SIGTERM
+// leaves cleanly and the group ends Empty with the offsets committed in ZooKeeper.
 func TestKcatBalancedConsumer(t *testing.T) {
 	requireCommand(t, kcatPath, "kcat")
 	c, b := startBroker(t, nil)
@@ -121,6 +122,7 @@ func TestKcatBalancedConsumer(t *testing.T) {
 		t.Cleanup(cancel)
 		cmd := exec.CommandContext(ctx, kcatPath, "-b", b.Addr(), "-G", "kcat-g", "-q", "-u",
 			"-X", "auto.offset.reset=earliest", "-X", "client.id=kcat-"+fmt.Sprint(i),
+			"-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
 			"-f", fmt.Sprintf("kcat-%d|%%p/%%o\\n", i), "kcat-group")
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -169,10 +171,39 @@ func TestKcatBalancedConsumer(t *testing.T) {
 	}
 	checkExactlyOnce(t, lines, groupRecords, "kcat-0", "kcat-1")
 
-	for _, m := range members {
-		m.cmd.Process.Signal(syscall.SIGTERM)
+	// kcat auto-commits every 5 s and on close; the commits are the
+	// ZooKeeper-era znodes, decimal offsets adding up to all records.
+	zk := c.ZKClient(t)
+	committedInZK := func() {
+		t.Helper()
+		eventually(t, "auto-committed offsets in ZooKeeper", func() error {
+			total := 0
+			for p := range 4 {
+				data, _, err := zk.Conn.Get(zk.Path(fmt.Sprintf("/consumers/kcat-g/offsets/kcat-group/%d", p)))
+				if err != nil {
+					return err
+				}
+				var off int
+				if _, err := fmt.Sscan(string(data), &off); err != nil {
+					return fmt.Errorf("partition %d: %q: %v", p, data, err)
+				}
+				total += off
+			}
+			if total != groupRecords {
+				return fmt.Errorf("committed offsets add up to %d, want %d", total, groupRecords)
+			}
+			return nil
+		})
 	}
-	eventually(t, "the group to be Empty after both kcats left", func() error {
+	committedInZK()
+
+	// A crash: kcat-1 is SIGKILLed (no LeaveGroup); once its session
+	// times out kcat-0 owns all four partitions.
+	members[1].cmd.Process.Kill()
+	waitGroupSplit(t, adm, "kcat-g", "kcat-group", 4, 1)
+
+	members[0].cmd.Process.Signal(syscall.SIGTERM)
+	eventually(t, "the group to be Empty after the last kcat left", func() error {
 		dg, err := adm.DescribeGroups(testCtx(t), "kcat-g")
 		if err != nil {
 			return err
@@ -182,25 +213,7 @@ func TestKcatBalancedConsumer(t *testing.T) {
 		}
 		return nil
 	})
-	zk := c.ZKClient(t)
-	eventually(t, "committed offsets in ZooKeeper", func() error {
-		total := 0
-		for p := range 4 {
-			data, _, err := zk.Conn.Get(zk.Path(fmt.Sprintf("/consumers/kcat-g/offsets/kcat-group/%d", p)))
-			if err != nil {
-				return err
-			}
-			var off int
-			if _, err := fmt.Sscan(string(data), &off); err != nil {
-				return fmt.Errorf("partition %d: %q: %v", p, data, err)
-			}
-			total += off
-		}
-		if total != groupRecords {
-			return fmt.Errorf("committed offsets add up to %d, want %d", total, groupRecords)
-		}
-		return nil
-	})
+	committedInZK()
 }
 
 // pythonGroupScript runs two consumers of one group on two threads, waits
@@ -336,5 +349,49 @@ func TestPythonConsumerGroups(t *testing.T) {
 				t.Errorf("group %s not listed: %v", group, lg.Groups())
 			}
 		})
+	}
+}
+
+// TestGroupOffsetsSurviveBrokerKill commits half a topic with franz-go,
+// SIGKILLs and restarts the broker, and resumes in the same group: the new
+// member starts exactly at the commits (no gap, nothing earlier).
+func TestGroupOffsetsSurviveBrokerKill(t *testing.T) {
+	_, b := startBroker(t, nil)
+	adm := newAdmin(t, b)
+	createTopic(t, adm, "kill-group", 4, nil)
+	produceRoundRobin(t, b, "kill-group", groupRecords)
+
+	member := func() *kgo.Client {
+		return newClient(t, b, kgo.ConsumerGroup("kill-g"), kgo.ConsumeTopics("kill-group"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	}
+	first := member()
+	ctx := testCtx(t)
+	var got []*kgo.Record
+	for len(got) < groupRecords/2 {
+		got = append(got, first.PollRecords(ctx, groupRecords/2-len(got)).Records()...)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d records", len(got))
+		}
+	}
+	if err := first.CommitRecords(ctx, got...); err != nil {
+		t.Fatal(err)
+	}
+	next := map[int32]int64{}
+	for _, r := range got {
+		next[r.Partition] = max(next[r.Partition], r.Offset+1)
+	}
+
+	b.Kill()
+	first.Close()
+	b.Restart()
+
+	second := member()
+	rest := pollN(t, second, groupRecords-len(got))
+	for _, r := range rest {
+		if r.Offset != next[r.Partition] {
+			t.Fatalf("partition %d resumed at offset %d, want %d", r.Partition, r.Offset, next[r.Partition])
+		}
+		next[r.Partition]++
 	}
 }
