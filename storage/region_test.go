@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -91,5 +92,101 @@ func TestRegionOutlivesSegment(t *testing.T) {
 	r.Release() // a second release does nothing
 	if _, err := f.ReadAt(got[:1], 0); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("after the last release the file should be closed, read gave %v", err)
+	}
+}
+
+// TestRegionsDuringAppendRollAndRetention reads regions while one writer
+// appends, rolls constantly and deletes old segments, and reads each
+// region's bytes only after more appends and retention passes may have
+// removed its segment: every region must still hold whole CRC-valid batches
+// starting at the requested offset. Run with -race.
+func TestRegionsDuringAppendRollAndRetention(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 300
+	cfg.IndexIntervalBytes = 1
+	cfg.RetentionBytes = 1500
+	cfg.RetentionMs = -1
+	l := openLog(t, t.TempDir(), cfg, OpenOptions{})
+	defer l.Close()
+
+	stop := make(chan struct{})
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var held []Region
+			var offs []int64
+			defer func() {
+				for i := range held {
+					held[i].Release()
+				}
+			}()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start, end := l.StartOffset(), l.EndOffset()
+				if end == start {
+					continue
+				}
+				off := start + int64(i*(r+7))%(end-start)
+				reg, err := l.ReadRegion(off, 400, math.MaxInt64)
+				if errors.Is(err, ErrOffsetOutOfRange) || (err == nil && reg.Len == 0) {
+					continue
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+				held, offs = append(held, reg), append(offs, off)
+				if len(held) < 8 {
+					continue
+				}
+				// Check the oldest region held, then let it go.
+				reg, off = held[0], offs[0]
+				held, offs = held[1:], offs[1:]
+				data := make([]byte, reg.Len)
+				_, err = reg.File.ReadAt(data, reg.Pos)
+				reg.Release()
+				if err != nil {
+					errc <- err
+					return
+				}
+				for pos := 0; pos < len(data); {
+					h, err := parseBatchHeader(data[pos:])
+					if err != nil || pos+int(h.size()) > len(data) || !batchCRCValid(data[pos:pos+int(h.size())]) {
+						errc <- errors.New("region holds a bad batch")
+						return
+					}
+					if pos == 0 && (h.BaseOffset > off || h.lastOffset() < off) {
+						errc <- errors.New("region's first batch does not hold the offset")
+						return
+					}
+					pos += int(h.size())
+				}
+			}
+		}()
+	}
+	for range 400 {
+		tb := testBatch{base: l.EndOffset(), records: 3, ts: 1, valueSize: 20, pid: -1}
+		if err := l.Append(tb.encode(), tb.info()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.DeleteRetained(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	if l.StartOffset() == 0 {
+		t.Fatal("retention never ran")
 	}
 }
