@@ -280,3 +280,58 @@ func TestJavaStringHash(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupShutdownEndsParkedJoin: a JoinGroup parked in a rebalance (the
+// other member never rejoins) does not hold up shutdown; it answers
+// NOT_COORDINATOR so the client looks for another coordinator.
+func TestGroupShutdownEndsParkedJoin(t *testing.T) {
+	s, addr, stop := runTestServer(t, testServerConfig(t, groupOverrides...))
+	createTestTopic(t, s, addr, "parked", 1, nil)
+	cl := rawGroupClient(t, addr)
+	if j := joinRaw(t, cl, "parked-g"); j.ErrorCode != 0 {
+		t.Fatalf("first member: %v", kerr.ErrorForCode(j.ErrorCode))
+	}
+	// The second member's join waits for the first to rejoin, which it
+	// never does (its rebalance timeout is 10 s).
+	parked := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() {
+		second := rawGroupClient(t, addr)
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Version = 9
+		req.Group, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis, req.ProtocolType = "parked-g", 10000, 10000, "consumer"
+		req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+		for {
+			resp, err := req.RequestWith(context.Background(), second.Broker(0))
+			if err != nil {
+				parked <- nil
+				return
+			}
+			if resp.ErrorCode != kerr.MemberIDRequired.Code {
+				parked <- resp
+				return
+			}
+			req.MemberID = resp.MemberID
+		}
+	}()
+	waitFor(t, 10*time.Second, "the group to rebalance", func() bool {
+		adm, _ := newAdmin(t, addr)
+		dg, err := adm.DescribeGroups(testCtx(t), "parked-g")
+		return err == nil && dg["parked-g"].State == "PreparingRebalance"
+	})
+	start := time.Now()
+	stop()
+	if d := time.Since(start); d > inflightDrainTimeout {
+		t.Errorf("shutdown took %s with a parked JoinGroup", d)
+	}
+	select {
+	case resp := <-parked:
+		if resp == nil {
+			t.Fatal("the parked JoinGroup got no answer before the connection closed")
+		}
+		if resp.ErrorCode != kerr.NotCoordinator.Code {
+			t.Errorf("parked JoinGroup answered %v, want NOT_COORDINATOR", kerr.ErrorForCode(resp.ErrorCode))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the parked JoinGroup never returned")
+	}
+}
