@@ -27,6 +27,7 @@
 #                                their top entries (needs linux perf)
 #   BENCH_LIMIT_MB    [1024]     MiB written and read by the disk and
 #                                loopback measurements of the machine's limits
+#   BENCH_GROUPS      [1]        0: skip the consumer-group benchmarks
 #   BENCH_OUT         [bench/results.md]
 #   GOKAFKA_BIN       [bin/gokafka] (built here when missing or stale)
 set -euo pipefail
@@ -459,6 +460,23 @@ for run in $profiled_runs; do
 	echo "${profiles[$run]}"
 done
 
+# Consumer groups (issue 3): offset commits of 50 partitions per request
+# (commits/s, latency p50/p99) and the time a 10-member group takes to settle
+# after one member leaves. These are Go benchmarks with their own in-process
+# broker and ZooKeeper, so they run after the broker above has stopped its
+# workloads; BENCH_GROUPS=0 skips them.
+group_lines=()
+if [[ ${BENCH_GROUPS:-1} != 0 ]]; then
+	log "consumer groups: OffsetCommit of 50 partitions, 10-member rebalance"
+	while IFS= read -r line; do
+		group_lines+=("$line")
+	done < <(go test ./broker/ -run '^$' -bench 'OffsetCommit50' -benchtime 300x 2>&1 | grep '^Benchmark';
+		go test ./broker/ -run '^$' -bench 'GroupRebalance10' -benchtime 3x 2>&1 | grep '^Benchmark')
+	echo
+	echo "Consumer groups (go test -bench, broker package):"
+	printf '%s\n' "${group_lines[@]}"
+fi
+
 cores=$(nproc)
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
@@ -506,6 +524,18 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 	echo "Broker CPU is utime+stime of the broker process during the run (/proc/<pid>/stat);"
 	echo "RSS is the broker's peak VmRSS sampled every 100 ms."
 	echo
+	if [[ ${#group_lines[@]} -gt 0 ]]; then
+		echo "## Consumer groups"
+		echo
+		echo "OffsetCommit v9 of 50 partitions per request (each one ZooKeeper multi), with 1 and 8"
+		echo "groups committing at once; and a 10-member group settling after one member leaves, with"
+		echo "Kafka's 3 s heartbeat and with a 100 ms heartbeat (members learn of a rebalance from a heartbeat)."
+		echo
+		echo '```'
+		printf '%s\n' "${group_lines[@]}"
+		echo '```'
+		echo
+	fi
 	echo "The tools' own report lines:"
 	echo
 	echo '```'
