@@ -17,37 +17,21 @@ import (
 func (s *Server) handleOffsetCommit(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.OffsetCommitRequest)
 	known := *r
-	known.Topics = nil
-	unknown := make(map[string]map[int32]bool)
-	for _, t := range r.Topics {
-		kt := t
-		kt.Partitions = nil
-		for _, p := range t.Partitions {
-			if s.partitionExists(t.Topic, p.Partition) {
-				kt.Partitions = append(kt.Partitions, p)
-				continue
-			}
-			if unknown[t.Topic] == nil {
-				unknown[t.Topic] = make(map[int32]bool)
-			}
-			unknown[t.Topic][p.Partition] = true
-		}
-		if len(kt.Partitions) > 0 {
-			known.Topics = append(known.Topics, kt)
-		}
-	}
+	var unknown partitionSet
+	known.Topics, unknown = splitKnownPartitions(s, r.Topics,
+		func(t *kmsg.OffsetCommitRequestTopic) string { return t.Topic },
+		func(t *kmsg.OffsetCommitRequestTopic) *[]kmsg.OffsetCommitRequestTopicPartition { return &t.Partitions },
+		func(p *kmsg.OffsetCommitRequestTopicPartition) int32 { return p.Partition })
 	if len(unknown) == 0 {
 		return s.groups.OffsetCommit(ctx, r), nil
 	}
 
-	codes := make(map[string]map[int32]int16)
+	codes := make(partitionCodes)
 	if len(known.Topics) > 0 {
 		for _, t := range s.groups.OffsetCommit(ctx, &known).Topics {
-			m := make(map[int32]int16, len(t.Partitions))
 			for _, p := range t.Partitions {
-				m[p.Partition] = p.ErrorCode
+				codes.set(t.Topic, p.Partition, p.ErrorCode)
 			}
-			codes[t.Topic] = m
 		}
 	}
 	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
@@ -57,7 +41,7 @@ func (s *Server) handleOffsetCommit(ctx context.Context, hdr *wire.RequestHeader
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
-			if unknown[t.Topic][p.Partition] {
+			if unknown.has(t.Topic, p.Partition) {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
 				rp.ErrorCode = codes[t.Topic][p.Partition]
@@ -67,15 +51,4 @@ func (s *Server) handleOffsetCommit(ctx context.Context, hdr *wire.RequestHeader
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
-}
-
-// partitionExists reports whether topic has partition p in the metadata
-// cache.
-func (s *Server) partitionExists(topic string, p int32) bool {
-	tm, ok := s.meta.topic(topic)
-	if !ok {
-		return false
-	}
-	_, ok = tm.Partitions[p]
-	return ok
 }

@@ -15,36 +15,20 @@ import (
 func (s *Server) handleOffsetDelete(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.OffsetDeleteRequest)
 	known := *r
-	known.Topics = nil
-	unknown := make(map[string]map[int32]bool)
-	for _, t := range r.Topics {
-		kt := t
-		kt.Partitions = nil
-		for _, p := range t.Partitions {
-			if s.partitionExists(t.Topic, p.Partition) {
-				kt.Partitions = append(kt.Partitions, p)
-				continue
-			}
-			if unknown[t.Topic] == nil {
-				unknown[t.Topic] = make(map[int32]bool)
-			}
-			unknown[t.Topic][p.Partition] = true
-		}
-		if len(kt.Partitions) > 0 {
-			known.Topics = append(known.Topics, kt)
-		}
-	}
+	var unknown partitionSet
+	known.Topics, unknown = splitKnownPartitions(s, r.Topics,
+		func(t *kmsg.OffsetDeleteRequestTopic) string { return t.Topic },
+		func(t *kmsg.OffsetDeleteRequestTopic) *[]kmsg.OffsetDeleteRequestTopicPartition { return &t.Partitions },
+		func(p *kmsg.OffsetDeleteRequestTopicPartition) int32 { return p.Partition })
 	resp := s.groups.OffsetDelete(ctx, &known)
 	if resp.ErrorCode != 0 || len(unknown) == 0 {
 		return resp, nil
 	}
-	codes := make(map[string]map[int32]int16)
+	codes := make(partitionCodes)
 	for _, t := range resp.Topics {
-		m := make(map[int32]int16, len(t.Partitions))
 		for _, p := range t.Partitions {
-			m[p.Partition] = p.ErrorCode
+			codes.set(t.Topic, p.Partition, p.ErrorCode)
 		}
-		codes[t.Topic] = m
 	}
 	resp.Topics = nil
 	for _, t := range r.Topics {
@@ -53,7 +37,7 @@ func (s *Server) handleOffsetDelete(ctx context.Context, hdr *wire.RequestHeader
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
-			if unknown[t.Topic][p.Partition] {
+			if unknown.has(t.Topic, p.Partition) {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
 				rp.ErrorCode = codes[t.Topic][p.Partition]
