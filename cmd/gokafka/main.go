@@ -16,6 +16,7 @@ var subcommands = map[string]func(args []string) int{
 	"server":             runServer,
 	"producer-perf-test": runProducerPerfTest,
 	"consumer-perf-test": runConsumerPerfTest,
+	"end-to-end-latency": runE2ELatency,
 	// Hidden: make bench's loopback TCP ceiling (loopback.go).
 	"loopback-test": runLoopbackTest,
 }
@@ -38,5 +39,6 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
   gokafka server <server.properties> [--override key=value ...]
   gokafka producer-perf-test --topic T --num-records N --record-size S --throughput -1 --producer-props bootstrap.servers=HOST:PORT [k=v ...]
-  gokafka consumer-perf-test --bootstrap-server HOST:PORT --topic T --messages N`)
+  gokafka consumer-perf-test --bootstrap-server HOST:PORT --topic T --messages N
+  gokafka end-to-end-latency HOST:PORT TOPIC NUM_MESSAGES ACKS SIZE [--throughput-mb MB_PER_SEC]`)
 }
