@@ -9,6 +9,10 @@
 #   produce 100 B and 1 KiB records, acks=1 (non-idempotent) and acks=all
 #   (idempotent), unthrottled, one producer; then consume each topic from
 #   the earliest offset (page cache), one consumer.
+# Then: end-to-end latency at 20 MiB/s of 1 KiB records (acks=all); a
+# SIGKILL restart after BENCH_RESTART_GB more GiB (time to serving); and
+# BENCH_PARTITIONS partitions followed by a restart (start time, Metadata
+# latency, RSS). The 8 GB backlog workload is not run.
 # For every run it also reports the broker's CPU seconds (utime+stime from
 # /proc/<pid>/stat) and its peak RSS, so broker efficiency is visible even
 # when the client, which shares the cores, is the bottleneck.
@@ -28,6 +32,12 @@
 #   BENCH_LIMIT_MB    [1024]     MiB written and read by the disk and
 #                                loopback measurements of the machine's limits
 #   BENCH_GROUPS      [1]        0: skip the consumer-group benchmarks
+#   BENCH_E2E_SECONDS [10]       length of the end-to-end latency run
+#                                (20 MiB/s of 1 KiB records, acks=all)
+#   BENCH_RESTART_GB  [2]        GiB produced before the SIGKILL restart
+#                                (issue 4 asks for 10)
+#   BENCH_PARTITIONS  [10000]    partitions created (topics of 100) before
+#                                the many-partition restart
 #   BENCH_OUT         [bench/results.md]
 #   GOKAFKA_BIN       [bin/gokafka] (built here when missing or stale)
 set -euo pipefail
@@ -218,15 +228,29 @@ num.partitions=1
 default.replication.factor=1
 auto.create.topics.enable=true
 CFG
-log "starting broker on $bootstrap (logs in $tmp/kafka-logs)"
-setsid "$GOKAFKA_BIN" server "$tmp/server.properties" >"$tmp/broker.log" 2>&1 &
-broker_pid=$!
-for _ in $(seq 1 300); do
-	port_open "$broker_port" && break
-	kill -0 "$broker_pid" 2>/dev/null || { tail -n 30 "$tmp/broker.log" >&2; log "broker exited during start"; exit 1; }
-	sleep 0.1
-done
-port_open "$broker_port" || { tail -n 30 "$tmp/broker.log" >&2; log "broker did not listen within 30s"; exit 1; }
+# start_broker starts the broker on the same config and dirs, records its
+# start time (Unix ns) in broker_start_ns and waits until it listens.
+start_broker() {
+	log "starting broker on $bootstrap (logs in $tmp/kafka-logs)"
+	broker_start_ns=$(date +%s%N)
+	setsid "$GOKAFKA_BIN" server "$tmp/server.properties" >>"$tmp/broker.log" 2>&1 &
+	broker_pid=$!
+	for _ in $(seq 1 3000); do
+		port_open "$broker_port" && break
+		kill -0 "$broker_pid" 2>/dev/null || { tail -n 30 "$tmp/broker.log" >&2; log "broker exited during start"; exit 1; }
+		sleep 0.01
+	done
+	port_open "$broker_port" || { tail -n 30 "$tmp/broker.log" >&2; log "broker did not listen within 30s"; exit 1; }
+}
+
+# stop_broker SIGNAL stops the broker with SIGNAL and waits for it to exit.
+stop_broker() {
+	kill -"$1" "$broker_pid" 2>/dev/null || true
+	for _ in $(seq 1 300); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$broker_pid" 2>/dev/null || true
+	wait "$broker_pid" 2>/dev/null || true
+}
+start_broker
 
 clk_tck=$(getconf CLK_TCK)
 rows=()     # table rows: name|records|rec/s|MB/s|avg|p99|cpu|rec per cpu-s|rss
@@ -346,6 +370,82 @@ for w in "${workloads[@]}"; do
 	perf_stop "$cname"
 done
 
+# --- end-to-end latency --------------------------------------------------
+# 20 MiB/s of 1 KiB records, acks=all (idempotent), for BENCH_E2E_SECONDS:
+# every record carries its send time, the consumer in the same process
+# notes its receipt time.
+BENCH_E2E_SECONDS=${BENCH_E2E_SECONDS:-10}
+e2e_line="not run"
+e2e_p99=""
+log "end-to-end latency: 20 MiB/s of 1 KiB records, acks=all, ${BENCH_E2E_SECONDS}s"
+if timeout -s INT -k 10 $((BENCH_E2E_SECONDS + 60)) "$GOKAFKA_BIN" end-to-end-latency "$bootstrap" bench-e2e \
+	$((20 * 1024 * BENCH_E2E_SECONDS)) all 1024 --throughput-mb 20 --timeout 30s \
+	--summary-json "$tmp/e2e.json" >"$tmp/e2e.out" 2>"$tmp/e2e.err"; then
+	e2e_line=$(tr '\n' ' ' <"$tmp/e2e.out")
+	e2e_p99=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("%.3f|%.3f|%.3f" % (s["p50_ms"], s["p99_ms"], s["p999_ms"]))' "$tmp/e2e.json")
+else
+	log "end-to-end latency failed:"; tail -n 5 "$tmp/e2e.err" >&2
+fi
+raw_lines+=("end-to-end-latency (20 MiB/s, 1 KiB, acks=all): $e2e_line")
+
+# --- restart after SIGKILL -----------------------------------------------
+# BENCH_RESTART_GB more GiB of 1 KiB records go to a 4-partition topic (on
+# top of the data the workloads above left), then the broker is killed with
+# SIGKILL and started on the same dirs; "serving" is the first moment an
+# ApiVersions and a Metadata request succeed and an acks=all produce is
+# acknowledged, measured from the new process's start.
+BENCH_RESTART_GB=${BENCH_RESTART_GB:-2}
+restart_s=""
+restart_note=""
+log "restart: ${BENCH_RESTART_GB} GiB into bench-restart (4 partitions), SIGKILL, restart"
+"$GOKAFKA_BIN" bench-probe create-topics --bootstrap "$bootstrap" --prefix bench-restart --topics 1 --partitions 4 >/dev/null
+restart_records=$((BENCH_RESTART_GB * 1024 * 1024))
+timeout -s INT -k 10 $((BENCH_RUN_TIMEOUT * 4)) "$GOKAFKA_BIN" producer-perf-test --topic bench-restart-0 \
+	--num-records "$restart_records" --record-size 1024 --throughput -1 \
+	--producer-props "bootstrap.servers=$bootstrap" acks=1 enable.idempotence=false $BENCH_PRODUCER_PROPS \
+	>"$tmp/restart-produce.out" 2>&1 || log "restart: produce ended early: $(tail -n 1 "$tmp/restart-produce.out")"
+restart_log_gib=$(du -sb "$tmp/kafka-logs" | awk '{printf "%.1f", $1 / 1073741824}')
+restart_segments=$(find "$tmp/kafka-logs" -name '*.log' | wc -l)
+stop_broker KILL
+start_broker
+if out=$("$GOKAFKA_BIN" bench-probe wait-serving --bootstrap "$bootstrap" --topic bench-restart-0 \
+	--since-ns "$broker_start_ns" --timeout 120s); then
+	restart_s=${out#serving_s=}
+	restart_rss=$(awk '{printf "%.1f", $1 / 1024}' <<<"$(rss_kib "$broker_pid")")
+	restart_note="${restart_log_gib} GiB of logs in $restart_segments segment files, RSS $restart_rss MiB when serving"
+else
+	log "restart: broker did not serve within 120s"
+	restart_note="not serving within 120 s (${restart_log_gib} GiB of logs)"
+fi
+raw_lines+=("restart after SIGKILL: serving after ${restart_s:-?} s; $restart_note")
+
+# --- many partitions ------------------------------------------------------
+# BENCH_PARTITIONS partitions in topics of 100 (CreateTopics, 10 topics per
+# request), then a graceful restart: start time (process start to serving),
+# Metadata latency for all topics, and RSS.
+BENCH_PARTITIONS=${BENCH_PARTITIONS:-10000}
+parts_topics=$(((BENCH_PARTITIONS + 99) / 100))
+parts_create="" parts_start="" parts_meta="" parts_rss=""
+log "partitions: $parts_topics topics x 100 partitions"
+if out=$("$GOKAFKA_BIN" bench-probe create-topics --bootstrap "$bootstrap" --prefix bench-parts \
+	--topics "$parts_topics" --partitions 100 --per-request 10 --timeout 20m 2>"$tmp/parts.err"); then
+	parts_create=${out#create_s=}
+	log "partitions: created in ${parts_create}s; restarting (SIGTERM)"
+	stop_broker TERM
+	start_broker
+	if out=$("$GOKAFKA_BIN" bench-probe wait-serving --bootstrap "$bootstrap" --topic bench-parts-0 \
+		--since-ns "$broker_start_ns" --timeout 120s); then
+		parts_start=${out#serving_s=}
+		parts_meta=$("$GOKAFKA_BIN" bench-probe metadata --bootstrap "$bootstrap" --count 20 | tr '\n' ' ')
+		parts_rss=$(awk '{printf "%.1f", $1 / 1024}' <<<"$(rss_kib "$broker_pid")")
+	else
+		log "partitions: broker did not serve within 120s after restart"
+	fi
+else
+	log "partitions: creating topics failed:"; tail -n 5 "$tmp/parts.err" >&2
+fi
+raw_lines+=("partitions: $BENCH_PARTITIONS created in ${parts_create:-?} s; restart to serving ${parts_start:-?} s; metadata (all topics, 20 requests): ${parts_meta:-?}; RSS ${parts_rss:-?} MiB")
+
 # --- report --------------------------------------------------------------
 header="workload|records|records/s|MB/s|lat avg ms|lat p99 ms|broker CPU s|records/broker CPU-s|broker peak RSS MiB"
 table() {
@@ -363,9 +463,12 @@ table() {
 # text), each with its fraction of the physical limit where it has one.
 targets() {
 	printf '%s\n' "${rows[@]}" >"$tmp/rows"
-	python3 - "$1" "$tmp/rows" "$lim_write" "$lim_read" "$lim_tcp" <<'PY'
+	python3 - "$1" "$tmp/rows" "$lim_write" "$lim_read" "$lim_tcp" "e2e=$e2e_p99" "restart=$restart_s" \
+		"restart_gib=$restart_log_gib" "parts_n=$BENCH_PARTITIONS" "parts_create=$parts_create" \
+		"parts_start=$parts_start" "parts_rss=$parts_rss" "parts_meta=$parts_meta" <<'PY'
 import sys
-fmt, rows_path, lim_write, lim_read, lim_tcp = sys.argv[1:]
+fmt, rows_path, lim_write, lim_read, lim_tcp = sys.argv[1:6]
+extra = dict(a.split("=", 1) for a in sys.argv[6:])
 rows = {}
 for line in open(rows_path):
     f = line.rstrip("\n").split("|")
@@ -416,10 +519,30 @@ rss = [num(k, RSS) for k in rows]
 rss = [x for x in rss if x is not None]
 v = max(rss) if rss else None
 add("Broker peak RSS, produce/consume runs", v, f"{v:.1f} MiB" if v else "", "<= 40 MiB", lambda x: x <= 40)
-for figure, target in (("End-to-end p99, 20 MB/s of 1 KiB, acks=all", "<= 2 ms"),
-                       ("Restart after SIGKILL, 10 GB of logs", "serving within 5 s"),
-                       ("10,000 partitions", "start < 5 s, RSS < 300 MB")):
-    out.append((figure, "not measured by make bench yet", target, "-", "-"))
+e2e = extra.get("e2e", "")
+if e2e:
+    p50, p99, p999 = (float(x) for x in e2e.split("|"))
+    out.append(("End-to-end p99, 20 MB/s of 1 KiB, acks=all", f"p99 {p99:.3f} ms (p50 {p50:.3f}, p99.9 {p999:.3f})",
+                "<= 2 ms", "-", "yes" if p99 <= 2 else "no"))
+else:
+    out.append(("End-to-end p99, 20 MB/s of 1 KiB, acks=all", "failed", "<= 2 ms", "-", "-"))
+r = extra.get("restart", "")
+if r:
+    out.append((f"Restart after SIGKILL ({extra['restart_gib']} GiB of logs; issue: 10 GB)", f"serving after {float(r):.2f} s",
+                "serving within 5 s", "-", "yes" if float(r) < 5 else "no"))
+else:
+    out.append(("Restart after SIGKILL", "failed", "serving within 5 s", "-", "-"))
+st, rss, meta = extra.get("parts_start", ""), extra.get("parts_rss", ""), extra.get("parts_meta", "")
+if st and rss:
+    m = dict(kv.split("=") for kv in meta.split())
+    out.append((f"{extra['parts_n']} partitions ({m.get('partitions', '?')} in Metadata)",
+                f"start {float(st):.2f} s, RSS {float(rss):.1f} MiB, Metadata p50 {m.get('p50_ms', '?')} / p99 {m.get('p99_ms', '?')} ms"
+                f" (created in {float(extra['parts_create']):.1f} s)",
+                "start < 5 s, RSS < 300 MB", "-", "yes" if float(st) < 5 and float(rss) * 1.048576 < 300 else "no"))
+else:
+    out.append((f"{extra['parts_n']} partitions", "failed" + (f" (created in {extra['parts_create']} s)" if extra.get("parts_create") else ""),
+                "start < 5 s, RSS < 300 MB", "-", "-"))
+out.append(("Backlog 8 GB, Metadata p99 while draining", "not run by make bench", "<= 50 ms p99", "-", "-"))
 head = ("figure", "this run", "target (issue 4)", "fraction of the limit", "met")
 if fmt == "md":
     print("| " + " | ".join(head) + " |")

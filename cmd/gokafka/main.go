@@ -19,6 +19,8 @@ var subcommands = map[string]func(args []string) int{
 	"end-to-end-latency": runE2ELatency,
 	// Hidden: make bench's loopback TCP ceiling (loopback.go).
 	"loopback-test": runLoopbackTest,
+	// Hidden: make bench's restart and many-partition probes (bench_probe.go).
+	"bench-probe": runBenchProbe,
 }
 
 func main() {
