@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gokafka/gokafka/internal/procs"
 )
 
 // StartTimeout bounds how long StartBroker waits for a broker to serve.
@@ -64,7 +66,7 @@ func (c *Cluster) NewBroker(t testing.TB, overrides map[string]string) *Broker {
 	t.Helper()
 	id := c.nextID
 	c.nextID++
-	port, err := freePort()
+	port, err := procs.FreeLoopbackPort()
 	if err != nil {
 		t.Fatalf("testcluster: %v", err)
 	}
@@ -212,9 +214,9 @@ func (b *Broker) WaitReady(ctx context.Context) error {
 		}
 		select {
 		case <-r.done:
-			return fmt.Errorf("broker %d exited during start (%v); log %s:\n%s", b.ID, r.err, r.logPath, tail(b.Log(), logTailLines))
+			return fmt.Errorf("broker %d exited during start (%v); log %s:\n%s", b.ID, r.err, r.logPath, procs.LastLines(b.Log(), logTailLines))
 		case <-ctx.Done():
-			return fmt.Errorf("broker %d on %s not ready: %w (last probe: %v); log %s:\n%s", b.ID, b.Addr(), ctx.Err(), last, r.logPath, tail(b.Log(), logTailLines))
+			return fmt.Errorf("broker %d on %s not ready: %w (last probe: %v); log %s:\n%s", b.ID, b.Addr(), ctx.Err(), last, r.logPath, procs.LastLines(b.Log(), logTailLines))
 		case <-tick.C:
 		}
 	}
@@ -326,28 +328,8 @@ func (b *Broker) dumpLog() {
 		if err != nil {
 			continue
 		}
-		b.t.Logf("broker %d run %d log (%s), last %d lines:\n%s", b.ID, i, p, logTailLines, tail(string(data), logTailLines))
+		b.t.Logf("broker %d run %d log (%s), last %d lines:\n%s", b.ID, i, p, logTailLines, procs.LastLines(string(data), logTailLines))
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// freePort asks the kernel for an unused loopback port. The port is free
-// when returned; a broker binds it a moment later (the window is tiny and a
-// clash shows up as a clear bind error in the broker log).
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // errNotReady marks a probe answer that shows the broker is up but not yet

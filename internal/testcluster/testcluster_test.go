@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/procs"
 	"github.com/gokafka/gokafka/internal/zktest"
 )
 
@@ -37,7 +38,7 @@ func TestBrokerLifecycle(t *testing.T) {
 		t.Fatalf("probe after restart: %v", err)
 	}
 	if code := b.Stop(); code != 0 {
-		t.Fatalf("exit status after SIGTERM = %d, want 0; log:\n%s", code, tail(b.Log(), 30))
+		t.Fatalf("exit status after SIGTERM = %d, want 0; log:\n%s", code, procs.LastLines(b.Log(), 30))
 	}
 	if err := probe(ctx, b.Addr(), b.ID); err == nil {
 		t.Fatal("broker still answers after Stop")

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gokafka/gokafka/internal/procs"
 )
 
 // TickTime is the tickTime of test servers. ZooKeeper accepts session
@@ -102,7 +104,7 @@ func StartDir(ctx context.Context, dir string) (*Server, error) {
 	}
 	var lastErr error
 	for attempt := 0; attempt < startAttempts; attempt++ {
-		port, err := freePort()
+		port, err := procs.FreeLoopbackPort()
 		if err != nil {
 			return nil, err
 		}
@@ -226,9 +228,9 @@ func (s *Server) waitReady(ctx context.Context, p *process, logStart int64) erro
 			if strings.Contains(tail, "Address already in use") {
 				return fmt.Errorf("zookeeper on %s: %w", s.Addr, errPortInUse)
 			}
-			return fmt.Errorf("zookeeper on %s exited during start (%v); log %s:\n%s", s.Addr, p.err, s.LogPath(), lastLines(tail, 20))
+			return fmt.Errorf("zookeeper on %s exited during start (%v); log %s:\n%s", s.Addr, p.err, s.LogPath(), procs.LastLines(tail, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("zookeeper on %s not ready after %s: %w; log %s:\n%s", s.Addr, StartTimeout, ctx.Err(), s.LogPath(), lastLines(s.logSince(logStart), 20))
+			return fmt.Errorf("zookeeper on %s not ready after %s: %w; log %s:\n%s", s.Addr, StartTimeout, ctx.Err(), s.LogPath(), procs.LastLines(s.logSince(logStart), 20))
 		case <-tick.C:
 		}
 	}
@@ -281,25 +283,6 @@ func (s *Server) logSince(off int64) string {
 		return ""
 	}
 	return string(b[off:])
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// freePort asks the kernel for an unused loopback port. Another process may
-// take it before ZooKeeper binds it; StartDir retries in that case.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // FourLetterWord sends a ZooKeeper four-letter command ("ruok", "srvr") to
