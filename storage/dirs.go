@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,12 +22,39 @@ type PartitionDir struct {
 	Path string
 }
 
+// Files at the top of each log dir besides meta.properties, the checkpoints
+// and the clean-shutdown marker. Kafka ignores non-directory files there.
+const (
+	// lockFile is held with an exclusive flock for the life of the process
+	// that opened the dir (Kafka's LogManager.LockFileName).
+	lockFile = ".lock"
+	// zkSessionFile records, in hex, the ZooKeeper session of the process
+	// holding lockFile (gokafka's own; Kafka has no such file). See
+	// PreviousZKSessions for why.
+	zkSessionFile = ".gokafka-zk-session"
+)
+
+// ErrLogDirLocked is returned by OpenDirs when another process (or another
+// Dirs in this process) holds a log dir's .lock: two brokers must never
+// share a log dir.
+var ErrLogDirLocked = errors.New("log dir is locked by another process")
+
 // Dirs is the broker's set of log dirs (log.dirs): meta.properties, the
-// checkpoint files and the clean-shutdown marker live here. Its methods are
-// safe for concurrent use.
+// checkpoint files and the clean-shutdown marker live here. OpenDirs locks
+// every dir and Close unlocks them. Its methods are safe for concurrent use.
 type Dirs struct {
 	paths  []string
 	logger *zap.Logger
+
+	// locks are the open .lock files, one per dir, holding the flocks;
+	// locked is false on platforms without flock.
+	locks     []*os.File
+	locked    bool
+	closeOnce sync.Once
+	// prevSessions are the ZooKeeper sessions recorded in zkSessionFile
+	// when the dirs were opened, per dir (0: none), in paths order.
+	prevSessions []int64
+	sessionMu    sync.Mutex // serializes RecordZKSession
 
 	cleanOnce sync.Once
 	clean     bool
@@ -38,23 +66,40 @@ type Dirs struct {
 	assigned map[string]string // partition dir name -> log dir chosen by PathFor, guarded by mu
 }
 
-// OpenDirs creates missing log dirs and checks meta.properties in each: a
-// broker.id or cluster.id that differs from the arguments is an error
-// (Kafka's InconsistentBrokerIdException / InconsistentClusterIdException);
-// missing files are written.
-func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logger) (*Dirs, error) {
+// OpenDirs creates missing log dirs, locks each one's .lock (failing with
+// ErrLogDirLocked, in Kafka's words, when another process holds it) and
+// checks meta.properties in each: a broker.id or cluster.id that differs
+// from the arguments is an error (Kafka's InconsistentBrokerIdException /
+// InconsistentClusterIdException); missing files are written. It also reads
+// the ZooKeeper session each dir recorded (PreviousZKSessions). The locks
+// are held until Close; on error none is held.
+func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logger) (_ *Dirs, err error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	if len(paths) == 0 {
 		return nil, errors.New("open log dirs: no log.dirs given")
 	}
-	d := &Dirs{logger: logger, assigned: map[string]string{}, fresh: map[string]bool{}}
+	d := &Dirs{logger: logger, assigned: map[string]string{}, fresh: map[string]bool{}, locked: true}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
 	for _, p := range paths {
 		p = filepath.Clean(p)
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			return nil, fmt.Errorf("open log dir: %w", err)
 		}
+		if slices.Contains(d.paths, p) {
+			return nil, fmt.Errorf("log.dirs lists %s twice", p)
+		}
+		f, locked, err := lockDir(p)
+		if err != nil {
+			return nil, err
+		}
+		d.locks = append(d.locks, f)
+		d.locked = d.locked && locked
 		m, ok, err := readMetaProperties(p)
 		if err != nil {
 			return nil, fmt.Errorf("open log dir %s: %w", p, err)
@@ -75,8 +120,86 @@ func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logg
 			}
 		}
 		d.paths = append(d.paths, p)
+		d.prevSessions = append(d.prevSessions, d.readZKSession(p))
 	}
 	return d, nil
+}
+
+// Close releases the log dirs' locks. The broker calls it last, after its
+// ZooKeeper session has ended, so that a process that gets the lock knows
+// the session recorded here is finished. It is safe to call more than once.
+func (d *Dirs) Close() error {
+	var errs []error
+	d.closeOnce.Do(func() {
+		for _, f := range d.locks {
+			if err := f.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("unlock log dir: %w", err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// PreviousZKSessions are the distinct ZooKeeper session ids that the log
+// dirs recorded (RecordZKSession) when OpenDirs read them, or nil on a
+// platform without flock. Each was recorded by a process that held that
+// dir's .lock at the time; this process holds every lock now, so each of
+// those processes has exited (or closed its Dirs after its session) and its
+// session can do nothing more. The broker therefore deletes znodes that are
+// still ephemeral to such a session (/brokers/ids/<id>, /controller)
+// instead of waiting zookeeper.session.timeout.ms for ZooKeeper to expire
+// it, which is what an immediate restart after SIGKILL used to wait for.
+//
+// Dirs may name different sessions (a dir added to log.dirs later, or a
+// crash while the file was being rewritten); every one of them is dead for
+// the same reason, so all are returned, in log.dirs order.
+func (d *Dirs) PreviousZKSessions() []int64 {
+	if !d.locked {
+		return nil
+	}
+	var out []int64
+	for _, id := range d.prevSessions {
+		if id != 0 && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// RecordZKSession writes id as this process's ZooKeeper session into
+// .gokafka-zk-session in every log dir ("%x\n", through a temp file and a
+// rename, so a reader sees the old id or the new one). The broker calls it
+// once it has registered, and again after every new session.
+func (d *Dirs) RecordZKSession(id int64) error {
+	d.sessionMu.Lock()
+	defer d.sessionMu.Unlock()
+	data := []byte(strconv.FormatUint(uint64(id), 16) + "\n")
+	for _, p := range d.paths {
+		if err := writeFileAtomic(filepath.Join(p, zkSessionFile), data); err != nil {
+			return fmt.Errorf("record zookeeper session: %w", err)
+		}
+	}
+	return nil
+}
+
+// readZKSession reads dir's recorded session, 0 when there is none. A file
+// that does not parse is logged and ignored: the broker then waits for the
+// old session to expire, as it would without the file.
+func (d *Dirs) readZKSession(dir string) int64 {
+	p := filepath.Join(dir, zkSessionFile)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err == nil {
+		var id uint64
+		s := strings.TrimPrefix(strings.TrimSpace(string(data)), "0x")
+		if id, err = strconv.ParseUint(s, 16, 64); err == nil {
+			return int64(id)
+		}
+	}
+	d.logger.Warn("ignoring unreadable recorded ZooKeeper session", zap.String("path", p), zap.Error(err))
+	return 0
 }
 
 // Paths are the log dirs, cleaned, in configuration order.

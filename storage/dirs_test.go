@@ -47,6 +47,7 @@ func TestOpenDirsMetaProperties(t *testing.T) {
 	if !slices.Equal(d.Paths(), []string{a, b}) {
 		t.Fatalf("paths %v", d.Paths())
 	}
+	d.Close()
 	data, err := os.ReadFile(filepath.Join(b, "meta.properties"))
 	if err != nil {
 		t.Fatal(err)
@@ -70,15 +71,21 @@ func TestOpenDirsMetaProperties(t *testing.T) {
 		{"other cluster", 3, "clusterXYZ", ErrInconsistentMeta},
 	}
 	for _, tc := range tests {
-		if _, err := OpenDirs([]string{a, b}, tc.broker, tc.cluster, nil); !errors.Is(err, tc.wantErr) {
+		d, err := OpenDirs([]string{a, b}, tc.broker, tc.cluster, nil)
+		if !errors.Is(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.wantErr)
+		}
+		if err == nil {
+			d.Close()
 		}
 	}
 	// A file Kafka wrote (different order, extra comment) is accepted.
 	c := t.TempDir()
 	os.WriteFile(filepath.Join(c, "meta.properties"), []byte("#\n#Tue Mar 05 10:00:00 UTC 2024\ncluster.id=clusterABC\nversion=0\nbroker.id=3\n"), 0o644)
-	if _, err := OpenDirs([]string{c}, 3, "clusterABC", nil); err != nil {
+	if d, err := OpenDirs([]string{c}, 3, "clusterABC", nil); err != nil {
 		t.Fatalf("Kafka's meta.properties: %v", err)
+	} else {
+		d.Close()
 	}
 	os.WriteFile(filepath.Join(c, "meta.properties"), []byte("version=1\nnode.id=3\n"), 0o644)
 	if _, err := OpenDirs([]string{c}, 3, "clusterABC", nil); err == nil {
@@ -97,6 +104,7 @@ func TestPartitionsAndPathFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	parts, err := d.Partitions()
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +147,7 @@ func TestCheckpointsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	empty, err := d.ReadCheckpoints()
 	if err != nil || len(empty.RecoveryPoints)+len(empty.HighWatermarks)+len(empty.LogStartOffsets) != 0 {
 		t.Fatalf("fresh dirs: %+v, %v", empty, err)
@@ -188,13 +197,21 @@ func TestCheckpointsRoundTrip(t *testing.T) {
 
 func TestCleanShutdownMarker(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
+	// Each open closes the previous Dirs, as a restarted broker's old
+	// process has let go of the locks.
+	var cur *Dirs
 	open := func() *Dirs {
+		if cur != nil {
+			cur.Close()
+		}
 		d, err := OpenDirs([]string{a, b}, 1, "c", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
+		cur = d
 		return d
 	}
+	t.Cleanup(func() { cur.Close() })
 	// Brand-new log dirs (no meta.properties yet) held nothing to
 	// recover, so the first start is not reported as a crash.
 	if !open().CleanShutdown() {
@@ -271,5 +288,116 @@ func TestLeaderEpochCheckpoint(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, "leader-epoch-checkpoint"))
 	if string(data) != "0\n3\n0 0\n1 10\n4 12\n" {
 		t.Fatalf("file = %q", data)
+	}
+}
+
+// TestLogDirLock checks Kafka's .lock rule: while one Dirs holds a log dir,
+// opening it again (here or in another process) fails naming the dir, and
+// nothing of the failed open stays locked; after Close it opens again.
+func TestLogDirLock(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	first, err := OpenDirs([]string{a}, 1, "c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(a, ".lock")); err != nil {
+		t.Fatalf("no .lock file: %v", err)
+	}
+	// b is listed first so the failed open has locked it before reaching a.
+	_, err = OpenDirs([]string{b, a}, 1, "c", nil)
+	if !errors.Is(err, ErrLogDirLocked) {
+		t.Fatalf("second open of a locked dir: err = %v, want ErrLogDirLocked", err)
+	}
+	want := "Failed to acquire lock on file .lock in " + a + ". A Kafka instance in another process or thread is using this directory"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	onlyB, err := OpenDirs([]string{b}, 1, "c", nil)
+	if err != nil {
+		t.Fatalf("a failed open left %s locked: %v", b, err)
+	}
+	onlyB.Close()
+
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	first.Close() // twice is fine
+	again, err := OpenDirs([]string{a, b}, 1, "c", nil)
+	if err != nil {
+		t.Fatalf("open after Close: %v", err)
+	}
+	again.Close()
+
+	if _, err := OpenDirs([]string{a, a + "/"}, 1, "c", nil); err == nil || errors.Is(err, ErrLogDirLocked) {
+		t.Errorf("a dir listed twice: err = %v, want a duplicate-dir error", err)
+	}
+}
+
+// TestZKSessionRecord checks .gokafka-zk-session: what one run records, the
+// next run reads back as PreviousZKSessions; dirs that recorded different
+// sessions give each one once; unreadable files are ignored.
+func TestZKSessionRecord(t *testing.T) {
+	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
+	open := func(paths ...string) *Dirs {
+		t.Helper()
+		d, err := OpenDirs(paths, 1, "c", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := open(a, b, c)
+	if got := d.PreviousZKSessions(); len(got) != 0 {
+		t.Fatalf("fresh dirs recorded sessions %x", got)
+	}
+	const s1, s2 = int64(0x1000a3f5b2c0001), int64(-0x7000000000000000) // the second has the top bit set
+	if err := d.RecordZKSession(s1); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(a, ".gokafka-zk-session"))
+	if string(data) != "1000a3f5b2c0001\n" {
+		t.Fatalf(".gokafka-zk-session = %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(a, ".gokafka-zk-session.tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("tmp file left behind")
+	}
+	d.Close()
+
+	d = open(a, b) // a later run with fewer dirs records a new session
+	if got := d.PreviousZKSessions(); !slices.Equal(got, []int64{s1}) {
+		t.Fatalf("PreviousZKSessions = %x, want [%x]", got, s1)
+	}
+	if err := d.RecordZKSession(s2); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.PreviousZKSessions(); !slices.Equal(got, []int64{s1}) {
+		t.Fatalf("recording changed PreviousZKSessions to %x", got)
+	}
+	d.Close()
+
+	tests := []struct {
+		name  string
+		paths []string
+		want  []int64
+	}{
+		{"all dirs agree", []string{a, b}, []int64{s2}},
+		{"dirs differ: each once, in log.dirs order", []string{c, a, b}, []int64{s1, s2}},
+	}
+	for _, tc := range tests {
+		d := open(tc.paths...)
+		if got := d.PreviousZKSessions(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: PreviousZKSessions = %x, want %x", tc.name, got, tc.want)
+		}
+		d.Close()
+	}
+
+	os.WriteFile(filepath.Join(c, ".gokafka-zk-session"), []byte("not hex\n"), 0o644)
+	d = open(c, a)
+	defer d.Close()
+	if got := d.PreviousZKSessions(); !slices.Equal(got, []int64{s2}) {
+		t.Errorf("with an unreadable file: PreviousZKSessions = %x, want [%x]", got, s2)
+	}
+	if parts, err := d.Partitions(); err != nil || len(parts) != 0 {
+		t.Errorf("the lock and session files show up as partitions: %v, %v", parts, err)
 	}
 }
