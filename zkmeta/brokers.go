@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
 )
 
 // brokerIDsPath holds one ephemeral znode per live broker.
@@ -150,7 +152,9 @@ func parseEndpoint(s string) (Endpoint, error) {
 // A znode left by an earlier session (this broker restarted before
 // ZooKeeper expired its old session) vanishes within that session's timeout,
 // so RegisterBroker waits up to this client's session timeout for it to go
-// before giving up with ErrBrokerIDInUse.
+// before giving up with ErrBrokerIDInUse. When the caller knows that
+// session's process has exited, TakeOverBroker removes the znode first and
+// RegisterBroker does not wait.
 func (c *Client) RegisterBroker(ctx context.Context, b BrokerInfo) error {
 	if err := c.retrying(ctx, func() error { return c.registerBroker(ctx, b) }); err != nil {
 		return err
@@ -204,6 +208,76 @@ func (c *Client) registerBroker(ctx context.Context, b BrokerInfo) error {
 			return fmt.Errorf("register broker %d: %w", b.ID, err)
 		}
 	}
+}
+
+// TakeOverBroker deletes /brokers/ids/<id> when its ephemeralOwner is one
+// of dead, so that RegisterBroker can register at once instead of waiting
+// for ZooKeeper to expire that session. It returns the session it took the
+// znode from, or 0 when there was nothing to take over (no znode, or one
+// owned by any other session: RegisterBroker then behaves as it always
+// does, waiting up to the session timeout before ErrBrokerIDInUse).
+//
+// The caller vouches that every session in dead belongs to a process that
+// has exited: the broker passes the session ids its previous process
+// recorded in log dirs whose .lock it now holds (storage.Dirs), and the
+// lock is released only when that process ends. ZooKeeper keeps such a
+// session's ephemerals alive until zookeeper.session.timeout.ms passes,
+// which is what made an immediate restart after SIGKILL wait that long.
+func (c *Client) TakeOverBroker(ctx context.Context, id int32, dead []int64) (int64, error) {
+	owner, err := c.takeOverEphemeral(ctx, brokerPath(id), dead)
+	if err != nil {
+		return 0, fmt.Errorf("take over broker %d registration: %w", id, err)
+	}
+	return owner, nil
+}
+
+// takeOverEphemeral deletes p if it is an ephemeral of one of the dead
+// sessions (never of this client's own session) and returns that session,
+// or 0 when p is absent or has any other owner. The delete is conditional
+// on the version read with the owner, so a znode changed in between is read
+// again rather than deleted blindly.
+//
+// ZooKeeper cannot condition a delete on the owner itself: if the dead
+// session expired and a different live process with the same broker id
+// re-created p with the same version in the few milliseconds between the
+// read and the delete, that process would lose its znode. Two live brokers
+// sharing one id is a misconfiguration Kafka does not guard against either.
+func (c *Client) takeOverEphemeral(ctx context.Context, p string, dead []int64) (int64, error) {
+	if len(dead) == 0 {
+		return 0, nil
+	}
+	var taken int64
+	err := c.retrying(ctx, func() error {
+		for {
+			stat, err := c.exists(ctx, p)
+			if errors.Is(err, zk.ErrNoNode) {
+				return nil
+			}
+			if err != nil {
+				return wrap("read", p, err)
+			}
+			owner := stat.EphemeralOwner
+			if owner == 0 || owner == c.conn.SessionID() || !slices.Contains(dead, owner) {
+				return nil
+			}
+			_, err = call(ctx, func() (struct{}, error) {
+				return struct{}{}, c.conn.Delete(c.abs(p), stat.Version)
+			})
+			switch {
+			case err == nil:
+				taken = owner
+				c.log.Info("took over "+p+" from this broker's previous ZooKeeper session, whose process has exited",
+					zap.String("znode", p), zap.String("dead_session", fmt.Sprintf("0x%x", owner)),
+					zap.String("session", fmt.Sprintf("0x%x", c.conn.SessionID())))
+				return nil
+			case errors.Is(err, zk.ErrNoNode), errors.Is(err, zk.ErrBadVersion):
+				continue // gone or changed since the read: look again
+			default:
+				return wrap("delete", p, err)
+			}
+		}
+	})
+	return taken, err
 }
 
 // waitGone waits until p is deleted or the deadline passes.

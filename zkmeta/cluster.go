@@ -152,7 +152,8 @@ func (c *Client) controllerEpoch(ctx context.Context) (ControllerEpoch, error) {
 // If /controller already names this broker and belongs to this session
 // (a retried election), it wins with the current epoch. A /controller left
 // by an earlier session of this broker is not ours: won is false until it
-// disappears (WatchController tells when).
+// disappears (WatchController tells when), or until TakeOverController
+// removes it because that session's process is known to have exited.
 func (c *Client) ElectController(ctx context.Context, brokerID int32) (ce ControllerEpoch, won bool, err error) {
 	err = c.retrying(ctx, func() (err error) {
 		ce, won, err = c.electController(ctx, brokerID)
@@ -220,6 +221,21 @@ func (c *Client) holdsController(ctx context.Context, brokerID int32) (bool, err
 		return false, err
 	}
 	return id == brokerID && stat.EphemeralOwner == c.conn.SessionID(), nil
+}
+
+// TakeOverController deletes /controller when its ephemeralOwner is one of
+// dead (sessions of this broker's exited previous process, as for
+// TakeOverBroker), so ElectController can run a fresh election at once
+// instead of waiting for that session to expire. It returns the session
+// it took /controller from, or 0 when /controller is absent or held by any
+// other session (the election then waits for it as before). Another broker
+// may win the election that follows; that is an ordinary election.
+func (c *Client) TakeOverController(ctx context.Context, dead []int64) (int64, error) {
+	owner, err := c.takeOverEphemeral(ctx, controllerPath, dead)
+	if err != nil {
+		return 0, fmt.Errorf("take over controller: %w", err)
+	}
+	return owner, nil
 }
 
 // Controller returns the broker id in /controller, or -1 when there is none.

@@ -24,4 +24,17 @@
 // and returns when ctx ends. Reads, and writes whose repetition is harmless,
 // are retried while the connection is being re-established (for up to one
 // session timeout), as Kafka's ZooKeeperClient retries CONNECTIONLOSS.
+//
+// # Taking over a dead process's ephemerals
+//
+// A broker killed with SIGKILL leaves its session alive in ZooKeeper until
+// zookeeper.session.timeout.ms passes, and with it /brokers/ids/<id> (and
+// /controller if it was controller); a broker restarted at once would wait
+// that long. The broker records its session id in each log dir
+// (.gokafka-zk-session, see storage.Dirs), and a process that holds the log
+// dirs' .lock knows the process that wrote it has exited. TakeOverBroker
+// and TakeOverController delete those two znodes when, and only when, their
+// ephemeralOwner is one of the sessions the caller names (a delete
+// conditional on the version read with the owner); any other owner is left
+// alone, and RegisterBroker and ElectController wait for it as before.
 package zkmeta
