@@ -157,6 +157,14 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		if cerr := s.zk.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close zookeeper: %w", cerr)
 		}
+		// The log dirs' locks go last, once the session has ended: whoever
+		// takes them next may delete that session's ephemerals
+		// (storage.Dirs.PreviousZKSessions).
+		if s.dirs != nil {
+			if cerr := s.dirs.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("unlock log dirs: %w", cerr)
+			}
+		}
 	}()
 
 	s.clusterID, err = s.zk.ClusterID(ctx, newClusterID())
@@ -373,19 +381,26 @@ func (h inflightHandler) Handle(ctx context.Context, hdr *wire.RequestHeader, re
 }
 
 // register creates /brokers/ids/<id>. A registration left by this broker's
-// previous, crashed process lives until its session times out, so
-// ErrBrokerIDInUse is retried for up to the session timeout (plus a
-// margin) before giving up as Kafka would.
+// previous, crashed process lives until its session times out. When that
+// session is one the log dirs recorded (and so, as we hold their locks, one
+// whose process has exited), the registration is taken over at once;
+// otherwise ErrBrokerIDInUse is retried for up to the session timeout (plus
+// a margin) before giving up as Kafka would. Once registered, the session
+// is recorded in the log dirs for the next start.
 func (s *Server) register(ctx context.Context) error {
 	info := zkmeta.BrokerInfo{ID: s.cfg.BrokerID}
 	for _, a := range s.advertised {
 		info.Endpoints = append(info.Endpoints, zkmeta.Endpoint{Name: a.Name, SecurityProtocol: "PLAINTEXT", Host: a.Host, Port: a.Port})
+	}
+	if _, err := s.zk.TakeOverBroker(ctx, s.cfg.BrokerID, s.dirs.PreviousZKSessions()); err != nil {
+		return fmt.Errorf("register broker %d: %w", s.cfg.BrokerID, err)
 	}
 	deadline := time.Now().Add(s.cfg.ZooKeeperSessionTimeout + 5*time.Second)
 	logged := false
 	for {
 		err := s.zk.RegisterBroker(ctx, info)
 		if err == nil {
+			s.recordSession()
 			return s.refreshBrokers(ctx)
 		}
 		if !errors.Is(err, zkmeta.ErrBrokerIDInUse) || time.Now().After(deadline) {
@@ -420,9 +435,16 @@ func (s *Server) refreshBrokers(ctx context.Context) error {
 	return nil
 }
 
-// elect wins /controller. A /controller left by a crashed previous run
-// expires with its session, so losing is retried until then.
+// elect wins /controller. A /controller left by a crashed previous run is
+// deleted at once when its session is one the log dirs recorded (see
+// register); any other holder expires with its session, so losing is
+// retried until then. elect also runs after every new session (onNewSession),
+// so it records the current session in the log dirs.
 func (s *Server) elect(ctx context.Context) error {
+	s.recordSession()
+	if _, err := s.zk.TakeOverController(ctx, s.dirs.PreviousZKSessions()); err != nil {
+		return fmt.Errorf("controller election: %w", err)
+	}
 	deadline := time.Now().Add(s.cfg.ZooKeeperSessionTimeout + 5*time.Second)
 	logged := false
 	for {
@@ -448,6 +470,19 @@ func (s *Server) elect(ctx context.Context) error {
 		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
+	}
+}
+
+// recordSession writes the current ZooKeeper session into the log dirs
+// (storage.Dirs.RecordZKSession). A failure only costs the next start its
+// fast takeover, so it is logged, not fatal.
+func (s *Server) recordSession() {
+	id := s.zk.SessionID()
+	if id == 0 {
+		return // between sessions; the next one is recorded
+	}
+	if err := s.dirs.RecordZKSession(id); err != nil {
+		s.logger.Warn("cannot record the ZooKeeper session in the log dirs; a restart after a crash will wait for it to expire", zap.Error(err))
 	}
 }
 

@@ -54,7 +54,8 @@ type Dirs struct {
 	// prevSessions are the ZooKeeper sessions recorded in zkSessionFile
 	// when the dirs were opened, per dir (0: none), in paths order.
 	prevSessions []int64
-	sessionMu    sync.Mutex // serializes RecordZKSession
+	sessionMu    sync.Mutex // serializes RecordZKSession, guards recorded
+	recorded     int64      // the last session RecordZKSession wrote
 
 	cleanOnce sync.Once
 	clean     bool
@@ -169,16 +170,21 @@ func (d *Dirs) PreviousZKSessions() []int64 {
 // RecordZKSession writes id as this process's ZooKeeper session into
 // .gokafka-zk-session in every log dir ("%x\n", through a temp file and a
 // rename, so a reader sees the old id or the new one). The broker calls it
-// once it has registered, and again after every new session.
+// once it has registered, and again after every new session; recording the
+// id written last again does nothing.
 func (d *Dirs) RecordZKSession(id int64) error {
 	d.sessionMu.Lock()
 	defer d.sessionMu.Unlock()
+	if id == d.recorded && id != 0 {
+		return nil
+	}
 	data := []byte(strconv.FormatUint(uint64(id), 16) + "\n")
 	for _, p := range d.paths {
 		if err := writeFileAtomic(filepath.Join(p, zkSessionFile), data); err != nil {
 			return fmt.Errorf("record zookeeper session: %w", err)
 		}
 	}
+	d.recorded = id
 	return nil
 }
 
