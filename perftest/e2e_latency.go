@@ -139,6 +139,10 @@ type E2ESummary struct {
 	P99Ms      float64 `json:"p99_ms"`
 	P999Ms     float64 `json:"p999_ms"`
 	MaxMs      float64 `json:"max_ms"`
+	// Ack is the producer's view in the rate-limited mode: send to
+	// acknowledgement. It separates the produce half of the latency from
+	// the fetch half when a tail needs explaining.
+	Ack *E2ESummary `json:"ack,omitempty"`
 }
 
 // summarizeLatencies computes the summary of the latencies (sorted in
@@ -166,6 +170,13 @@ func summarizeLatencies(lat []time.Duration) E2ESummary {
 // coarse for sub-millisecond brokers).
 func formatE2E(s E2ESummary) string {
 	return fmt.Sprintf("Avg latency: %.4f ms\nPercentiles: 50th = %.3f, 99th = %.3f, 99.9th = %.3f (ms; max %.3f; %d records)",
+		s.AvgMs, s.P50Ms, s.P99Ms, s.P999Ms, s.MaxMs, s.Records)
+}
+
+// formatAck returns the extra line of the rate-limited mode: the
+// producer's send-to-acknowledgement latency.
+func formatAck(s E2ESummary) string {
+	return fmt.Sprintf("Produce acknowledgement: avg %.4f ms, 50th = %.3f, 99th = %.3f, 99.9th = %.3f (ms; max %.3f; %d records)",
 		s.AvgMs, s.P50Ms, s.P99Ms, s.P999Ms, s.MaxMs, s.Records)
 }
 
@@ -232,15 +243,23 @@ func RunE2E(ctx context.Context, o E2EOptions, out, errOut io.Writer) error {
 	defer consumer.Close()
 
 	var lat []time.Duration
+	var acks []time.Duration
 	if o.Throughput > 0 {
-		lat, err = runE2ERated(ctx, o, producer, consumer, runID)
+		lat, acks, err = runE2ERated(ctx, o, producer, consumer, runID)
 	} else {
 		lat, err = runE2ESequential(ctx, o, producer, consumer, runID)
 	}
 	sum := summarizeLatencies(lat)
 	sum.Throughput = o.Throughput
+	if len(acks) > 0 {
+		a := summarizeLatencies(acks)
+		sum.Ack = &a
+	}
 	if len(lat) > 0 {
 		fmt.Fprintln(out, formatE2E(sum))
+		if sum.Ack != nil {
+			fmt.Fprintln(out, formatAck(*sum.Ack))
+		}
 		if o.SummaryJSON != "" {
 			if werr := writeJSON(o.SummaryJSON, sum); werr != nil {
 				return werr
@@ -293,11 +312,13 @@ func runE2ESequential(ctx context.Context, o E2EOptions, producer, consumer *kgo
 
 // runE2ERated sends records at o.Throughput records per second while a
 // goroutine consumes them; each latency is receipt time minus the send time
-// the record carries.
-func runE2ERated(ctx context.Context, o E2EOptions, producer, consumer *kgo.Client, runID uint64) ([]time.Duration, error) {
+// the record carries. It also returns each record's send-to-acknowledgement
+// latency.
+func runE2ERated(ctx context.Context, o E2EOptions, producer, consumer *kgo.Client, runID uint64) ([]time.Duration, []time.Duration, error) {
 	t0 := time.Now()
 	var mu sync.Mutex
 	lat := make([]time.Duration, 0, min(o.NumMessages, 10_000_000))
+	acks := make([]time.Duration, 0, min(o.NumMessages, 10_000_000))
 	done := make(chan error, 1)
 	cctx, stopConsumer := context.WithCancel(ctx)
 	defer stopConsumer()
@@ -328,10 +349,14 @@ func runE2ERated(ctx context.Context, o E2EOptions, producer, consumer *kgo.Clie
 		done <- nil
 	}()
 
-	snap := func() []time.Duration {
+	var ackMu sync.Mutex
+	snap := func() ([]time.Duration, []time.Duration) {
 		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(lat)
+		l := slices.Clone(lat)
+		mu.Unlock()
+		ackMu.Lock()
+		defer ackMu.Unlock()
+		return l, slices.Clone(acks)
 	}
 	var produceErr error
 	var errOnce sync.Once
@@ -347,11 +372,19 @@ func runE2ERated(ctx context.Context, o E2EOptions, producer, consumer *kgo.Clie
 		v := make([]byte, o.MessageSize)
 		copy(v[e2eHeaderSize:], pad)
 		now := time.Now()
-		e2eStamp(v, runID, now.Sub(t0))
+		sent := now.Sub(t0)
+		e2eStamp(v, runID, sent)
 		producer.Produce(ctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				errOnce.Do(func() { produceErr = err })
+				return
 			}
+			d := time.Since(t0) - sent
+			ackMu.Lock()
+			if len(acks) < cap(acks) {
+				acks = append(acks, d)
+			}
+			ackMu.Unlock()
 		})
 		if thr.wait(ctx, i+1, now) != nil {
 			break
@@ -360,19 +393,23 @@ func runE2ERated(ctx context.Context, o E2EOptions, producer, consumer *kgo.Clie
 	fctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	if err := producer.Flush(fctx); err != nil {
-		return snap(), fmt.Errorf("flush producer: %w", err)
+		l, a := snap()
+		return l, a, fmt.Errorf("flush producer: %w", err)
 	}
 	if produceErr != nil {
 		stopConsumer()
 		<-done
-		return snap(), fmt.Errorf("produce: %w", produceErr)
+		l, a := snap()
+		return l, a, fmt.Errorf("produce: %w", produceErr)
 	}
 	select {
 	case err := <-done:
-		return snap(), err
+		l, a := snap()
+		return l, a, err
 	case <-fctx.Done():
 		stopConsumer()
 		<-done
-		return snap(), fmt.Errorf("not every record was consumed within %v", o.Timeout)
+		l, a := snap()
+		return l, a, fmt.Errorf("not every record was consumed within %v", o.Timeout)
 	}
 }
