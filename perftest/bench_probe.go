@@ -124,3 +124,26 @@ func MetadataLatency(ctx context.Context, bootstrap string, count int) (lat []ti
 	slices.Sort(lat)
 	return lat, topics, partitions, nil
 }
+
+// DeleteTopics deletes the topics and waits for the broker's answer, which
+// gokafka (like Kafka) sends once the topics are gone. Topics that do not
+// exist count as deleted.
+func DeleteTopics(ctx context.Context, bootstrap string, topics ...string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	adm.SetTimeoutMillis(120_000)
+	resps, err := adm.DeleteTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("delete topics %v: %w", topics, err)
+	}
+	for _, r := range resps.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("delete topic %s: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
+}
