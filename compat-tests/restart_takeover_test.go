@@ -1,0 +1,121 @@
+package compattests
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestSIGKILLRestartTakesOverSession kills the broker with SIGKILL and starts
+// it again at once on the same log dirs. ZooKeeper keeps the killed
+// process's session, and with it /brokers/ids/<id> and /controller, for
+// zookeeper.session.timeout.ms (30 s here). The new process holds the log
+// dirs' .lock, so the session recorded there is known dead and its znodes
+// are taken over: the broker must serve a produce and a fetch in less than
+// half the session timeout after the kill, which it cannot do by waiting
+// for the expiry.
+func TestSIGKILLRestartTakesOverSession(t *testing.T) {
+	const sessionTimeout = 30 * time.Second
+	c, b := startBroker(t, map[string]string{"zookeeper.session.timeout.ms": "30000"})
+	const topic = "takeover"
+	createTopic(t, newAdmin(t, b), topic, 1, nil)
+	before := &kgo.Record{Topic: topic, Partition: 0, Value: []byte("before the kill")}
+	produceSync(t, newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner())), before)
+
+	zkc := c.ZKClient(t)
+	brokerZnode := "/brokers/ids/" + strconv.Itoa(int(b.ID))
+	owners := map[string]int64{}
+	for _, p := range []string{brokerZnode, "/controller"} {
+		_, stat, err := zkc.Conn.Get(zkc.Path(p))
+		if err != nil {
+			t.Fatalf("read %s: %v", p, err)
+		}
+		owners[p] = stat.EphemeralOwner
+	}
+	recorded, err := os.ReadFile(filepath.Join(b.LogDirs()[0], ".gokafka-zk-session"))
+	if err != nil {
+		t.Fatalf("the broker did not record its ZooKeeper session in its log dir: %v", err)
+	}
+	if got, want := strings.TrimSpace(string(recorded)), strconv.FormatUint(uint64(owners[brokerZnode]), 16); got != want {
+		t.Fatalf(".gokafka-zk-session = %q, want the registration's session %s", got, want)
+	}
+
+	b.Kill()
+	killed := time.Now()
+	// The killed session is still alive in ZooKeeper: that is the case
+	// under test.
+	if ok, err := zkc.Exists(brokerZnode); err != nil || !ok {
+		t.Fatalf("%s gone right after SIGKILL (exists=%v, err=%v); the test needs it to linger", brokerZnode, ok, err)
+	}
+
+	ctx, cancel := context.WithDeadline(context.Background(), killed.Add(sessionTimeout/2))
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("broker not serving within %s of SIGKILL (session timeout %s): %v", sessionTimeout/2, sessionTimeout, err)
+	}
+	cl := newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchMaxWait(200*time.Millisecond))
+	after := &kgo.Record{Topic: topic, Partition: 0, Value: []byte("after the restart")}
+	if err := cl.ProduceSync(ctx, after).FirstErr(); err != nil {
+		t.Fatalf("produce within %s of SIGKILL: %v", sessionTimeout/2, err)
+	}
+	var got []string
+	for len(got) < 2 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("fetched %q within %s of SIGKILL; want both records", got, sessionTimeout/2)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		for _, r := range fs.Records() {
+			got = append(got, string(r.Value))
+		}
+	}
+	took := time.Since(killed)
+	if len(got) != 2 || got[0] != string(before.Value) || got[1] != string(after.Value) || after.Offset != 1 {
+		t.Fatalf("fetched %q (new record at offset %d); want %q then %q at offset 1", got, after.Offset, before.Value, after.Value)
+	}
+	t.Logf("produce+fetch served %s after SIGKILL (session timeout %s)", took.Round(time.Millisecond), sessionTimeout)
+
+	// Both ephemerals now belong to a new session, and the log says which
+	// dead session they were taken from.
+	for p, old := range owners {
+		_, stat, err := zkc.Conn.Get(zkc.Path(p))
+		if err != nil {
+			t.Fatalf("read %s: %v", p, err)
+		}
+		if stat.EphemeralOwner == old {
+			t.Errorf("%s still owned by the killed session 0x%x", p, old)
+		}
+		if !strings.Contains(b.Log(), "took over "+p) {
+			t.Errorf("log does not say %s was taken over", p)
+		}
+	}
+}
+
+// TestSecondBrokerOnSameLogDirFails starts a second broker process, with the
+// same broker.id, on a log dir a running broker holds: it must exit non-zero
+// with Kafka's lock error naming the dir, and the first broker keeps serving.
+func TestSecondBrokerOnSameLogDirFails(t *testing.T) {
+	c, b := startBroker(t, nil)
+	dir := b.LogDirs()[0]
+	second := c.NewBroker(t, map[string]string{"broker.id": strconv.Itoa(int(b.ID)), "log.dirs": dir})
+	if err := second.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, second); code == 0 {
+		t.Errorf("second broker on %s exited with status 0; want non-zero", dir)
+	}
+	want := "Failed to acquire lock on file .lock in " + dir + ". A Kafka instance in another process or thread is using this directory"
+	if !strings.Contains(second.Log(), want) {
+		t.Errorf("second broker's log does not say %q:\n%s", want, second.Log())
+	}
+	createTopic(t, newAdmin(t, b), "still-mine", 1, nil)
+	produceSync(t, newClient(t, b), &kgo.Record{Topic: "still-mine", Value: []byte("x")})
+}
