@@ -12,7 +12,12 @@
 # Then: end-to-end latency at 20 MiB/s of 1 KiB records (acks=all); a
 # SIGKILL restart after BENCH_RESTART_GB more GiB (time to serving); and
 # BENCH_PARTITIONS partitions followed by a restart (start time, Metadata
-# latency, RSS). The 8 GB backlog workload is not run.
+# latency, RSS). Before those, the backlog (issue 4's workload 6):
+# BENCH_BACKLOG_GB GiB from N producers into an N-partition topic with no
+# consumer, then N consumers in one group drain it while a probe times
+# Metadata requests every 10 ms.
+# Before every produce run the memory that run will write is warmed (see
+# warm_memory), so that each starts from the same state.
 # For every run it also reports the broker's CPU seconds (utime+stime from
 # /proc/<pid>/stat) and its peak RSS, so broker efficiency is visible even
 # when the client, which shares the cores, is the bottleneck.
@@ -32,6 +37,12 @@
 #   BENCH_LIMIT_MB    [1024]     MiB written and read by the disk and
 #                                loopback measurements of the machine's limits
 #   BENCH_GROUPS      [1]        0: skip the consumer-group benchmarks
+#   BENCH_WARM        [1]        0: do not warm memory before produce runs
+#   BENCH_BACKLOG     [1]        0: skip the backlog workload
+#   BENCH_BACKLOG_GB  [8]        GiB produced for the backlog (scaled down
+#                                when less than twice that is free on disk)
+#   BENCH_BACKLOG_CLIENTS [2]    producers = consumers = partitions
+#   BENCH_BACKLOG_TIMEOUT [600]  seconds each backlog phase may take
 #   BENCH_E2E_SECONDS [10]       length of the end-to-end latency run
 #                                (20 MiB/s of 1 KiB records, acks=all)
 #   BENCH_RESTART_GB  [2]        GiB produced before the SIGKILL restart
@@ -52,6 +63,7 @@ BENCH_PRODUCER_PROPS=${BENCH_PRODUCER_PROPS:-linger.ms=1 batch.size=1048576}
 BENCH_FETCH_SIZE=${BENCH_FETCH_SIZE:-8388608}
 BENCH_PERF=${BENCH_PERF:-0}
 BENCH_LIMIT_MB=${BENCH_LIMIT_MB:-1024}
+BENCH_WARM=${BENCH_WARM:-1}
 BENCH_OUT=${BENCH_OUT:-bench/results.md}
 GOKAFKA_BIN=${GOKAFKA_BIN:-bin/gokafka}
 ZK_JAR=/usr/share/java/zookeeper.jar
@@ -63,12 +75,14 @@ zk_pid=""
 broker_pid=""
 sampler_pid=""
 perf_pid=""
+bl_probe=""  # the backlog's Metadata probe
+bl_pids=()   # the backlog's producers or consumers
 
 # cleanup stops everything this script started, by pid, and removes the
 # temporary directory (ZooKeeper data, broker logs).
 cleanup() {
 	trap - EXIT INT TERM
-	for pid in "$perf_pid" "$sampler_pid"; do
+	for pid in "$perf_pid" "$sampler_pid" "$bl_probe" "${bl_pids[@]}"; do
 		[[ -n $pid ]] && kill "$pid" 2>/dev/null || true
 	done
 	if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
@@ -204,6 +218,27 @@ limits=(
 	"page-cache read (dd of=/dev/null)|$lim_read"
 	"single-stream loopback TCP (gokafka loopback-test)|$lim_tcp"
 )
+
+# warm_memory NAME BYTES puts the memory a produce run is about to write
+# into the same state for every run: it writes BYTES plus 10% (record and
+# batch overhead) of zeros to a scratch file on the log dir's filesystem
+# and deletes it, so the run's page-cache writes land in pages the guest
+# has just touched instead of pages the balloon handed back to the host,
+# whatever ran before. Nothing else is dropped (no drop_caches). The
+# freed pages are reported back to the host again within a second or two
+# (free page reporting), so this equalizes the start of every run; runs
+# that write for longer than that still meet fresh pages later on.
+# BENCH_WARM=0 turns it off. The dd rate is kept in warm_rates: a low
+# rate says the memory was cold.
+warm_rates=()
+warm_memory() {
+	[[ $BENCH_WARM == 1 ]] || return 0
+	local mib=$((($2 * 11 / 10 + 1048575) / 1048576)) rate
+	rate=$(dd_mbps if=/dev/zero of="$tmp/.bench-warm" bs=1M count="$mib")
+	rm -f "$tmp/.bench-warm"
+	warm_rates+=("$1: $mib MiB at $rate MiB/s")
+	log "$1: warmed $mib MiB at $rate MiB/s"
+}
 
 # --- ZooKeeper -----------------------------------------------------------
 zk_port=$(free_port)
@@ -360,6 +395,7 @@ for w in "${workloads[@]}"; do
 		tail -n 5 "$tmp/$name.create" >&2
 	fi
 	log "$name: topic ready after $(python3 -c "import time; print(f'{time.time() - $t_create:.2f}')")s"
+	warm_memory "$name" $((count * size))
 	perf_start "$name"
 	run_measured "$name" produce "$GOKAFKA_BIN" producer-perf-test --topic "$topic" \
 		--num-records "$count" --record-size "$size" --throughput -1 \
@@ -392,6 +428,7 @@ BENCH_E2E_SECONDS=${BENCH_E2E_SECONDS:-10}
 e2e_line="not run"
 e2e_p99=""
 log "end-to-end latency: 20 MiB/s of 1 KiB records, acks=all, ${BENCH_E2E_SECONDS}s"
+warm_memory end-to-end-latency $((20 * 1048576 * BENCH_E2E_SECONDS))
 if timeout -s INT -k 10 $((BENCH_E2E_SECONDS + 60)) "$GOKAFKA_BIN" end-to-end-latency "$bootstrap" bench-e2e \
 	$((20 * 1024 * BENCH_E2E_SECONDS)) all 1024 --throughput-mb 20 --timeout 30s \
 	--summary-json "$tmp/e2e.json" >"$tmp/e2e.out" 2>"$tmp/e2e.err"; then
@@ -401,6 +438,204 @@ else
 	log "end-to-end latency failed:"; tail -n 5 "$tmp/e2e.err" >&2
 fi
 raw_lines+=("end-to-end-latency (20 MiB/s, 1 KiB, acks=all): $e2e_line")
+
+# --- backlog (issue 4, workload 6) -----------------------------------------
+# BENCH_BACKLOG_GB GiB of 1 KiB records (acks=1) from N producers in
+# parallel into an N-partition topic that nobody consumes, then N consumers
+# in one consumer group read it all from the earliest offset while a probe
+# sends a Metadata request (all topics) every 10 ms. Producers send keyless
+# records (franz-go's sticky partitioner), so the partitions end up about,
+# not exactly, equal; each consumer is told to expect everything and is
+# stopped once the group as a whole has read every produced record. The
+# topic is deleted afterwards, so the restart and partition figures below
+# do not carry it.
+BENCH_BACKLOG=${BENCH_BACKLOG:-1}
+BENCH_BACKLOG_GB=${BENCH_BACKLOG_GB:-8}
+BENCH_BACKLOG_CLIENTS=${BENCH_BACKLOG_CLIENTS:-2}
+BENCH_BACKLOG_TIMEOUT=${BENCH_BACKLOG_TIMEOUT:-600}
+backlog_note=""      # why the backlog was scaled down or skipped
+backlog_figs=()      # key=value figures for the targets table
+backlog_mib=$((BENCH_BACKLOG_GB * 1024))
+
+# latest_count FILE prints the records a consumer-perf-test run with
+# --show-detailed-stats has reported so far (the 5th field of its last
+# progress line), or 0.
+latest_count() {
+	local line
+	line=$(tail -n 1 "$1" 2>/dev/null) || true
+	line=${line#*, *, *, *, }
+	line=${line%%,*}
+	[[ $line =~ ^[0-9]+$ ]] && echo "$line" || echo 0
+}
+
+# backlog_row NAME KIND T0 T1 CPU_TICKS RSS_FILE FILES... adds a table row
+# for the N clients of one backlog phase: records and bytes summed over
+# their summaries; rates over the phase's wall time T0..T1 (Unix ns).
+backlog_row() {
+	local name=$1 kind=$2 t0=$3 t1=$4 ticks=$5 rss_file=$6
+	shift 6
+	rows+=("$(python3 - "$name" "$kind" "$t0" "$t1" "$ticks" "$clk_tck" "$(cat "$rss_file")" "$@" <<'PY'
+import json, sys
+name, kind, t0, t1, ticks, tck, rss, *files = sys.argv[1:]
+sums = []
+for f in files:
+    try:
+        sums.append(json.load(open(f)))
+    except (OSError, ValueError):
+        pass
+recs = sum(s["records"] for s in sums)
+mib = sum(s["bytes"] for s in sums) / 1048576
+secs = (int(t1) - int(t0)) / 1e9
+cpu = int(ticks) / int(tck)
+if kind == "produce" and recs:
+    lat_avg = f'{sum(s["avg_latency_ms"] * s["records"] for s in sums) / recs:.2f}'
+    lat_p99 = f'{max(s["p99_ms"] for s in sums):.2f}'
+else:
+    lat_avg = lat_p99 = "-"
+print("|".join([name, f"{recs:,}", f"{recs / secs:,.0f}", f"{mib / secs:.1f}", lat_avg, lat_p99,
+                f"{cpu:.2f}", f"{recs / cpu:,.0f}" if cpu > 0 else "-", f"{int(rss) / 1024:.1f}"]))
+PY
+)")
+}
+
+if [[ $BENCH_BACKLOG == 0 ]]; then
+	backlog_note="skipped (BENCH_BACKLOG=0)"
+else
+	bl_n=$BENCH_BACKLOG_CLIENTS
+	bl_topic=bench-backlog-0
+	bl_free=$(df -B1 --output=avail "$tmp" | tail -n 1 | tr -d ' ')
+	bl_mem_kib=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+	if ((bl_free < 2 * backlog_mib * 1048576)); then
+		backlog_note="scaled down from ${BENCH_BACKLOG_GB} GiB: only $((bl_free / 1073741824)) GiB free on the log dir's filesystem, and the run needs twice the backlog"
+		backlog_mib=$((bl_free / 2 / 1048576 / 1024 * 1024))
+		((backlog_mib >= 1024)) || backlog_mib=$((bl_free / 2 / 1048576))
+		log "backlog: $backlog_note; using $backlog_mib MiB"
+	fi
+	if ((bl_mem_kib < backlog_mib * 1024)); then
+		backlog_note="${backlog_note:+$backlog_note; }only $((bl_mem_kib / 1024)) MiB of memory available, so part of the drain reads from disk"
+	fi
+	bl_per=$((backlog_mib * 1024 / bl_n)) # 1 KiB records per producer
+	log "backlog: $bl_n producers x $bl_per records of 1 KiB into $bl_topic ($bl_n partitions)"
+	"$GOKAFKA_BIN" bench-probe create-topics --bootstrap "$bootstrap" --prefix bench-backlog --topics 1 \
+		--partitions "$bl_n" >/dev/null
+	warm_memory backlog-produce $((bl_per * bl_n * 1024))
+
+	# Produce: N producers at once, a Metadata probe alongside.
+	echo 0 >"$tmp/backlog-produce.rss"
+	"$GOKAFKA_BIN" bench-probe metadata-latency --bootstrap "$bootstrap" --interval 10ms \
+		--duration "${BENCH_BACKLOG_TIMEOUT}s" >"$tmp/backlog-meta-produce.out" 2>&1 &
+	bl_probe=$!
+	start_rss_sampler "$tmp/backlog-produce.rss"
+	c0=$(cpu_ticks "$broker_pid")
+	t0=$(date +%s%N)
+	bl_pids=()
+	for i in $(seq 1 "$bl_n"); do
+		timeout -s INT -k 10 "$BENCH_BACKLOG_TIMEOUT" "$GOKAFKA_BIN" producer-perf-test --topic "$bl_topic" \
+			--num-records "$bl_per" --record-size 1024 --throughput -1 \
+			--producer-props "bootstrap.servers=$bootstrap" acks=1 enable.idempotence=false "${extra_props[@]}" \
+			--summary-json "$tmp/backlog-produce-$i.json" >"$tmp/backlog-produce-$i.out" 2>&1 &
+		bl_pids+=($!)
+	done
+	for i in "${!bl_pids[@]}"; do
+		wait "${bl_pids[$i]}" || log "backlog: producer $((i + 1)) ended early: $(tail -n 1 "$tmp/backlog-produce-$((i + 1)).out")"
+	done
+	t1=$(date +%s%N)
+	c1=$(cpu_ticks "$broker_pid")
+	stop_rss_sampler
+	kill -TERM "$bl_probe" 2>/dev/null || true
+	wait "$bl_probe" || true
+	backlog_row backlog-produce produce "$t0" "$t1" $((c1 - c0)) "$tmp/backlog-produce.rss" "$tmp"/backlog-produce-*.json
+	bl_expect=0
+	for i in $(seq 1 "$bl_n"); do
+		bl_expect=$((bl_expect + $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records"])' \
+			"$tmp/backlog-produce-$i.json" 2>/dev/null || echo 0)))
+		raw_lines+=("backlog-produce-$i: $(grep -v '^\(start.time\|WARN\)' "$tmp/backlog-produce-$i.out" | tail -n 1)")
+	done
+	backlog_figs+=("meta_produce=$(tr '\n' ' ' <"$tmp/backlog-meta-produce.out")")
+	bl_on_disk=$(du -sb "$tmp/kafka-logs" | awk '{printf "%.2f", $1 / 1073741824}')
+	log "backlog: $bl_expect records acknowledged; log dir holds $bl_on_disk GiB"
+
+	# Drain: N consumers in one group; the probe starts with the first
+	# record consumed and stops when the group has read all of them.
+	if ((bl_expect > 0)); then
+		echo 0 >"$tmp/backlog-consume.rss"
+		start_rss_sampler "$tmp/backlog-consume.rss"
+		c0=$(cpu_ticks "$broker_pid")
+		t0=$(date +%s%N)
+		bl_pids=()
+		for i in $(seq 1 "$bl_n"); do
+			"$GOKAFKA_BIN" consumer-perf-test --bootstrap-server "$bootstrap" --topic "$bl_topic" \
+				--group bench-backlog --messages "$bl_expect" --fetch-size "$BENCH_FETCH_SIZE" \
+				--timeout $((BENCH_BACKLOG_TIMEOUT * 1000)) --show-detailed-stats --reporting-interval 1 \
+				--hide-header --summary-json "$tmp/backlog-consume-$i.json" \
+				>"$tmp/backlog-consume-$i.out" 2>"$tmp/backlog-consume-$i.err" &
+			bl_pids+=($!)
+		done
+		bl_probe="" t_first="" t_drained=""
+		deadline=$((t0 + BENCH_BACKLOG_TIMEOUT * 1000000000))
+		while :; do
+			now=$(date +%s%N)
+			got=0 alive=0
+			for i in $(seq 1 "$bl_n"); do
+				got=$((got + $(latest_count "$tmp/backlog-consume-$i.out")))
+				kill -0 "${bl_pids[$((i - 1))]}" 2>/dev/null && alive=$((alive + 1))
+			done
+			if [[ -z $bl_probe ]] && ((got > 0)); then
+				t_first=$now
+				"$GOKAFKA_BIN" bench-probe metadata-latency --bootstrap "$bootstrap" --interval 10ms \
+					--duration "${BENCH_BACKLOG_TIMEOUT}s" >"$tmp/backlog-meta-drain.out" 2>&1 &
+				bl_probe=$!
+			fi
+			if ((got >= bl_expect)); then
+				t_drained=$now
+				break
+			fi
+			if ((alive == 0 || now > deadline)); then
+				log "backlog: drain incomplete: $got of $bl_expect records read"
+				backlog_note="${backlog_note:+$backlog_note; }drain incomplete: $got of $bl_expect records read"
+				break
+			fi
+			sleep 0.02
+		done
+		t1=${t_drained:-$(date +%s%N)}
+		c1=$(cpu_ticks "$broker_pid")
+		stop_rss_sampler
+		[[ -n $bl_probe ]] && { kill -TERM "$bl_probe" 2>/dev/null || true; wait "$bl_probe" || true; }
+		# The consumers expect every record each; stop them now (they
+		# write their summaries on SIGTERM).
+		for pid in "${bl_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+		for pid in "${bl_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+		backlog_row backlog-consume consume "${t_first:-$t0}" "$t1" $((c1 - c0)) "$tmp/backlog-consume.rss" "$tmp"/backlog-consume-*.json
+		# The group's join (group.initial.rebalance.delay.ms, 3 s) is part
+		# of the drain's wall time; the rate without it is shown too.
+		join_s=$([[ -n $t_first ]] && python3 -c "print(f'{($t_first - $t0) / 1e9:.2f}')" || echo "?")
+		drain_s=$(python3 -c "print(f'{($t1 - ${t_first:-$t0}) / 1e9:.2f}')")
+		drain_mbs=$(python3 -c "print(f'{$bl_expect * 1024 / 1048576 / max(($t1 - ${t_first:-$t0}) / 1e9, 1e-6):.1f}')")
+		backlog_figs+=("meta_drain=$(tr '\n' ' ' <"$tmp/backlog-meta-drain.out" 2>/dev/null)" "join_s=$join_s" \
+			"drain_s=$drain_s" "drain_mbs=$drain_mbs")
+		for i in $(seq 1 "$bl_n"); do
+			raw_lines+=("backlog-consume-$i: $(python3 - "$tmp/backlog-consume-$i.json" 2>/dev/null <<'PY' || echo "no summary"
+import json, sys
+s = json.load(open(sys.argv[1]))
+print("%d records, %.1f MB in %.2f s (stopped once the group had read everything), group join %d ms"
+      % (s["records"], s["mb"], s["elapsed_sec"], s["rebalance_ms"]))
+PY
+)")
+		done
+		raw_lines+=("backlog drain: first record ${join_s} s after the consumers started (group join), all $bl_expect read ${drain_s} s later (${drain_mbs} MiB/s); Metadata while draining: $(tr '\n' ' ' <"$tmp/backlog-meta-drain.out" 2>/dev/null)")
+	fi
+	raw_lines+=("backlog produce: Metadata while producing: $(tr '\n' ' ' <"$tmp/backlog-meta-produce.out")")
+	if "$GOKAFKA_BIN" bench-probe delete-topics --bootstrap "$bootstrap" --topic "$bl_topic" >/dev/null 2>"$tmp/backlog-delete.err"; then
+		for _ in $(seq 1 600); do
+			compgen -G "$tmp/kafka-logs/$bl_topic-*" >/dev/null || break
+			sleep 0.1
+		done
+		compgen -G "$tmp/kafka-logs/$bl_topic-*" >/dev/null && log "backlog: $bl_topic's logs still on disk 60 s after its deletion"
+	else
+		log "backlog: deleting $bl_topic failed: $(tail -n 1 "$tmp/backlog-delete.err")"
+	fi
+fi
+backlog_figs+=("backlog_mib=$backlog_mib" "backlog_n=$BENCH_BACKLOG_CLIENTS" "backlog_note=$backlog_note")
 
 # --- restart after SIGKILL -----------------------------------------------
 # BENCH_RESTART_GB more GiB of 1 KiB records go to a 4-partition topic (on
@@ -503,7 +738,7 @@ targets() {
 	printf '%s\n' "${rows[@]}" >"$tmp/rows"
 	python3 - "$1" "$tmp/rows" "$lim_write" "$lim_read" "$lim_tcp" "e2e=$e2e_p99" "restart=$restart_s" "restart_own=$restart_own_s" \
 		"restart_gib=$restart_log_gib" "parts_n=$BENCH_PARTITIONS" "parts_cap=$parts_cap" "parts_fds=$parts_fds" "fd_limit=$parts_fd_limit" "parts_create=$parts_create" \
-		"parts_start=$parts_start" "parts_rss=$parts_rss" "parts_meta=$parts_meta" <<'PY'
+		"parts_start=$parts_start" "parts_rss=$parts_rss" "parts_meta=$parts_meta" "${backlog_figs[@]}" <<'PY'
 import sys
 fmt, rows_path, lim_write, lim_read, lim_tcp = sys.argv[1:6]
 extra = dict(a.split("=", 1) for a in sys.argv[6:])
@@ -586,7 +821,26 @@ if st and rss:
 else:
     out.append((f"{extra['parts_n']} partitions", "failed" + (f" (created in {extra['parts_create']} s)" if extra.get("parts_create") else ""),
                 "start < 5 s, RSS < 300 MB", "-", "-"))
-out.append(("Backlog 8 GB, Metadata p99 while draining", "not run by make bench", "<= 50 ms p99", "-", "-"))
+def kv(s):
+    return dict(x.split("=", 1) for x in s.split())
+gib = int(extra.get("backlog_mib", "0")) / 1024
+bl_name = f"Backlog {gib:g} GiB ({extra.get('backlog_n', '?')} producers, then {extra.get('backlog_n', '?')} consumers; issue: 8 GB)"
+note = extra.get("backlog_note", "")
+md = kv(extra.get("meta_drain", ""))
+if "p99_ms" in md:
+    mp = kv(extra.get("meta_produce", ""))
+    pv, cv = num("backlog-produce", MBS), num("backlog-consume", MBS)
+    shown = (f"Metadata while draining p50 {md['p50_ms']} / p99 {md['p99_ms']} / max {md['max_ms']} ms"
+             f" ({md['count']} requests, {md['errors']} errors); produce {pv:.1f} MB/s, consume {cv:.1f} MB/s"
+             f" (drain {extra.get('drain_s', '?')} s, after the group's {extra.get('join_s', '?')} s join)")
+    if "p99_ms" in mp:
+        shown += f"; Metadata while producing p99 {mp['p99_ms']} ms"
+    if note:
+        shown += f"; {note}"
+    p99 = float(md["p99_ms"])
+    out.append((bl_name, shown, "<= 50 ms p99", "-", "yes" if p99 <= 50 and md.get("errors") == "0" else "no"))
+else:
+    out.append((bl_name, note or "failed", "<= 50 ms p99", "-", "-"))
 head = ("figure", "this run", "target (issue 4)", "fraction of the limit", "met")
 if fmt == "md":
     print("| " + " | ".join(head) + " |")
@@ -683,9 +937,10 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 	echo "On a VM that returns free guest pages to the host (virtio-balloon free page reporting, as on"
 	echo "this Firecracker machine), writing new data into the page cache costs a host fault per fresh"
 	echo "page: the kernel's copy into the page cache (copy_folio_from_iter_atomic) then dominates the"
-	echo "broker's CPU, and runs later in the sequence, which need memory the earlier ones did not warm,"
-	echo "cost the broker up to 2-3x more CPU per record. The acks=all / acks=1 ratio is therefore"
-	echo "mostly an order effect here: run alone, idempotent acks=all produced as fast as acks=1."
+	echo "broker's CPU. Left alone, runs later in the sequence, which need memory the earlier ones did"
+	echo "not warm, cost the broker up to 2-3x more CPU per record, and the acks=all / acks=1 ratio"
+	echo "became mostly an order effect (0.3x in an earlier run; run alone, idempotent acks=all produced"
+	echo "as fast as acks=1). How each produce run is started now: \"Memory state\" below."
 	echo
 	echo "End-to-end latency: \`gokafka end-to-end-latency\` at 20 MiB/s of 1 KiB records (acks=all, idempotent,"
 	echo "linger 0) for ${BENCH_E2E_SECONDS} s; each record carries its send time and the consumer in the same"
@@ -698,8 +953,39 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 	echo "before then either), so a second kill-and-restart after that znode has gone shows the"
 	echo "broker's own recovery time. Partitions: ${BENCH_PARTITIONS} partitions as topics of 100"
 	echo "(CreateTopics, 10 topics per request), then a graceful restart; start = process start to"
-	echo "serving, Metadata = 20 requests for all topics, RSS when serving. The 8 GB backlog workload"
-	echo "is not run by make bench."
+	echo "serving, Metadata = 20 requests for all topics, RSS when serving."
+	echo
+	if [[ $BENCH_BACKLOG != 0 ]]; then
+		echo "Backlog (issue 4's workload 6): $((backlog_mib / 1024)) GiB ($backlog_mib MiB) of 1 KiB records, acks=1, from"
+		echo "$BENCH_BACKLOG_CLIENTS producer-perf-test processes at once into a $BENCH_BACKLOG_CLIENTS-partition topic with no consumer"
+		echo "(keyless records, so the partitions are about equal), then $BENCH_BACKLOG_CLIENTS consumer-perf-test processes in"
+		echo "one consumer group read everything from the earliest offset. \`gokafka bench-probe metadata-latency\`"
+		echo "sends a Metadata request for all topics every 10 ms (one at a time, on its own connection)"
+		echo "from the first record consumed until the group has read every produced record, and also"
+		echo "while producing. The rows backlog-produce and backlog-consume sum the clients; their rates"
+		echo "are over wall time: for the produce from the producers' start to the last one's end, for"
+		echo "the drain from the first record consumed to the last, so the group's join"
+		echo "(group.initial.rebalance.delay.ms, 3 s, then the assignment) is left out of the rate; it is"
+		echo "shown in the targets table. Broker CPU and peak RSS are over each phase (the drain's CPU"
+		echo "includes the join). The topic is deleted afterwards."
+		[[ -n $backlog_note ]] && echo "Note: $backlog_note."
+		echo
+	fi
+	if [[ $BENCH_WARM == 1 ]]; then
+		echo "Memory state: before every produce run (the four produce workloads, the end-to-end run and"
+		echo "the backlog's producers) the script writes as much as the run will write, plus 10%, to a"
+		echo "scratch file on the log dir's filesystem with dd and deletes it (nothing else is dropped;"
+		echo "no drop_caches), so every produce run starts writing into pages the guest has just freed"
+		echo "rather than into pages that, depending on what ran before, the balloon had returned to the"
+		echo "host. The guest reports freed pages back within about a second or two, so this equalizes"
+		echo "the start of each run; a run that writes for longer meets fresh pages later on. The dd"
+		echo "rates of the warming (a low rate says the memory was cold before it):"
+		echo
+		printf -- '- %s\n' "${warm_rates[@]}"
+	else
+		echo "Memory state: not warmed before produce runs (BENCH_WARM=0): runs later in the sequence may"
+		echo "write into colder memory than earlier ones."
+	fi
 	echo
 	echo "Latency is per record, from send to acknowledgement (producer-perf-test's measure)."
 	echo "Broker CPU is utime+stime of the broker process during the run (/proc/<pid>/stat);"
