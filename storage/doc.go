@@ -13,6 +13,8 @@
 //	  replication-offset-checkpoint      > "0\n<count>\n<topic> <partition> <offset>\n..."
 //	  log-start-offset-checkpoint       /  (written to .tmp, fsynced, renamed)
 //	  .kafka_cleanshutdown              present only after a clean stop
+//	  .lock                             flock(LOCK_EX|LOCK_NB) held while a broker runs
+//	  .gokafka-zk-session               "<hex session id>\n": the holder's ZooKeeper session
 //	  <topic>-<partition>/
 //	    partition.metadata              "version: 0\ntopic_id: <base64url, 22 chars>\n"
 //	    leader-epoch-checkpoint         "0\n<count>\n<epoch> <startOffset>\n..."
@@ -21,6 +23,24 @@
 //	    00000000000000000000.timeindex  sparse time index
 //	    00000000000000001234.log        next segment: named by its base offset
 //	    ...
+//
+// # Log-dir lock and the recorded ZooKeeper session
+//
+// As Kafka's LogManager, OpenDirs takes an exclusive, non-blocking flock on
+// each log dir's .lock and holds it until Dirs.Close or the end of the
+// process (SIGKILL included: the kernel drops the lock with the file). A
+// second broker on the same dir fails with Kafka's "Failed to acquire lock
+// on file .lock in <dir>" (ErrLogDirLocked).
+//
+// .gokafka-zk-session is gokafka's own (Kafka ignores non-directory files
+// at the top of a log dir): the broker writes its ZooKeeper session id there
+// after registering and after every new session (temp file, fsync, rename).
+// The rule it serves: a session read from a dir whose .lock this process
+// holds was written by a process that has exited, so that session's
+// ephemerals (/brokers/ids/<id>, /controller) may be deleted instead of
+// waiting for ZooKeeper to expire it. Dirs naming different sessions are
+// all used (PreviousZKSessions). storage only stores the number; the broker
+// and zkmeta apply the rule.
 //
 // # Segment files
 //
