@@ -104,11 +104,17 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
 	if len(segs) == 0 {
-		s, err := createSegment(dir, 0, opts.Now())
+		s, err := createSegment(dir, 0, opts.Now(), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open log %s: %w", dir, err)
 		}
 		segs = append(segs, s)
+	}
+	if a := segs[len(segs)-1]; !a.index.file.isWritable() || !a.times.file.isWritable() {
+		for _, s := range segs {
+			s.close()
+		}
+		return nil, fmt.Errorf("open log %s: active segment's indexes not mapped for writing", dir)
 	}
 	l := &Log{
 		dir:    dir,
@@ -310,7 +316,6 @@ func (l *Log) rollLocked(now time.Time) error {
 	}
 	l.mu.Lock()
 	err := old.maybeAppendTime(math.MaxInt)
-	old.index.mem = nil // only the active segment keeps its index in memory
 	l.mu.Unlock()
 	if err != nil {
 		return err
@@ -318,7 +323,7 @@ func (l *Log) rollLocked(now time.Time) error {
 	if err := old.sync(); err != nil {
 		return err
 	}
-	ns, err := createSegment(l.dir, l.end, now)
+	ns, err := createSegment(l.dir, l.end, now, l.cfg)
 	if err != nil {
 		return err
 	}
@@ -327,13 +332,21 @@ func (l *Log) rollLocked(now time.Time) error {
 		ns.remove()
 		return err
 	}
+	// Trim the old indexes to their entries. Readers may still use the old
+	// mapping meanwhile: they never look past the published entries. A
+	// failed trim is not fatal: the untrimmed file keeps a zero tail that
+	// the next Open rejects, rebuilding that segment's indexes.
+	if err := old.trimIndexes(); err != nil {
+		l.logger.Warn("could not trim the indexes of a rolled segment", zap.Int64("base", old.base), zap.Error(err))
+	}
 	l.mu.Lock()
 	l.segs = append(l.segs, ns)
 	l.recoveryPoint = ns.base
+	uerr := old.unmapIndexes()
 	l.mu.Unlock()
 	l.unflushedRecords = 0
 	l.logger.Debug("rolled segment", zap.Int64("base", ns.base))
-	return nil
+	return uerr
 }
 
 // Flush fsyncs everything appended so far and advances the recovery point.
@@ -387,10 +400,13 @@ func (l *Log) Close() error {
 		return nil
 	}
 	ferr := l.flushLocked()
+	// Leave the active segment's indexes trimmed to their entries, as Kafka
+	// does at a clean close.
+	terr := l.active().trimIndexes()
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	return errors.Join(ferr, l.closeSegments())
+	return errors.Join(ferr, terr, l.closeSegments())
 }
 
 func (l *Log) closeSegments() error {

@@ -272,9 +272,12 @@ func TestReopenClean(t *testing.T) {
 
 		// An unclean open from offset 0 rebuilds every index; they must match.
 		l = openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
-		defer l.Close()
 		if l.EndOffset() != end {
 			t.Fatalf("recovered at %d, want %d", l.EndOffset(), end)
+		}
+		checkReadsEverything(t, l, &a)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
 		}
 		after := readIndexFiles(t, dir)
 		for name, b := range before {
@@ -282,7 +285,6 @@ func TestReopenClean(t *testing.T) {
 				t.Errorf("%s: %d bytes after append, %d after rebuild", name, len(b), len(after[name]))
 			}
 		}
-		checkReadsEverything(t, l, &a)
 	})
 }
 

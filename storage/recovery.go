@@ -92,7 +92,7 @@ func (s *segment) recover(cfg Config) (truncated bool, err error) {
 		return false, fmt.Errorf("stat %s: %w", s.log.Name(), err)
 	}
 	fileSize := fi.Size()
-	if err := s.resetIndexes(); err != nil {
+	if err := s.resetIndexes(cfg); err != nil {
 		return false, err
 	}
 	sc := newBatchScanner(s.log, fileSize)
@@ -141,20 +141,44 @@ func (s *segment) recover(cfg Config) (truncated bool, err error) {
 // segment's time index must end with the segment's max timestamp. Any
 // inconsistency is returned as an error wrapping ErrCorruption and the caller
 // falls back to recover.
-func (s *segment) loadFromIndexes(inactive bool) error {
+//
+// The active segment's indexes are mapped for writing (preallocated past
+// the entries found); an inactive segment's are mapped read-only for the
+// check and unmapped after it, to be mapped again on the first lookup.
+func (s *segment) loadFromIndexes(inactive bool, cfg Config) error {
 	fi, err := s.log.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", s.log.Name(), err)
 	}
 	logSize := fi.Size()
-	if s.indexCreated && logSize > 0 {
-		return fmt.Errorf("%s: index files missing: %w", s.log.Name(), ErrCorruption)
+	var idata, tdata []byte
+	if inactive {
+		defer s.unmapIndexes()
+		if idata, err = s.index.file.view(); err == nil {
+			tdata, err = s.times.file.view()
+		}
+		if err != nil {
+			return corruptIfMissing(err) // a missing index is rebuilt
+		}
+	} else {
+		isize, icreated, err := s.index.file.mapWritable(offsetIndexFileSize(cfg), 0, false)
+		if err != nil {
+			return err
+		}
+		tsize, tcreated, err := s.times.file.mapWritable(timeIndexFileSize(cfg), timeIndexEntrySize, false)
+		if err != nil {
+			return err
+		}
+		if (icreated || tcreated) && logSize > 0 {
+			return fmt.Errorf("%s: index files missing: %w", s.log.Name(), ErrCorruption)
+		}
+		idata, tdata = s.index.file.data[:isize], s.times.file.data[:tsize]
 	}
-	n, last, mem, err := loadOffsetIndex(s.index.f, s.base, logSize)
+	n, last, err := loadOffsetIndex(s.index.file.path, idata, s.base, logSize)
 	if err != nil {
 		return err
 	}
-	tn, tlast, err := loadTimeIndex(s.times.f, s.base)
+	tn, tlast, err := loadTimeIndex(s.times.file.path, tdata, s.base)
 	if err != nil {
 		return err
 	}
@@ -162,9 +186,6 @@ func (s *segment) loadFromIndexes(inactive bool) error {
 		return fmt.Errorf("%s: time index without offset index: %w", s.log.Name(), ErrCorruption)
 	}
 	s.index.n, s.index.last = n, last
-	if !inactive {
-		s.index.mem = mem
-	}
 	s.times.n, s.times.last = tn, tlast
 	s.maxTs, s.offsetOfMaxTs = tlast.Timestamp, tlast.Offset
 	s.next = s.base
@@ -187,10 +208,10 @@ func (s *segment) loadFromIndexes(inactive bool) error {
 		}
 		if first && n > 0 && h.MaxTimestamp > tlast.Timestamp {
 			// Indexing this batch recorded a max timestamp at least its own.
-			return fmt.Errorf("%s: misses the entry for offset %d: %w", s.times.f.Name(), last.Offset, ErrCorruption)
+			return fmt.Errorf("%s: misses the entry for offset %d: %w", s.times.file.path, last.Offset, ErrCorruption)
 		}
 		if first && n > 0 && h.lastOffset() != last.Offset {
-			return fmt.Errorf("%s: index entry %d does not point at its batch: %w", s.index.f.Name(), last.Offset, ErrCorruption)
+			return fmt.Errorf("%s: index entry %d does not point at its batch: %w", s.index.file.path, last.Offset, ErrCorruption)
 		}
 		if h.BaseOffset < s.next || !s.fitsOffset(h.lastOffset()) {
 			return fmt.Errorf("%s at %d: offsets out of order: %w", s.log.Name(), pos, ErrCorruption)
@@ -203,10 +224,10 @@ func (s *segment) loadFromIndexes(inactive bool) error {
 		pos += h.size()
 	}
 	if tn > 0 && tlast.Offset >= s.next {
-		return fmt.Errorf("%s: entry past the segment end: %w", s.times.f.Name(), ErrCorruption)
+		return fmt.Errorf("%s: entry past the segment end: %w", s.times.file.path, ErrCorruption)
 	}
 	if n > 0 && tn == 0 && s.maxTs >= 0 || inactive && s.maxTs > tlast.Timestamp {
-		return fmt.Errorf("%s: entries missing: %w", s.times.f.Name(), ErrCorruption)
+		return fmt.Errorf("%s: entries missing: %w", s.times.file.path, ErrCorruption)
 	}
 	if logSize == 0 {
 		s.maxTs, s.offsetOfMaxTs = -1, s.base
@@ -234,7 +255,7 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 	}
 	for _, b := range bases {
 		s := newSegmentShell(dir, b, now)
-		if err := s.openFiles(os.O_RDWR); err != nil {
+		if err := s.openLog(os.O_RDWR); err != nil {
 			closeAll()
 			return nil, err
 		}
@@ -256,7 +277,7 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 		s := segs[i]
 		scan := i >= scanFrom
 		if !scan {
-			if err := s.loadFromIndexes(i < len(segs)-1); err != nil {
+			if err := s.loadFromIndexes(i < len(segs)-1, cfg); err != nil {
 				if !isDataError(err) {
 					closeAll()
 					return nil, err
@@ -279,11 +300,19 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 		if !truncated && i < len(segs)-1 {
 			// An inactive segment ends with the time index entry rolling
 			// added; rebuild it too.
+			// Then it is left as rolling leaves it: trimmed, unmapped.
 			if err := s.maybeAppendTime(math.MaxInt); err != nil {
 				closeAll()
 				return nil, err
 			}
-			s.index.mem = nil
+			if err := s.trimIndexes(); err != nil {
+				closeAll()
+				return nil, err
+			}
+			if err := s.unmapIndexes(); err != nil {
+				closeAll()
+				return nil, err
+			}
 		}
 		if truncated {
 			logger.Warn("truncated corrupt or torn segment tail",

@@ -150,7 +150,7 @@ func (l *Log) truncateFully(offset int64) error {
 	// of a segment that starts at offset, which no reader may be reading.
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ns, err := createSegment(l.dir, offset, l.now())
+	ns, err := createSegment(l.dir, offset, l.now(), l.cfg)
 	if err != nil {
 		return fmt.Errorf("truncate %s: %w", l.dir, err)
 	}

@@ -21,9 +21,10 @@ func segmentFileName(base int64, suffix string) string {
 	return fmt.Sprintf("%020d%s", base, suffix)
 }
 
-// segment is one .log file with its two sparse indexes. Fields marked
-// "published" are written under Log.mu's write lock and read under its read
-// lock; the others belong to the single writer.
+// segment is one .log file with its two sparse indexes. The .log is the
+// segment's only open file descriptor; the indexes are memory mappings (see
+// indexFile). Fields marked "published" are written under Log.mu's write
+// lock and read under its read lock; the others belong to the single writer.
 type segment struct {
 	base int64
 	dir  string
@@ -40,9 +41,6 @@ type segment struct {
 	maxTs         int64 // largest batch max timestamp; -1 when empty
 	offsetOfMaxTs int64 // last offset of the batch holding maxTs
 
-	// set by openFiles: the index files did not exist and were created empty
-	indexCreated bool
-
 	// writer-only
 	bytesSinceIndex int64     // bytes appended since the last index entry
 	created         time.Time // by the log's clock, for segment.ms
@@ -54,19 +52,22 @@ func (s *segment) path(suffix string) string {
 }
 
 // createSegment makes a new empty segment at base, replacing any leftover
-// files of the same name.
-func createSegment(dir string, base int64, now time.Time) (*segment, error) {
+// files of the same name, with its indexes preallocated and mapped for
+// writing.
+func createSegment(dir string, base int64, now time.Time, cfg Config) (*segment, error) {
 	s := newSegmentShell(dir, base, now)
-	flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC
-	if err := s.openFiles(flags); err != nil {
+	if err := s.openLog(os.O_RDWR | os.O_CREATE | os.O_TRUNC); err != nil {
 		return nil, err
 	}
-	s.index.mem = []byte{}
+	if err := s.mapIndexesEmpty(cfg); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
 }
 
 func newSegmentShell(dir string, base int64, now time.Time) *segment {
-	return &segment{
+	s := &segment{
 		base:          base,
 		dir:           dir,
 		next:          base,
@@ -76,50 +77,65 @@ func newSegmentShell(dir string, base int64, now time.Time) *segment {
 		index:         offsetIndex{base: base},
 		times:         timeIndex{base: base, last: timeEntry{Timestamp: -1, Offset: base}},
 	}
+	s.index.file.path = s.path(indexSuffix)
+	s.times.file.path = s.path(timeIndexSuffix)
+	return s
 }
 
-func (s *segment) openFiles(flags int) error {
+// openLog opens the .log, the one descriptor a segment keeps.
+func (s *segment) openLog(flags int) error {
 	var err error
 	if s.log, err = os.OpenFile(s.path(logSuffix), flags, 0o644); err != nil {
 		return fmt.Errorf("open segment: %w", err)
 	}
 	s.logRef = newFileRef(s.log)
-	idxFlags := os.O_RDWR | os.O_CREATE | (flags & os.O_TRUNC)
-	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
-		if _, err := os.Stat(s.path(suf)); errors.Is(err, os.ErrNotExist) {
-			s.indexCreated = true
-		}
+	return nil
+}
+
+// mapIndexesEmpty empties both index files and maps them, preallocated, for
+// writing.
+func (s *segment) mapIndexesEmpty(cfg Config) error {
+	if _, _, err := s.index.file.mapWritable(offsetIndexFileSize(cfg), 0, true); err != nil {
+		return err
 	}
-	if s.index.f, err = os.OpenFile(s.path(indexSuffix), idxFlags, 0o644); err != nil {
-		s.log.Close()
-		return fmt.Errorf("open index: %w", err)
-	}
-	if s.times.f, err = os.OpenFile(s.path(timeIndexSuffix), idxFlags, 0o644); err != nil {
-		s.log.Close()
-		s.index.f.Close()
-		return fmt.Errorf("open time index: %w", err)
+	if _, _, err := s.times.file.mapWritable(timeIndexFileSize(cfg), 0, true); err != nil {
+		return err
 	}
 	return nil
 }
 
-// resetIndexes empties both indexes (before a rebuild).
-func (s *segment) resetIndexes() error {
-	if err := s.index.f.Truncate(0); err != nil {
-		return fmt.Errorf("truncate %s: %w", s.index.f.Name(), err)
+// resetIndexes empties both indexes (before a rebuild), leaving them mapped
+// for writing.
+func (s *segment) resetIndexes(cfg Config) error {
+	if err := s.mapIndexesEmpty(cfg); err != nil {
+		return err
 	}
-	if err := s.times.f.Truncate(0); err != nil {
-		return fmt.Errorf("truncate %s: %w", s.times.f.Name(), err)
-	}
-	s.index.n, s.index.last, s.index.mem = 0, offsetEntry{}, []byte{}
+	s.index.n, s.index.last = 0, offsetEntry{}
 	s.times.n, s.times.last = 0, timeEntry{Timestamp: -1, Offset: s.base}
 	s.size, s.next, s.maxTs, s.offsetOfMaxTs, s.bytesSinceIndex = 0, s.base, -1, s.base, 0
 	return nil
 }
 
+// trimIndexes cuts both index files to their entries, as a segment that
+// stops being active is left on disk. The mappings stay until
+// unmapIndexes.
+func (s *segment) trimIndexes() error {
+	return errors.Join(
+		s.index.file.trim(s.index.n*offsetIndexEntrySize),
+		s.times.file.trim(s.times.n*timeIndexEntrySize),
+	)
+}
+
+// unmapIndexes drops both mappings; lookups map the (trimmed) files again
+// read-only. Callers sharing the segment hold Log.mu's write lock.
+func (s *segment) unmapIndexes() error {
+	return errors.Join(s.index.file.unmap(), s.times.file.unmap())
+}
+
 // full reports whether either index has no room for another entry, which
 // Kafka treats as a reason to roll.
 func (s *segment) full(cfg Config) bool {
-	return s.index.n >= offsetIndexMaxEntries(cfg) || s.times.n >= timeIndexMaxEntries(cfg)
+	return s.index.n >= s.index.limit(cfg) || s.times.n >= s.times.limit(cfg)
 }
 
 // addBatch accounts for the batch h already written at pos: it advances the
@@ -132,14 +148,14 @@ func (s *segment) addBatch(h *batchHeader, pos int64, cfg Config) error {
 	if h.MaxTimestamp > s.maxTs {
 		s.maxTs, s.offsetOfMaxTs = h.MaxTimestamp, h.lastOffset()
 	}
-	if s.bytesSinceIndex > int64(cfg.IndexIntervalBytes) && s.index.n < offsetIndexMaxEntries(cfg) {
+	if s.bytesSinceIndex > int64(cfg.IndexIntervalBytes) && s.index.n < s.index.limit(cfg) {
 		e := offsetEntry{Offset: h.lastOffset(), Position: pos}
 		if err := s.index.write(s.index.n, e); err != nil {
 			return err
 		}
 		s.index.n++
 		s.index.last = e
-		if err := s.maybeAppendTime(timeIndexMaxEntries(cfg)); err != nil {
+		if err := s.maybeAppendTime(s.times.limit(cfg)); err != nil {
 			return err
 		}
 		s.bytesSinceIndex = 0
@@ -153,7 +169,7 @@ func (s *segment) addBatch(h *batchHeader, pos int64, cfg Config) error {
 // maybeAppendTime adds (maxTs, offsetOfMaxTs) to the time index when it is
 // newer than the last entry and fewer than limit entries are there. Rolling
 // passes an unbounded limit, as Kafka skips the full check for the final
-// entry of a segment.
+// entry of a segment; the mapping keeps a slot for it (timeIndexFileSize).
 func (s *segment) maybeAppendTime(limit int) error {
 	if s.maxTs <= s.times.last.Timestamp || s.times.n >= limit {
 		return nil
@@ -173,19 +189,25 @@ func (s *segment) fitsOffset(lastOffset int64) bool {
 	return lastOffset-s.base <= math.MaxInt32 && lastOffset >= s.base
 }
 
-// sync fsyncs the .log and both indexes.
+// sync fsyncs the .log and msyncs the indexes' entries.
 func (s *segment) sync() error {
-	for _, f := range []*os.File{s.log, s.index.f, s.times.f} {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("fsync %s: %w", f.Name(), err)
-		}
+	if err := s.log.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", s.log.Name(), err)
+	}
+	if err := s.index.file.sync(s.index.n * offsetIndexEntrySize); err != nil {
+		return err
+	}
+	if err := s.times.file.sync(s.times.n * timeIndexEntrySize); err != nil {
+		return err
 	}
 	s.dirty = false
 	return nil
 }
 
-// close closes the indexes and drops the segment's reference to the .log,
-// which stays open while a Region from it is still in use.
+// close drops the index mappings (without trimming: a segment being
+// replaced or deleted needs no trim, and Log.Close trims the active one
+// first) and the segment's reference to the .log, which stays open while a
+// Region from it is still in use.
 func (s *segment) close() error {
 	var errs []error
 	if s.logRef != nil {
@@ -194,13 +216,7 @@ func (s *segment) close() error {
 		}
 		s.logRef = nil
 	}
-	for _, f := range []*os.File{s.index.f, s.times.f} {
-		if f != nil {
-			if err := f.Close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
+	errs = append(errs, s.unmapIndexes())
 	return errors.Join(errs...)
 }
 

@@ -3,8 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
-	"os"
 )
 
 // timeIndexEntrySize is the size of one .timeindex entry: an 8-byte
@@ -20,9 +18,9 @@ type timeEntry struct {
 
 // timeIndex is a segment's sparse time index. Like Kafka's, it only grows
 // when the segment's max timestamp grows, so timestamps are strictly
-// increasing. The file holds exactly the published entries.
+// increasing. It is mapped like offsetIndex.
 type timeIndex struct {
-	f    *os.File
+	file indexFile
 	base int64
 	n    int       // published entries, guarded by Log.mu like offsetIndex.n
 	last timeEntry // last entry; Timestamp -1 when there is none
@@ -32,25 +30,33 @@ func timeIndexMaxEntries(cfg Config) int {
 	return max(1, int(cfg.SegmentIndexBytes)/timeIndexEntrySize)
 }
 
+// timeIndexFileSize is the size an active segment's .timeindex is
+// preallocated to: its most entries plus one, the slot for the entry
+// rolling adds even to a full index (Kafka keeps that slot free by calling
+// the index full one entry early).
+func timeIndexFileSize(cfg Config) int64 {
+	return int64(timeIndexMaxEntries(cfg)+1) * timeIndexEntrySize
+}
+
+// limit is how many entries appends may add under cfg, keeping the last
+// slot of the mapping for rolling's final entry.
+func (ix *timeIndex) limit(cfg Config) int {
+	return min(timeIndexMaxEntries(cfg), ix.file.capacity(timeIndexEntrySize)-1)
+}
+
 func (ix *timeIndex) write(i int, e timeEntry) error {
 	var b [timeIndexEntrySize]byte
 	binary.BigEndian.PutUint64(b[0:], uint64(e.Timestamp))
 	binary.BigEndian.PutUint32(b[8:], uint32(e.Offset-ix.base))
-	if _, err := ix.f.WriteAt(b[:], int64(i)*timeIndexEntrySize); err != nil {
-		return fmt.Errorf("write %s: %w", ix.f.Name(), err)
-	}
-	return nil
+	return ix.file.writeAt(b[:], i*timeIndexEntrySize)
 }
 
-func (ix *timeIndex) entry(i int) (timeEntry, error) {
-	var b [timeIndexEntrySize]byte
-	if _, err := ix.f.ReadAt(b[:], int64(i)*timeIndexEntrySize); err != nil {
-		return timeEntry{}, fmt.Errorf("read %s entry %d: %w", ix.f.Name(), i, err)
-	}
+func decodeTimeEntry(data []byte, i int, base int64) timeEntry {
+	b := data[i*timeIndexEntrySize:]
 	return timeEntry{
 		Timestamp: int64(binary.BigEndian.Uint64(b[0:])),
-		Offset:    ix.base + int64(binary.BigEndian.Uint32(b[8:])),
-	}, nil
+		Offset:    base + int64(binary.BigEndian.Uint32(b[8:])),
+	}
 }
 
 // lookupBelow returns the last entry whose timestamp is strictly below ts:
@@ -58,15 +64,22 @@ func (ix *timeIndex) entry(i int) (timeEntry, error) {
 // batch at or after ts may start right after it. ok is false when there is
 // no such entry (start from the segment's beginning). Callers hold Log.mu.
 func (ix *timeIndex) lookupBelow(ts int64) (timeEntry, bool, error) {
+	if ix.n == 0 {
+		return timeEntry{}, false, nil
+	}
+	data, err := ix.file.view()
+	if err != nil {
+		return timeEntry{}, false, err
+	}
+	if len(data) < ix.n*timeIndexEntrySize {
+		return timeEntry{}, false, fmt.Errorf("%s: %d bytes for %d entries: %w", ix.file.path, len(data), ix.n, ErrCorruption)
+	}
 	lo, hi := 0, ix.n-1
 	var found timeEntry
 	ok := false
 	for lo <= hi {
 		mid := int(uint(lo+hi) >> 1)
-		e, err := ix.entry(mid)
-		if err != nil {
-			return timeEntry{}, false, err
-		}
+		e := decodeTimeEntry(data, mid, ix.base)
 		if e.Timestamp < ts {
 			found, ok = e, true
 			lo = mid + 1
@@ -77,17 +90,15 @@ func (ix *timeIndex) lookupBelow(ts int64) (timeEntry, bool, error) {
 	return found, ok, nil
 }
 
-// loadTimeIndex reads and checks a whole .timeindex file: a size that is a
-// multiple of 12, timestamps strictly increasing, offsets not decreasing and
-// not below the base.
-func loadTimeIndex(f *os.File, base int64) (int, timeEntry, error) {
+// loadTimeIndex checks the bytes of a whole .timeindex file: a size that is
+// a multiple of 12, timestamps strictly increasing (so not below 0: an entry
+// needs a timestamp above the -1 of an empty segment), offsets not
+// decreasing and not below the base. A zero-filled preallocated tail fails
+// the order check at its first or second entry.
+func loadTimeIndex(name string, data []byte, base int64) (int, timeEntry, error) {
 	none := timeEntry{Timestamp: -1, Offset: base}
-	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<62))
-	if err != nil {
-		return 0, none, fmt.Errorf("read %s: %w", f.Name(), err)
-	}
 	if len(data)%timeIndexEntrySize != 0 {
-		return 0, none, fmt.Errorf("%s: size %d not a multiple of %d: %w", f.Name(), len(data), timeIndexEntrySize, ErrCorruption)
+		return 0, none, fmt.Errorf("%s: size %d not a multiple of %d: %w", name, len(data), timeIndexEntrySize, ErrCorruption)
 	}
 	last := none
 	n := len(data) / timeIndexEntrySize
@@ -95,8 +106,8 @@ func loadTimeIndex(f *os.File, base int64) (int, timeEntry, error) {
 		ts := int64(binary.BigEndian.Uint64(data[i*12:]))
 		rel := int64(int32(binary.BigEndian.Uint32(data[i*12+8:])))
 		e := timeEntry{Timestamp: ts, Offset: base + rel}
-		if rel < 0 || (i > 0 && (ts <= last.Timestamp || e.Offset < last.Offset)) {
-			return 0, none, fmt.Errorf("%s: entry %d out of order: %w", f.Name(), i, ErrCorruption)
+		if rel < 0 || ts <= last.Timestamp || e.Offset < last.Offset {
+			return 0, none, fmt.Errorf("%s: entry %d out of order: %w", name, i, ErrCorruption)
 		}
 		last = e
 	}
