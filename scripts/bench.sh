@@ -907,8 +907,9 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 {
 	echo "# gokafka benchmark results"
 	echo
-	echo "Written by \`make bench\` (scripts/bench.sh). One broker, one ZooKeeper, one client, all on"
-	echo "loopback on the same machine; 1-partition topics, RF=1, uncompressed, unthrottled."
+	echo "Written by \`make bench\` (scripts/bench.sh). One broker, one ZooKeeper, one client (several for the"
+	echo "backlog), all on loopback on the same machine; 1-partition topics (the backlog: one per"
+	echo "client), RF=1, uncompressed, unthrottled."
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "- commit: $commit"
