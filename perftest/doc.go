@@ -19,5 +19,9 @@
 // lines; throttle.go is the --throughput limiter; producer.go and
 // consumer.go run the tests; consumer_report.go formats the consumer's
 // lines; metrics.go collects the client-side metrics that --print-metrics
-// shows.
+// shows. e2e_latency.go is end-to-end-latency (Kafka's EndToEndLatency,
+// plus a rate-limited mode that also reports send-to-acknowledgement
+// latency). loopback.go, bench_probe.go and metadata_probe.go serve
+// `make bench` only: the loopback TCP limit, restart/partition probes and
+// Metadata latency while a backlog drains.
 package perftest
