@@ -30,6 +30,7 @@ func newTestReplicaManager(t testing.TB, logDirs ...string) (*replicaManager, *s
 	if err != nil {
 		t.Fatalf("open dirs: %v", err)
 	}
+	t.Cleanup(func() { dirs.Close() })
 	clean := dirs.CleanShutdown()
 	cp, err := dirs.ReadCheckpoints()
 	if err != nil {
@@ -325,6 +326,7 @@ func TestCloseWritesCheckpointsAndReopens(t *testing.T) {
 	if !found {
 		t.Fatalf("no high watermark checkpoint for %s: %+v", tp, cp.HighWatermarks)
 	}
+	dirs.Close() // the broker's exit: the restarted one takes the .lock
 
 	rm2, _ := newTestReplicaManager(t, logDir)
 	defer rm2.close()
