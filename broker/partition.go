@@ -206,17 +206,7 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 	if err := p.log.Append(batch, info); err != nil {
 		return appendResult{}, fmt.Errorf("append to %s: %w", p.tp, err)
 	}
-	if idempotent {
-		p.log.Producers().Record(storage.ProducerBatch{
-			ProducerID:    hdr.ProducerID,
-			ProducerEpoch: hdr.ProducerEpoch,
-			FirstSeq:      hdr.BaseSequence,
-			LastSeq:       hdr.LastSequence(),
-			FirstOffset:   base,
-			LastOffset:    last,
-			MaxTimestamp:  maxTS,
-		})
-	}
+	// storage.Log.Append has recorded the batch in the producer table.
 	if p.firstUnflushed.IsZero() {
 		p.firstUnflushed = now
 	}

@@ -83,7 +83,24 @@
 // multiple of the entry size, entries in order and inside the .log, the last
 // entry pointing at a batch); a segment failing that is scanned the same way.
 // The log end offset is the last batch's base offset + lastOffsetDelta + 1.
-// Producer state is rebuilt from the headers of every batch.
+// Producer state is rebuilt from the newest valid snapshot (below).
+//
+// # Producer-state snapshots
+//
+// Log.Append records every idempotent batch in the log's ProducerState, so
+// the table always describes the log's own batches. Like Kafka, the log
+// writes it to `<20-digit offset>.snapshot` (Kafka's ProducerSnapshot v1:
+// version, CRC-32C, then per producer its id, epoch, last sequence, last
+// offset, offset delta and timestamp; the format is drawn in
+// producer_snapshot.go) at every roll, named by the new segment's base, and
+// at a clean close, named by the log end (skipped there for a log under
+// 1 MiB with no idempotent producer). Open loads the newest snapshot between
+// the log start and end whose CRC holds and replays only the batches from
+// its offset on; without one it walks every batch header. Snapshots past the
+// end (lost to recovery or a truncation) or below the start (retention) are
+// deleted. They are written without fsync: the data below their offset is
+// already synced, and a torn one fails its CRC and is skipped, so a lost
+// snapshot costs a longer walk, never a wrong table.
 //
 // # Concurrency
 //

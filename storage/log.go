@@ -136,7 +136,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		}
 	}
 	l.recoveryPoint = l.end
-	ps, err := l.scanProducers()
+	ps, err := l.loadProducers()
 	if err != nil {
 		l.closeSegments()
 		return nil, fmt.Errorf("open log %s: rebuild producer state: %w", dir, err)
@@ -203,6 +203,13 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	l.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("append to %s: index: %w", l.dir, err)
+	}
+	// The producer table follows the log itself, so that a snapshot taken
+	// at any roll or close describes exactly the batches below its offset.
+	if l.producers != nil {
+		for i := range hdrs {
+			l.producers.replay(&hdrs[i])
+		}
 	}
 
 	records := info.Records
@@ -344,6 +351,9 @@ func (l *Log) rollLocked(now time.Time) error {
 	l.recoveryPoint = ns.base
 	uerr := old.unmapIndexes()
 	l.mu.Unlock()
+	// Kafka snapshots producer state at every roll, so that a restart
+	// replays at most the active segment; the old segment is synced above.
+	l.snapshotProducers(ns.base)
 	l.unflushedRecords = 0
 	l.logger.Debug("rolled segment", zap.Int64("base", ns.base))
 	return uerr
@@ -400,6 +410,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	ferr := l.flushLocked()
+	if ferr == nil && l.producers != nil && (l.producers.Len() > 0 || l.sizeLocked() >= snapshotMinLogBytes) {
+		l.snapshotProducers(l.end)
+	}
 	// Leave the active segment's indexes trimmed to their entries, as Kafka
 	// does at a clean close.
 	terr := l.active().trimIndexes()

@@ -2,14 +2,18 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"go.uber.org/zap"
 )
 
 // Producer-state snapshots, in Kafka's `<20-digit offset>.snapshot` format,
@@ -152,4 +156,146 @@ func listSnapshots(dir string) ([]int64, error) {
 // new one and never half of one.
 func writeSnapshot(dir string, offset int64, s *ProducerState) error {
 	return writeFileAtomic(snapshotPath(dir, offset), encodeSnapshot(s))
+}
+
+// snapshotMinLogBytes is the log size from which a clean close writes a
+// snapshot even when no idempotent producer is known: below it, walking the
+// batch headers at the next Open costs less than one more file per
+// partition (a broker with 10,000 small partitions would otherwise write and
+// read 10,000 files for nothing).
+const snapshotMinLogBytes = 1 << 20
+
+// writeFileNoSync writes data to path through a temporary file and a rename,
+// without fsync. Snapshots can afford that: data below a snapshot's offset
+// is always synced before the snapshot is written, and a snapshot the OS
+// lost or tore fails its CRC at the next Open, which then falls back to an
+// older snapshot or a walk of the log. Losing one costs time, never
+// correctness.
+func writeFileNoSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// snapshotProducers writes the producer table as the snapshot at offset,
+// which must be the log end offset. A failure is logged, not returned: the
+// log stays correct without the file.
+func (l *Log) snapshotProducers(offset int64) {
+	if l.producers == nil {
+		return
+	}
+	if err := writeFileNoSync(snapshotPath(l.dir, offset), encodeSnapshot(l.producers)); err != nil {
+		l.logger.Warn("could not write a producer-state snapshot", zap.Int64("offset", offset), zap.Error(err))
+	}
+}
+
+// dropSnapshots removes the snapshots for which doomed returns true.
+func (l *Log) dropSnapshots(doomed func(offset int64) bool) {
+	offs, err := listSnapshots(l.dir)
+	if err != nil {
+		l.logger.Warn("could not list producer-state snapshots", zap.Error(err))
+		return
+	}
+	for _, off := range offs {
+		if doomed(off) {
+			if err := os.Remove(snapshotPath(l.dir, off)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				l.logger.Warn("could not remove a producer-state snapshot", zap.Int64("offset", off), zap.Error(err))
+			}
+		}
+	}
+}
+
+// loadProducers rebuilds the producer table the way Kafka does at start:
+// from the newest readable snapshot between the log start and end offsets,
+// then the batches from that offset on. Snapshots past the end (their
+// batches were lost to recovery or truncation) and before the start (their
+// segments are gone) are removed; an unreadable one is removed with a
+// warning and the next older one tried. Without any, every batch header of
+// the log is walked.
+func (l *Log) loadProducers() (*ProducerState, error) {
+	offs, err := listSnapshots(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	var ps *ProducerState
+	from := l.start
+	for i := len(offs) - 1; i >= 0; i-- {
+		off := offs[i]
+		switch {
+		case off > l.end || off < l.start:
+			l.dropSnapshots(func(o int64) bool { return o == off })
+		case ps != nil:
+			// An older snapshot of a segment still in the log: kept, as
+			// Kafka keeps one per rolled segment.
+		default:
+			b, err := os.ReadFile(snapshotPath(l.dir, off))
+			if err == nil {
+				ps, err = decodeSnapshot(b)
+			}
+			if err != nil {
+				ps = nil
+				l.logger.Warn("ignoring an unreadable producer-state snapshot", zap.Int64("offset", off), zap.Error(err))
+				l.dropSnapshots(func(o int64) bool { return o == off })
+				continue
+			}
+			from = off
+		}
+	}
+	if ps == nil {
+		ps = &ProducerState{}
+	}
+	if err := l.replayProducers(ps, from); err != nil {
+		return nil, err
+	}
+	ps.truncateHead(l.start)
+	return ps, nil
+}
+
+// replayProducers applies to ps every batch whose last offset is at or
+// after from, walking batch headers from the index entry nearest to from.
+func (l *Log) replayProducers(ps *ProducerState, from int64) error {
+	for _, s := range l.segs {
+		if s.next <= from {
+			continue
+		}
+		var pos int64
+		if s.base < from {
+			p, err := s.index.lookup(from)
+			if err != nil {
+				return fmt.Errorf("replay producers from %d: %w", from, err)
+			}
+			pos = p
+		}
+		sc := newBatchScanner(s.log, s.size)
+		for pos < s.size {
+			h, err := sc.header(pos)
+			if err != nil {
+				if err == io.EOF {
+					break
+				}
+				return corruptAt(s, pos, err)
+			}
+			if h.lastOffset() >= from {
+				ps.replay(&h)
+			}
+			pos += h.size()
+		}
+	}
+	return nil
+}
+
+// sizeLocked is the bytes of all segments. Called with wmu held.
+func (l *Log) sizeLocked() int64 {
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
 }

@@ -167,3 +167,184 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// appendIdempotent appends n one-record batches from producers 1..3 in turn
+// and returns each producer's next sequence.
+func appendIdempotent(t *testing.T, l *Log, n int, seq map[int64]int32) {
+	t.Helper()
+	for i := range n {
+		pid := int64(1 + i%3)
+		appendBatch(t, l, nil, testBatch{base: l.EndOffset(), records: 1, ts: 1, valueSize: 50, pid: pid, seq: seq[pid]})
+		seq[pid]++
+	}
+}
+
+// snapshotsOf lists dir's snapshot offsets, failing the test on error.
+func snapshotsOf(t *testing.T, dir string) []int64 {
+	t.Helper()
+	offs, err := listSnapshots(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offs
+}
+
+// checkProducers checks that each producer's last sequence is seq-1 and
+// that a retry of its last batch is a duplicate.
+func checkProducers(t *testing.T, l *Log, seq map[int64]int32) {
+	t.Helper()
+	ps := l.Producers()
+	if ps.Len() != len(seq) {
+		t.Fatalf("%d producers, want %d", ps.Len(), len(seq))
+	}
+	for pid, next := range seq {
+		b, ok := ps.LastBatch(pid)
+		if !ok || b.LastSeq != next-1 {
+			t.Fatalf("producer %d: last sequence %d (known %v), want %d", pid, b.LastSeq, ok, next-1)
+		}
+		if dup, err := ps.Check(pid, 0, next-1, next-1); err != nil || dup == nil {
+			t.Fatalf("producer %d: retry of the last batch: dup %v, err %v", pid, dup, err)
+		}
+		if _, err := ps.Check(pid, 0, next, next); err != nil {
+			t.Fatalf("producer %d: the next sequence is refused: %v", pid, err)
+		}
+	}
+}
+
+// TestSnapshotsAtRollAndClose checks Kafka's snapshot points: one file per
+// roll named by the new segment's base, one at the log end on a clean
+// close, and a reopen that rebuilds the same table from them.
+func TestSnapshotsAtRollAndClose(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 600
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg, OpenOptions{})
+	seq := map[int64]int32{}
+	appendIdempotent(t, l, 30, seq)
+	var bases []int64
+	for _, s := range l.segs[1:] {
+		bases = append(bases, s.base)
+	}
+	if len(bases) < 2 {
+		t.Fatalf("expected several rolls with 600-byte segments, got segments at %v", bases)
+	}
+	if got := snapshotsOf(t, dir); !reflect.DeepEqual(got, bases) {
+		t.Fatalf("snapshots %v after rolls, want one per rolled-to base %v", got, bases)
+	}
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshotsOf(t, dir); got[len(got)-1] != end {
+		t.Fatalf("snapshots %v after a clean close, want the last at the end offset %d", got, end)
+	}
+	l = openLog(t, dir, cfg, OpenOptions{})
+	defer l.Close()
+	checkProducers(t, l, seq)
+}
+
+// TestSnapshotFallbacks checks that a snapshot never makes the table wrong:
+// a corrupt one is skipped for an older one or a full walk, and one past
+// the log end (its batches lost to a crash or a truncation) is deleted.
+func TestSnapshotFallbacks(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, dir string, end int64)
+	}{
+		{"newest snapshot corrupt", func(t *testing.T, dir string, end int64) {
+			p := snapshotPath(dir, end)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)-1] ^= 0xff
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"every snapshot empty (torn by a power loss)", func(t *testing.T, dir string, end int64) {
+			for _, off := range snapshotsOf(t, dir) {
+				if err := os.WriteFile(snapshotPath(dir, off), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"snapshot past the end claims a producer that is not in the log", func(t *testing.T, dir string, end int64) {
+			var ps ProducerState
+			ps.Record(ProducerBatch{ProducerID: 99, LastSeq: 5, FirstOffset: end + 10, LastOffset: end + 10})
+			if err := writeSnapshot(dir, end+11, &ps); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"no snapshots at all", func(t *testing.T, dir string, end int64) {
+			for _, off := range snapshotsOf(t, dir) {
+				if err := os.Remove(snapshotPath(dir, off)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.SegmentBytes = 600
+			dir := t.TempDir()
+			l := openLog(t, dir, cfg, OpenOptions{})
+			seq := map[int64]int32{}
+			appendIdempotent(t, l, 30, seq)
+			end := l.EndOffset()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tc.damage(t, dir, end)
+			l = openLog(t, dir, cfg, OpenOptions{})
+			defer l.Close()
+			checkProducers(t, l, seq)
+			for _, off := range snapshotsOf(t, dir) {
+				if off > end {
+					t.Errorf("snapshot %d past the log end %d was kept", off, end)
+				}
+			}
+		})
+	}
+}
+
+// TestSnapshotsFollowTruncationAndRetention checks that truncation deletes
+// the snapshots past the new end (and the table forgets the cut batches),
+// and that retention deletes those below the new log start.
+func TestSnapshotsFollowTruncationAndRetention(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 600
+	dir := t.TempDir()
+	clock := newFakeClock()
+	l := openLog(t, dir, cfg, OpenOptions{Now: clock.Now})
+	defer l.Close()
+	seq := map[int64]int32{}
+	appendIdempotent(t, l, 30, seq)
+	cut := l.segs[len(l.segs)-2].base + 1 // inside the second-to-last segment
+	if err := l.TruncateTo(cut); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range snapshotsOf(t, dir) {
+		if off > l.EndOffset() {
+			t.Fatalf("snapshot %d kept past the truncated end %d", off, l.EndOffset())
+		}
+	}
+	// The batch at offset cut-1 was the last one kept: producers' sequences
+	// are back to what they were after end-offset batches.
+	want := map[int64]int32{}
+	for i := range int(l.EndOffset()) {
+		want[int64(1+i%3)]++
+	}
+	checkProducers(t, l, want)
+
+	l.SetConfig(func() Config { c := cfg; c.RetentionBytes = 600; return c }())
+	if n, err := l.DeleteRetained(); err != nil || n == 0 {
+		t.Fatalf("retention deleted %d segments (err %v), want some", n, err)
+	}
+	for _, off := range snapshotsOf(t, dir) {
+		if off < l.StartOffset() {
+			t.Fatalf("snapshot %d kept below the log start %d", off, l.StartOffset())
+		}
+	}
+}

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"io"
 	"math"
 )
 
@@ -219,26 +218,4 @@ func (l *Log) MaxTimestampBatch() (batch []byte, ok bool, err error) {
 	}
 	b, err := l.copyRegion(r)
 	return b, err == nil, err
-}
-
-// scanProducers rebuilds producer state from the headers of every batch in
-// the log. Kafka loads it from snapshots and scans only past the last one;
-// until snapshots are written here, Open pays one header walk of the log.
-func (l *Log) scanProducers() (*ProducerState, error) {
-	ps := &ProducerState{}
-	for _, s := range l.segs {
-		sc := newBatchScanner(s.log, s.size)
-		for pos := int64(0); pos < s.size; {
-			h, err := sc.header(pos)
-			if err != nil {
-				if err == io.EOF {
-					break
-				}
-				return nil, corruptAt(s, pos, err)
-			}
-			ps.replay(&h)
-			pos += h.size()
-		}
-	}
-	return ps, nil
 }

@@ -75,6 +75,8 @@ func (l *Log) DeleteRetained() (int, error) {
 	if l.producers != nil {
 		l.producers.truncateHead(l.StartOffset())
 	}
+	start := l.StartOffset()
+	l.dropSnapshots(func(o int64) bool { return o < start })
 	return n, firstErr
 }
 
@@ -135,7 +137,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	l.end = s.next
 	l.recoveryPoint = min(l.recoveryPoint, l.end)
-	ps, err := l.scanProducers()
+	ps, err := l.loadProducers() // drops the snapshots past the new end
 	if err != nil {
 		return fmt.Errorf("truncate %s: %w", l.dir, err)
 	}
@@ -170,5 +172,6 @@ func (l *Log) truncateFully(offset int64) error {
 		}
 	}
 	l.producers.replaceWith(&ProducerState{})
+	l.dropSnapshots(func(int64) bool { return true })
 	return nil
 }
