@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -112,10 +113,16 @@ func (s *Server) loadTopicLocked(ctx context.Context, name string) error {
 	tm := &topicMeta{Name: name, ID: a.TopicID, Partitions: make(map[int32]partitionMeta, len(a.Partitions)), Config: tc}
 	missing := make(map[int32]zkmeta.LeaderAndIsr)
 	states := make(map[int32]zkmeta.LeaderAndIsr, len(a.Partitions))
+	// One read per partition: concurrent, as a start reads every state
+	// znode of every topic.
+	found, err := s.zk.PartitionStates(ctx, name, slices.Collect(maps.Keys(a.Partitions)))
+	if err != nil {
+		return fmt.Errorf("read partition states of %s: %w", name, err)
+	}
 	for p, replicas := range a.Partitions {
-		st, err := s.zk.PartitionState(ctx, name, p)
+		st, ok := found[p]
 		switch {
-		case errors.Is(err, zkmeta.ErrNoNode):
+		case !ok:
 			if slices.Contains(replicas, self) {
 				missing[p] = zkmeta.LeaderAndIsr{Leader: self, LeaderEpoch: 0, ISR: []int32{self}, ControllerEpoch: ce.Epoch}
 			} else {
@@ -123,8 +130,6 @@ func (s *Server) loadTopicLocked(ctx context.Context, name string) error {
 				// state znode; clients see LEADER_NOT_AVAILABLE.
 				states[p] = zkmeta.LeaderAndIsr{Leader: -1, LeaderEpoch: -1}
 			}
-		case err != nil:
-			return fmt.Errorf("read state of %s-%d: %w", name, p, err)
 		default:
 			states[p] = st
 		}
@@ -160,14 +165,14 @@ func (s *Server) loadTopicLocked(ctx context.Context, name string) error {
 	}
 
 	old, hadOld := s.meta.topic(name)
+	var lead []leaderRequest
 	for _, p := range tm.sortedPartitions() {
-		pm := tm.Partitions[p]
-		if pm.Leader != self {
-			continue
+		if pm := tm.Partitions[p]; pm.Leader == self {
+			lead = append(lead, leaderRequest{tp: topicPartition{Topic: name, Partition: p}, topicID: tm.ID, leaderEpoch: pm.LeaderEpoch})
 		}
-		if err := s.replicas.makeLeader(topicPartition{Topic: name, Partition: p}, tm.ID, pm.LeaderEpoch, tc); err != nil {
-			return fmt.Errorf("open %s-%d as leader: %w", name, p, err)
-		}
+	}
+	if err := s.replicas.makeLeaders(lead, tc); err != nil {
+		return fmt.Errorf("open partitions of %s as leader: %w", name, err)
 	}
 	if hadOld && !maps2Equal(old.Config.Overrides, tc.Overrides) {
 		s.replicas.setTopicConfig(name, tc)

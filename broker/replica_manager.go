@@ -145,7 +145,53 @@ func (rm *replicaManager) all() []*Partition {
 func (rm *replicaManager) makeLeader(tp topicPartition, topicID [16]byte, leaderEpoch int32, cfg TopicConfig) error {
 	rm.openMu.Lock()
 	defer rm.openMu.Unlock()
+	return rm.makeLeaderLocked(tp, topicID, leaderEpoch, cfg)
+}
 
+// leaderRequest is one partition of a makeLeaders call.
+type leaderRequest struct {
+	tp          topicPartition
+	topicID     [16]byte
+	leaderEpoch int32
+}
+
+// openWorkers is how many logs makeLeaders opens at once. Opening a log is
+// mostly system calls (directory listing, open, mmap, small reads) and, on
+// a cold page cache, waiting for the disk; a handful in parallel keeps both
+// cores and the disk queue busy at a start with many partitions, like
+// Kafka's num.recovery.threads.per.data.dir but sized for speed.
+const openWorkers = 8
+
+// makeLeaders is makeLeader for many partitions of one topic (distinct
+// partitions, one config), opened by a bounded pool of workers. Every
+// partition is tried; the error joins the failures.
+func (rm *replicaManager) makeLeaders(reqs []leaderRequest, cfg TopicConfig) error {
+	rm.openMu.Lock()
+	defer rm.openMu.Unlock()
+	errs := make([]error, len(reqs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(openWorkers, len(reqs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := reqs[i]
+				errs[i] = rm.makeLeaderLocked(r.tp, r.topicID, r.leaderEpoch, cfg)
+			}
+		}()
+	}
+	for i := range reqs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// makeLeaderLocked is makeLeader with openMu held. Calls for distinct
+// partitions may run concurrently (makeLeaders).
+func (rm *replicaManager) makeLeaderLocked(tp topicPartition, topicID [16]byte, leaderEpoch int32, cfg TopicConfig) error {
 	if p, ok := rm.get(tp); ok {
 		if p.topicID != topicID {
 			return fmt.Errorf("make leader %s: hosted with topic id %x, asked for %x", tp, p.topicID, topicID)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -366,6 +367,64 @@ func (c *Client) PartitionState(ctx context.Context, topic string, partition int
 	}
 	s.ZkVersion = stat.Version
 	return s, nil
+}
+
+// partitionStateReads bounds the state reads PartitionStates keeps in
+// flight. go-zookeeper pipelines requests on its one connection, so a few
+// dozen outstanding reads hide the round trip (a broker start reads one
+// state znode per partition) without queueing thousands at ZooKeeper.
+const partitionStateReads = 32
+
+// PartitionStates reads the state znodes of partitions of topic
+// concurrently. A partition without a state znode is absent from the
+// result; any other failure fails the whole call.
+func (c *Client) PartitionStates(ctx context.Context, topic string, partitions []int32) (map[int32]LeaderAndIsr, error) {
+	if err := validTopicName(topic); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		out      = make(map[int32]LeaderAndIsr, len(partitions))
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, partitionStateReads)
+	for _, p := range partitions {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			st, err := c.PartitionState(ctx, topic, p)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrNoNode):
+			case err != nil:
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+			default:
+				out[p] = st
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = fmt.Errorf("read partition states of %s: %w", topic, ctx.Err())
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
 }
 
 // CreatePartitionStates creates the partitions container znodes and each

@@ -1,6 +1,7 @@
 package zkmeta
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -214,5 +215,49 @@ func TestTopicNamesThatAreNotZnodes(t *testing.T) {
 		if _, err := c.Topic(ctx, name); err == nil {
 			t.Errorf("Topic(%q) succeeded", name)
 		}
+	}
+}
+
+// TestPartitionStatesConcurrentRead reads many state znodes at once, some
+// missing: each present one comes back with its own leader and version,
+// the missing ones are simply absent.
+func TestPartitionStatesConcurrentRead(t *testing.T) {
+	c := connect(t, testChroot(t))
+	ctx := testCtx(t)
+	ce := elect(t, c)
+	const n = 150 // more than partitionStateReads in flight
+	a := TopicAssignment{Partitions: map[int32][]int32{}}
+	states := map[int32]LeaderAndIsr{}
+	var all []int32
+	for p := int32(0); p < n; p++ {
+		a.Partitions[p] = []int32{0}
+		all = append(all, p)
+		if p%10 != 3 {
+			states[p] = LeaderAndIsr{Leader: p % 7, LeaderEpoch: p, ISR: []int32{p % 7}}
+		}
+	}
+	if err := c.CreateTopic(ctx, "many", a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreatePartitionStates(ctx, ce, "many", states); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.PartitionStates(ctx, "many", append(all, 999))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(states) {
+		t.Fatalf("%d states read, want %d", len(got), len(states))
+	}
+	for p, want := range states {
+		st, ok := got[p]
+		if !ok || st.Leader != want.Leader || st.LeaderEpoch != want.LeaderEpoch || !reflect.DeepEqual(st.ISR, want.ISR) || st.ZkVersion != 0 {
+			t.Fatalf("partition %d: %+v (present %v), want %+v", p, st, ok, want)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.PartitionStates(cancelled, "many", all); err == nil {
+		t.Fatal("PartitionStates with a cancelled context succeeded")
 	}
 }
