@@ -60,10 +60,44 @@
 // last offset at its start position) and, when the segment's max timestamp
 // grew, a .timeindex entry (the max timestamp and the last offset of the
 // batch holding it). Rolling adds a final .timeindex entry for the max
-// timestamp if it is not there yet. The index files are appended to rather
-// than preallocated, so they always hold exactly their entries. A lookup
-// takes the last entry at or below the target and walks batch headers from
-// there.
+// timestamp if it is not there yet. A lookup takes the last entry at or
+// below the target and walks batch headers from there.
+//
+// # Index files are memory-mapped; the fd budget
+//
+// As Kafka does, the indexes are reached through memory mappings, never
+// through an open descriptor (indexfile.go). The active segment's .index and
+// .timeindex are preallocated as sparse files to segment.index.bytes
+// (rounded down to whole entries; the .timeindex gets one more slot, for
+// the entry rolling adds), mapped MAP_SHARED read-write, and their
+// descriptors closed right after mapping; entries are stored straight into
+// the mapping. Flush msyncs the entries where it fsyncs the .log. When the
+// segment rolls, and for the active segment at a clean Close, the files are
+// trimmed to their entries (what Kafka leaves and its tools read) and the
+// mapping dropped; an inactive segment's indexes are mapped read-only on
+// their first lookup (and, at Open, for the check and unmapped after it).
+//
+// So a partition costs one file descriptor per segment, its .log, plus
+// descriptors held for a moment (an index being mapped or trimmed, a
+// checkpoint being written) and the .log references of Regions still being
+// sent. A broker with P partitions of S segments each needs P*S descriptors
+// for logs, under `ulimit -n` with room for sockets: 10,000 single-segment
+// partitions fit in 20,000. The mappings count against vm.max_map_count
+// (65,530 by default): two per partition for the active segment plus two per
+// inactive segment that has been read since Open; each active mapping
+// reserves segment.index.bytes of address space, not memory: only the pages
+// holding entries are ever touched.
+//
+// A crash leaves the active segment's indexes untrimmed, with a zero-filled
+// tail. The next Open rebuilds the active segment's indexes anyway (it is
+// always at or after the recovery point), and a zero tail is never taken
+// for entries elsewhere either: the first batch of a segment never gets an
+// .index entry, so an all-zero entry (position 0) fails the index check like
+// any other bad entry, and so does a second .timeindex entry that does not
+// grow the timestamp; the segment is then scanned and its indexes rebuilt.
+// The same covers a trim lost to a power failure (trims are not fsynced).
+// A sparse index page that the disk has no room for faults on first write;
+// that fault is turned into an append error rather than a crash.
 //
 // The active (last) segment rolls before an append when it is not empty and
 // the append would pass segment.bytes, or it was created more than
