@@ -182,9 +182,9 @@ func (s *segment) loadFromIndexes(inactive bool, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if logSize > 0 && n == 0 && tn > 0 {
-		return fmt.Errorf("%s: time index without offset index: %w", s.log.Name(), ErrCorruption)
-	}
+	// A time index entry without any offset index entry is normal: a
+	// segment smaller than index.interval.bytes gets no offset entry, but
+	// its roll adds a time entry for its max timestamp (as Kafka's does).
 	s.index.n, s.index.last = n, last
 	s.times.n, s.times.last = tn, tlast
 	s.maxTs, s.offsetOfMaxTs = tlast.Timestamp, tlast.Offset

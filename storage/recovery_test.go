@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // lastSegmentLog returns the path of the log's last .log file.
@@ -319,5 +322,39 @@ func TestRecoveryPointBelowFirstSegment(t *testing.T) {
 	defer l.Close()
 	if n := len(segmentFiles(t, dir, ".log")); n != 1 {
 		t.Fatalf("%d segments, want only the first (cut) one", n)
+	}
+}
+
+// TestSmallRolledSegmentsReopenWithoutRebuild checks that segments smaller
+// than index.interval.bytes, which have no offset index entry but a time
+// index entry from their roll (as Kafka writes them), are accepted as they
+// are at the next clean open rather than treated as corrupt and rebuilt.
+func TestSmallRolledSegmentsReopenWithoutRebuild(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 300
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg, OpenOptions{})
+	appendN(t, l, nil, 12, 1000)
+	if len(l.segs) < 3 {
+		t.Fatalf("%d segments, want several small ones", len(l.segs))
+	}
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := readIndexFiles(t, dir)
+	core, logs := observer.New(zap.WarnLevel)
+	l = openLog(t, dir, cfg, OpenOptions{Logger: zap.New(core), CleanShutdown: true, RecoveryPoint: end})
+	if n := logs.FilterMessage("rebuilding segment indexes").Len(); n != 0 {
+		t.Fatalf("%d segments' indexes rebuilt at a clean open: %v", n, logs.All())
+	}
+	if err := l.Close(); err != nil { // trims the active segment's indexes again
+		t.Fatal(err)
+	}
+	after := readIndexFiles(t, dir)
+	for name, b := range before {
+		if !bytes.Equal(b, after[name]) {
+			t.Errorf("%s changed across a clean reopen", name)
+		}
 	}
 }
