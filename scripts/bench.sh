@@ -688,15 +688,15 @@ raw_lines+=("restart after SIGKILL: serving after ${restart_s:-?} s; $restart_no
 # request), then a graceful restart: start time (process start to serving),
 # Metadata latency for all topics, and RSS.
 BENCH_PARTITIONS=${BENCH_PARTITIONS:-10000}
-# The broker holds three open files per partition (log, offset index, time
-# index of the active segment), so the partition count is capped to what
-# the open-files limit allows, leaving 1000 descriptors for the rest.
+# The broker holds one open file per segment (the .log; indexes are
+# memory-mapped), so the partition count is capped to what the open-files
+# limit allows, leaving 1000 descriptors for the rest.
 parts_fd_limit=$(ulimit -n)
 parts_cap=""
-if [[ $parts_fd_limit != unlimited ]] && ((BENCH_PARTITIONS * 3 > parts_fd_limit - 1000)); then
+if [[ $parts_fd_limit != unlimited ]] && ((BENCH_PARTITIONS > parts_fd_limit - 1000)); then
 	parts_cap=$BENCH_PARTITIONS
-	BENCH_PARTITIONS=$(((parts_fd_limit - 1000) / 3 / 100 * 100))
-	log "partitions: capped to $BENCH_PARTITIONS: ulimit -n is $parts_fd_limit, ~3 open files per partition"
+	BENCH_PARTITIONS=$(((parts_fd_limit - 1000) / 100 * 100))
+	log "partitions: capped to $BENCH_PARTITIONS: ulimit -n is $parts_fd_limit, one open file per partition"
 fi
 parts_topics=$(((BENCH_PARTITIONS + 99) / 100))
 parts_create="" parts_start="" parts_meta="" parts_rss="" parts_fds=""
@@ -818,7 +818,7 @@ if st and rss:
     out.append((f"{extra['parts_n']} partitions ({m.get('partitions', '?')} in Metadata)",
                 f"start {float(st):.2f} s, RSS {float(rss):.1f} MiB, Metadata p50 {m.get('p50_ms', '?')} / p99 {m.get('p99_ms', '?')} ms"
                 f" (created in {float(extra['parts_create']):.1f} s; {extra['parts_fds']} open files)"
-                + (f"; capped from {extra['parts_cap']}: ulimit -n {extra['fd_limit']}, 3 files per partition" if extra.get("parts_cap") else ""),
+                + (f"; capped from {extra['parts_cap']}: ulimit -n {extra['fd_limit']}, one file per partition" if extra.get("parts_cap") else ""),
                 "start < 5 s, RSS < 300 MB", "-", "yes" if float(st) < 5 and float(rss) * 1.048576 < 300 else "no"))
 else:
     out.append((f"{extra['parts_n']} partitions", "failed" + (f" (created in {extra['parts_create']} s)" if extra.get("parts_create") else ""),
