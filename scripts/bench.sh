@@ -23,8 +23,8 @@
 # when the client, which shares the cores, is the bottleneck.
 #
 # Environment (defaults in brackets):
-#   BENCH_RECORDS_100 [5000000]  records per 100-byte run
-#   BENCH_RECORDS_1K  [1000000]  records per 1 KiB run
+#   BENCH_RECORDS_100 [20000000] records per 100-byte run (about 5 s: shorter runs are mostly start-up noise)
+#   BENCH_RECORDS_1K  [4000000]  records per 1 KiB run
 #   BENCH_RUN_TIMEOUT [60]       seconds after which a run is interrupted
 #                                (the tools then report what they did)
 #   BENCH_PRODUCER_PROPS ["linger.ms=1 batch.size=1048576"]
@@ -56,8 +56,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-BENCH_RECORDS_100=${BENCH_RECORDS_100:-5000000}
-BENCH_RECORDS_1K=${BENCH_RECORDS_1K:-1000000}
+BENCH_RECORDS_100=${BENCH_RECORDS_100:-20000000}
+BENCH_RECORDS_1K=${BENCH_RECORDS_1K:-4000000}
 BENCH_RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-60}
 BENCH_PRODUCER_PROPS=${BENCH_PRODUCER_PROPS:-linger.ms=1 batch.size=1048576}
 BENCH_FETCH_SIZE=${BENCH_FETCH_SIZE:-8388608}
