@@ -940,8 +940,8 @@ if [[ ${BENCH_GROUPS:-1} != 0 ]]; then
 	log "consumer groups: OffsetCommit of 50 partitions, 10-member rebalance"
 	while IFS= read -r line; do
 		group_lines+=("$line")
-	done < <(go test ./broker/ -run '^$' -bench 'OffsetCommit50' -benchtime 300x 2>&1 | grep '^Benchmark';
-		go test ./broker/ -run '^$' -bench 'GroupRebalance10' -benchtime 3x 2>&1 | grep '^Benchmark')
+	done < <(go test ./broker/ -run '^$' -bench 'OffsetCommit50' -benchtime 300x 2>&1 | grep -E '^Benchmark|_test\.go:[0-9]+: ';
+		go test ./broker/ -run '^$' -bench 'GroupRebalance10' -benchtime 3x 2>&1 | grep -E '^Benchmark|_test\.go:[0-9]+: ')
 	echo
 	echo "Consumer groups (go test -bench, broker package):"
 	printf '%s\n' "${group_lines[@]}"
