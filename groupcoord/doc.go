@@ -42,6 +42,14 @@
 // Eager and cooperative (incremental) rebalancing are both plain join/sync
 // rounds here; the difference lives in the clients' assignors.
 //
+// # Request memory
+//
+// Byte slices inside a request (JoinGroup protocol metadata, SyncGroup
+// assignments) alias the broker's request frame, which goes back to a pool
+// shared by all connections as soon as the handler returns. Whatever the
+// coordinator keeps beyond the call it copies; a member that synced after
+// its leader once received another connection's bytes as its assignment.
+//
 // # Concurrency and lock order
 //
 // There is no global lock on the request path. Each group has:

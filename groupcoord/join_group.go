@@ -1,6 +1,7 @@
 package groupcoord
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -76,9 +77,13 @@ func (c *Coordinator) join(ctx context.Context, client ClientInfo, req *kmsg.Joi
 	if req.Version == 0 || req.RebalanceTimeoutMillis < 0 {
 		rebalance = session // v0 has no rebalance timeout: Kafka uses the session timeout
 	}
+	// The metadata outlives the request (the leader of a later generation
+	// reads it), but the request's bytes alias the broker's pooled frame
+	// buffer, which serves another connection once this call returns: keep
+	// a copy.
 	protocols := make([]protocol, 0, len(req.Protocols))
 	for _, p := range req.Protocols {
-		protocols = append(protocols, protocol{name: p.Name, metadata: p.Metadata})
+		protocols = append(protocols, protocol{name: p.Name, metadata: bytes.Clone(p.Metadata)})
 	}
 	instanceID := ""
 	if req.Version >= 5 && req.InstanceID != nil {

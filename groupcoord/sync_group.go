@@ -1,6 +1,7 @@
 package groupcoord
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -79,9 +80,13 @@ func (c *Coordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) (syn
 	ch := m.sync
 	c.syncDone(g, m)
 	if m.id == g.leader {
+		// Members that sync after this request returned (and
+		// DescribeGroups) read the assignments later, when the request's
+		// bytes, which alias a pooled frame buffer, may hold another
+		// connection's request: keep copies.
 		assignments := make(map[string][]byte, len(req.GroupAssignment))
 		for _, a := range req.GroupAssignment {
-			assignments[a.MemberID] = a.MemberAssignment
+			assignments[a.MemberID] = bytes.Clone(a.MemberAssignment)
 		}
 		for _, o := range g.sortedMembers() {
 			a, ok := assignments[o.id]
