@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,24 +92,34 @@ func BenchmarkOffsetCommit50(b *testing.B) {
 // cleanly: from the LeaveGroup until each of the 9 others holds its new
 // assignment. Members learn of the rebalance from their next heartbeat, so
 // the heartbeat interval bounds the result: Kafka's default (3 s) and a
-// short one that shows the coordinator's own part.
+// short one that shows the coordinator's own part. The broker's and the
+// clients' Info logs are kept in memory and printed, with each member's
+// partitions and the coordinator's DescribeGroups view, only when a group
+// does not settle.
 //
 //	go test ./broker/ -run '^$' -bench GroupRebalance10 -benchtime 3x
 func BenchmarkGroupRebalance10(b *testing.B) {
 	const partitions, size = 20, 10
-	s, addr, _ := runTestServer(b, testServerConfig(b, groupOverrides...))
+	tape := &logTape{}
+	s, addr := runTapedServer(b, testServerConfig(b, groupOverrides...), tape)
 	createBenchTopic(b, s, addr, "bench-rebalance", partitions)
+	// round numbers the groups across the benchmark's calls (the testing
+	// package calls each sub-benchmark with b.N = 1 first), so that no
+	// group name is used twice and the dump's logs are of one group.
+	round := 0
 	for _, hb := range []time.Duration{3 * time.Second, 100 * time.Millisecond} {
 		b.Run("heartbeat="+hb.String(), func(b *testing.B) {
 			var total time.Duration
 			for n := 0; n < b.N; n++ {
 				b.StopTimer()
-				group := fmt.Sprintf("rebalance-%s-%d", hb, n)
+				round++
+				group := fmt.Sprintf("rebalance-%s-%d", hb, round)
 				ctx, cancel := context.WithCancel(context.Background())
 				var ms []*groupMember
 				for i := 0; i < size; i++ {
 					m := newGroupMember(b, addr, fmt.Sprintf("m%d", i), group, "bench-rebalance",
-						kgo.Balancers(kgo.RangeBalancer()), kgo.HeartbeatInterval(hb), kgo.SessionTimeout(30*time.Second))
+						kgo.Balancers(kgo.RangeBalancer()), kgo.HeartbeatInterval(hb), kgo.SessionTimeout(30*time.Second),
+						tape.clientLogger(fmt.Sprintf("m%d", i)))
 					go m.poll(ctx)
 					ms = append(ms, m)
 				}
@@ -142,7 +153,7 @@ func BenchmarkGroupRebalance10(b *testing.B) {
 						break
 					}
 					if time.Since(t0) > time.Minute {
-						b.Fatal("the group did not settle within a minute")
+						b.Fatalf("the group did not settle within a minute\n%s", rebalanceDump(tape, addr, group, rest, before, partitions))
 					}
 					time.Sleep(time.Millisecond)
 				}
@@ -182,4 +193,28 @@ func createBenchTopic(b *testing.B, s *Server, addr, topic string, partitions in
 		}
 		return true
 	})
+}
+
+// rebalanceDump describes a group that did not settle: each member's owned
+// partitions and callback counts, the coordinator's view (DescribeGroups),
+// and the broker's and the clients' logs about the group.
+func rebalanceDump(tape *logTape, addr, group string, ms []*groupMember, before []int, partitions int32) string {
+	var b strings.Builder
+	for i, m := range ms {
+		a, r := m.counts()
+		fmt.Fprintf(&b, "%s: owns %v, assigned %d times (%d before the leave), revoked %d times\n", m.name, m.assignment(), a, before[i], r)
+	}
+	fmt.Fprintln(&b, "cover:", exclusiveCover(ms, partitions))
+	fmt.Fprintln(&b, describeGroup(addr, group))
+	fmt.Fprintln(&b, "broker log:")
+	for _, l := range tape.grep(`"` + group + `"`) {
+		fmt.Fprintln(&b, " ", l)
+	}
+	fmt.Fprintln(&b, "client logs:")
+	for _, l := range tape.grep("group: " + group) {
+		if rest := l[strings.Index(l, "group: "+group)+len("group: "+group):]; rest == "" || rest[0] == ',' {
+			fmt.Fprintln(&b, " ", l)
+		}
+	}
+	return b.String()
 }

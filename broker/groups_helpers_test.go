@@ -16,6 +16,9 @@ import (
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
 )
 
 // groupOverrides make group tests fast: no initial rebalance delay and
@@ -347,4 +350,121 @@ func (r *wireRecorder) of(key int16) []wireCall {
 		}
 	}
 	return out
+}
+
+// logTape keeps log lines in memory (safe for concurrent writers) so a test
+// can print them only when it fails: kgo's and the broker's Info logs of a
+// rebalance are too many to print on every run.
+type logTape struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logTape) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// clientLogger returns a kgo option that logs the client's Info lines to the
+// tape, each prefixed with the time and the member's name.
+func (l *logTape) clientLogger(name string) kgo.Opt {
+	return kgo.WithLogger(kgo.BasicLogger(l, kgo.LogLevelInfo, func() string {
+		return time.Now().Format("15:04:05.000000 ") + name + " "
+	}))
+}
+
+// grep returns the lines that contain every one of words.
+func (l *logTape) grep(words ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+next:
+	for _, line := range l.lines {
+		for _, w := range words {
+			if !strings.Contains(line, w) {
+				continue next
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// runTapedServer is runTestServer with the broker's Info logs also kept on
+// tape (its Warn and above still go to the test log).
+func runTapedServer(t testing.TB, cfg Config, tape *logTape) (*Server, string) {
+	t.Helper()
+	enc := zap.NewDevelopmentEncoderConfig()
+	enc.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000000")
+	core := zapcore.NewTee(
+		zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Core(),
+		zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(tape), zap.InfoLevel),
+	)
+	s, err := New(cfg, zap.New(core))
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	select {
+	case <-s.Ready():
+	case err := <-errc:
+		cancel()
+		t.Fatalf("server did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("server did not start within 60s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("server stopped with error: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("server did not stop within 30s")
+		}
+	})
+	return s, s.Addr().String()
+}
+
+// describeGroup renders DescribeGroups of group as the coordinator sees it
+// now: state, generation, protocol, leader and each member's id, client id
+// and assignment size.
+func describeGroup(addr, group string) string {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return fmt.Sprintf("describe %s: %v", group, err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{group}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Groups) != 1 {
+		return fmt.Sprintf("describe %s: %v %+v", group, err, resp)
+	}
+	g := resp.Groups[0]
+	var b strings.Builder
+	fmt.Fprintf(&b, "group %s: error %d, state %s, protocol %s/%s, %d members", g.Group, g.ErrorCode, g.State, g.ProtocolType, g.Protocol, len(g.Members))
+	for _, m := range g.Members {
+		var a kmsg.ConsumerMemberAssignment
+		parts := fmt.Sprintf("undecodable %x", m.MemberAssignment)
+		if len(m.MemberAssignment) == 0 {
+			parts = "none (not Stable)"
+		} else if a.ReadFrom(m.MemberAssignment) == nil {
+			var ps []int32
+			for _, t := range a.Topics {
+				ps = append(ps, t.Partitions...)
+			}
+			parts = fmt.Sprint(ps)
+		}
+		fmt.Fprintf(&b, "\n  member %s (%s): assignment %s", m.MemberID, m.ClientID, parts)
+	}
+	return b.String()
 }
