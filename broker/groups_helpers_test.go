@@ -402,34 +402,8 @@ func runTapedServer(t testing.TB, cfg Config, tape *logTape) (*Server, string) {
 		zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Core(),
 		zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(tape), zap.InfoLevel),
 	)
-	s, err := New(cfg, zap.New(core))
-	if err != nil {
-		t.Fatalf("new server: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx) }()
-	select {
-	case <-s.Ready():
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("server did not start within 60s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("server stopped with error: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server did not stop within 30s")
-		}
-	})
-	return s, s.Addr().String()
+	s, addr, _ := runTestServerLogged(t, cfg, zap.New(core))
+	return s, addr
 }
 
 // describeGroup renders DescribeGroups of group as the coordinator sees it

@@ -44,7 +44,12 @@ func testServerConfig(t testing.TB, overrides ...string) Config {
 // It returns a stop function that is safe to call more than once.
 func runTestServer(t testing.TB, cfg Config) (*Server, string, func()) {
 	t.Helper()
-	logger := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	return runTestServerLogged(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+}
+
+// runTestServerLogged is runTestServer with the broker logging to logger.
+func runTestServerLogged(t testing.TB, cfg Config, logger *zap.Logger) (*Server, string, func()) {
+	t.Helper()
 	s, err := New(cfg, logger)
 	if err != nil {
 		t.Fatalf("new server: %v", err)

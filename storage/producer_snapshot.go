@@ -205,10 +205,15 @@ func (l *Log) dropSnapshots(doomed func(offset int64) bool) {
 	}
 	for _, off := range offs {
 		if doomed(off) {
-			if err := os.Remove(snapshotPath(l.dir, off)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				l.logger.Warn("could not remove a producer-state snapshot", zap.Int64("offset", off), zap.Error(err))
-			}
+			l.removeSnapshot(off)
 		}
+	}
+}
+
+// removeSnapshot deletes the snapshot at offset; a failure is logged.
+func (l *Log) removeSnapshot(off int64) {
+	if err := os.Remove(snapshotPath(l.dir, off)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		l.logger.Warn("could not remove a producer-state snapshot", zap.Int64("offset", off), zap.Error(err))
 	}
 }
 
@@ -230,7 +235,7 @@ func (l *Log) loadProducers() (*ProducerState, error) {
 		off := offs[i]
 		switch {
 		case off > l.end || off < l.start:
-			l.dropSnapshots(func(o int64) bool { return o == off })
+			l.removeSnapshot(off)
 		case ps != nil:
 			// An older snapshot of a segment still in the log: kept, as
 			// Kafka keeps one per rolled segment.
@@ -242,7 +247,7 @@ func (l *Log) loadProducers() (*ProducerState, error) {
 			if err != nil {
 				ps = nil
 				l.logger.Warn("ignoring an unreadable producer-state snapshot", zap.Int64("offset", off), zap.Error(err))
-				l.dropSnapshots(func(o int64) bool { return o == off })
+				l.removeSnapshot(off)
 				continue
 			}
 			from = off
