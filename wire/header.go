@@ -78,11 +78,6 @@ func ParseRequest(frame []byte, versions Versions) (RequestHeader, kmsg.Request,
 			return hdr, nil, fmt.Errorf("%w: request header tagged fields: %v", ErrMalformedRequest, err)
 		}
 	}
-	// Known kmsg v1.15.0 issue: its tagged-field loops keep counting down a
-	// forged tag count (up to 2^32) after the input runs out, so a frame of
-	// a few hundred bytes can keep this call busy for about ten seconds.
-	// It terminates and returns an error; the fix belongs in kmsg (stop
-	// the loop once the reader is bad).
 	if err := req.ReadFrom(rest); err != nil {
 		return hdr, nil, fmt.Errorf("%w: api key %d version %d: %v", ErrMalformedRequest, hdr.APIKey, hdr.APIVersion, err)
 	}

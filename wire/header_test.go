@@ -199,8 +199,8 @@ func produceFrame(tb testing.TB, version int16, n, size int) []byte {
 
 // FuzzParseRequest decodes arbitrary frames. Run it with a short
 // -fuzzminimizetime (e.g. 200ms): minimizing the large produce-shaped inputs
-// it finds otherwise stalls for minutes. See header.go for a known kmsg
-// issue that makes some flexible-version inputs slow (about 10 s) to reject.
+// it finds otherwise stalls for minutes. The forged-count frames of
+// header_dos_test.go are seeds (the array one at 64 KiB, same shape).
 func FuzzParseRequest(f *testing.F) {
 	full := Versions{}
 	for k := int16(0); k < 100; k++ {
@@ -232,6 +232,8 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add(encodeRequest(ct, 7, 1, nil))
 	f.Add(encodeRequest(kmsg.NewPtrInitProducerIDRequest(), 5, 1, nil))
 	f.Add(encodeRequest(kmsg.NewPtrListOffsetsRequest(), 9, 1, nil))
+	f.Add(tagBombFrame())
+	f.Add(arrayBombFrame(64 << 10))
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		hdr, req, err := ParseRequest(frame, full)
 		if err != nil {
