@@ -84,6 +84,39 @@ type Config struct {
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes (4096; gokafka
 	// requires at least 1, Kafka accepts 0).
 	OffsetMetadataMaxBytes int32
+	// Replication (replication.go, fetcher.go, isr.go).
+	//
+	// ReplicaLagTimeMax is replica.lag.time.max.ms (30000): a follower
+	// that has not caught up for this long leaves the ISR.
+	ReplicaLagTimeMax time.Duration
+	// ReplicaFetchWaitMax is replica.fetch.wait.max.ms (500).
+	ReplicaFetchWaitMax time.Duration
+	// ReplicaFetchMinBytes is replica.fetch.min.bytes (1).
+	ReplicaFetchMinBytes int32
+	// ReplicaFetchMaxBytes is replica.fetch.max.bytes (1048576), per
+	// partition.
+	ReplicaFetchMaxBytes int32
+	// ReplicaFetchResponseMaxBytes is replica.fetch.response.max.bytes
+	// (10485760).
+	ReplicaFetchResponseMaxBytes int32
+	// ReplicaFetchBackoff is replica.fetch.backoff.ms (1000).
+	ReplicaFetchBackoff time.Duration
+	// NumReplicaFetchers is num.replica.fetchers (1): fetcher goroutines
+	// per source broker.
+	NumReplicaFetchers int
+	// UncleanLeaderElection is unclean.leader.election.enable (false).
+	UncleanLeaderElection bool
+	// ControlledShutdownEnable is controlled.shutdown.enable (true).
+	ControlledShutdownEnable bool
+	// ControlledShutdownMaxRetries is controlled.shutdown.max.retries (3).
+	ControlledShutdownMaxRetries int
+	// ControlledShutdownRetryBackoff is
+	// controlled.shutdown.retry.backoff.ms (5000).
+	ControlledShutdownRetryBackoff time.Duration
+	// InterBrokerListenerName is inter.broker.listener.name (default: the
+	// listener of security.inter.broker.protocol, PLAINTEXT; gokafka uses
+	// the first listener when neither names one).
+	InterBrokerListenerName string
 	// Log holds the log.* defaults every topic inherits: log.segment.bytes,
 	// log.roll.ms|hours, log.retention.ms|minutes|hours,
 	// log.retention.bytes, log.index.interval.bytes,
@@ -135,6 +168,12 @@ var brokerKeys = map[string]bool{
 	"offsets.retention.minutes": true, "offsets.retention.check.interval.ms": true,
 	"offset.metadata.max.bytes": true,
 	"gokafka.admin.listener":    true, // admin_listener.go
+	"replica.lag.time.max.ms":   true, "replica.fetch.wait.max.ms": true,
+	"replica.fetch.min.bytes": true, "replica.fetch.max.bytes": true,
+	"replica.fetch.response.max.bytes": true, "replica.fetch.backoff.ms": true,
+	"num.replica.fetchers": true, "unclean.leader.election.enable": true,
+	"controlled.shutdown.enable": true, "controlled.shutdown.max.retries": true,
+	"controlled.shutdown.retry.backoff.ms": true, "inter.broker.listener.name": true,
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common
@@ -144,15 +183,14 @@ var brokerKeys = map[string]bool{
 // are neither implemented nor listed here are logged as warnings, since
 // they are most likely typos.
 var ignoredKafkaKeys = []string{
-	"num.network.threads", "num.io.threads", "num.replica.fetchers",
+	"num.network.threads", "num.io.threads",
 	"socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"num.recovery.threads.per.data.dir",
 	"offsets.topic.replication.factor", "offsets.topic.num.partitions",
 	"broker.id.generation.enable",
-	"broker.rack", "inter.broker.protocol.version", "inter.broker.listener.name",
-	"security.inter.broker.protocol", "controlled.shutdown.enable",
-	"auto.leader.rebalance.enable", "replica.lag.time.max.ms",
-	"replica.fetch.max.bytes", "request.timeout.ms", "queued.max.requests",
+	"broker.rack", "inter.broker.protocol.version",
+	"security.inter.broker.protocol",
+	"auto.leader.rebalance.enable", "request.timeout.ms", "queued.max.requests",
 	"zookeeper.set.acl", "zookeeper.max.in.flight.requests",
 	"confluent.support.metrics.enable", "confluent.support.customer.id",
 	"connections.max.idle.ms", "max.connections", "max.connections.per.ip",
@@ -319,6 +357,24 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.OffsetsRetention = time.Duration(p.int("offsets.retention.minutes", 10080, 1, math.MaxInt32)) * time.Minute
 	c.OffsetsRetentionCheckInterval = time.Duration(p.int("offsets.retention.check.interval.ms", 600000, 1, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
 	c.OffsetMetadataMaxBytes = int32(p.int("offset.metadata.max.bytes", 4096, 1, math.MaxInt32))
+	c.ReplicaLagTimeMax = time.Duration(p.int("replica.lag.time.max.ms", 30000, 1, math.MaxInt32)) * time.Millisecond
+	c.ReplicaFetchWaitMax = time.Duration(p.int("replica.fetch.wait.max.ms", 500, 0, math.MaxInt32)) * time.Millisecond
+	c.ReplicaFetchMinBytes = int32(p.int("replica.fetch.min.bytes", 1, 1, math.MaxInt32))
+	c.ReplicaFetchMaxBytes = int32(p.int("replica.fetch.max.bytes", 1048576, 0, math.MaxInt32))
+	c.ReplicaFetchResponseMaxBytes = int32(p.int("replica.fetch.response.max.bytes", 10485760, 0, math.MaxInt32))
+	c.ReplicaFetchBackoff = time.Duration(p.int("replica.fetch.backoff.ms", 1000, 0, math.MaxInt32)) * time.Millisecond
+	c.NumReplicaFetchers = int(p.int("num.replica.fetchers", 1, 1, 64))
+	c.UncleanLeaderElection = p.bool("unclean.leader.election.enable", false)
+	c.ControlledShutdownEnable = p.bool("controlled.shutdown.enable", true)
+	c.ControlledShutdownMaxRetries = int(p.int("controlled.shutdown.max.retries", 3, 0, math.MaxInt32))
+	c.ControlledShutdownRetryBackoff = time.Duration(p.int("controlled.shutdown.retry.backoff.ms", 5000, 0, math.MaxInt32)) * time.Millisecond
+	c.InterBrokerListenerName = p.str("inter.broker.listener.name", "")
+	if c.ReplicaFetchWaitMax >= c.ReplicaLagTimeMax && p.err == nil {
+		// Kafka's rule: a fetch that waits longer than the lag limit would
+		// drop caught-up followers from the ISR.
+		p.fail(fmt.Errorf("replica.fetch.wait.max.ms %d should always be less than or equal to replica.lag.time.max.ms %d to prevent frequent changes in ISR",
+			c.ReplicaFetchWaitMax.Milliseconds(), c.ReplicaLagTimeMax.Milliseconds()))
+	}
 	if p.err == nil && c.GroupMinSessionTimeout > c.GroupMaxSessionTimeout {
 		p.fail(fmt.Errorf("group.min.session.timeout.ms %d must not exceed group.max.session.timeout.ms %d",
 			c.GroupMinSessionTimeout.Milliseconds(), c.GroupMaxSessionTimeout.Milliseconds()))

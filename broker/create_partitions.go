@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gokafka/gokafka/controller"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,20 +37,18 @@ func (s *Server) handleCreatePartitions(ctx context.Context, hdr *wire.RequestHe
 		if counts[t.Topic] > 1 {
 			fail(kerr.InvalidRequest.Code, "Duplicate topic in request.")
 		} else {
-			s.growTopic(ctx, &t, r.ValidateOnly, fail)
+			s.growTopic(ctx, &t, r.ValidateOnly, r.TimeoutMillis, fail)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
 }
 
-func (s *Server) growTopic(ctx context.Context, t *kmsg.CreatePartitionsRequestTopic, validateOnly bool, fail func(int16, string)) {
-	if s.leadershipFenced() {
-		fail(kerr.NotController.Code, "This broker is not the controller (its ZooKeeper session was lost).")
+func (s *Server) growTopic(ctx context.Context, t *kmsg.CreatePartitionsRequestTopic, validateOnly bool, timeoutMs int32, fail func(int16, string)) {
+	if s.leadershipFenced() || !s.isController() {
+		fail(kerr.NotController.Code, "This is not the correct controller for this cluster.")
 		return
 	}
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
 	a, err := s.zk.Topic(ctx, t.Topic)
 	if errors.Is(err, zkmeta.ErrNoNode) {
 		fail(kerr.UnknownTopicOrPartition.Code, fmt.Sprintf("The topic '%s' does not exist.", t.Topic))
@@ -98,12 +97,21 @@ func (s *Server) growTopic(ctx context.Context, t *kmsg.CreatePartitionsRequestT
 	if validateOnly {
 		return
 	}
-	if err := s.addPartitionsLocked(ctx, t.Topic, a, added); err != nil {
-		if errors.Is(err, errFenced) || errors.Is(err, zkmeta.ErrControllerMoved) {
+	if err := s.ctl.AddPartitions(ctx, t.Topic, added); err != nil {
+		switch {
+		case errors.Is(err, controller.ErrNotController):
 			fail(kerr.NotController.Code, err.Error())
-			return
+		case errors.Is(err, controller.ErrPartitionsExist):
+			fail(kerr.InvalidPartitions.Code, err.Error())
+		default:
+			s.logger.Error("add partitions", zap.String("topic", t.Topic), zap.Error(err))
+			fail(kerr.UnknownServerError.Code, err.Error())
 		}
-		s.logger.Error("add partitions", zap.String("topic", t.Topic), zap.Error(err))
-		fail(kerr.UnknownServerError.Code, err.Error())
+		return
+	}
+	wctx, cancel := requestTimeout(ctx, timeoutMs)
+	defer cancel()
+	if err := s.waitTopic(wctx, t.Topic, int(t.Count)); err != nil {
+		fail(kerr.RequestTimedOut.Code, "The partitions were added but have no leader yet.")
 	}
 }

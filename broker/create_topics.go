@@ -51,20 +51,20 @@ func (s *Server) handleCreateTopics(ctx context.Context, hdr *wire.RequestHeader
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
-		s.createOneTopic(ctx, &t, &rt, r.ValidateOnly, r.Version)
+		s.createOneTopic(ctx, &t, &rt, r.ValidateOnly, r.Version, r.TimeoutMillis)
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
 }
 
 // createOneTopic validates and creates one topic, filling rt.
-func (s *Server) createOneTopic(ctx context.Context, t *kmsg.CreateTopicsRequestTopic, rt *kmsg.CreateTopicsResponseTopic, validateOnly bool, version int16) {
+func (s *Server) createOneTopic(ctx context.Context, t *kmsg.CreateTopicsRequestTopic, rt *kmsg.CreateTopicsResponseTopic, validateOnly bool, version int16, timeoutMs int32) {
 	fail := func(code int16, msg string) {
 		rt.ErrorCode = code
 		rt.ErrorMessage = strPtr(msg)
 	}
-	if s.leadershipFenced() {
-		fail(kerr.NotController.Code, "This broker is not the controller (its ZooKeeper session was lost).")
+	if s.leadershipFenced() || !s.isController() {
+		fail(kerr.NotController.Code, "This is not the correct controller for this cluster.")
 		return
 	}
 	if err := validateTopicName(t.Topic); err != nil {
@@ -154,20 +154,27 @@ func (s *Server) createOneTopic(ctx context.Context, t *kmsg.CreateTopicsRequest
 	}
 
 	if !validateOnly {
-		s.ctlMu.Lock()
-		err := s.createTopicLocked(ctx, t.Topic, assignment, configs)
-		s.ctlMu.Unlock()
+		err := s.createTopicZK(ctx, t.Topic, assignment, configs)
 		switch {
 		case err == nil:
 		case errors.Is(err, zkmeta.ErrTopicExists):
 			fail(kerr.TopicAlreadyExists.Code, fmt.Sprintf("Topic '%s' already exists.", t.Topic))
 			return
-		case errors.Is(err, errFenced), errors.Is(err, zkmeta.ErrControllerMoved):
+		case errors.Is(err, errFenced):
 			fail(kerr.NotController.Code, err.Error())
 			return
 		default:
 			s.logger.Error("create topic", zap.String("topic", t.Topic), zap.Error(err))
 			fail(kerr.UnknownServerError.Code, err.Error())
+			return
+		}
+		// As Kafka's DelayedCreatePartitions: answer once every partition
+		// has a leader in this broker's metadata, or REQUEST_TIMED_OUT.
+		wctx, cancel := requestTimeout(ctx, timeoutMs)
+		werr := s.waitTopic(wctx, t.Topic, len(assignment))
+		cancel()
+		if werr != nil {
+			fail(kerr.RequestTimedOut.Code, "The topic was created but its partitions have no leader yet.")
 			return
 		}
 		if tm, ok := s.meta.topic(t.Topic); ok {

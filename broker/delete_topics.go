@@ -60,20 +60,20 @@ func (s *Server) handleDeleteTopics(ctx context.Context, hdr *wire.RequestHeader
 			name = *t.Topic
 		}
 		if rt.ErrorCode == 0 {
-			s.deleteOneTopic(ctx, name, &rt, fail)
+			s.deleteOneTopic(ctx, name, &rt, r.TimeoutMillis, fail)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
 }
 
-func (s *Server) deleteOneTopic(ctx context.Context, name string, rt *kmsg.DeleteTopicsResponseTopic, fail func(int16, string)) {
+func (s *Server) deleteOneTopic(ctx context.Context, name string, rt *kmsg.DeleteTopicsResponseTopic, timeoutMs int32, fail func(int16, string)) {
 	if !s.cfg.DeleteTopicEnable {
 		fail(kerr.TopicDeletionDisabled.Code, "Topic deletion is disabled.")
 		return
 	}
-	if s.leadershipFenced() {
-		fail(kerr.NotController.Code, "This broker is not the controller (its ZooKeeper session was lost).")
+	if s.leadershipFenced() || !s.isController() {
+		fail(kerr.NotController.Code, "This is not the correct controller for this cluster.")
 		return
 	}
 	tm, ok := s.meta.topic(name)
@@ -85,15 +85,12 @@ func (s *Server) deleteOneTopic(ctx context.Context, name string, rt *kmsg.Delet
 	if err := s.zk.MarkTopicForDeletion(ctx, name); err != nil && !errors.Is(err, zkmeta.ErrTopicExists) {
 		s.logger.Warn("mark topic for deletion", zap.String("topic", name), zap.Error(err))
 	}
-	s.ctlMu.Lock()
-	err := s.deleteTopicLocked(ctx, name)
-	s.ctlMu.Unlock()
-	switch {
-	case err == nil:
-	case errors.Is(err, errFenced), errors.Is(err, zkmeta.ErrControllerMoved):
-		fail(kerr.NotController.Code, err.Error())
-	default:
-		s.logger.Error("delete topic", zap.String("topic", name), zap.Error(err))
-		fail(kerr.UnknownServerError.Code, fmt.Sprintf("delete topic %s: %v", name, err))
+	// The controller carries the deletion out (StopReplica with delete,
+	// then the znodes); answer once the topic is gone from this broker's
+	// metadata, as Kafka's DelayedDeleteTopics does, or REQUEST_TIMED_OUT.
+	wctx, cancel := requestTimeout(ctx, timeoutMs)
+	defer cancel()
+	if err := s.waitTopic(wctx, name, -1); err != nil {
+		fail(kerr.RequestTimedOut.Code, fmt.Sprintf("Topic %s is marked for deletion but not deleted yet.", name))
 	}
 }

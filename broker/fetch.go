@@ -44,10 +44,11 @@ type fetchTarget struct {
 // after which the client starts over with a full fetch. Forgotten topics
 // only matter to sessions and are ignored.
 //
-// Follower fetches (replica_id >= 0) belong to replication, which a single
-// broker does not have: the fetcher is not in any replica set here, so every
-// partition answers NOT_LEADER_OR_FOLLOWER, as Kafka answers a replica it
-// does not know.
+// Follower fetches (replica_id >= 0, replication.go's fetchers) read up to
+// the log end instead of the high watermark, and each one records the
+// follower's position (Partition.followerFetched), which moves the high
+// watermark and may grow the ISR. Only the leader serves them; a replica id
+// that is not one of the partition's replicas gets NOT_LEADER_OR_FOLLOWER.
 //
 // The answer reads whole batches up to the high watermark (which is also the
 // last stable offset: without transactions nothing is pending), within each
@@ -69,6 +70,9 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 	}
 	targets := s.resolveFetch(r, replicaID >= 0)
 	out := wire.NewFetchResponse(resp)
+	if replicaID >= 0 {
+		s.recordFollowerFetch(replicaID, targets)
+	}
 
 	var deadline <-chan time.Time
 	if r.MaxWaitMillis > 0 {
@@ -85,7 +89,7 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.p.waitChan())})
 			}
 		}
-		total, anyErr := s.readFetch(r, out, targets)
+		total, anyErr := s.readFetch(r, out, targets, replicaID >= 0)
 		if deadline == nil || anyErr || total >= int64(r.MinBytes) || len(cases) == 0 {
 			return out, nil
 		}
@@ -106,7 +110,10 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 		if chosen >= len(cases)-2 {
 			// max_wait elapsed or the connection is closing: answer with
 			// what there is now.
-			s.readFetch(r, out, targets)
+			if replicaID >= 0 {
+				s.recordFollowerFetch(replicaID, targets)
+			}
+			s.readFetch(r, out, targets, replicaID >= 0)
 			return out, nil
 		}
 	}
@@ -146,8 +153,6 @@ func (s *Server) resolveFetch(r *kmsg.FetchRequest, follower bool) []fetchTarget
 			switch {
 			case topicErr != nil:
 				t.err = topicErr
-			case follower:
-				t.err = kerr.NotLeaderForPartition
 			default:
 				if _, ok := tm.Partitions[rp.Partition]; !ok {
 					t.err = kerr.UnknownTopicOrPartition
@@ -171,7 +176,7 @@ func (s *Server) resolveFetch(r *kmsg.FetchRequest, follower bool) []fetchTarget
 // Record sets stay in the segment files (storage.Region) and wire sends them
 // with sendfile; only Fetch below v10 copies them, to look for zstd batches
 // those clients cannot read.
-func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, targets []fetchTarget) (total int64, anyErr bool) {
+func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, targets []fetchTarget, follower bool) (total int64, anyErr bool) {
 	out.ReleaseFiles()
 	resp := out.FetchResponse
 	resp.Topics = resp.Topics[:0]
@@ -190,7 +195,7 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 			last = t.topic
 		}
 		st := &resp.Topics[len(resp.Topics)-1]
-		sp, region := s.readFetchPartition(r, t, total, limit)
+		sp, region := s.readFetchPartition(r, t, total, limit, follower)
 		sp.Partition = rt.Partitions[t.part].Partition
 		if sp.ErrorCode != 0 {
 			anyErr = true
@@ -209,7 +214,7 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 // readFetchPartition reads one partition given the bytes already in the
 // response and the response's limit. The records come back either in
 // sp.RecordBatches (Fetch below v10) or as a file region to release.
-func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64) (kmsg.FetchResponseTopicPartition, storage.Region) {
+func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64, follower bool) (kmsg.FetchResponseTopicPartition, storage.Region) {
 	sp := kmsg.NewFetchResponseTopicPartition()
 	// Kafka always answers a record set, empty when there is nothing to
 	// return: a null one (size -1) makes librdkafka fail to parse the
@@ -238,7 +243,16 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		errors.As(err, &ke)
 		return fail(ke)
 	}
+	if follower && !p.leading.Load() {
+		return fail(kerr.NotLeaderForPartition)
+	}
 	hw := p.HighWatermark()
+	// Consumers read up to the high watermark, followers up to the log
+	// end.
+	upTo := hw
+	if follower {
+		upTo = p.EndOffset()
+	}
 	start := p.StartOffset()
 	if t.offset < start || t.offset > p.EndOffset() {
 		return fail(kerr.OffsetOutOfRange)
@@ -260,9 +274,9 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		err    error
 	)
 	if r.Version >= zstdMinFetchVersion {
-		region, err = p.log.ReadRegion(t.offset, readMax, hw)
+		region, err = p.log.ReadRegion(t.offset, readMax, upTo)
 	} else {
-		data, err = p.log.Read(t.offset, readMax, hw)
+		data, err = p.log.Read(t.offset, readMax, upTo)
 	}
 	switch {
 	case errors.Is(err, storage.ErrOffsetOutOfRange):
@@ -308,4 +322,37 @@ func holdsZstd(data []byte) bool {
 		data = data[n:]
 	}
 	return false
+}
+
+// recordFollowerFetch records a follower's fetch offsets on the partitions
+// it fetches (as leader) and proposes ISR expansions it makes possible.
+// A replica id that is not a replica of the partition fails that
+// partition with NOT_LEADER_OR_FOLLOWER.
+func (s *Server) recordFollowerFetch(replica int32, targets []fetchTarget) {
+	now := s.replicas.now()
+	for i := range targets {
+		t := &targets[i]
+		if t.p == nil || t.err != nil {
+			continue
+		}
+		expand, err := t.p.followerFetched(replica, t.offset, now)
+		if err != nil {
+			var ke *kerr.Error
+			errors.As(err, &ke)
+			t.err = ke
+			if !t.p.leading.Load() {
+				continue
+			}
+			s.logger.Warn("fetch from a broker that is not a replica of the partition",
+				zap.Int32("replica_id", replica), zap.String("partition", t.p.tp.String()))
+			continue
+		}
+		if expand {
+			if prop, ok := t.p.proposeExpand(replica); ok {
+				s.logger.Info("expanding ISR: follower caught up", zap.String("partition", t.p.tp.String()),
+					zap.Int32("replica", replica), zap.Int32s("new_isr", prop.isr))
+				s.isr.propose(prop)
+			}
+		}
+	}
 }

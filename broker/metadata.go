@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
@@ -82,6 +83,10 @@ func (s *Server) handleMetadata(ctx context.Context, hdr *wire.RequestHeader, re
 	return resp, nil
 }
 
+// autoCreateWait bounds how long a Metadata request that auto-created a
+// topic waits for the controller to bring it online.
+const autoCreateWait = 2 * time.Second
+
 // autoCreateTopic creates name with num.partitions and
 // default.replication.factor, returning the code for this response:
 // LEADER_NOT_AVAILABLE when the topic now exists (the client retries and
@@ -95,14 +100,14 @@ func (s *Server) autoCreateTopic(ctx context.Context, name string) int16 {
 	if _, collides := s.collidingTopic(name); collides {
 		return kerr.InvalidTopicException.Code
 	}
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
-	if _, ok := s.meta.topic(name); ok {
-		return kerr.LeaderNotAvailable.Code
-	}
-	err := s.createTopicLocked(ctx, name, assignReplicas(live, 0, s.cfg.NumPartitions, rf), nil)
+	err := s.createTopicZK(ctx, name, assignReplicas(live, 0, s.cfg.NumPartitions, rf), nil)
 	switch {
 	case err == nil, errors.Is(err, zkmeta.ErrTopicExists):
+		// Kafka answers at once; waiting briefly for the controller's
+		// UpdateMetadata lets the client's next Metadata see leaders.
+		wctx, cancel := context.WithTimeout(ctx, autoCreateWait)
+		_ = s.waitTopic(wctx, name, int(s.cfg.NumPartitions))
+		cancel()
 		return kerr.LeaderNotAvailable.Code
 	case errors.Is(err, errFenced):
 		return kerr.LeaderNotAvailable.Code
@@ -131,11 +136,7 @@ func (s *Server) describeTopic(tm *topicMeta, ops int32) kmsg.MetadataResponseTo
 			mp.ISR = []int32{}
 		}
 		mp.OfflineReplicas = []int32{}
-		for _, r := range pm.Replicas {
-			if r != s.cfg.BrokerID && !s.brokerLive(r) {
-				mp.OfflineReplicas = append(mp.OfflineReplicas, r)
-			}
-		}
+		mp.OfflineReplicas = append(mp.OfflineReplicas, pm.OfflineReplicas...)
 		if pm.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		}
@@ -147,8 +148,8 @@ func (s *Server) describeTopic(tm *topicMeta, ops int32) kmsg.MetadataResponseTo
 	return t
 }
 
-// controllerID is this broker while it holds /controller, else the
-// controller last read from ZooKeeper (-1 while fenced: clients retry).
+// controllerID is the controller the last UpdateMetadata named (-1 while
+// this broker's session is lost: clients retry).
 func (s *Server) controllerID() int32 {
 	if s.leadershipFenced() {
 		return -1

@@ -3,6 +3,7 @@ package broker
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gokafka/gokafka/zkmeta"
 )
@@ -10,10 +11,11 @@ import (
 // partitionMeta is what the cluster knows of one partition (from its state
 // znode and the topic's assignment).
 type partitionMeta struct {
-	Replicas    []int32
-	Leader      int32
-	LeaderEpoch int32
-	ISR         []int32
+	Replicas        []int32
+	Leader          int32
+	LeaderEpoch     int32
+	ISR             []int32
+	OfflineReplicas []int32
 }
 
 // topicMeta is one topic as the metadata cache holds it.
@@ -33,15 +35,31 @@ type metadataCache struct {
 	byID         map[[16]byte]string
 	brokers      []zkmeta.BrokerInfo
 	controllerID int32
+	// updated is closed and replaced on every change, for admin requests
+	// that wait for the controller's decisions to arrive (waitTopic).
+	updated atomic.Pointer[chan struct{}]
 }
 
 // newMetadataCache returns an empty cache.
 func newMetadataCache() *metadataCache {
-	return &metadataCache{
+	m := &metadataCache{
 		topics:       make(map[string]*topicMeta),
 		byID:         make(map[[16]byte]string),
 		controllerID: -1,
 	}
+	ch := make(chan struct{})
+	m.updated.Store(&ch)
+	return m
+}
+
+// changed returns a channel closed at the next change. Take it before
+// reading, so a change in between is not missed.
+func (m *metadataCache) changed() <-chan struct{} { return *m.updated.Load() }
+
+// notify wakes everyone waiting on changed.
+func (m *metadataCache) notify() {
+	ch := make(chan struct{})
+	close(*m.updated.Swap(&ch))
 }
 
 // topic returns the snapshot of one topic. The returned topicMeta must not
@@ -79,6 +97,7 @@ func (m *metadataCache) setTopic(t *topicMeta) {
 	if t.ID != ([16]byte{}) {
 		m.byID[t.ID] = t.Name
 	}
+	m.notify()
 }
 
 // removeTopic forgets a topic.
@@ -89,6 +108,7 @@ func (m *metadataCache) removeTopic(name string) {
 		delete(m.byID, old.ID)
 		delete(m.topics, name)
 	}
+	m.notify()
 }
 
 // allTopics returns every topic's snapshot, sorted by name.
@@ -122,6 +142,7 @@ func (m *metadataCache) setBrokers(bs []zkmeta.BrokerInfo, controllerID int32) {
 	defer m.mu.Unlock()
 	m.brokers = cp
 	m.controllerID = controllerID
+	m.notify()
 }
 
 // brokerList returns the registered brokers (sorted by id) and the

@@ -199,9 +199,10 @@ func TestToolCreatedTopic(t *testing.T) {
 		t.Errorf("topic config not applied: %+v", tm)
 	}
 
-	// The tool adds a partition by rewriting the topic znode.
+	// The tool adds a partition by rewriting the topic znode (unfenced:
+	// version -1 of /controller_epoch matches any).
 	a.Partitions[2] = []int32{0}
-	if err := zk.SetTopic(ctx, s.currentControllerEpoch(), "legacy", a); err != nil {
+	if err := zk.SetTopic(ctx, zkmeta.ControllerEpoch{ZkVersion: -1}, "legacy", a); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, resyncTimeout, "the added partition to get a leader", func() bool {

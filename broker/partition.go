@@ -27,8 +27,8 @@ func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic,
 // alongside one writer.
 //
 // The high watermark, the leader epoch and the topic configuration are
-// atomics so that Fetch and ListOffsets never wait behind an append that is
-// writing to disk.
+// atomics so that a consumer's Fetch and ListOffsets read them without the
+// lock. (A follower's fetch takes the lock to record its position.)
 type Partition struct {
 	mu sync.Mutex
 
@@ -59,20 +59,43 @@ type Partition struct {
 	// waiters counts fetches parked on this partition (for tests and
 	// metrics).
 	waiters atomic.Int32
+
+	// Replication state (partition_replication.go), guarded by mu except
+	// where noted: this broker's role, the assignment and the committed
+	// ISR as the controller last told (partitionEpoch is the state
+	// znode's zkVersion), a pending ISR while an AlterPartition is in
+	// flight, and as leader what each follower last fetched.
+	self           int32
+	role           replicaRole
+	leaderID       int32
+	replicas       []int32
+	isr            []int32
+	pendingISR     []int32
+	partitionEpoch int32
+	followers      map[int32]*followerState
+	// leading mirrors role == roleLeader for the produce path's first
+	// check without the lock.
+	leading atomic.Bool
 }
 
-// newPartition wraps an open log.
-func newPartition(tp topicPartition, topicID [16]byte, log *storage.Log, cfg TopicConfig) *Partition {
-	p := &Partition{tp: tp, topicID: topicID, log: log}
+// newPartition wraps an open log. hw is the high watermark from the
+// replication-offset-checkpoint (capped at the log end), or -1 when the
+// checkpoint has none, which starts it at the log end.
+func newPartition(tp topicPartition, topicID [16]byte, log *storage.Log, cfg TopicConfig, self int32, hw int64) *Partition {
+	p := &Partition{tp: tp, topicID: topicID, log: log, self: self, leaderID: -1}
 	p.cfg.Store(&cfg)
-	p.highWatermark.Store(log.EndOffset())
+	if hw < 0 || hw > log.EndOffset() {
+		hw = log.EndOffset()
+	}
+	p.highWatermark.Store(hw)
 	ch := make(chan struct{})
 	p.appended.Store(&ch)
 	return p
 }
 
-// HighWatermark is the offset up to which consumers may read. A single
-// broker is the whole ISR, so it is the log end offset after each append.
+// HighWatermark is the offset up to which consumers may read: as leader,
+// the smallest log end offset in the ISR; as follower, the leader's high
+// watermark as far as this replica has the data.
 func (p *Partition) HighWatermark() int64 { return p.highWatermark.Load() }
 
 // EndOffset is the log end offset.
@@ -137,6 +160,9 @@ func (p *Partition) epochForOffset(offset int64) int32 {
 // appendResult is what a Produce response reports for one partition.
 type appendResult struct {
 	BaseOffset int64
+	// LastOffset is the batch's last offset: acks=all waits for the high
+	// watermark to pass it.
+	LastOffset int64
 	// LogAppendTime is the broker time stamped into the batch for
 	// LogAppendTime topics, and -1 for CreateTime topics.
 	LogAppendTime  int64
@@ -162,6 +188,9 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 	if fenced != nil && fenced() {
 		return appendResult{}, kerr.NotLeaderForPartition
 	}
+	if p.role != roleLeader {
+		return appendResult{}, kerr.NotLeaderForPartition
+	}
 	cfg := p.config()
 	idempotent := hdr.ProducerID >= 0
 	if idempotent {
@@ -177,7 +206,7 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 		if dup != nil {
 			// Kafka answers a duplicate with the offsets of the original
 			// append; the batch is not written twice.
-			res := appendResult{BaseOffset: dup.FirstOffset, LogAppendTime: -1, LogStartOffset: p.log.StartOffset()}
+			res := appendResult{BaseOffset: dup.FirstOffset, LastOffset: dup.LastOffset, LogAppendTime: -1, LogStartOffset: p.log.StartOffset()}
 			if cfg.LogAppendTime {
 				res.LogAppendTime = dup.MaxTimestamp
 			}
@@ -210,9 +239,9 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 	if p.firstUnflushed.IsZero() {
 		p.firstUnflushed = now
 	}
-	p.highWatermark.Store(p.log.EndOffset())
+	p.maybeIncrementHWLocked()
 	p.notify()
-	return appendResult{BaseOffset: base, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}, nil
+	return appendResult{BaseOffset: base, LastOffset: last, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}, nil
 }
 
 // deleteRetained runs one retention pass (retention.ms, retention.bytes).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -69,6 +70,7 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 	}
 
 	failed := false
+	var pending []pendingAck
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
@@ -83,8 +85,9 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 			sp.LogStartOffset = -1
 			if topLevel != nil {
 				sp.ErrorCode = topLevel.Code
-			} else {
-				s.producePartition(r, rt.Topic, rp, &sp)
+			} else if pa := s.producePartition(r, rt.Topic, rp, &sp); pa != nil {
+				pa.topic, pa.part = i, j
+				pending = append(pending, *pa)
 			}
 			if sp.ErrorCode != 0 {
 				failed = true
@@ -92,6 +95,9 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	if len(pending) > 0 {
+		s.awaitAcks(ctx, r.TimeoutMillis, pending, resp)
 	}
 	if r.Acks == 0 {
 		if failed {
@@ -102,9 +108,17 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 	return resp, nil
 }
 
+// pendingAck is an appended batch that acks=all waits on.
+type pendingAck struct {
+	p           *Partition
+	last        int64
+	minISR      int32
+	topic, part int // indexes of its response partition
+}
+
 // producePartition checks, validates and appends one partition's batch,
-// filling sp.
-func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) {
+// filling sp. With acks=all it returns what the answer must wait for.
+func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *pendingAck {
 	fail := func(e *kerr.Error, msg string) {
 		sp.ErrorCode = e.Code
 		if msg != "" && r.Version >= 8 {
@@ -114,33 +128,41 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 	tm, ok := s.meta.topic(topic)
 	if !ok {
 		fail(kerr.UnknownTopicOrPartition, "")
-		return
+		return nil
 	}
 	pm, ok := tm.Partitions[rp.Partition]
 	if !ok {
 		fail(kerr.UnknownTopicOrPartition, "")
-		return
+		return nil
 	}
 	tp := topicPartition{topic, rp.Partition}
 	p, ok := s.replicas.get(tp)
 	if !ok {
 		fail(kerr.NotLeaderForPartition, "")
-		return
+		return nil
+	}
+	_ = pm
+	if !p.leading.Load() {
+		fail(kerr.NotLeaderForPartition, "")
+		return nil
 	}
 	cfg := p.config()
 	if r.Acks == -1 {
-		isr := int32(len(pm.ISR))
-		if isr == 0 {
-			isr = 1 // this broker leads it: it is in the ISR
+		// Kafka checks min.insync.replicas against the ISR the leader
+		// holds, before the append.
+		isr, leading := p.isrSize()
+		if !leading {
+			fail(kerr.NotLeaderForPartition, "")
+			return nil
 		}
-		if isr < cfg.MinInsyncReplicas {
+		if int32(isr) < cfg.MinInsyncReplicas {
 			fail(kerr.NotEnoughReplicas, fmt.Sprintf("the in-sync replica set has %d members, min.insync.replicas is %d", isr, cfg.MinInsyncReplicas))
-			return
+			return nil
 		}
 	}
 	if len(rp.Records) > int(cfg.MaxMessageBytes) {
 		fail(kerr.MessageTooLarge, fmt.Sprintf("the batch is %d bytes, max.message.bytes is %d", len(rp.Records), cfg.MaxMessageBytes))
-		return
+		return nil
 	}
 	bh, err := wire.ValidateProduceBatch(rp.Records, wire.ValidateConfig{
 		MaxBatchBytes:        int(cfg.MaxMessageBytes),
@@ -148,33 +170,69 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 	})
 	if err != nil {
 		fail(validationError(err), err.Error())
-		return
+		return nil
 	}
 	switch {
 	case bh.Compression() == 4 && r.Version < zstdMinProduceVersion:
 		fail(kerr.UnsupportedCompressionType, fmt.Sprintf("zstd batches need Produce v%d or later", zstdMinProduceVersion))
-		return
+		return nil
 	case bh.IsControl():
 		fail(kerr.InvalidRecord, "clients may not append control batches")
-		return
+		return nil
 	case bh.IsTransactional():
 		fail(kerr.InvalidRecord, "transactions are not supported by this broker")
-		return
+		return nil
 	}
 	res, err := p.append(rp.Records, bh, s.leadershipFenced, s.replicas.now())
 	if err != nil {
 		var ke *kerr.Error
 		if errors.As(err, &ke) {
 			fail(ke, "")
-			return
+			return nil
 		}
 		s.logger.Error("produce", zap.String("partition", tp.String()), zap.Error(err))
 		fail(kerr.KafkaStorageError, "")
-		return
+		return nil
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
+	if r.Acks == -1 {
+		return &pendingAck{p: p, last: res.LastOffset, minISR: cfg.MinInsyncReplicas}
+	}
+	return nil
+}
+
+// awaitAcks waits until each acks=all batch is committed (the high
+// watermark passed it with at least min.insync.replicas in the ISR), as
+// Kafka's DelayedProduce does, for at most the request's timeout: then
+// REQUEST_TIMED_OUT. A partition whose ISR shrank below
+// min.insync.replicas meanwhile answers NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+// one whose leadership moved NOT_LEADER_OR_FOLLOWER. A single-replica
+// partition is committed by its own append and never waits.
+func (s *Server) awaitAcks(ctx context.Context, timeoutMs int32, pending []pendingAck, resp *kmsg.ProduceResponse) {
+	wctx, cancel := context.WithTimeout(ctx, time.Duration(max(timeoutMs, 0))*time.Millisecond)
+	defer cancel()
+	for _, pa := range pending {
+		sp := &resp.Topics[pa.topic].Partitions[pa.part]
+		for {
+			ch := pa.p.waitChan()
+			done, e := pa.p.ackState(pa.last, pa.minISR)
+			if done {
+				if e != nil {
+					sp.ErrorCode = e.Code
+				}
+				break
+			}
+			select {
+			case <-ch:
+				continue
+			case <-wctx.Done():
+			}
+			sp.ErrorCode = kerr.RequestTimedOut.Code
+			break
+		}
+	}
 }
 
 // validationError maps a wire batch-validation error to its Kafka code.

@@ -39,7 +39,7 @@ type replicaManager struct {
 	mu         sync.RWMutex
 	partitions map[topicPartition]*Partition
 
-	// openMu serializes makeLeader, removeTopic and close so that a
+	// openMu serializes opening, deleting and closing logs so that a
 	// partition is opened at most once and never opened while it is being
 	// deleted.
 	openMu sync.Mutex
@@ -134,40 +134,40 @@ func (rm *replicaManager) all() []*Partition {
 	return ps
 }
 
-// makeLeader makes this broker the leader of tp: it opens (or creates) the
-// log with the recovery point from the checkpoints, writes
-// partition.metadata with the topic id, and records leaderEpoch starting at
-// the log end offset in leader-epoch-checkpoint. A second call with the same
-// epoch is a no-op; a newer epoch is recorded; an older one is ignored.
-// A partition directory holding another topic id (a topic deleted and
-// re-created while this broker was away) is an error, as Kafka's
+// makeLeader makes this broker the only replica and leader of tp at
+// leaderEpoch (a single-replica LeaderAndIsr): it opens (or creates) the
+// log and records the epoch. A second call with the same epoch is a no-op;
+// a newer epoch is recorded; an older one is refused. A partition
+// directory holding another topic id (a topic deleted and re-created while
+// this broker was away) is an error, as Kafka's
 // InconsistentTopicIdException.
 func (rm *replicaManager) makeLeader(tp topicPartition, topicID [16]byte, leaderEpoch int32, cfg TopicConfig) error {
-	rm.openMu.Lock()
-	defer rm.openMu.Unlock()
-	return rm.makeLeaderLocked(tp, topicID, leaderEpoch, cfg)
+	p, err := rm.open(tp, topicID, cfg)
+	if err != nil {
+		return err
+	}
+	self := []int32{rm.brokerID}
+	return p.becomeLeader(partitionState{Leader: rm.brokerID, LeaderEpoch: leaderEpoch, ISR: self, Replicas: self}, rm.now())
 }
 
-// leaderRequest is one partition of a makeLeaders call.
-type leaderRequest struct {
-	tp          topicPartition
-	topicID     [16]byte
-	leaderEpoch int32
-}
-
-// openWorkers is how many logs makeLeaders opens at once. Opening a log is
+// openWorkers is how many logs openMany opens at once. Opening a log is
 // mostly system calls (directory listing, open, mmap, small reads) and, on
 // a cold page cache, waiting for the disk; a handful in parallel keeps both
 // cores and the disk queue busy at a start with many partitions, like
 // Kafka's num.recovery.threads.per.data.dir but sized for speed.
 const openWorkers = 8
 
-// makeLeaders is makeLeader for many partitions of one topic (distinct
-// partitions, one config), opened by a bounded pool of workers. Every
-// partition is tried; the error joins the failures.
-func (rm *replicaManager) makeLeaders(reqs []leaderRequest, cfg TopicConfig) error {
-	rm.openMu.Lock()
-	defer rm.openMu.Unlock()
+// openRequest is one partition of an openMany call.
+type openRequest struct {
+	tp      topicPartition
+	topicID [16]byte
+	cfg     TopicConfig
+}
+
+// openMany opens many partitions with a bounded pool of workers. Every
+// partition is tried; errs[i] is the failure of reqs[i].
+func (rm *replicaManager) openMany(reqs []openRequest) ([]*Partition, []error) {
+	ps := make([]*Partition, len(reqs))
 	errs := make([]error, len(reqs))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -177,7 +177,7 @@ func (rm *replicaManager) makeLeaders(reqs []leaderRequest, cfg TopicConfig) err
 			defer wg.Done()
 			for i := range next {
 				r := reqs[i]
-				errs[i] = rm.makeLeaderLocked(r.tp, r.topicID, r.leaderEpoch, cfg)
+				ps[i], errs[i] = rm.open(r.tp, r.topicID, r.cfg)
 			}
 		}()
 	}
@@ -186,18 +186,27 @@ func (rm *replicaManager) makeLeaders(reqs []leaderRequest, cfg TopicConfig) err
 	}
 	close(next)
 	wg.Wait()
-	return errors.Join(errs...)
+	return ps, errs
 }
 
-// makeLeaderLocked is makeLeader with openMu held. Calls for distinct
-// partitions may run concurrently (makeLeaders).
-func (rm *replicaManager) makeLeaderLocked(tp topicPartition, topicID [16]byte, leaderEpoch int32, cfg TopicConfig) error {
+// open returns the hosted partition tp, opening its log first when needed:
+// the recovery point and high watermark come from the checkpoints, the
+// topic id is checked against (or written to) partition.metadata, and the
+// leader-epoch cache is read. Calls for distinct partitions may run
+// concurrently; openMu keeps a partition from being opened twice or while
+// it is being deleted.
+func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicConfig) (*Partition, error) {
 	if p, ok := rm.get(tp); ok {
-		if p.topicID != topicID {
-			return fmt.Errorf("make leader %s: hosted with topic id %x, asked for %x", tp, p.topicID, topicID)
+		if p.topicID != topicID && topicID != ([16]byte{}) {
+			return nil, fmt.Errorf("open %s: hosted with topic id %x, asked for %x", tp, p.topicID, topicID)
 		}
 		p.cfg.Store(&cfg)
-		return rm.assignEpoch(p, leaderEpoch)
+		return p, nil
+	}
+	rm.openMu.Lock()
+	defer rm.openMu.Unlock()
+	if p, ok := rm.get(tp); ok {
+		return p, nil
 	}
 
 	dir := rm.dirs.PathFor(tp.Topic, tp.Partition)
@@ -214,68 +223,96 @@ func (rm *replicaManager) makeLeaderLocked(tp topicPartition, topicID [16]byte, 
 	}
 	log, err := storage.Open(dir, cfg.Log, opts)
 	if err != nil {
-		return fmt.Errorf("make leader %s: open log: %w", tp, err)
+		return nil, fmt.Errorf("open %s: %w", tp, err)
 	}
-	fail := func(err error) error {
+	fail := func(err error) (*Partition, error) {
 		if cerr := log.Close(); cerr != nil {
-			rm.logger.Warn("closing log after a failed make leader", zap.String("partition", tp.String()), zap.Error(cerr))
+			rm.logger.Warn("closing log after a failed open", zap.String("partition", tp.String()), zap.Error(cerr))
 		}
-		return err
+		return nil, err
 	}
 	storedID, ok, err := storage.ReadPartitionMetadata(dir)
 	if err != nil {
-		return fail(fmt.Errorf("make leader %s: %w", tp, err))
+		return fail(fmt.Errorf("open %s: %w", tp, err))
 	}
 	switch {
 	case !ok:
 		if err := storage.WritePartitionMetadata(dir, topicID); err != nil {
-			return fail(fmt.Errorf("make leader %s: %w", tp, err))
+			return fail(fmt.Errorf("open %s: %w", tp, err))
 		}
 	case storedID != topicID:
-		return fail(fmt.Errorf("make leader %s: %s holds topic id %x, the topic has %x", tp, dir, storedID, topicID))
+		return fail(fmt.Errorf("open %s: %s holds topic id %x, the topic has %x", tp, dir, storedID, topicID))
 	}
 	epochs, err := storage.ReadLeaderEpochs(dir)
 	if err != nil {
-		return fail(fmt.Errorf("make leader %s: %w", tp, err))
+		return fail(fmt.Errorf("open %s: %w", tp, err))
 	}
-
-	p := newPartition(tp, topicID, log, cfg)
+	hw := int64(-1)
+	if hasSaved && saved.hasHW {
+		hw = saved.hw
+	}
+	p := newPartition(tp, topicID, log, cfg, rm.brokerID, hw)
 	p.epochs = epochs
 	if n := len(epochs); n > 0 {
 		p.leaderEpoch.Store(epochs[n-1].Epoch)
 	} else {
 		p.leaderEpoch.Store(-1)
 	}
-	if err := rm.assignEpoch(p, leaderEpoch); err != nil {
-		return fail(err)
-	}
 	rm.mu.Lock()
 	rm.partitions[tp] = p
 	delete(rm.saved, tp)
 	rm.mu.Unlock()
-	rm.logger.Info("leading partition", zap.String("partition", tp.String()),
-		zap.Int32("leader_epoch", leaderEpoch), zap.Int64("log_end_offset", log.EndOffset()))
-	return nil
+	rm.logger.Debug("opened partition", zap.String("partition", tp.String()),
+		zap.Int64("log_end_offset", log.EndOffset()), zap.Int64("high_watermark", p.HighWatermark()))
+	return p, nil
 }
 
-// assignEpoch records a newer leader epoch starting at the log end.
-func (rm *replicaManager) assignEpoch(p *Partition, epoch int32) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.epochs); n > 0 && p.epochs[n-1].Epoch >= epoch {
-		if p.epochs[n-1].Epoch > epoch {
-			rm.logger.Warn("ignoring an older leader epoch", zap.String("partition", p.tp.String()),
-				zap.Int32("epoch", epoch), zap.Int32("current", p.epochs[n-1].Epoch))
+// stopPartition stops replicating tp (StopReplica); with deleteLog the log
+// is closed and its directory removed, as for a deleted topic.
+func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog bool) error {
+	p, ok := rm.get(tp)
+	if !ok {
+		if deleteLog {
+			return rm.removeUnopened(tp)
 		}
 		return nil
 	}
-	dir := p.log.Dir()
-	start := p.log.EndOffset()
-	if err := storage.AssignLeaderEpoch(dir, epoch, start); err != nil {
-		return fmt.Errorf("leader epoch of %s: %w", p.tp, err)
+	if !deleteLog {
+		p.stopReplica()
+		return nil
 	}
-	p.epochs = append(p.epochs, storage.LeaderEpochEntry{Epoch: epoch, StartOffset: start})
-	p.leaderEpoch.Store(epoch)
+	rm.openMu.Lock()
+	defer rm.openMu.Unlock()
+	rm.mu.Lock()
+	delete(rm.partitions, tp)
+	delete(rm.saved, tp)
+	rm.mu.Unlock()
+	if err := p.closeLog(true); err != nil {
+		return err
+	}
+	rm.logger.Info("deleted partition log", zap.String("partition", tp.String()))
+	return nil
+}
+
+// removeUnopened deletes the directory of a partition that was never
+// opened in this run.
+func (rm *replicaManager) removeUnopened(tp topicPartition) error {
+	rm.openMu.Lock()
+	defer rm.openMu.Unlock()
+	rm.mu.Lock()
+	delete(rm.saved, tp)
+	rm.mu.Unlock()
+	dirs, err := rm.dirs.Partitions()
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", tp, err)
+	}
+	for _, d := range dirs {
+		if d.Topic == tp.Topic && d.Partition == tp.Partition {
+			if err := os.RemoveAll(d.Path); err != nil {
+				return fmt.Errorf("remove %s: %w", tp, err)
+			}
+		}
+	}
 	return nil
 }
 

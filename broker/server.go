@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/controller"
 	"github.com/gokafka/gokafka/groupcoord"
 	"github.com/gokafka/gokafka/storage"
 	"github.com/gokafka/gokafka/wire"
@@ -27,10 +28,8 @@ import (
 const (
 	inflightDrainTimeout = 5 * time.Second
 	connDrainTimeout     = 5 * time.Second
-	// resyncInterval is how often the controller re-reads every topic from
-	// ZooKeeper: zkmeta offers a child watch on /brokers/topics but no data
-	// watch per topic, so partition additions and config changes made by
-	// ZooKeeper tools are picked up by this periodic re-read.
+	// resyncInterval is how often the broker list is re-read from
+	// ZooKeeper as a backstop to the controller's UpdateMetadata.
 	resyncInterval = 5 * time.Second
 )
 
@@ -43,12 +42,23 @@ type Server struct {
 	dirs      *storage.Dirs
 	clusterID string
 
-	// controllerEpoch is this broker's won controller election; a single
-	// broker is always its own controller. Guarded by ctlMu.
-	controllerEpoch zkmeta.ControllerEpoch
+	// ctl is this broker's side of the controller election, and the
+	// controller while it holds /controller (package controller).
+	ctl *controller.Controller
+	// ctlEpochMu guards seenControllerEpoch, the newest controller epoch of
+	// a LeaderAndIsr, UpdateMetadata or StopReplica (KIP-380 fencing).
+	ctlEpochMu          sync.Mutex
+	seenControllerEpoch int32
+	// metaReady is closed by the first UpdateMetadata; Run waits for it
+	// (bounded) before it reports ready.
+	metaReady     chan struct{}
+	metaReadyOnce sync.Once
 
-	meta     *metadataCache
-	replicas *replicaManager
+	meta      *metadataCache
+	topicCfgs topicConfigs
+	replicas  *replicaManager
+	fetchers  *fetcherManager
+	isr       *isrManager
 	pids     *producerIDs
 	// groups is the consumer-group coordinator (group_coordinator.go),
 	// set by Run once ZooKeeper and the broker list are up.
@@ -56,10 +66,6 @@ type Server struct {
 
 	versions wire.Versions
 
-	// ctlMu serializes the controller duties (topic creation, deletion,
-	// partition additions, reloads from ZooKeeper) and guards
-	// controllerEpoch. It is never taken on the produce/fetch path.
-	ctlMu sync.Mutex
 	// fenced is true from a ZooKeeper session loss until the new session is
 	// set up and the controller re-elected (see leadershipFenced).
 	fenced atomic.Bool
@@ -106,15 +112,19 @@ func New(cfg Config, logger *zap.Logger) (*Server, error) {
 	if cfg.LogRetentionCheckInterval <= 0 {
 		cfg.LogRetentionCheckInterval = defaultRetentionCheckMs * time.Millisecond
 	}
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		logger:    logger,
 		meta:      newMetadataCache(),
 		versions:  apiVersions(),
 		ready:     make(chan struct{}),
+		metaReady: make(chan struct{}),
 		sessionUp: make(chan struct{}, 1),
 		conns:     make(map[net.Conn]struct{}),
-	}, nil
+	}
+	s.fetchers = newFetcherManager(s)
+	s.isr = newISRManager(s)
+	return s, nil
 }
 
 // Addr returns the address of the first listener once Run has bound it,
@@ -189,6 +199,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var bgWG sync.WaitGroup
 	defer func() {
+		s.fetchers.close()
 		stopBG()
 		bgWG.Wait()
 		if cerr := s.replicas.close(); cerr != nil {
@@ -211,12 +222,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if err := s.register(ctx); err != nil {
 		return err
 	}
-	if err := s.elect(ctx); err != nil {
-		return err
-	}
-	if err := s.reloadAll(ctx); err != nil {
-		return fmt.Errorf("load topics from zookeeper: %w", err)
-	}
+	s.recordSession()
 	s.zk.OnNewSession(s.onNewSession)
 	if err := s.startGroupCoordinator(); err != nil {
 		return err
@@ -226,12 +232,6 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// them; Close is idempotent, this defer covers early returns.
 	defer s.groups.Close()
 
-	bgWG.Add(4)
-	go func() { defer bgWG.Done(); s.replicas.run(bg, s.cfg.LogRetentionCheckInterval) }()
-	go func() { defer bgWG.Done(); s.watchTopics(bg) }()
-	go func() { defer bgWG.Done(); s.watchDeletions(bg) }()
-	go func() { defer bgWG.Done(); s.watchSession(bg) }()
-
 	connCtx, stopConns := context.WithCancel(context.Background())
 	defer stopConns()
 	var acceptWG sync.WaitGroup
@@ -239,16 +239,39 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		acceptWG.Add(1)
 		go func() { defer acceptWG.Done(); s.accept(connCtx, l, s.cfg.Listeners[i].Name) }()
 	}
+
+	// The controller (this broker or another) sends LeaderAndIsr and
+	// UpdateMetadata once it sees the registration; the listeners accept
+	// before the election so that a controller on this broker can reach
+	// it.
+	s.ctl = s.newController()
+	bgWG.Add(5)
+	go func() { defer bgWG.Done(); s.ctl.Run(bg) }()
+	go func() { defer bgWG.Done(); s.replicas.run(bg, s.cfg.LogRetentionCheckInterval) }()
+	go func() { defer bgWG.Done(); s.isr.run(bg) }()
+	go func() { defer bgWG.Done(); s.watchBrokers(bg) }()
+	go func() { defer bgWG.Done(); s.watchSession(bg) }()
+
+	// Serving starts once the controller's first UpdateMetadata arrived,
+	// so that a client of a fresh broker sees its topics; a controller that
+	// does not answer within the session timeout is logged, not fatal.
+	select {
+	case <-s.metaReady:
+	case <-ctx.Done():
+	case <-time.After(s.cfg.ZooKeeperSessionTimeout + 10*time.Second):
+		s.logger.Warn("no UpdateMetadata from the controller yet; serving with the broker list only")
+	}
 	close(s.ready)
 	addrs := make([]string, len(s.listeners))
 	for i, l := range s.listeners {
 		addrs[i] = l.Addr().String()
 	}
 	s.logger.Info(fmt.Sprintf("started (broker id %d, listening on %s)", id, strings.Join(addrs, ", ")),
-		zap.String("cluster_id", s.clusterID), zap.Int32("controller_epoch", s.currentControllerEpoch().Epoch))
+		zap.String("cluster_id", s.clusterID), zap.Bool("controller", s.isController()))
 
 	<-ctx.Done()
 	s.logger.Info("shutting down")
+	s.controlledShutdown()
 	s.closeListeners()
 	acceptWG.Wait()
 	s.groups.Close()
@@ -435,44 +458,6 @@ func (s *Server) refreshBrokers(ctx context.Context) error {
 	return nil
 }
 
-// elect wins /controller. A /controller left by a crashed previous run is
-// deleted at once when its session is one the log dirs recorded (see
-// register); any other holder expires with its session, so losing is
-// retried until then. elect also runs after every new session (onNewSession),
-// so it records the current session in the log dirs.
-func (s *Server) elect(ctx context.Context) error {
-	s.recordSession()
-	if _, err := s.zk.TakeOverController(ctx, s.dirs.PreviousZKSessions()); err != nil {
-		return fmt.Errorf("controller election: %w", err)
-	}
-	deadline := time.Now().Add(s.cfg.ZooKeeperSessionTimeout + 5*time.Second)
-	logged := false
-	for {
-		ce, won, err := s.zk.ElectController(ctx, s.cfg.BrokerID)
-		if err != nil {
-			return fmt.Errorf("controller election: %w", err)
-		}
-		if won {
-			s.ctlMu.Lock()
-			s.controllerEpoch = ce
-			s.ctlMu.Unlock()
-			s.logger.Info("elected controller", zap.Int32("controller_epoch", ce.Epoch))
-			return s.refreshBrokers(ctx)
-		}
-		if time.Now().After(deadline) {
-			holder, _ := s.zk.Controller(ctx)
-			return fmt.Errorf("controller election: /controller is held by broker %d", holder)
-		}
-		if !logged {
-			s.logger.Warn("another session holds /controller; waiting for it to expire")
-			logged = true
-		}
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
 // recordSession writes the current ZooKeeper session into the log dirs
 // (storage.Dirs.RecordZKSession). A failure only costs the next start its
 // fast takeover, so it is logged, not fatal.
@@ -484,12 +469,6 @@ func (s *Server) recordSession() {
 	if err := s.dirs.RecordZKSession(id); err != nil {
 		s.logger.Warn("cannot record the ZooKeeper session in the log dirs; a restart after a crash will wait for it to expire", zap.Error(err))
 	}
-}
-
-func (s *Server) currentControllerEpoch() zkmeta.ControllerEpoch {
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
-	return s.controllerEpoch
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -88,15 +88,39 @@ func AssignLeaderEpoch(dir string, epoch int32, startOffset int64) error {
 		return e.Epoch >= epoch || e.StartOffset >= startOffset
 	})
 	entries = append(entries, LeaderEpochEntry{Epoch: epoch, StartOffset: startOffset})
+	if err := writeLeaderEpochs(dir, entries); err != nil {
+		return fmt.Errorf("assign leader epoch: %w", err)
+	}
+	return nil
+}
+
+// TruncateLeaderEpochs drops the entries of leader-epoch-checkpoint that
+// start at or after end, as Kafka's LeaderEpochFileCache.truncateFromEnd
+// does when a follower truncates its log to end, and returns what is left.
+func TruncateLeaderEpochs(dir string, end int64) ([]LeaderEpochEntry, error) {
+	entries, err := ReadLeaderEpochs(dir)
+	if err != nil {
+		return nil, err
+	}
+	kept := slices.DeleteFunc(slices.Clone(entries), func(e LeaderEpochEntry) bool { return e.StartOffset >= end })
+	if len(kept) == len(entries) {
+		return entries, nil
+	}
+	if err := writeLeaderEpochs(dir, kept); err != nil {
+		return nil, fmt.Errorf("truncate leader epochs to %d: %w", end, err)
+	}
+	return kept, nil
+}
+
+// writeLeaderEpochs replaces leader-epoch-checkpoint (version 0, count,
+// "epoch offset" lines).
+func writeLeaderEpochs(dir string, entries []LeaderEpochEntry) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "0\n%d\n", len(entries))
 	for _, e := range entries {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, leaderEpochFile), b.Bytes()); err != nil {
-		return fmt.Errorf("assign leader epoch: %w", err)
-	}
-	return nil
+	return writeFileAtomic(filepath.Join(dir, leaderEpochFile), b.Bytes())
 }
 
 // ReadLeaderEpochs reads leader-epoch-checkpoint.

@@ -355,3 +355,38 @@ func RecordTimestamps(batch []byte, maxDecompressed int) ([]RecordTimestamp, err
 		out = append(out, RecordTimestamp{Offset: h.BaseOffset + int64(r.offsetDelta), Timestamp: ts})
 	}
 }
+
+// SplitReplicaBatches walks the record batches a leader returned to a
+// follower's fetch and returns their headers and the length of the whole
+// batches: a last batch cut short by the fetch size is left out (the
+// follower fetches it again), as Kafka's followers do. Each whole batch
+// must be magic v2 with a matching CRC-32C and offsets following on from
+// the previous one; anything else is ErrCorruptMessage, and the follower
+// appends nothing from this response.
+func SplitReplicaBatches(data []byte) ([]BatchHeader, int, error) {
+	var hdrs []BatchHeader
+	pos := 0
+	next := int64(-1)
+	for pos+RecordBatchHeaderSize <= len(data) {
+		h, err := ParseBatchHeader(data[pos:])
+		if err != nil {
+			if int64(h.BatchLength) > int64(len(data)-pos-batchLengthOverhead) && h.BatchLength >= RecordBatchHeaderSize-batchLengthOverhead {
+				break // a partial last batch
+			}
+			return nil, 0, fmt.Errorf("batch at byte %d: %w", pos, err)
+		}
+		if h.Magic != 2 {
+			return nil, 0, fmt.Errorf("%w: batch at byte %d has magic %d", ErrCorruptMessage, pos, h.Magic)
+		}
+		if err := checkCRC(data[pos:], h); err != nil {
+			return nil, 0, fmt.Errorf("batch at byte %d: %w", pos, err)
+		}
+		if next >= 0 && h.BaseOffset < next {
+			return nil, 0, fmt.Errorf("%w: batch at byte %d starts at offset %d, before %d", ErrCorruptMessage, pos, h.BaseOffset, next)
+		}
+		next = h.BaseOffset + int64(h.LastOffsetDelta) + 1
+		hdrs = append(hdrs, h)
+		pos += h.Size()
+	}
+	return hdrs, pos, nil
+}

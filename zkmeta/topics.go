@@ -607,3 +607,36 @@ func (c *Client) collect(ctx context.Context, p string, out *[]string) error {
 	}
 	return nil
 }
+
+// WatchTopic reads a topic's assignment with a data watch: the channel is
+// closed once the znode changes or is deleted (the controller's
+// PartitionModificationsHandler, which notices partitions added by
+// CreatePartitions or by ZooKeeper-era tools), when the watch is lost, or
+// when ctx ends. ErrNoNode when the topic does not exist.
+func (c *Client) WatchTopic(ctx context.Context, topic string) (TopicAssignment, <-chan struct{}, error) {
+	if err := validTopicName(topic); err != nil {
+		return TopicAssignment{}, nil, err
+	}
+	type watched struct {
+		data []byte
+		stat *zk.Stat
+		ev   <-chan zk.Event
+	}
+	var w watched
+	err := c.retrying(ctx, func() (err error) {
+		w, err = call(ctx, func() (watched, error) {
+			data, stat, ev, err := c.conn.GetW(c.abs(topicPath(topic)))
+			return watched{data, stat, ev}, err
+		})
+		return err
+	})
+	if err != nil {
+		return TopicAssignment{}, nil, wrap("watch", topicPath(topic), err)
+	}
+	a, err := decodeTopic(topic, w.data)
+	if err != nil {
+		return TopicAssignment{}, c.fireOnce(ctx, w.ev), err
+	}
+	a.ZkVersion = w.stat.Version
+	return a, c.fireOnce(ctx, w.ev), nil
+}

@@ -1,0 +1,194 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// alterPartitionVersion is the AlterPartition version leaders send: v1,
+// the last that names topics.
+const alterPartitionVersion = 1
+
+// isrManager sends the leaders' ISR proposals to the controller with
+// AlterPartition (Kafka's AlterPartitionManager) and applies the answers.
+// Proposals queue while one request is in flight and go in the next one.
+type isrManager struct {
+	s *Server
+
+	mu      sync.Mutex
+	queue   []isrProposal
+	wake    chan struct{}
+	client  *wire.Client
+	addr    string
+	started bool
+}
+
+func newISRManager(s *Server) *isrManager {
+	return &isrManager{s: s, wake: make(chan struct{}, 1)}
+}
+
+// propose queues one proposal.
+func (m *isrManager) propose(p isrProposal) {
+	m.mu.Lock()
+	m.queue = append(m.queue, p)
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run sends queued proposals and checks the ISRs for lagging followers
+// every replica.lag.time.max.ms / 2, until ctx ends.
+func (m *isrManager) run(ctx context.Context) {
+	lag := m.s.cfg.ReplicaLagTimeMax
+	tick := time.NewTicker(max(lag/2, 10*time.Millisecond))
+	defer tick.Stop()
+	defer func() {
+		m.mu.Lock()
+		if m.client != nil {
+			m.client.Close()
+		}
+		m.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			m.shrinkPass()
+		case <-m.wake:
+		}
+		m.mu.Lock()
+		batch := m.queue
+		m.queue = nil
+		m.mu.Unlock()
+		if len(batch) > 0 {
+			m.send(ctx, batch)
+		}
+	}
+}
+
+// shrinkPass proposes to drop lagging followers from the ISRs this broker
+// leads (Kafka's maybeShrinkIsr).
+func (m *isrManager) shrinkPass() {
+	now := m.s.replicas.now()
+	for _, p := range m.s.replicas.all() {
+		if !p.leading.Load() {
+			continue
+		}
+		if prop, out, ok := p.proposeShrink(now, m.s.cfg.ReplicaLagTimeMax); ok {
+			m.s.logger.Info("shrinking ISR: followers not caught up within replica.lag.time.max.ms",
+				zap.String("partition", p.tp.String()), zap.Int32s("out_of_sync", out), zap.Int32s("new_isr", prop.isr))
+			m.mu.Lock()
+			m.queue = append(m.queue, prop)
+			m.mu.Unlock()
+		}
+	}
+}
+
+// send asks the controller for a batch of ISR changes and applies the
+// answer; a failed request clears the pending changes so they are proposed
+// again.
+func (m *isrManager) send(ctx context.Context, batch []isrProposal) {
+	fail := func(why error) {
+		m.s.logger.Debug("AlterPartition failed; will propose again", zap.Error(why))
+		for _, prop := range batch {
+			if p, ok := m.s.replicas.get(prop.tp); ok {
+				p.isrApplied(prop.leaderEpoch, nil, 0, false)
+			}
+		}
+	}
+	_, ctl := m.s.meta.brokerList()
+	addr, err := m.s.brokerAddr(ctl)
+	if err != nil {
+		fail(fmt.Errorf("controller: %w", err))
+		return
+	}
+	m.mu.Lock()
+	if m.client == nil || m.addr != addr {
+		if m.client != nil {
+			m.client.Close()
+		}
+		m.client = wire.NewClient(addr, fmt.Sprintf("broker-%d-alter-partition", m.s.cfg.BrokerID))
+		m.addr = addr
+	}
+	client := m.client
+	m.mu.Unlock()
+
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.Version = alterPartitionVersion
+	req.BrokerID = m.s.cfg.BrokerID
+	req.BrokerEpoch = m.s.zk.BrokerEpoch()
+	byTopic := map[string]int{}
+	for _, prop := range batch {
+		i, ok := byTopic[prop.tp.Topic]
+		if !ok {
+			t := kmsg.NewAlterPartitionRequestTopic()
+			t.Topic = prop.tp.Topic
+			t.TopicID = prop.topicID
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			byTopic[prop.tp.Topic] = i
+		}
+		rp := kmsg.NewAlterPartitionRequestTopicPartition()
+		rp.Partition = prop.tp.Partition
+		rp.LeaderEpoch = prop.leaderEpoch
+		rp.NewISR = slices.Clone(prop.isr)
+		rp.PartitionEpoch = prop.partitionEpoch
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	raw, err := client.Request(rctx, req)
+	if err != nil {
+		fail(err)
+		return
+	}
+	resp := raw.(*kmsg.AlterPartitionResponse)
+	if resp.ErrorCode != 0 {
+		fail(kerr.ErrorForCode(resp.ErrorCode))
+		return
+	}
+	answered := map[topicPartition]bool{}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			tp := topicPartition{rt.Topic, rp.Partition}
+			answered[tp] = true
+			p, ok := m.s.replicas.get(tp)
+			if !ok {
+				continue
+			}
+			var prop isrProposal
+			for _, x := range batch {
+				if x.tp == tp {
+					prop = x
+				}
+			}
+			if rp.ErrorCode != 0 {
+				m.s.logger.Info("controller refused an ISR change", zap.String("partition", tp.String()),
+					zap.Int32s("proposed", prop.isr), zap.String("error", kerr.ErrorForCode(rp.ErrorCode).Error()))
+				p.isrApplied(prop.leaderEpoch, nil, 0, false)
+				continue
+			}
+			m.s.logger.Info("ISR updated", zap.String("partition", tp.String()), zap.Int32s("isr", rp.ISR),
+				zap.Int32("partition_epoch", rp.PartitionEpoch))
+			p.isrApplied(rp.LeaderEpoch, rp.ISR, rp.PartitionEpoch, true)
+		}
+	}
+	for _, prop := range batch {
+		if !answered[prop.tp] {
+			if p, ok := m.s.replicas.get(prop.tp); ok {
+				p.isrApplied(prop.leaderEpoch, nil, 0, false)
+			}
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// handleStopReplica answers StopReplica v0-4 from the controller: each
+// partition stops being fetched and served; with delete (topic deletion)
+// its log is removed from disk. Only this request deletes data: a topic
+// that merely disappears from ZooKeeper keeps its logs.
+func (s *Server) handleStopReplica(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
+	r := req.(*kmsg.StopReplicaRequest)
+	resp := r.ResponseKind().(*kmsg.StopReplicaResponse)
+	type item struct {
+		tp  topicPartition
+		del bool
+	}
+	var items []item
+	for _, t := range r.Topics {
+		switch {
+		case r.Version >= 3:
+			for _, ps := range t.PartitionStates {
+				items = append(items, item{topicPartition{t.Topic, ps.Partition}, ps.Delete})
+			}
+		case r.Version >= 1:
+			for _, p := range t.Partitions {
+				items = append(items, item{topicPartition{t.Topic, p}, r.DeletePartitions})
+			}
+		default:
+			items = append(items, item{topicPartition{t.Topic, t.Partition}, r.DeletePartitions})
+		}
+	}
+	if e := s.checkControllerRequest(r.ControllerEpoch, r.BrokerEpoch); e != nil {
+		resp.ErrorCode = e.Code
+		return resp, nil
+	}
+	for _, it := range items {
+		s.fetchers.remove(it.tp)
+		code := int16(0)
+		if err := s.replicas.stopPartition(it.tp, it.del); err != nil {
+			s.logger.Error("stop replica", zap.String("partition", it.tp.String()), zap.Bool("delete", it.del), zap.Error(err))
+			code = kerr.KafkaStorageError.Code
+		}
+		if it.del {
+			s.forgetTopicConfig(it.tp.Topic)
+		}
+		resp.Partitions = append(resp.Partitions, kmsg.StopReplicaResponsePartition{Topic: it.tp.Topic, Partition: it.tp.Partition, ErrorCode: code})
+	}
+	return resp, nil
+}
