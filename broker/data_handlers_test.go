@@ -2,7 +2,10 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"slices"
 	"testing"
 	"time"
 
@@ -376,6 +379,84 @@ func TestHandleListOffsets(t *testing.T) {
 		}
 		if tt.code == 0 && tt.offset >= 0 && p.LeaderEpoch != 1 {
 			t.Errorf("timestamp %d: leader epoch %d, want 1", tt.ts, p.LeaderEpoch)
+		}
+	}
+}
+
+// withHeaderMaxTimestamp returns batch with its header's max timestamp set
+// to ts (and the CRC recomputed), as a producer that lies would send it.
+func withHeaderMaxTimestamp(batch []byte, ts int64) []byte {
+	binary.BigEndian.PutUint64(batch[35:], uint64(ts))
+	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return batch
+}
+
+// TestHandleProduceRecomputesMaxTimestamp: the producer's header max
+// timestamp is replaced by the records' own, in the stored batch and in
+// what ListOffsets finds through the segment's max timestamp and the time
+// index (issue 13 item 6).
+func TestHandleProduceRecomputesMaxTimestamp(t *testing.T) {
+	s := newDataServer(t)
+	id := [16]byte{1}
+	addTopic(t, s, "t", id, 1, testTopicConfig())
+	// Offsets 0-2 at 1000-1002 with a header claiming 5000; offset 3 at
+	// 2000; offset 4 at 3000 with a header far in the future; offset 5
+	// at 4000; offsets 6-7 at 500-501 with a header claiming -1.
+	for _, b := range [][]byte{
+		withHeaderMaxTimestamp(plainBatch(3, 1000), 5000),
+		plainBatch(1, 2000),
+		withHeaderMaxTimestamp(plainBatch(1, 3000), 1<<62),
+		plainBatch(1, 4000),
+		withHeaderMaxTimestamp(plainBatch(2, 500), -1),
+	} {
+		if ps := doProduce(t, s, produceReq(9, 1, "t", b)); len(ps) != 1 || ps[0].ErrorCode != 0 {
+			t.Fatalf("produce: %+v", ps)
+		}
+	}
+
+	resp := doFetch(t, context.Background(), s, fetchReq(12, "t", id, 1<<20, 0))
+	stored := resp.Topics[0].Partitions[0].RecordBatches
+	var got []int64
+	for len(stored) > 0 {
+		h, err := wire.ParseBatchHeader(stored)
+		if err != nil {
+			t.Fatalf("stored batch: %v", err)
+		}
+		got = append(got, h.MaxTimestamp)
+		stored = stored[h.Size():]
+	}
+	if want := []int64{1002, 2000, 3000, 4000, 501}; !slices.Equal(got, want) {
+		t.Fatalf("stored max timestamps %v, want %v", got, want)
+	}
+
+	tests := []struct {
+		ts             int64
+		offset, record int64
+	}{
+		// A header above its records made this answer -1.
+		{ts: 1500, offset: 3, record: 2000},
+		{ts: 3001, offset: 5, record: 4000},
+		// MAX_TIMESTAMP: the far-future header made this offset 4.
+		{ts: -3, offset: 5, record: 4000},
+		{ts: 4001, offset: -1, record: -1},
+	}
+	for _, tt := range tests {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.Version = 9
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = tt.ts
+		rp.CurrentLeaderEpoch = -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := s.handleListOffsets(context.Background(), &wire.RequestHeader{}, req)
+		if err != nil {
+			t.Fatalf("list offsets: %v", err)
+		}
+		p := resp.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.Offset != tt.offset || p.Timestamp != tt.record {
+			t.Errorf("timestamp %d: code %d offset %d ts %d; want offset %d ts %d", tt.ts, p.ErrorCode, p.Offset, p.Timestamp, tt.offset, tt.record)
 		}
 	}
 }
