@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +140,50 @@ func TestHandleProducePartitionOutcomes(t *testing.T) {
 	}
 	if p, _ := s.replicas.get(topicPartition{"t", 0}); p.EndOffset() != 1 {
 		t.Fatalf("t-0 end offset = %d: the corrupt batch must not be appended", p.EndOffset())
+	}
+}
+
+// TestHandleProduceLogAppendTimeFromProducer: a batch with the
+// LogAppendTime attribute bit is INVALID_TIMESTAMP with Kafka's message, in
+// a CreateTime and in a LogAppendTime topic, and nothing is appended
+// (issue 13 item 10).
+func TestHandleProduceLogAppendTimeFromProducer(t *testing.T) {
+	s := newDataServer(t)
+	addTopic(t, s, "create", [16]byte{1}, 1, testTopicConfig())
+	lat := testTopicConfig()
+	lat.LogAppendTime = true
+	addTopic(t, s, "append", [16]byte{2}, 1, lat)
+	const wantMsg = "Producer should not set timestamp type to LogAppendTime"
+	for _, tt := range []struct {
+		topic   string
+		version int16
+		batch   []byte
+	}{
+		{"create", 9, testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, baseTimestamp: 1000, attributes: 0x08}, []testRecord{{value: []byte("x")}})},
+		{"append", 9, testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, baseTimestamp: 1000, attributes: 0x08}, []testRecord{{value: []byte("x")}, {value: []byte("y")}})},
+		{"create", 8, testBatch(testBatchOpts{producerID: 3, producerEpoch: 0, baseSequence: 0, baseTimestamp: -1, attributes: 0x08}, []testRecord{{value: []byte("x")}})},
+		// Before v8 the response has no error message, only the code.
+		{"create", 7, testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, attributes: 0x08}, []testRecord{{value: []byte("x")}})},
+	} {
+		ps := doProduce(t, s, produceReq(tt.version, 1, tt.topic, tt.batch))
+		if len(ps) != 1 {
+			t.Fatalf("%s v%d: %d partitions in the response, want 1", tt.topic, tt.version, len(ps))
+		}
+		p := ps[0]
+		if p.ErrorCode != kerr.InvalidTimestamp.Code || p.BaseOffset != -1 {
+			t.Errorf("%s v%d: code %d base %d, want INVALID_TIMESTAMP (%d) base -1", tt.topic, tt.version, p.ErrorCode, p.BaseOffset, kerr.InvalidTimestamp.Code)
+		}
+		switch {
+		case tt.version < 8 && p.ErrorMessage != nil:
+			t.Errorf("%s v%d: error message %q in a version without one", tt.topic, tt.version, *p.ErrorMessage)
+		case tt.version >= 8 && (p.ErrorMessage == nil || !strings.Contains(*p.ErrorMessage, wantMsg)):
+			t.Errorf("%s v%d: error message %v, want one containing %q", tt.topic, tt.version, p.ErrorMessage, wantMsg)
+		}
+	}
+	for _, topic := range []string{"create", "append"} {
+		if p, _ := s.replicas.get(topicPartition{topic, 0}); p.EndOffset() != 0 {
+			t.Errorf("%s-0 end offset %d: a rejected batch was appended", topic, p.EndOffset())
+		}
 	}
 }
 

@@ -246,7 +246,13 @@ func checkProducerHeader(h BatchHeader) error {
 	case h.IsControl():
 		return fmt.Errorf("%w: clients may not write control batches", ErrInvalidRecord)
 	case h.IsLogAppendTime():
-		return fmt.Errorf("%w: producers may not set the LogAppendTime timestamp type", ErrInvalidTimestamp)
+		// Kafka's words (LogValidator.validateTimestamp). Kafka rejects
+		// such a batch per record, and only when the topic uses
+		// LogAppendTime or the record has no timestamp; in a CreateTime
+		// topic it would keep the header's max timestamp for every record
+		// and clear the bit. We reject it always: no client sets it, and
+		// the header's max timestamp is not to be trusted.
+		return fmt.Errorf("%w: Producer should not set timestamp type to LogAppendTime", ErrInvalidTimestamp)
 	case h.RecordCount <= 0:
 		return fmt.Errorf("%w: record count %d", ErrInvalidRecord, h.RecordCount)
 	case h.LastOffsetDelta != h.RecordCount-1:
