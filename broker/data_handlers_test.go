@@ -128,6 +128,9 @@ func TestHandleProducePartitionOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ps := doProduce(t, s, tt.req)
+			if len(ps) != len(tt.wantCode) {
+				t.Fatalf("%d partitions in the response, want %d", len(ps), len(tt.wantCode))
+			}
 			for i, p := range ps {
 				if p.ErrorCode != tt.wantCode[i] || p.BaseOffset != tt.wantBase[i] {
 					t.Fatalf("partition %d: code %d base %d, want code %d base %d", i, p.ErrorCode, p.BaseOffset, tt.wantCode[i], tt.wantBase[i])
