@@ -89,7 +89,20 @@ func TestCreateTopicsErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]int16{"dup": kerr.InvalidRequest.Code, "assigned": 0, "unknown-broker": kerr.InvalidReplicaAssignment.Code, "dup-replica": kerr.InvalidReplicaAssignment.Code, "defaults": 0}
+	seen := map[string]bool{}
 	for _, rt := range resp.Topics {
+		seen[rt.Topic] = true
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("%s: missing from the response (topics %d)", name, len(resp.Topics))
+		}
+	}
+	for _, rt := range resp.Topics {
+		if _, ok := want[rt.Topic]; !ok {
+			t.Errorf("%s: in the response but not in the request", rt.Topic)
+			continue
+		}
 		if rt.ErrorCode != want[rt.Topic] {
 			t.Errorf("%s: error %d (%v), want %d", rt.Topic, rt.ErrorCode, rt.ErrorMessage, want[rt.Topic])
 		}

@@ -2,7 +2,11 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +128,9 @@ func TestHandleProducePartitionOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ps := doProduce(t, s, tt.req)
+			if len(ps) != len(tt.wantCode) {
+				t.Fatalf("%d partitions in the response, want %d", len(ps), len(tt.wantCode))
+			}
 			for i, p := range ps {
 				if p.ErrorCode != tt.wantCode[i] || p.BaseOffset != tt.wantBase[i] {
 					t.Fatalf("partition %d: code %d base %d, want code %d base %d", i, p.ErrorCode, p.BaseOffset, tt.wantCode[i], tt.wantBase[i])
@@ -136,6 +143,50 @@ func TestHandleProducePartitionOutcomes(t *testing.T) {
 	}
 	if p, _ := s.replicas.get(topicPartition{"t", 0}); p.EndOffset() != 1 {
 		t.Fatalf("t-0 end offset = %d: the corrupt batch must not be appended", p.EndOffset())
+	}
+}
+
+// TestHandleProduceLogAppendTimeFromProducer: a batch with the
+// LogAppendTime attribute bit is INVALID_TIMESTAMP with Kafka's message, in
+// a CreateTime and in a LogAppendTime topic, and nothing is appended
+// (issue 13 item 10).
+func TestHandleProduceLogAppendTimeFromProducer(t *testing.T) {
+	s := newDataServer(t)
+	addTopic(t, s, "create", [16]byte{1}, 1, testTopicConfig())
+	lat := testTopicConfig()
+	lat.LogAppendTime = true
+	addTopic(t, s, "append", [16]byte{2}, 1, lat)
+	const wantMsg = "Producer should not set timestamp type to LogAppendTime"
+	for _, tt := range []struct {
+		topic   string
+		version int16
+		batch   []byte
+	}{
+		{"create", 9, testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, baseTimestamp: 1000, attributes: 0x08}, []testRecord{{value: []byte("x")}})},
+		{"append", 9, testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, baseTimestamp: 1000, attributes: 0x08}, []testRecord{{value: []byte("x")}, {value: []byte("y")}})},
+		{"create", 8, testBatch(testBatchOpts{producerID: 3, producerEpoch: 0, baseSequence: 0, baseTimestamp: -1, attributes: 0x08}, []testRecord{{value: []byte("x")}})},
+		// Before v8 the response has no error message, only the code.
+		{"create", 7, testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, attributes: 0x08}, []testRecord{{value: []byte("x")}})},
+	} {
+		ps := doProduce(t, s, produceReq(tt.version, 1, tt.topic, tt.batch))
+		if len(ps) != 1 {
+			t.Fatalf("%s v%d: %d partitions in the response, want 1", tt.topic, tt.version, len(ps))
+		}
+		p := ps[0]
+		if p.ErrorCode != kerr.InvalidTimestamp.Code || p.BaseOffset != -1 {
+			t.Errorf("%s v%d: code %d base %d, want INVALID_TIMESTAMP (%d) base -1", tt.topic, tt.version, p.ErrorCode, p.BaseOffset, kerr.InvalidTimestamp.Code)
+		}
+		switch {
+		case tt.version < 8 && p.ErrorMessage != nil:
+			t.Errorf("%s v%d: error message %q in a version without one", tt.topic, tt.version, *p.ErrorMessage)
+		case tt.version >= 8 && (p.ErrorMessage == nil || !strings.Contains(*p.ErrorMessage, wantMsg)):
+			t.Errorf("%s v%d: error message %v, want one containing %q", tt.topic, tt.version, p.ErrorMessage, wantMsg)
+		}
+	}
+	for _, topic := range []string{"create", "append"} {
+		if p, _ := s.replicas.get(topicPartition{topic, 0}); p.EndOffset() != 0 {
+			t.Errorf("%s-0 end offset %d: a rejected batch was appended", topic, p.EndOffset())
+		}
 	}
 }
 
@@ -376,6 +427,84 @@ func TestHandleListOffsets(t *testing.T) {
 		}
 		if tt.code == 0 && tt.offset >= 0 && p.LeaderEpoch != 1 {
 			t.Errorf("timestamp %d: leader epoch %d, want 1", tt.ts, p.LeaderEpoch)
+		}
+	}
+}
+
+// withHeaderMaxTimestamp returns batch with its header's max timestamp set
+// to ts (and the CRC recomputed), as a producer that lies would send it.
+func withHeaderMaxTimestamp(batch []byte, ts int64) []byte {
+	binary.BigEndian.PutUint64(batch[35:], uint64(ts))
+	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return batch
+}
+
+// TestHandleProduceRecomputesMaxTimestamp: the producer's header max
+// timestamp is replaced by the records' own, in the stored batch and in
+// what ListOffsets finds through the segment's max timestamp and the time
+// index (issue 13 item 6).
+func TestHandleProduceRecomputesMaxTimestamp(t *testing.T) {
+	s := newDataServer(t)
+	id := [16]byte{1}
+	addTopic(t, s, "t", id, 1, testTopicConfig())
+	// Offsets 0-2 at 1000-1002 with a header claiming 5000; offset 3 at
+	// 2000; offset 4 at 3000 with a header far in the future; offset 5
+	// at 4000; offsets 6-7 at 500-501 with a header claiming -1.
+	for _, b := range [][]byte{
+		withHeaderMaxTimestamp(plainBatch(3, 1000), 5000),
+		plainBatch(1, 2000),
+		withHeaderMaxTimestamp(plainBatch(1, 3000), 1<<62),
+		plainBatch(1, 4000),
+		withHeaderMaxTimestamp(plainBatch(2, 500), -1),
+	} {
+		if ps := doProduce(t, s, produceReq(9, 1, "t", b)); len(ps) != 1 || ps[0].ErrorCode != 0 {
+			t.Fatalf("produce: %+v", ps)
+		}
+	}
+
+	resp := doFetch(t, context.Background(), s, fetchReq(12, "t", id, 1<<20, 0))
+	stored := resp.Topics[0].Partitions[0].RecordBatches
+	var got []int64
+	for len(stored) > 0 {
+		h, err := wire.ParseBatchHeader(stored)
+		if err != nil {
+			t.Fatalf("stored batch: %v", err)
+		}
+		got = append(got, h.MaxTimestamp)
+		stored = stored[h.Size():]
+	}
+	if want := []int64{1002, 2000, 3000, 4000, 501}; !slices.Equal(got, want) {
+		t.Fatalf("stored max timestamps %v, want %v", got, want)
+	}
+
+	tests := []struct {
+		ts             int64
+		offset, record int64
+	}{
+		// A header above its records made this answer -1.
+		{ts: 1500, offset: 3, record: 2000},
+		{ts: 3001, offset: 5, record: 4000},
+		// MAX_TIMESTAMP: the far-future header made this offset 4.
+		{ts: -3, offset: 5, record: 4000},
+		{ts: 4001, offset: -1, record: -1},
+	}
+	for _, tt := range tests {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.Version = 9
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = tt.ts
+		rp.CurrentLeaderEpoch = -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := s.handleListOffsets(context.Background(), &wire.RequestHeader{}, req)
+		if err != nil {
+			t.Fatalf("list offsets: %v", err)
+		}
+		p := resp.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.Offset != tt.offset || p.Timestamp != tt.record {
+			t.Errorf("timestamp %d: code %d offset %d ts %d; want offset %d ts %d", tt.ts, p.ErrorCode, p.Offset, p.Timestamp, tt.offset, tt.record)
 		}
 	}
 }

@@ -11,6 +11,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // rawGroupClient sends hand-built group requests; they go to broker 0
@@ -283,9 +287,13 @@ func TestJavaStringHash(t *testing.T) {
 
 // TestGroupShutdownEndsParkedJoin: a JoinGroup parked in a rebalance (the
 // other member never rejoins) does not hold up shutdown; it answers
-// NOT_COORDINATOR so the client looks for another coordinator.
+// NOT_COORDINATOR so the client looks for another coordinator. Shutdown
+// not waiting for it shows in the broker's log: the request drain did not
+// run into its timeout.
 func TestGroupShutdownEndsParkedJoin(t *testing.T) {
-	s, addr, stop := runTestServer(t, testServerConfig(t, groupOverrides...))
+	warnings, logs := observer.New(zap.WarnLevel)
+	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Core(), warnings))
+	s, addr, stop := runTestServerLogged(t, testServerConfig(t, groupOverrides...), logger)
 	createTestTopic(t, s, addr, "parked", 1, nil)
 	cl := rawGroupClient(t, addr)
 	if j := joinRaw(t, cl, "parked-g"); j.ErrorCode != 0 {
@@ -320,8 +328,9 @@ func TestGroupShutdownEndsParkedJoin(t *testing.T) {
 	})
 	start := time.Now()
 	stop()
-	if d := time.Since(start); d > inflightDrainTimeout {
-		t.Errorf("shutdown took %s with a parked JoinGroup", d)
+	t.Logf("shutdown with a parked JoinGroup took %s (request drain timeout %s)", time.Since(start), inflightDrainTimeout)
+	if n := logs.FilterMessage("requests still running after shutdown timeout").Len(); n != 0 {
+		t.Errorf("shutdown waited out the request drain timeout (%s) with a parked JoinGroup", inflightDrainTimeout)
 	}
 	select {
 	case resp := <-parked:

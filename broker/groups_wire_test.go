@@ -103,6 +103,13 @@ func TestConsoleConsumerWire(t *testing.T) {
 	if !oq.RequireStable || len(oq.Groups) != 1 || oq.Groups[0].Group != group || len(or.Groups) != 1 || or.Groups[0].ErrorCode != 0 {
 		t.Fatalf("OffsetFetch %+v -> %+v", oq, or)
 	}
+	parts := 0
+	for _, tp := range or.Groups[0].Topics {
+		parts += len(tp.Partitions)
+	}
+	if len(or.Groups[0].Topics) != 1 || or.Groups[0].Topics[0].Topic != "console" || parts != 2 {
+		t.Fatalf("OffsetFetch answered %d topics, %d partitions: %+v; want console's 2 partitions", len(or.Groups[0].Topics), parts, or.Groups[0].Topics)
+	}
 	for _, tp := range or.Groups[0].Topics {
 		for _, p := range tp.Partitions {
 			if p.Offset != -1 {

@@ -11,7 +11,7 @@ import (
 // handleOffsetCommit answers OffsetCommit v0-9. As in Kafka, a partition
 // that does not exist (unknown topic, or a partition number past the
 // topic's count) answers UNKNOWN_TOPIC_OR_PARTITION and is not committed;
-// the rest go to the coordinator as one atomic commit. When no partition is
+// the rest go to the coordinator as one commit. When no partition is
 // known the coordinator is not asked at all (Kafka sends the response
 // directly, too).
 func (s *Server) handleOffsetCommit(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {

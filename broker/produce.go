@@ -244,6 +244,8 @@ func validationError(err error) *kerr.Error {
 		return kerr.UnsupportedCompressionType
 	case errors.Is(err, wire.ErrInvalidRecord):
 		return kerr.InvalidRecord
+	case errors.Is(err, wire.ErrInvalidTimestamp):
+		return kerr.InvalidTimestamp
 	default:
 		return kerr.CorruptMessage
 	}

@@ -92,6 +92,9 @@ func TestJavaToolSequences(t *testing.T) {
 				if resp.Version != rel.want[19] {
 					t.Errorf("CreateTopics went at v%d, want v%d", resp.Version, rel.want[19])
 				}
+				if len(resp.Topics) != len(req.Topics) {
+					t.Fatalf("CreateTopics answered %d topics, want %d", len(resp.Topics), len(req.Topics))
+				}
 				for _, rt := range resp.Topics {
 					if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
 						t.Errorf("create %s: %v (%v)", rt.Topic, err, deref(rt.ErrorMessage))
@@ -307,6 +310,9 @@ func TestJavaToolSequences(t *testing.T) {
 				resp, err := req.RequestWith(ctx, cl)
 				if err != nil {
 					t.Fatalf("DeleteTopics: %v", err)
+				}
+				if len(resp.Topics) != len(req.TopicNames) {
+					t.Fatalf("DeleteTopics answered %d topics, want %d", len(resp.Topics), len(req.TopicNames))
 				}
 				for _, rt := range resp.Topics {
 					if rt.ErrorCode != 0 {

@@ -2,8 +2,10 @@ package compattests
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,9 +19,12 @@ import (
 // process's session, and with it /brokers/ids/<id> and /controller, for
 // zookeeper.session.timeout.ms (30 s here). The new process holds the log
 // dirs' .lock, so the session recorded there is known dead and its znodes
-// are taken over: the broker must serve a produce and a fetch in less than
-// half the session timeout after the kill, which it cannot do by waiting
-// for the expiry.
+// are taken over: the broker must serve a produce and a fetch, and the
+// znodes must have been deleted while the killed session still owned them
+// (the broker logs each takeover with the session it took the znode from),
+// which cannot happen by waiting for the expiry: an expired session's
+// ephemerals are gone before anyone could take them. How long the restart
+// took is logged, not judged.
 func TestSIGKILLRestartTakesOverSession(t *testing.T) {
 	const sessionTimeout = 30 * time.Second
 	c, b := startBroker(t, map[string]string{"zookeeper.session.timeout.ms": "30000"})
@@ -54,23 +59,24 @@ func TestSIGKILLRestartTakesOverSession(t *testing.T) {
 		t.Fatalf("%s gone right after SIGKILL (exists=%v, err=%v); the test needs it to linger", brokerZnode, ok, err)
 	}
 
-	ctx, cancel := context.WithDeadline(context.Background(), killed.Add(sessionTimeout/2))
+	// A deadline for the test, not a measure of the takeover.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := b.Start(ctx); err != nil {
-		t.Fatalf("broker not serving within %s of SIGKILL (session timeout %s): %v", sessionTimeout/2, sessionTimeout, err)
+		t.Fatalf("broker not serving after SIGKILL: %v", err)
 	}
 	cl := newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxWait(200*time.Millisecond))
 	after := &kgo.Record{Topic: topic, Partition: 0, Value: []byte("after the restart")}
 	if err := cl.ProduceSync(ctx, after).FirstErr(); err != nil {
-		t.Fatalf("produce within %s of SIGKILL: %v", sessionTimeout/2, err)
+		t.Fatalf("produce after the restart: %v", err)
 	}
 	var got []string
 	for len(got) < 2 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("fetched %q within %s of SIGKILL; want both records", got, sessionTimeout/2)
+			t.Fatalf("fetched %q after the restart; want both records", got)
 		}
 		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
 		for _, r := range fs.Records() {
@@ -83,8 +89,8 @@ func TestSIGKILLRestartTakesOverSession(t *testing.T) {
 	}
 	t.Logf("produce+fetch served %s after SIGKILL (session timeout %s)", took.Round(time.Millisecond), sessionTimeout)
 
-	// Both ephemerals now belong to a new session, and the log says which
-	// dead session they were taken from.
+	// Both ephemerals now belong to a new session, and the log says they
+	// were taken from the killed one: deleted while it still owned them.
 	for p, old := range owners {
 		_, stat, err := zkc.Conn.Get(zkc.Path(p))
 		if err != nil {
@@ -93,8 +99,12 @@ func TestSIGKILLRestartTakesOverSession(t *testing.T) {
 		if stat.EphemeralOwner == old {
 			t.Errorf("%s still owned by the killed session 0x%x", p, old)
 		}
-		if !strings.Contains(b.Log(), "took over "+p) {
-			t.Errorf("log does not say %s was taken over", p)
+		oldHex := fmt.Sprintf("0x%x", old)
+		taken := slices.ContainsFunc(strings.Split(b.Log(), "\n"), func(line string) bool {
+			return strings.Contains(line, "took over "+p) && strings.Contains(line, oldHex)
+		})
+		if !taken {
+			t.Errorf("log does not say %s was taken over from the killed session %s", p, oldHex)
 		}
 	}
 }

@@ -76,6 +76,6 @@
 // A group's offsets are read from the store when the group is first
 // touched, so a coordinator that takes a group over after a broker failure
 // continues from its commits. All offsets of one OffsetCommit are written
-// in one atomic Commit call. ExpireOffsets (run every
+// in one Commit call (atomic per partition; see OffsetStore.Commit). ExpireOffsets (run every
 // offsets.retention.check.interval.ms) applies offsets.retention.minutes.
 package groupcoord

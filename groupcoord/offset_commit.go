@@ -13,7 +13,7 @@ import (
 // id and generation; a "simple" commit (generation -1, no member id, as
 // kafka-consumer-groups.sh --reset-offsets sends) is accepted only while the
 // group has no members. All accepted offsets of one request are written to
-// the store in one atomic call.
+// the store in one call.
 func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 	resp := kmsg.NewPtrOffsetCommitResponse()
 	resp.Version = req.Version

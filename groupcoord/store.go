@@ -40,8 +40,11 @@ type CommittedOffset struct {
 // safe for concurrent use; errors that carry a *kerr.Error are answered with
 // that code, any other error with COORDINATOR_NOT_AVAILABLE.
 type OffsetStore interface {
-	// Commit writes all offsets of one OffsetCommit request atomically:
-	// either every offset is stored or none is.
+	// Commit writes all offsets of one OffsetCommit request. Each
+	// partition's offset is stored whole or not at all; a store may split a
+	// large commit into parts (zkmeta does, past 100 partitions), so a
+	// failed commit may leave some partitions written, which the client's
+	// retry of the same commit rewrites.
 	Commit(ctx context.Context, group string, offsets []CommittedOffset) error
 	// Fetch returns every committed offset of group; an unknown group has
 	// none (an empty map and no error).

@@ -11,6 +11,16 @@ FUZZTIME=${FUZZTIME:-5s}
 pkgs=("$@")
 [[ ${#pkgs[@]} -gt 0 ]] || pkgs=(./...)
 
+# The listing is read into a variable first: read through a process
+# substitution, a failing `go test -list` (a package that does not build or
+# does not exist) went unnoticed and the script passed with "no fuzz targets
+# found". go test has already printed why on stderr.
+if ! listing=$(go test -list '^Fuzz' "${pkgs[@]}"); then
+	printf '%s\n' "$listing"
+	echo "fuzz: go test -list failed" >&2
+	exit 1
+fi
+
 targets=()
 names=()
 # go test -list prints the matching names of each package, then "ok <pkg>".
@@ -23,7 +33,7 @@ while read -r first second _; do
 		;;
 	*) names=() ;;
 	esac
-done < <(go test -list '^Fuzz' "${pkgs[@]}")
+done <<<"$listing"
 
 if [[ ${#targets[@]} -eq 0 ]]; then
 	echo "fuzz: no fuzz targets found"
@@ -32,8 +42,7 @@ fi
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	echo "fuzz: $pkg $name for $FUZZTIME"
-	# A short minimization budget: a slow interesting input (kmsg's
-	# tag-count loop, see wire/header.go) must not stretch a short run into
-	# minutes of shrinking.
+	# A short minimization budget: a slow interesting input must not
+	# stretch a short run into minutes of shrinking.
 	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg"
 done

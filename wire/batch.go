@@ -87,6 +87,8 @@ const (
 )
 
 const (
+	// noTimestamp is Kafka's RecordBatch.NO_TIMESTAMP.
+	noTimestamp = -1
 	// batchLengthOverhead is what precedes the part counted by
 	// batchLength: baseOffset and batchLength itself.
 	batchLengthOverhead = offLeaderEpoch
@@ -162,6 +164,15 @@ func checkCRC(batch []byte, h BatchHeader) error {
 // MaxBatchBytes means no size limit; a zero MaxDecompressedBytes means
 // DefaultMaxDecompressedBytes. An uncompressed batch is validated without
 // allocating.
+//
+// The producer's max timestamp is not trusted: it feeds the segment's max
+// timestamp, the time index, time-based retention and ListOffsets by time.
+// As Kafka's LogValidator does for CreateTime batches, the max timestamp is
+// recomputed from the records (firstTimestamp plus each record's
+// timestampDelta, -1 when no record has a larger one) and, when the header
+// says otherwise, written into the header of records in place with a new
+// CRC (Kafka's setMaxTimestamp). The returned header carries the computed
+// value. A batch that fails validation is left as it came.
 func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, error) {
 	if len(records) == 0 {
 		return BatchHeader{}, fmt.Errorf("%w: no record batch", ErrInvalidRecord)
@@ -195,6 +206,7 @@ func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, erro
 		return h, err
 	}
 	defer release()
+	maxTS := int64(noTimestamp)
 	for i := int32(0); ; i++ {
 		end, err := c.atEnd()
 		if err != nil {
@@ -203,6 +215,11 @@ func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, erro
 		if end {
 			if i != h.RecordCount {
 				return h, fmt.Errorf("%w: header counts %d records, payload holds %d", ErrInvalidRecord, h.RecordCount, i)
+			}
+			if maxTS != h.MaxTimestamp {
+				setMaxTimestamp(records, h, maxTS)
+				h.MaxTimestamp = maxTS
+				h.CRC = binary.BigEndian.Uint32(records[offCRC:])
 			}
 			return h, nil
 		}
@@ -216,6 +233,7 @@ func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, erro
 		if r.offsetDelta != i {
 			return h, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalidRecord, i, r.offsetDelta)
 		}
+		maxTS = max(maxTS, h.BaseTimestamp+r.timestampDelta)
 	}
 }
 
@@ -228,7 +246,13 @@ func checkProducerHeader(h BatchHeader) error {
 	case h.IsControl():
 		return fmt.Errorf("%w: clients may not write control batches", ErrInvalidRecord)
 	case h.IsLogAppendTime():
-		return fmt.Errorf("%w: producers may not set the LogAppendTime timestamp type", ErrInvalidTimestamp)
+		// Kafka's words (LogValidator.validateTimestamp). Kafka rejects
+		// such a batch per record, and only when the topic uses
+		// LogAppendTime or the record has no timestamp; in a CreateTime
+		// topic it would keep the header's max timestamp for every record
+		// and clear the bit. We reject it always: no client sets it, and
+		// the header's max timestamp is not to be trusted.
+		return fmt.Errorf("%w: Producer should not set timestamp type to LogAppendTime", ErrInvalidTimestamp)
 	case h.RecordCount <= 0:
 		return fmt.Errorf("%w: record count %d", ErrInvalidRecord, h.RecordCount)
 	case h.LastOffsetDelta != h.RecordCount-1:
@@ -277,10 +301,15 @@ func SetLogAppendTime(batch []byte, ts int64) {
 	if err != nil {
 		return
 	}
-	be := binary.BigEndian
-	be.PutUint16(batch[offAttributes:], uint16(h.Attributes|attrTimestampType))
-	be.PutUint64(batch[offMaxTimestamp:], uint64(ts))
-	be.PutUint32(batch[offCRC:], crc32.Checksum(batch[offAttributes:h.Size()], crc32c))
+	binary.BigEndian.PutUint16(batch[offAttributes:], uint16(h.Attributes|attrTimestampType))
+	setMaxTimestamp(batch, h, ts)
+}
+
+// setMaxTimestamp writes ts as the max timestamp of the whole batch h
+// describes and recomputes the CRC over the bytes as they now are.
+func setMaxTimestamp(batch []byte, h BatchHeader, ts int64) {
+	binary.BigEndian.PutUint64(batch[offMaxTimestamp:], uint64(ts))
+	binary.BigEndian.PutUint32(batch[offCRC:], crc32.Checksum(batch[offAttributes:h.Size()], crc32c))
 }
 
 // RecordTimestamp is one record's offset and effective timestamp.

@@ -180,6 +180,98 @@ func TestValidateProduceBatchCompressedLengthLie(t *testing.T) {
 	}
 }
 
+// TestValidateProduceBatchMaxTimestamp: the max timestamp is recomputed
+// from the records, and a producer's wrong value is overwritten in the
+// header with a CRC that matches, for every codec.
+func TestValidateProduceBatchMaxTimestamp(t *testing.T) {
+	const base = 1_700_000_000_000
+	recsWith := func(deltas ...int64) []kmsg.Record {
+		recs := testRecords(len(deltas), 20)
+		for i, d := range deltas {
+			recs[i].TimestampDelta64 = d
+		}
+		return recs
+	}
+	tests := []struct {
+		name      string
+		deltas    []int64
+		baseTS    int64
+		headerMax int64
+		wantMax   int64
+	}{
+		{"header right", []int64{0, 10, 20}, base, base + 20, base + 20},
+		{"header in the far future", []int64{0, 10, 20}, base, 1 << 62, base + 20},
+		{"header above every record", []int64{0, 10, 20}, base, base + 21, base + 20},
+		{"header below the records", []int64{0, 10, 20}, base, base, base + 20},
+		{"header -1", []int64{0, 10, 20}, base, -1, base + 20},
+		{"records out of order", []int64{30, -5, 10}, base, base + 10, base + 30},
+		{"one record", []int64{7}, base, 0, base + 7},
+		{"no timestamps", []int64{0, 0}, -1, -1, -1},
+		{"no timestamps, header set", []int64{0, 0}, -1, base, -1},
+	}
+	for _, c := range allCodecs {
+		for _, tt := range tests {
+			t.Run(c.name+"/"+tt.name, func(t *testing.T) {
+				b := buildBatch(t, batchSpec{codec: c.codec, recs: recsWith(tt.deltas...), mutate: func(kb *kmsg.RecordBatch) {
+					kb.FirstTimestamp, kb.MaxTimestamp = tt.baseTS, tt.headerMax
+				}})
+				orig := bytes.Clone(b)
+				h, err := ValidateProduceBatch(b, testValidate)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h.MaxTimestamp != tt.wantMax {
+					t.Fatalf("returned max timestamp %d, want %d", h.MaxTimestamp, tt.wantMax)
+				}
+				onDisk, err := ParseBatchHeader(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if onDisk != h {
+					t.Fatalf("bytes say %+v, validation returned %+v", onDisk, h)
+				}
+				if err := checkCRC(b, onDisk); err != nil {
+					t.Fatal(err)
+				}
+				// Only the max timestamp and the CRC may change.
+				changed := bytes.Clone(orig)
+				copy(changed[offCRC:offCRC+4], b[offCRC:offCRC+4])
+				copy(changed[offMaxTimestamp:offMaxTimestamp+8], b[offMaxTimestamp:offMaxTimestamp+8])
+				if !bytes.Equal(changed, b) {
+					t.Fatal("validation changed bytes other than the max timestamp and the CRC")
+				}
+				if tt.headerMax == tt.wantMax && !bytes.Equal(orig, b) {
+					t.Fatal("a right max timestamp was rewritten")
+				}
+				// kmsg, an independent decoder, agrees.
+				var kb kmsg.RecordBatch
+				if err := kb.ReadFrom(b); err != nil {
+					t.Fatal(err)
+				}
+				if kb.MaxTimestamp != tt.wantMax || uint32(kb.CRC) != h.CRC {
+					t.Fatalf("kmsg reads max timestamp %d crc %#x", kb.MaxTimestamp, uint32(kb.CRC))
+				}
+			})
+		}
+	}
+}
+
+// TestValidateProduceBatchFailureLeavesBytes: a batch that fails
+// validation after its records were walked is not rewritten.
+func TestValidateProduceBatchFailureLeavesBytes(t *testing.T) {
+	b := buildBatch(t, batchSpec{recs: testRecords(3, 20), mutate: func(kb *kmsg.RecordBatch) {
+		kb.MaxTimestamp = 1 << 62
+		kb.NumRecords, kb.LastOffsetDelta = 4, 3
+	}})
+	orig := bytes.Clone(b)
+	if _, err := ValidateProduceBatch(b, testValidate); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("got %v, want ErrInvalidRecord", err)
+	}
+	if !bytes.Equal(orig, b) {
+		t.Fatal("a rejected batch was modified")
+	}
+}
+
 func TestStampingKeepsCRCValid(t *testing.T) {
 	for _, c := range allCodecs {
 		t.Run(c.name, func(t *testing.T) {
@@ -295,6 +387,22 @@ func FuzzValidateProduceBatch(f *testing.F) {
 		}
 		if len(ts) != int(h.RecordCount) {
 			t.Fatalf("%d timestamps for %d records", len(ts), h.RecordCount)
+		}
+		// The header now carries the records' max timestamp.
+		maxTS := int64(noTimestamp)
+		for _, r := range ts {
+			maxTS = max(maxTS, r.Timestamp)
+		}
+		if h.MaxTimestamp != maxTS {
+			t.Fatalf("max timestamp %d, records reach %d", h.MaxTimestamp, maxTS)
+		}
+		if onDisk, err := ParseBatchHeader(b); err != nil || onDisk != h {
+			t.Fatalf("bytes say %+v (%v), validation returned %+v", onDisk, err, h)
+		}
+		// Validating again changes nothing.
+		again := bytes.Clone(b)
+		if h2, err := ValidateProduceBatch(again, ValidateConfig{MaxBatchBytes: 1 << 20, MaxDecompressedBytes: 1 << 20}); err != nil || h2 != h || !bytes.Equal(again, b) {
+			t.Fatalf("second validation: %+v, %v", h2, err)
 		}
 	})
 }

@@ -4,8 +4,8 @@
 // and response headers (flexible or not, per API and version), the
 // per-connection serve loop, and the record-batch helpers the broker needs
 // before it appends a producer's bytes to disk: CRC-32C validation, bounded
-// decompression for validation, and stamping offsets and LogAppendTime in
-// place without re-encoding records.
+// decompression for validation, and stamping offsets, the recomputed max
+// timestamp and LogAppendTime in place without re-encoding records.
 //
 // wire knows nothing about topics, partitions or ZooKeeper.
 package wire

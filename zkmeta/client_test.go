@@ -66,9 +66,12 @@ func TestConnectToDeadAddressTimesOut(t *testing.T) {
 	if !strings.Contains(err.Error(), connectStr) {
 		t.Errorf("error %q does not name the connect string %q", err, connectStr)
 	}
-	if elapsed < 1500*time.Millisecond || elapsed > 10*time.Second {
-		t.Errorf("Connect gave up after %s; want about the 1.5s ConnectTimeout", elapsed)
+	// With a context that never ends, only the ConnectTimeout can have
+	// ended the wait, and the error must say so.
+	if want := "no ZooKeeper session after 1.5s (zookeeper.connection.timeout.ms)"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say it gave up after the ConnectTimeout (%q)", err, want)
 	}
+	t.Logf("Connect gave up after %s (ConnectTimeout 1.5s)", elapsed)
 	if n := logs.FilterMessage("waiting for ZooKeeper at " + addr).Len(); n == 0 {
 		t.Errorf("no 'waiting for ZooKeeper at %s' line logged; got %v", addr, logs.All())
 	}
@@ -92,12 +95,14 @@ func TestCallsFailAfterClose(t *testing.T) {
 	default:
 		t.Error("SessionLost not closed by Close")
 	}
-	start := time.Now()
-	if _, err := c.Topics(testCtx(t)); !errors.Is(err, ErrClosed) {
+	// The call is refused before anything is sent or waited for: the
+	// error wraps ErrClosed itself, not ErrClosed with the error of a
+	// request that went out to a closed connection.
+	_, err := c.Topics(testCtx(t))
+	if !errors.Is(err, ErrClosed) {
 		t.Errorf("Topics after Close: %v; want ErrClosed", err)
-	}
-	if time.Since(start) > time.Second {
-		t.Errorf("a call after Close took %s; want an immediate error", time.Since(start))
+	} else if errors.Unwrap(err) != ErrClosed {
+		t.Errorf("Topics after Close: %v; want it refused before a request was sent", err)
 	}
 	c.Close() // twice is fine
 }

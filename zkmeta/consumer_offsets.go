@@ -24,15 +24,24 @@ package zkmeta
 // the meta is ignored (leader epoch -1, no metadata, commit time from the
 // offset znode's mtime), exactly as for an offset that never had meta.
 //
-// All offsets of one commit, both trees, are written in one ZooKeeper multi,
-// so readers never see half a commit. The common case (every partition was
-// committed before) is a single multi of setData operations; when some
-// znodes are missing, their parents are created first (idempotent creates,
-// outside the multi) and the multi creates the leaves. The multi is one
-// ZooKeeper request, so a single commit is bounded by ZooKeeper's
-// jute.maxbuffer (1 MB by default): thousands of partitions with kilobytes
-// of metadata each would fail, which the coordinator answers with a
-// retriable error.
+// A commit is written in ZooKeeper multis of at most multiChunk operations
+// and commitChunkBytes of paths and data, so that no request comes near
+// ZooKeeper's jute.maxbuffer (1 MB by default) or go-zookeeper's 1.5 MB
+// request buffer: one multi for 10,000 partitions fails with "zk: buffer
+// too small" however often it is retried. A partition's offset znode and
+// its offsets-meta znode are always in the same multi, so a reader never
+// sees one without the other. A commit that fits one chunk (up to 100
+// partitions with Kafka's default offset.metadata.max.bytes) is all or
+// nothing; a larger one is applied chunk by chunk, and when a chunk fails
+// the chunks before it stay written. The coordinator then answers the
+// whole commit with a retriable error and the client commits again, which
+// rewrites the same values, so the end state is what one atomic commit
+// would have left.
+//
+// The common case (every partition was committed before) is a multi of
+// setData operations per chunk; when some znodes of a chunk are missing,
+// their parents are created first (idempotent creates, outside the multi)
+// and the multi creates the leaves.
 //
 // Group ids become znode names, so a group id that is not a valid znode name
 // (empty, ".", "..", containing '/' or characters ZooKeeper rejects) is
@@ -121,20 +130,34 @@ func validGroupID(group string) error {
 	return nil
 }
 
-// CommitConsumerOffsets writes offsets for group atomically (one multi for
-// both trees). When a partition appears twice, the last entry wins.
+// commitChunkBytes bounds the paths and data of one commit multi. With
+// multiChunk it keeps a request far below jute.maxbuffer even when clients
+// send large metadata strings (offset.metadata.max.bytes is configurable).
+const commitChunkBytes = 256 << 10
+
+// commitOpOverhead is a generous per-operation allowance for what a multi
+// carries besides paths and data (headers, ACL, flags, version).
+const commitOpOverhead = 64
+
+// offsetWrite is one partition's pending commit: the offset znode's data,
+// the meta JSON, and whether each znode is believed to exist.
+type offsetWrite struct {
+	o          ConsumerOffset
+	meta       []byte
+	offExists  bool
+	metaExists bool
+}
+
+// CommitConsumerOffsets writes offsets for group in chunks of whole
+// partitions (see the package comment on consumer offsets): each chunk is
+// one multi covering both trees. When a partition appears twice, the last
+// entry wins.
 func (c *Client) CommitConsumerOffsets(ctx context.Context, group string, offsets []ConsumerOffset) error {
 	if err := validGroupID(group); err != nil {
 		return err
 	}
-	type write struct {
-		o          ConsumerOffset
-		meta       []byte
-		offExists  bool
-		metaExists bool
-	}
 	byKey := make(map[string]int)
-	var writes []write
+	var writes []offsetWrite
 	for _, o := range offsets {
 		if err := validTopicName(o.Topic); err != nil {
 			return fmt.Errorf("commit offsets of group %s: %w", group, err)
@@ -152,7 +175,7 @@ func (c *Client) CommitConsumerOffsets(ctx context.Context, group string, offset
 		}
 		// Optimistically assume both znodes exist: after a partition's
 		// first commit they always do.
-		w := write{o: o, meta: meta, offExists: true, metaExists: true}
+		w := offsetWrite{o: o, meta: meta, offExists: true, metaExists: true}
 		key := o.Topic + "/" + strconv.Itoa(int(o.Partition))
 		if i, ok := byKey[key]; ok {
 			writes[i] = w
@@ -161,10 +184,42 @@ func (c *Client) CommitConsumerOffsets(ctx context.Context, group string, offset
 		byKey[key] = len(writes)
 		writes = append(writes, w)
 	}
-	if len(writes) == 0 {
-		return nil
+	for _, chunk := range chunkOffsetWrites(group, writes) {
+		if err := c.commitOffsetChunk(ctx, group, chunk); err != nil {
+			return err
+		}
 	}
+	return nil
+}
 
+// chunkOffsetWrites splits writes into runs of at most multiChunk/2
+// partitions (two operations each) and about commitChunkBytes. A partition
+// larger than the byte budget on its own still gets a chunk of its own:
+// ZooKeeper is the judge of whether it fits.
+func chunkOffsetWrites(group string, writes []offsetWrite) [][]offsetWrite {
+	var chunks [][]offsetWrite
+	start, size := 0, 0
+	for i, w := range writes {
+		n := len(consumerOffsetPath(group, w.o.Topic, w.o.Partition)) + len("-9223372036854775808") +
+			len(consumerMetaPath(group, w.o.Topic, w.o.Partition)) + len(w.meta) +
+			2*commitOpOverhead
+		if i > start && (i-start >= multiChunk/2 || size+n > commitChunkBytes) {
+			chunks = append(chunks, writes[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	if start < len(writes) {
+		chunks = append(chunks, writes[start:])
+	}
+	return chunks
+}
+
+// commitOffsetChunk writes one chunk in one multi. When znodes turn out to
+// be missing (a first commit) or to exist unexpectedly (a concurrent
+// writer), it looks at the chunk's znodes, creates the missing parents and
+// tries again, a few times.
+func (c *Client) commitOffsetChunk(ctx context.Context, group string, writes []offsetWrite) error {
 	const attempts = 5
 	var lastErr error
 	for attempt := 0; attempt < attempts; attempt++ {
@@ -197,17 +252,20 @@ func (c *Client) CommitConsumerOffsets(ctx context.Context, group string, offset
 		// Some znodes are missing (a first commit), or appeared or vanished
 		// under a concurrent writer: look, create the parents, write again.
 		lastErr = err
-		parents := make(map[string]bool)
-		for i := range writes {
+		err = parallel(ctx, len(writes), offsetReadParallelism, func(i int) error {
 			w := &writes[i]
-			op := consumerOffsetPath(group, w.o.Topic, w.o.Partition)
-			mp := consumerMetaPath(group, w.o.Topic, w.o.Partition)
-			if w.offExists, err = c.znodeExists(ctx, op); err != nil {
-				return fmt.Errorf("commit offsets of group %s: %w", group, err)
+			var err error
+			if w.offExists, err = c.znodeExists(ctx, consumerOffsetPath(group, w.o.Topic, w.o.Partition)); err != nil {
+				return err
 			}
-			if w.metaExists, err = c.znodeExists(ctx, mp); err != nil {
-				return fmt.Errorf("commit offsets of group %s: %w", group, err)
-			}
+			w.metaExists, err = c.znodeExists(ctx, consumerMetaPath(group, w.o.Topic, w.o.Partition))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("commit offsets of group %s: %w", group, err)
+		}
+		parents := make(map[string]bool)
+		for _, w := range writes {
 			if !w.offExists {
 				parents[consumerOffsetsDir(group)+"/"+w.o.Topic] = true
 			}

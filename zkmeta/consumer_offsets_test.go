@@ -189,8 +189,8 @@ func TestConsumerOffsetsInvalidGroup(t *testing.T) {
 	}
 }
 
-// TestConsumerOffsetsManyPartitions commits 200 partitions in one call and
-// again, checking the all-or-nothing multi covers them all and the
+// TestConsumerOffsetsManyPartitions commits 200 partitions (two chunks) in
+// one call and again, checking that every chunk is written and the
 // parallel read finds them all.
 func TestConsumerOffsetsManyPartitions(t *testing.T) {
 	c := connect(t, testChroot(t))
@@ -215,8 +215,8 @@ func TestConsumerOffsetsManyPartitions(t *testing.T) {
 	}
 }
 
-// TestConsumerOffsetsCommitAtomic: a commit that cannot be written as a
-// whole writes nothing. A znode that is in the way (a topic path occupied
+// TestConsumerOffsetsCommitAtomic: a commit of one chunk that cannot be
+// written as a whole writes nothing. A znode that is in the way (a topic path occupied
 // by an ephemeral, which cannot have children) makes the create of one
 // leaf fail; the other partition of the same commit must not appear.
 func TestConsumerOffsetsCommitAtomic(t *testing.T) {
@@ -242,4 +242,116 @@ func TestConsumerOffsetsCommitAtomic(t *testing.T) {
 	if rawExists(t, raw, chroot+"/consumers/g/offsets/good/0") {
 		t.Fatal("half a commit was written")
 	}
+}
+
+// TestConsumerOffsetsTenThousandPartitions commits 10,000 partitions in one
+// call, first creating every znode and then overwriting them, and reads
+// them all back. As one multi this failed with "zk: buffer too small" on
+// every retry (issue 13).
+func TestConsumerOffsetsTenThousandPartitions(t *testing.T) {
+	chroot := testChroot(t)
+	c := connect(t, chroot)
+	ctx := testCtx(t)
+	const topics, perTopic = 10, 1000
+	now := time.UnixMilli(1_700_000_000_000)
+	for round := int64(0); round < 2; round++ {
+		offs := make([]ConsumerOffset, 0, topics*perTopic)
+		for tn := 0; tn < topics; tn++ {
+			for p := int32(0); p < perTopic; p++ {
+				offs = append(offs, ConsumerOffset{
+					Topic: fmt.Sprintf("topic-%d", tn), Partition: p,
+					Offset: int64(p) + 1_000_000*round, LeaderEpoch: int32(round),
+					Metadata: fmt.Sprintf("r%d-%d-%d", round, tn, p), CommitTime: now,
+				})
+			}
+		}
+		if err := c.CommitConsumerOffsets(ctx, "big", offs); err != nil {
+			t.Fatalf("round %d: commit %d partitions: %v", round, len(offs), err)
+		}
+		got, err := c.ConsumerOffsets(ctx, "big")
+		if err != nil {
+			t.Fatalf("round %d: read back: %v", round, err)
+		}
+		if len(got) != len(offs) {
+			t.Fatalf("round %d: read %d offsets, want %d", round, len(got), len(offs))
+		}
+		// Both lists are sorted by topic, then partition.
+		if !reflect.DeepEqual(got, offs) {
+			for i := range got {
+				if !reflect.DeepEqual(got[i], offs[i]) {
+					t.Fatalf("round %d: offset %d read back as %+v, want %+v", round, i, got[i], offs[i])
+				}
+			}
+		}
+	}
+	raw := rawConn(t)
+	data, _ := rawGet(t, raw, chroot+"/consumers/big/offsets/topic-9/999")
+	if string(data) != "1000999" {
+		t.Fatalf("topic-9/999 = %q, want 1000999", data)
+	}
+}
+
+// TestChunkOffsetWrites: commits are cut into chunks of whole partitions,
+// in order, none over multiChunk operations or (unless one partition alone
+// is larger) commitChunkBytes.
+func TestChunkOffsetWrites(t *testing.T) {
+	mk := func(n, metaLen int) []offsetWrite {
+		ws := make([]offsetWrite, n)
+		for i := range ws {
+			ws[i] = offsetWrite{o: ConsumerOffset{Topic: "t", Partition: int32(i)}, meta: make([]byte, metaLen)}
+		}
+		return ws
+	}
+	for _, tc := range []struct {
+		name       string
+		writes     []offsetWrite
+		wantChunks []int // partitions per chunk
+	}{
+		{"none", nil, nil},
+		{"one", mk(1, 100), []int{1}},
+		{"exactly one chunk", mk(multiChunk/2, 100), []int{100}},
+		{"one over", mk(multiChunk/2+1, 100), []int{100, 1}},
+		{"10,000 small", mk(10_000, 100), repeatInt(100, 100)},
+		// 4 KiB metadata (offset.metadata.max.bytes) JSON-escaped to 24 KiB
+		// each: ten fit the byte budget, not a hundred.
+		{"large metadata", mk(25, 24<<10), []int{10, 10, 5}},
+		{"one partition over the budget", mk(3, commitChunkBytes), []int{1, 1, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chunks := chunkOffsetWrites("g", tc.writes)
+			var sizes []int
+			next := int32(0)
+			for _, ch := range chunks {
+				sizes = append(sizes, len(ch))
+				if len(ch) == 0 || 2*len(ch) > multiChunk {
+					t.Errorf("chunk of %d partitions", len(ch))
+				}
+				bytes := 0
+				for _, w := range ch {
+					if w.o.Partition != next {
+						t.Fatalf("partition %d out of order, want %d", w.o.Partition, next)
+					}
+					next++
+					bytes += len(w.meta)
+				}
+				if len(ch) > 1 && bytes > commitChunkBytes {
+					t.Errorf("chunk of %d partitions carries %d bytes of meta", len(ch), bytes)
+				}
+			}
+			if int(next) != len(tc.writes) {
+				t.Fatalf("chunks hold %d partitions, want %d", next, len(tc.writes))
+			}
+			if !reflect.DeepEqual(sizes, tc.wantChunks) {
+				t.Fatalf("chunk sizes %v, want %v", sizes, tc.wantChunks)
+			}
+		})
+	}
+}
+
+func repeatInt(v, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
