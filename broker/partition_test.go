@@ -498,3 +498,30 @@ func BenchmarkPartitionAppendRead(b *testing.B) {
 		}
 	}
 }
+
+func TestEndOffsetForEpoch(t *testing.T) {
+	cache := []storage.LeaderEpochEntry{{Epoch: 1, StartOffset: 0}, {Epoch: 3, StartOffset: 40}, {Epoch: 6, StartOffset: 90}}
+	tests := []struct {
+		name      string
+		epochs    []storage.LeaderEpochEntry
+		asked     int32
+		wantEpoch int32
+		wantEnd   int64
+	}{
+		{"the latest epoch ends at the log end", cache, 6, 6, 120},
+		{"a newer epoch than any answers the latest", cache, 9, 6, 120},
+		{"an epoch in the middle ends where the next starts", cache, 3, 3, 90},
+		{"a missing epoch answers the largest below it", cache, 5, 3, 90},
+		{"the first epoch", cache, 1, 1, 40},
+		{"older than the cache is undefined", cache, 0, -1, -1},
+		{"no cache is undefined", nil, 4, -1, -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, end := endOffsetFor(tc.epochs, tc.asked, 120)
+			if e != tc.wantEpoch || end != tc.wantEnd {
+				t.Fatalf("endOffsetFor(%d) = (%d, %d), want (%d, %d)", tc.asked, e, end, tc.wantEpoch, tc.wantEnd)
+			}
+		})
+	}
+}

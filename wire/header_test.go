@@ -232,6 +232,25 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add(encodeRequest(ct, 7, 1, nil))
 	f.Add(encodeRequest(kmsg.NewPtrInitProducerIDRequest(), 5, 1, nil))
 	f.Add(encodeRequest(kmsg.NewPtrListOffsetsRequest(), 9, 1, nil))
+	// The inter-broker requests of replication, as the controller and the
+	// followers send them.
+	lai := kmsg.NewPtrLeaderAndISRRequest()
+	lai.TopicStates = []kmsg.LeaderAndISRRequestTopicState{{Topic: "t", PartitionStates: []kmsg.LeaderAndISRRequestTopicPartition{{Partition: 0, Leader: 1, ISR: []int32{1, 2}, Replicas: []int32{1, 2}}}}}
+	f.Add(encodeRequest(lai, 7, 1, nil))
+	um := kmsg.NewPtrUpdateMetadataRequest()
+	um.TopicStates = []kmsg.UpdateMetadataRequestTopicState{{Topic: "t", PartitionStates: []kmsg.UpdateMetadataRequestTopicPartition{{Leader: 1, ISR: []int32{1}}}}}
+	um.LiveBrokers = []kmsg.UpdateMetadataRequestLiveBroker{{ID: 1, Endpoints: []kmsg.UpdateMetadataRequestLiveBrokerEndpoint{{Port: 9092, Host: "h"}}}}
+	f.Add(encodeRequest(um, 8, 1, nil))
+	sr := kmsg.NewPtrStopReplicaRequest()
+	sr.Topics = []kmsg.StopReplicaRequestTopic{{Topic: "t", PartitionStates: []kmsg.StopReplicaRequestTopicPartitionState{{Partition: 0, Delete: true}}}}
+	f.Add(encodeRequest(sr, 4, 1, nil))
+	ofe := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	ofe.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetForLeaderEpochRequestTopicPartition{{LeaderEpoch: 3}}}}
+	f.Add(encodeRequest(ofe, 4, 1, nil))
+	ap := kmsg.NewPtrAlterPartitionRequest()
+	ap.Topics = []kmsg.AlterPartitionRequestTopic{{Topic: "t", Partitions: []kmsg.AlterPartitionRequestTopicPartition{{NewISR: []int32{1}}}}}
+	f.Add(encodeRequest(ap, 1, 1, nil))
+	f.Add(encodeRequest(kmsg.NewPtrControlledShutdownRequest(), 3, 1, nil))
 	f.Add(tagBombFrame())
 	f.Add(arrayBombFrame(64 << 10))
 	f.Fuzz(func(t *testing.T, frame []byte) {
