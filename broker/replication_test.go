@@ -197,4 +197,3 @@ func TestReplicationThreeBrokers(t *testing.T) {
 		}
 	}
 }
-

@@ -59,7 +59,7 @@ type Server struct {
 	replicas  *replicaManager
 	fetchers  *fetcherManager
 	isr       *isrManager
-	pids     *producerIDs
+	pids      *producerIDs
 	// groups is the consumer-group coordinator (group_coordinator.go),
 	// set by Run once ZooKeeper and the broker list are up.
 	groups *groupcoord.Coordinator

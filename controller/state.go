@@ -18,12 +18,12 @@ import (
 type event interface{}
 
 type (
-	evBrokers            struct{}
-	evTopics             struct{}
-	evTopicChanged       struct{ name string }
-	evDeletions          struct{}
-	evResign             struct{ why string }
-	evAlterPartition     struct {
+	evBrokers        struct{}
+	evTopics         struct{}
+	evTopicChanged   struct{ name string }
+	evDeletions      struct{}
+	evResign         struct{ why string }
+	evAlterPartition struct {
 		req   *kmsg.AlterPartitionRequest
 		reply chan<- *kmsg.AlterPartitionResponse
 	}
