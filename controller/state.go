@@ -127,7 +127,25 @@ func (st *state) startup(ctx context.Context) error {
 			st.logger.Error("load topic", zap.String("topic", n), zap.Error(err))
 		}
 	}
-	// Every partition whose leader is not live gets an election.
+	// Brokers that died while no controller was watching (this one's
+	// predecessor among them) leave the ISRs, and every partition whose
+	// leader is not live gets an election (Kafka's replica and partition
+	// state machines' startup).
+	var dead []int32
+	for _, s := range st.parts {
+		for _, r := range append([]int32{s.Leader}, s.ISR...) {
+			if r >= 0 && !st.live(r) && !slices.Contains(dead, r) {
+				dead = append(dead, r)
+			}
+		}
+	}
+	if len(dead) > 0 {
+		slices.Sort(dead)
+		st.logger.Info("brokers not live at controller start", zap.Int32s("brokers", dead))
+		if err := st.brokersFailed(ctx, dead, b); err != nil {
+			return err
+		}
+	}
 	for p, s := range st.parts {
 		if !st.live(s.Leader) {
 			if err := st.elect(ctx, p, b, nil); err != nil {
