@@ -26,8 +26,9 @@ const producerIDWait = 10 * time.Second
 // bumping the epoch, and the client treats both the same way.
 //
 // Transactions are out of scope for this broker: it has no transaction
-// coordinator (FindCoordinator is not served, so a transactional client
-// normally fails before it gets here). A request with a transactional id is
+// coordinator (FindCoordinator for a transactional id answers
+// COORDINATOR_NOT_AVAILABLE, so a transactional client normally retries
+// there before it gets here). A request with a transactional id is
 // answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which Kafka returns when the
 // principal may not use transactional ids: it is fatal to the client, so the
 // user hears at once that transactions are not available instead of
