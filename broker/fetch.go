@@ -19,6 +19,10 @@ import (
 // partition whose data holds zstd batches, as Kafka answers them.
 const zstdMinFetchVersion = 10
 
+// debugReplicaID is the replica id of Kafka's debugging consumer, which may
+// read from followers.
+const debugReplicaID = -2
+
 // readCommitted is the isolation level value of READ_COMMITTED.
 const readCommitted = 1
 
@@ -243,7 +247,10 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		errors.As(err, &ke)
 		return fail(ke)
 	}
-	if follower && !p.leading.Load() {
+	if !p.leading.Load() && (follower || r.ReplicaID != debugReplicaID) {
+		// Followers and consumers read from the leader only (no KIP-392
+		// follower fetching); the debugging consumer (-2) may read any
+		// replica, as in Kafka.
 		return fail(kerr.NotLeaderForPartition)
 	}
 	hw := p.HighWatermark()

@@ -47,7 +47,9 @@ func (s *Server) handleListOffsets(ctx context.Context, hdr *wire.RequestHeader,
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else if _, ok := tm.Partitions[rp.Partition]; !ok {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else if p, ok := s.replicas.get(topicPartition{rt.Topic, rp.Partition}); !ok {
+			} else if p, ok := s.replicas.get(topicPartition{rt.Topic, rp.Partition}); !ok || (!p.leading.Load() && r.ReplicaID != debugReplicaID) {
+				// Only the leader answers, except to the debugging
+				// consumer (replica id -2), as in Kafka.
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			} else {
 				epoch := int32(-1)

@@ -11,7 +11,9 @@ import (
 
 	"github.com/gokafka/gokafka/zkmeta"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
@@ -162,6 +164,36 @@ func TestReplicationThreeBrokers(t *testing.T) {
 		}
 		return true
 	})
+
+	// Consumers read from the leader only: a follower answers
+	// NOT_LEADER_OR_FOLLOWER to Fetch and ListOffsets.
+	st0, _ := zk.PartitionState(ctx, "rep", 0)
+	follower := st0.ISR[0]
+	if follower == st0.Leader {
+		follower = st0.ISR[1]
+	}
+	tm, _ := c.servers[follower-1].meta.topic("rep")
+	fr := kmsg.NewPtrFetchRequest()
+	fr.ReplicaID = -1
+	fr.MaxBytes = 1 << 20
+	fr.Topics = []kmsg.FetchRequestTopic{{Topic: "rep", TopicID: tm.ID, Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20}}}}
+	raw, err := adm.Broker(int(follower)).Request(ctx, fr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := raw.(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
+		t.Errorf("consumer fetch from follower %d: %v, want NOT_LEADER_OR_FOLLOWER", follower, kerr.ErrorForCode(code))
+	}
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lo.ReplicaID = -1
+	lo.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: "rep", Partitions: []kmsg.ListOffsetsRequestTopicPartition{{Partition: 0, CurrentLeaderEpoch: -1, Timestamp: -1}}}}
+	raw, err = adm.Broker(int(follower)).Request(ctx, lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := raw.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
+		t.Errorf("ListOffsets at follower %d: %v, want NOT_LEADER_OR_FOLLOWER", follower, kerr.ErrorForCode(code))
+	}
 
 	// Stop the leader of partition 0; another ISR member takes over.
 	st, _ := zk.PartitionState(ctx, "rep", 0)
