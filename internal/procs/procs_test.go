@@ -34,3 +34,17 @@ func TestFreeLoopbackPortCanBeBound(t *testing.T) {
 	}
 	l.Close()
 }
+
+func TestFreeLoopbackPortsDistinct(t *testing.T) {
+	ports, err := FreeLoopbackPorts(9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d handed out twice in %v", p, ports)
+		}
+		seen[p] = true
+	}
+}

@@ -45,9 +45,10 @@ type Broker struct {
 	props   map[string]string
 	args    []string
 
-	mu   sync.Mutex
-	proc *run
-	runs int
+	mu     sync.Mutex
+	proc   *run
+	runs   int
+	paused bool // the current run was sent SIGSTOP and not SIGCONT yet
 }
 
 // run is one execution of the binary. done is closed when it has exited.
@@ -62,11 +63,28 @@ type run struct {
 // broker.id, a free loopback port and one log dir in t.TempDir(). overrides
 // replace or add server.properties keys (a key set to "" is removed); they
 // are written to the properties file, as a user would.
+//
+// A "broker.id" override fixes the id (ID reports it; later brokers without
+// one get higher ids), and a "listeners" override fixes the port: Addr is
+// 127.0.0.1 and the port of its first listener, which must not be 0.
 func (c *Cluster) NewBroker(t testing.TB, overrides map[string]string) *Broker {
 	t.Helper()
 	id := c.nextID
-	c.nextID++
-	port, err := procs.FreeLoopbackPort()
+	if v, ok := overrides["broker.id"]; ok && v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 0 {
+			t.Fatalf("testcluster: broker.id override %q: want a non-negative integer", v)
+		}
+		id = int32(n)
+	}
+	c.nextID = max(c.nextID, id+1)
+	var port int
+	var err error
+	if v, ok := overrides["listeners"]; ok && v != "" {
+		port, err = firstListenerPort(v)
+	} else {
+		port, err = procs.FreeLoopbackPort()
+	}
 	if err != nil {
 		t.Fatalf("testcluster: %v", err)
 	}
@@ -101,6 +119,25 @@ func (c *Cluster) NewBroker(t testing.TB, overrides map[string]string) *Broker {
 		b.Kill()
 	})
 	return b
+}
+
+// firstListenerPort returns the port of the first entry of a listeners
+// value ("PLAINTEXT://127.0.0.1:9093,INTERNAL://127.0.0.1:9193").
+func firstListenerPort(listeners string) (int, error) {
+	first, _, _ := strings.Cut(listeners, ",")
+	_, hostport, ok := strings.Cut(strings.TrimSpace(first), "://")
+	if !ok {
+		return 0, fmt.Errorf("listeners override %q: want NAME://host:port", listeners)
+	}
+	_, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return 0, fmt.Errorf("listeners override %q: %w", listeners, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return 0, fmt.Errorf("listeners override %q: want a fixed port, not %q", listeners, p)
+	}
+	return port, nil
 }
 
 // Addr is the broker's listener address ("127.0.0.1:port"), the same across
@@ -183,6 +220,7 @@ func (b *Broker) Launch() error {
 		close(r.done)
 	}()
 	b.proc = r
+	b.paused = false
 	return nil
 }
 
@@ -254,6 +292,61 @@ func (b *Broker) Running() bool {
 	}
 }
 
+// Pause freezes the broker with SIGSTOP: its sockets stay open but it
+// answers nothing, sends no ZooKeeper heartbeats and so loses its session
+// after zookeeper.session.timeout.ms, while it still believes it leads what
+// it led (a zombie). Resume continues it. Kill and Stop work on a paused
+// broker.
+func (b *Broker) Pause() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, err := b.liveRunLocked()
+	if err != nil {
+		return err
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pause broker %d: %w", b.ID, err)
+	}
+	b.paused = true
+	return nil
+}
+
+// Resume continues a paused broker with SIGCONT. Resuming a broker that is
+// not paused is harmless.
+func (b *Broker) Resume() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, err := b.liveRunLocked()
+	if err != nil {
+		return err
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("resume broker %d: %w", b.ID, err)
+	}
+	b.paused = false
+	return nil
+}
+
+// Paused reports whether the broker was paused and not resumed since.
+func (b *Broker) Paused() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.paused
+}
+
+// liveRunLocked returns the current run if its process is alive.
+func (b *Broker) liveRunLocked() (*run, error) {
+	if b.proc == nil {
+		return nil, fmt.Errorf("broker %d not started", b.ID)
+	}
+	select {
+	case <-b.proc.done:
+		return nil, fmt.Errorf("broker %d not running (exited: %v)", b.ID, b.proc.err)
+	default:
+		return b.proc, nil
+	}
+}
+
 // Kill sends SIGKILL (a crash: no flush, no deregistration) and waits for
 // the process to be gone. Killing a stopped broker is a no-op.
 func (b *Broker) Kill() {
@@ -265,6 +358,9 @@ func (b *Broker) Kill() {
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGKILL)
 	<-r.done
+	b.mu.Lock()
+	b.paused = false
+	b.mu.Unlock()
 }
 
 // Stop asks the broker to shut down (SIGTERM) and waits for it; a broker
@@ -274,11 +370,17 @@ func (b *Broker) Stop() int {
 	b.t.Helper()
 	b.mu.Lock()
 	r := b.proc
+	paused := b.paused
+	b.paused = false
 	b.mu.Unlock()
 	if r == nil {
 		return 0
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	if paused {
+		// A stopped process handles SIGTERM only once it continues.
+		_ = r.cmd.Process.Signal(syscall.SIGCONT)
+	}
 	select {
 	case <-r.done:
 	case <-time.After(StopTimeout):

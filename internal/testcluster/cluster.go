@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +13,16 @@ import (
 )
 
 // Cluster is a ZooKeeper namespace (a chroot) and the brokers started in it.
+// Its ZooKeeper is either one server (New; ZK is set) or an ensemble of its
+// own (NewWithEnsemble; Ensemble is set).
 type Cluster struct {
-	// ZK is the ZooKeeper server; tests may Kill/Resume it.
+	// ZK is the single ZooKeeper server of a cluster made by New; tests may
+	// Kill/Resume it. It is nil for a cluster made by NewWithEnsemble.
 	ZK *zktest.Server
+	// Ensemble is the ZooKeeper ensemble of a cluster made by
+	// NewWithEnsemble; tests may Kill/Resume/Restart its members. It is nil
+	// for a cluster made by New.
+	Ensemble *zktest.Ensemble
 	// Chroot is this cluster's path in ZooKeeper, e.g. "/gokafka-test-3".
 	Chroot string
 
@@ -28,9 +36,29 @@ func New(t testing.TB) *Cluster {
 	return &Cluster{ZK: srv, Chroot: chroot}
 }
 
+// NewWithEnsemble returns an empty cluster whose brokers use a ZooKeeper
+// ensemble of n members (n >= 2; 3 for the usual majority of two) started
+// for this cluster alone, so a test can kill members without disturbing
+// other tests. The ensemble is stopped when the test ends.
+func NewWithEnsemble(t testing.TB, n int) *Cluster {
+	t.Helper()
+	e := zktest.StartEnsemble(t, n)
+	return &Cluster{Ensemble: e, Chroot: process.nextChroot()}
+}
+
+// ZKServers are the client addresses of the cluster's ZooKeeper: the one
+// server, or every member of the ensemble.
+func (c *Cluster) ZKServers() []string {
+	if c.Ensemble != nil {
+		return c.Ensemble.Addrs()
+	}
+	return []string{c.ZK.Addr}
+}
+
 // ZKConnect is the zookeeper.connect value of the cluster's brokers,
-// chroot included.
-func (c *Cluster) ZKConnect() string { return c.ZK.Addr + c.Chroot }
+// chroot included: "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/gokafka-test-4"
+// with an ensemble.
+func (c *Cluster) ZKConnect() string { return strings.Join(c.ZKServers(), ",") + c.Chroot }
 
 // StartBroker starts a broker with the next free broker.id and the given
 // server.properties overrides, and waits until it serves. It fails the test
@@ -46,14 +74,49 @@ func (c *Cluster) StartBroker(t testing.TB, overrides map[string]string) *Broker
 	return b
 }
 
+// StartBrokers prepares n brokers with the next broker.ids and the given
+// overrides, launches them all and waits until every one serves. Brokers of
+// one cluster are launched together because a broker may wait for the
+// others (a controller, replicas) before it serves. It fails the test if any
+// does not come up.
+func (c *Cluster) StartBrokers(t testing.TB, n int, overrides map[string]string) []*Broker {
+	t.Helper()
+	bs := make([]*Broker, n)
+	for i := range bs {
+		bs[i] = c.NewBroker(t, overrides)
+	}
+	for _, b := range bs {
+		if err := b.Launch(); err != nil {
+			t.Fatalf("testcluster: %v", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	errs := make(chan error, n)
+	for _, b := range bs {
+		go func() { errs <- b.WaitReady(ctx) }()
+	}
+	var failed []error
+	for range bs {
+		if err := <-errs; err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		t.Fatalf("testcluster: %v", errors.Join(failed...))
+	}
+	return bs
+}
+
 // ZKClient connects a go-zookeeper client to the cluster's chroot (paths
 // are given as the broker sees them, e.g. "/brokers/topics/t") and closes it
 // when the test ends.
 func (c *Cluster) ZKClient(t testing.TB) *ZKConn {
 	t.Helper()
-	conn, events, err := zk.Connect([]string{c.ZK.Addr}, 10*time.Second, zk.WithLogInfo(false))
+	servers := c.ZKServers()
+	conn, events, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false))
 	if err != nil {
-		t.Fatalf("testcluster: connect to zookeeper %s: %v", c.ZK.Addr, err)
+		t.Fatalf("testcluster: connect to zookeeper %s: %v", servers, err)
 	}
 	t.Cleanup(conn.Close)
 	deadline := time.After(30 * time.Second)
@@ -61,7 +124,7 @@ func (c *Cluster) ZKClient(t testing.TB) *ZKConn {
 		select {
 		case <-events:
 		case <-deadline:
-			t.Fatalf("testcluster: no zookeeper session with %s after 30s (state %v)", c.ZK.Addr, conn.State())
+			t.Fatalf("testcluster: no zookeeper session with %s after 30s (state %v)", servers, conn.State())
 		}
 	}
 	return &ZKConn{Conn: conn, chroot: c.Chroot}

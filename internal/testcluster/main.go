@@ -58,10 +58,9 @@ func Main(m *testing.M) {
 // started for this test alone.
 func (s *shared) zookeeper(t testing.TB) (*zktest.Server, string) {
 	t.Helper()
+	chroot := s.nextChroot()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.clusters++
-	chroot := fmt.Sprintf("/gokafka-test-%d", s.clusters)
 	if !s.inMain {
 		return zktest.Start(t), chroot
 	}
@@ -81,6 +80,14 @@ func (s *shared) zookeeper(t testing.TB) (*zktest.Server, string) {
 		t.Fatalf("testcluster: start zookeeper: %v", s.zkErr)
 	}
 	return s.zk, chroot
+}
+
+// nextChroot returns a chroot no other cluster of this process uses.
+func (s *shared) nextChroot() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clusters++
+	return fmt.Sprintf("/gokafka-test-%d", s.clusters)
 }
 
 // Binary returns the path of the gokafka binary under test, building it on

@@ -1,10 +1,13 @@
-// Package zktest runs a real ZooKeeper server (Debian's zookeeper package)
-// on a loopback port for tests and development tools.
+// Package zktest runs a real ZooKeeper (Debian's zookeeper package) on
+// loopback ports for tests and development tools: a standalone server
+// (Start) or an ensemble of several (StartEnsemble).
 //
-// Each Server is one JVM running QuorumPeerMain in standalone mode with its
-// own zoo.cfg and data directory. The configuration favours fast, small test
-// servers: a 500 ms tick (so sessions can time out in a second or two),
-// no fsync, no AdminServer, and only the "ruok" and "srvr" four-letter words.
+// Each Server is one JVM running QuorumPeerMain with its own zoo.cfg and data
+// directory; a standalone one runs in standalone mode, an ensemble member
+// with a myid and the server.N lines of every member. The configuration
+// favours fast, small test servers: a 500 ms tick (so sessions can time out
+// in a second or two), no fsync, no AdminServer, and only the "ruok", "srvr"
+// and "mntr" four-letter words.
 // The JVM runs in its own process group and is killed together with the test
 // process (Pdeathsig on Linux), so a crashed test does not leave ZooKeeper
 // running.
@@ -45,6 +48,10 @@ const StartTimeout = 30 * time.Second
 // chose was taken between probing and the JVM binding it.
 const startAttempts = 3
 
+// fourLetterWords is 4lw.commands.whitelist: readiness ("ruok", "srvr":
+// a server reports its Mode only while it serves) and state ("mntr").
+const fourLetterWords = "ruok,srvr,mntr"
+
 // Server is a running ZooKeeper. Addr is its client address
 // ("127.0.0.1:port"), suitable for zookeeper.connect.
 type Server struct {
@@ -54,6 +61,12 @@ type Server struct {
 
 	port      int
 	classpath []string
+
+	// myid and quorum are set for an ensemble member: its server id and the
+	// server.N lines of every member (zoo.cfg). A standalone server has
+	// neither.
+	myid   int
+	quorum []string
 
 	mu   sync.Mutex
 	proc *process // nil when stopped
@@ -163,6 +176,52 @@ func (s *Server) Resume(ctx context.Context) error {
 	return s.startLocked(ctx)
 }
 
+// Launch starts a stopped server's JVM and returns without waiting for it
+// to serve; Ready tells when it does. An ensemble member serves only once a
+// quorum of members runs, so a test that restarts members of an ensemble
+// that lost its quorum launches them all and then waits
+// (Ensemble.WaitQuorum). Launching a running server is a no-op.
+func (s *Server) Launch() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		return nil
+	}
+	_, _, err := s.launchLocked()
+	return err
+}
+
+// Running reports whether the JVM is alive (it may not serve yet).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return false
+	}
+	select {
+	case <-s.proc.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Mode is the server's role as its "srvr" answer reports it: "standalone",
+// "leader" or "follower" while it serves, "" when it does not answer or does
+// not serve (an ensemble member without a quorum).
+func (s *Server) Mode(ctx context.Context) string {
+	out, _ := FourLetterWord(ctx, s.Addr, "srvr")
+	for _, line := range strings.Split(out, "\n") {
+		if m, ok := strings.CutPrefix(line, "Mode: "); ok {
+			return strings.TrimSpace(m)
+		}
+	}
+	return ""
+}
+
+// ID is the server's myid in its ensemble, 0 for a standalone server.
+func (s *Server) ID() int { return s.myid }
+
 // LogPath is the file that receives the JVM's output.
 func (s *Server) LogPath() string { return filepath.Join(s.Dir, "zookeeper.log") }
 
@@ -173,9 +232,23 @@ func (s *Server) start(ctx context.Context) error {
 }
 
 func (s *Server) startLocked(ctx context.Context) error {
+	p, logStart, err := s.launchLocked()
+	if err != nil {
+		return err
+	}
+	if err := s.waitReady(ctx, p, logStart, StartTimeout); err != nil {
+		s.stopLocked()
+		return err
+	}
+	return nil
+}
+
+// launchLocked starts the JVM and returns its process and the offset in
+// zookeeper.log where this run's output begins.
+func (s *Server) launchLocked() (*process, int64, error) {
 	logf, err := os.OpenFile(s.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("open zookeeper log: %w", err)
+		return nil, 0, fmt.Errorf("open zookeeper log: %w", err)
 	}
 	logStart, _ := logf.Seek(0, 2)
 	cmd := exec.Command("java",
@@ -190,7 +263,7 @@ func (s *Server) startLocked(ctx context.Context) error {
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("start zookeeper (java): %w", err)
+		return nil, 0, fmt.Errorf("start zookeeper (java): %w", err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{}), log: logf}
 	go func() {
@@ -199,20 +272,16 @@ func (s *Server) startLocked(ctx context.Context) error {
 		close(p.done)
 	}()
 	s.proc = p
-	if err := s.waitReady(ctx, p, logStart); err != nil {
-		s.stopLocked()
-		return err
-	}
-	return nil
+	return p, logStart, nil
 }
 
 // errPortInUse marks a start that failed because the port was taken.
 var errPortInUse = errors.New("port in use")
 
 // waitReady polls "srvr" until the server reports its mode, the JVM exits,
-// or StartTimeout passes.
-func (s *Server) waitReady(ctx context.Context, p *process, logStart int64) error {
-	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
+// or timeout passes.
+func (s *Server) waitReady(ctx context.Context, p *process, logStart int64, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -230,7 +299,13 @@ func (s *Server) waitReady(ctx context.Context, p *process, logStart int64) erro
 			}
 			return fmt.Errorf("zookeeper on %s exited during start (%v); log %s:\n%s", s.Addr, p.err, s.LogPath(), procs.LastLines(tail, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("zookeeper on %s not ready after %s: %w; log %s:\n%s", s.Addr, StartTimeout, ctx.Err(), s.LogPath(), procs.LastLines(s.logSince(logStart), 20))
+			tail := s.logSince(logStart)
+			if strings.Contains(tail, "Address already in use") {
+				// An ensemble member whose quorum or election port was
+				// taken may keep running without ever serving.
+				return fmt.Errorf("zookeeper on %s: %w", s.Addr, errPortInUse)
+			}
+			return fmt.Errorf("zookeeper on %s not ready after %s: %w; log %s:\n%s", s.Addr, timeout, ctx.Err(), s.LogPath(), procs.LastLines(tail, 20))
 		case <-tick.C:
 		}
 	}
@@ -259,18 +334,35 @@ func killGroup(cmd *exec.Cmd) {
 	_ = cmd.Process.Kill()
 }
 
+// writeConfig writes zoo.cfg and, for an ensemble member, the myid file in
+// the data directory.
 func (s *Server) writeConfig() error {
-	cfg := fmt.Sprintf(`# Written by gokafka's internal/zktest: a standalone test server.
+	kind := "a standalone test server"
+	if s.quorum != nil {
+		kind = fmt.Sprintf("member %d of a test ensemble", s.myid)
+	}
+	dataDir := filepath.Join(s.Dir, "data")
+	cfg := fmt.Sprintf(`# Written by gokafka's internal/zktest: %s.
 tickTime=%d
 dataDir=%s
 clientPortAddress=127.0.0.1
 clientPort=%d
 maxSessionTimeout=%d
 admin.enableServer=false
-4lw.commands.whitelist=ruok,srvr
+4lw.commands.whitelist=%s
 forceSync=no
 maxClientCnxns=0
-`, TickTime.Milliseconds(), filepath.Join(s.Dir, "data"), s.port, MaxSessionTimeout.Milliseconds())
+`, kind, TickTime.Milliseconds(), dataDir, s.port, MaxSessionTimeout.Milliseconds(), fourLetterWords)
+	if s.quorum != nil {
+		cfg += fmt.Sprintf("initLimit=%d\nsyncLimit=%d\n", initLimitTicks, syncLimitTicks)
+		cfg += strings.Join(s.quorum, "\n") + "\n"
+		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+			return fmt.Errorf("create zookeeper data dir: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dataDir, "myid"), []byte(strconv.Itoa(s.myid)+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write myid: %w", err)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(s.Dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		return fmt.Errorf("write zoo.cfg: %w", err)
 	}
