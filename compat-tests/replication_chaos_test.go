@@ -1,13 +1,15 @@
 package compattests
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,37 +91,10 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 // offset go backwards.
 func TestReplicationSurvivesKills(t *testing.T) {
 	c := testcluster.New(t)
-	overrides := map[string]string{
-		"replica.lag.time.max.ms":    "4000",
-		"replica.fetch.wait.max.ms":  "100",
+	byID, seeds := threeBrokers(t, c, map[string]string{
 		"default.replication.factor": "3",
 		"min.insync.replicas":        "2",
-	}
-	var brokers []*testcluster.Broker
-	var seeds []string
-	for range 3 {
-		b := c.NewBroker(t, overrides)
-		brokers = append(brokers, b)
-		seeds = append(seeds, b.Addr())
-	}
-	startCtx, cancelStart := context.WithTimeout(context.Background(), testcluster.StartTimeout)
-	var wg sync.WaitGroup
-	errs := make([]error, len(brokers))
-	for i, b := range brokers {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = b.Start(startCtx) }()
-	}
-	wg.Wait()
-	cancelStart()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	byID := map[int32]*testcluster.Broker{}
-	for _, b := range brokers {
-		byID[b.ID] = b
-	}
+	})
 
 	const topic, partitions = "chaos", 3
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -145,77 +120,8 @@ func TestReplicationSurvivesKills(t *testing.T) {
 	}
 	waitUntil(t, time.Minute, "every ISR to have three members", whole)
 
-	// The producer: numbered values per partition, acknowledged offsets
-	// recorded.
-	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	var mu sync.Mutex
-	var acks []acked
-	var produceErr error
-	stopProducing := make(chan struct{})
-	producerDone := make(chan struct{})
-	go func() {
-		defer close(producerDone)
-		for i := 0; ; i++ {
-			select {
-			case <-stopProducing:
-				return
-			default:
-			}
-			p := int32(i % partitions)
-			r := &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))}
-			pctx, pcancel := context.WithTimeout(ctx, 2*time.Minute)
-			err := prod.ProduceSync(pctx, r).FirstErr()
-			pcancel()
-			mu.Lock()
-			if err != nil {
-				produceErr = fmt.Errorf("record %d: %w", i, err)
-				mu.Unlock()
-				return
-			}
-			acks = append(acks, acked{partition: r.Partition, offset: r.Offset, value: string(r.Value)})
-			mu.Unlock()
-		}
-	}()
-
-	// The consumer reading along: offsets per partition must only grow.
-	readCtx, stopReading := context.WithCancel(ctx)
-	reader, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-		topic: {0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart(), 2: kgo.NewOffset().AtStart()},
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	var backwards []string
-	seen := map[int32]int64{0: -1, 1: -1, 2: -1}
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		for readCtx.Err() == nil {
-			reader.PollFetches(readCtx).EachRecord(func(r *kgo.Record) {
-				if r.Offset <= seen[r.Partition] {
-					backwards = append(backwards, fmt.Sprintf("partition %d: offset %d after %d", r.Partition, r.Offset, seen[r.Partition]))
-				}
-				seen[r.Partition] = r.Offset
-			})
-		}
-	}()
-
-	progress := func(min int) {
-		t.Helper()
-		waitUntil(t, 2*time.Minute, fmt.Sprintf("%d more acknowledged records", min), func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(acks) >= min || produceErr != nil
-		})
-	}
-	progress(50)
+	w := startWorkload(ctx, t, seeds, topic, partitions)
+	w.progress(50)
 	for round := 0; round < chaosRounds(t); round++ {
 		var victim int32
 		if round%2 == 0 {
@@ -236,10 +142,7 @@ func TestReplicationSurvivesKills(t *testing.T) {
 			st, ok := readState(t, z, topic, 0)
 			return ok && st.Leader != victim && st.Leader >= 0 && !slices.Contains(st.ISR, victim)
 		})
-		mu.Lock()
-		n := len(acks)
-		mu.Unlock()
-		progress(n + 20)
+		w.progress(20)
 		rctx, rcancel := context.WithTimeout(ctx, testcluster.StartTimeout)
 		if err := b.Start(rctx); err != nil {
 			rcancel()
@@ -247,82 +150,174 @@ func TestReplicationSurvivesKills(t *testing.T) {
 		}
 		rcancel()
 		waitUntil(t, 2*time.Minute, "every ISR to be whole again", whole)
-		mu.Lock()
-		n = len(acks)
-		mu.Unlock()
-		progress(n + 20)
+		w.progress(20)
 	}
-	close(stopProducing)
-	<-producerDone
-	stopReading()
-	<-readerDone
-	if produceErr != nil {
-		t.Fatalf("the producer failed instead of retrying: %v", produceErr)
-	}
-	if len(backwards) > 0 {
-		t.Errorf("the consumer saw offsets go backwards: %v", backwards)
-	}
+	w.stop()
 	waitUntil(t, 2*time.Minute, "every ISR to be whole at the end", whole)
+	w.check(ctx, seeds)
+}
 
-	// Every acknowledged record, exactly once, at its offset, in order.
-	want := map[int32][]acked{}
-	for _, a := range acks {
-		want[a.partition] = append(want[a.partition], a)
+// wholeISRs returns a condition: every partition of topic has a leader and
+// an ISR of n.
+func wholeISRs(t *testing.T, z *testcluster.ZKConn, topic string, partitions int32, n int) func() bool {
+	return func() bool {
+		for p := int32(0); p < partitions; p++ {
+			st, ok := readState(t, z, topic, p)
+			if !ok || st.Leader < 0 || len(st.ISR) != n {
+				return false
+			}
+		}
+		return true
 	}
-	t.Logf("%d records acknowledged", len(acks))
-	final, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-		topic: {0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart(), 2: kgo.NewOffset().AtStart()},
-	}))
+}
+
+// partitionLogs returns the bytes of every .log segment of topic-partition
+// in a broker's log dirs, by file name.
+func partitionLogs(t *testing.T, b *testcluster.Broker, topic string, p int32) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, d := range b.LogDirs() {
+		dir := filepath.Join(d, fmt.Sprintf("%s-%d", topic, p))
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if filepath.Ext(e.Name()) != ".log" {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[e.Name()] = data
+		}
+	}
+	return out
+}
+
+// TestReplicationZombieLeader pauses the leader of a partition (SIGSTOP)
+// past its ZooKeeper session while an idempotent acks=all producer writes:
+// the controller elects another leader, the producer moves there, and when
+// the old leader resumes (SIGCONT) it must not acknowledge anything the new
+// leader lacks; it finds its session gone, registers again, truncates by
+// leader epoch and rejoins the ISR as a follower. At the end every
+// acknowledged record is there once, in order, and the three replicas'
+// segment files are byte for byte the same.
+func TestReplicationZombieLeader(t *testing.T) {
+	c := testcluster.New(t)
+	byID, seeds := threeBrokers(t, c, map[string]string{"min.insync.replicas": "2"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer final.Close()
-	got := map[int32][]acked{}
-	total := 0
-	for total < len(acks) {
-		fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
-		fs := final.PollFetches(fctx)
-		timedOut := fctx.Err() != nil
-		fcancel()
-		for _, e := range fs.Errors() {
-			t.Logf("final consumer: %s-%d: %v", e.Topic, e.Partition, e.Err)
-		}
-		if timedOut {
-			t.Errorf("final consumer read %d of %d acknowledged records", total, len(acks))
-			ka := kadm.NewClient(adm)
-			md, merr := ka.Metadata(ctx, topic)
-			t.Logf("metadata: id %v %+v %v", md.Topics[topic].ID, md.Topics[topic].Partitions, merr)
-			so, serr := ka.ListStartOffsets(ctx, topic)
-			eo, eerr := ka.ListEndOffsets(ctx, topic)
-			t.Logf("start offsets %+v %v; end offsets %+v %v", so, serr, eo, eerr)
-			break
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			got[r.Partition] = append(got[r.Partition], acked{r.Partition, r.Offset, string(r.Value)})
-			total++
-		})
+	defer adm.Close()
+	const topic, partitions = "zombie", 1
+	if res, err := kadm.NewClient(adm).CreateTopics(ctx, partitions, 3, nil, topic); err != nil || res[topic].Err != nil {
+		t.Fatalf("create topic: %v %v", err, res[topic].Err)
 	}
-	for p := int32(0); p < partitions; p++ {
-		values := map[string]bool{}
-		for _, r := range got[p] {
-			if values[r.value] {
-				t.Errorf("partition %d: %q appears twice", p, r.value)
-			}
-			values[r.value] = true
-		}
-		byOffset := map[int64]string{}
-		for _, r := range got[p] {
-			byOffset[r.offset] = r.value
-		}
-		for _, a := range want[p] {
-			if v, ok := byOffset[a.offset]; !ok || v != a.value {
-				t.Errorf("partition %d: acknowledged %q at offset %d, log has %q (present %v)", p, a.value, a.offset, v, ok)
-			}
-		}
-		for i := 1; i < len(want[p]); i++ {
-			if want[p][i].offset <= want[p][i-1].offset {
-				t.Errorf("partition %d: acknowledged offsets not increasing: %d then %d", p, want[p][i-1].offset, want[p][i].offset)
-			}
-		}
+	z := c.ZKClient(t)
+	waitUntil(t, time.Minute, "a full ISR", wholeISRs(t, z, topic, partitions, 3))
+	w := startWorkload(ctx, t, seeds, topic, partitions)
+	w.progress(100)
+
+	st, _ := readState(t, z, topic, 0)
+	zombie := byID[st.Leader]
+	t.Logf("SIGSTOP broker %d, leader of %s-0 at epoch %d", zombie.ID, topic, st.LeaderEpoch)
+	if err := zombie.Pause(); err != nil {
+		t.Fatal(err)
 	}
+	waitUntil(t, time.Minute, "another leader", func() bool {
+		now, ok := readState(t, z, topic, 0)
+		return ok && now.Leader >= 0 && now.Leader != zombie.ID
+	})
+	w.progress(50)
+	if err := zombie.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Minute, "the old leader back in the ISR", wholeISRs(t, z, topic, partitions, 3))
+	w.progress(50)
+	w.stop()
+	w.check(ctx, seeds)
+	if !strings.Contains(zombie.Log(), "zookeeper session lost") {
+		t.Errorf("broker %d did not notice its session loss", zombie.ID)
+	}
+
+	// Every replica ends with the same bytes once the followers caught up.
+	waitUntil(t, time.Minute, "identical segment files on every replica", func() bool {
+		var first map[string][]byte
+		for _, b := range byID {
+			logs := partitionLogs(t, b, topic, 0)
+			if first == nil {
+				first = logs
+				continue
+			}
+			if len(logs) != len(first) {
+				return false
+			}
+			for name, data := range first {
+				if !bytes.Equal(logs[name], data) {
+					return false
+				}
+			}
+		}
+		return len(first) > 0
+	})
+}
+
+// TestReplicationZooKeeperMemberDown runs three brokers against a
+// three-member ZooKeeper ensemble and kills the ensemble's leader: the
+// cluster keeps accepting writes, topics can still be created, a broker
+// that is killed meanwhile still fails over, and the member rejoins.
+func TestReplicationZooKeeperMemberDown(t *testing.T) {
+	c := testcluster.NewWithEnsemble(t, 3)
+	byID, seeds := threeBrokers(t, c, map[string]string{"min.insync.replicas": "2"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ka := kadm.NewClient(adm)
+	const topic, partitions = "zk-down", 3
+	if res, err := ka.CreateTopics(ctx, partitions, 3, nil, topic); err != nil || res[topic].Err != nil {
+		t.Fatalf("create topic: %v %v", err, res[topic].Err)
+	}
+	z := c.ZKClient(t)
+	waitUntil(t, time.Minute, "full ISRs", wholeISRs(t, z, topic, partitions, 3))
+	w := startWorkload(ctx, t, seeds, topic, partitions)
+	w.progress(50)
+
+	leader := c.Ensemble.Leader(ctx)
+	if leader < 0 {
+		t.Fatal("the ensemble has no leader")
+	}
+	t.Logf("killing ZooKeeper member %d (the ensemble's leader)", leader)
+	if err := c.Ensemble.Kill(leader); err != nil {
+		t.Fatal(err)
+	}
+	w.progress(100)
+	if res, err := ka.CreateTopics(ctx, 1, 3, nil, "created-while-down"); err != nil || res["created-while-down"].Err != nil {
+		t.Errorf("create a topic with a ZooKeeper member down: %v %v", err, res["created-while-down"].Err)
+	}
+	// A broker failure is still noticed and handled.
+	st, _ := readState(t, z, topic, 0)
+	victim := byID[st.Leader]
+	victim.Kill()
+	waitUntil(t, time.Minute, "partition 0 to fail over", func() bool {
+		now, ok := readState(t, z, topic, 0)
+		return ok && now.Leader >= 0 && now.Leader != victim.ID
+	})
+	w.progress(50)
+	if err := c.Ensemble.Resume(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	startAgain(t, victim)
+	waitUntil(t, 2*time.Minute, "full ISRs again", wholeISRs(t, z, topic, partitions, 3))
+	w.progress(50)
+	w.stop()
+	w.check(ctx, seeds)
 }

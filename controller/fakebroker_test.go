@@ -120,6 +120,9 @@ func (b *fakeBroker) restart() {
 	b.register()
 }
 
+// port is the port of the broker's listener.
+func (b *fakeBroker) port() int32 { return int32(b.ln.Addr().(*net.TCPAddr).Port) }
+
 // brokerEpoch is the epoch of the broker's current registration.
 func (b *fakeBroker) brokerEpoch() int64 {
 	b.mu.Lock()
