@@ -429,3 +429,23 @@ func TestAddPartitionsSettles(t *testing.T) {
 	}
 	t.Logf("%s read %d times in all", topicZnode, proxy.getDataCount(topicZnode))
 }
+
+// A new partition none of whose replicas is live gets no state znode;
+// it comes online when one of its replicas' brokers starts, as Kafka's
+// NewPartition -> OnlinePartition transition on broker startup
+// (triggerOnlinePartitionStateChange covers NewPartition too).
+func TestNewPartitionWithoutLiveReplicaComesOnlineLater(t *testing.T) {
+	e := newEnv(t)
+	_, bs := startCluster(t, e, []int32{1})
+	e.createTopic("t", map[int32][]int32{0: {1}, 1: {2, 3}}, nil)
+	e.waitLeader("t", 0, 1, 1)
+	bs[1].waitLeaderAndIsr(t, "t", 0, "leader 1", func(l lisrPartition) bool { return l.state.Leader == 1 })
+	if _, ok := e.state("t", 1); ok {
+		t.Fatalf("t-1 has a state znode though none of its replicas is live")
+	}
+
+	b2 := e.startBroker(2)
+	b2.waitLiveBrokers(t, 1, 2)
+	e.waitLeader("t", 1, 2, 2)
+	b2.waitLeaderAndIsr(t, "t", 1, "leader 2", func(l lisrPartition) bool { return l.state.Leader == 2 })
+}
