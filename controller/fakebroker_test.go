@@ -2,10 +2,13 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,14 +32,23 @@ var fakeVersions = wire.Versions{
 // the broker die as far as the controller can tell; restart registers it
 // again on a new session (a new broker epoch) at the same address.
 type fakeBroker struct {
-	id  int32
-	env *env
-	ln  net.Listener
+	id     int32
+	env    *env
+	portN  int32
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu    sync.Mutex
+	ln    net.Listener   // nil until listen
 	zk    *zkmeta.Client // nil while dead
 	epoch int64          // broker epoch of the current (or last) registration
 	reqs  []kmsg.Request
+
+	// dropStopReplica makes the broker record a StopReplica and then
+	// close the connection without answering, as a broker that crashes
+	// while handling it.
+	dropStopReplica atomic.Bool
 }
 
 // startBroker registers a fake broker with id and starts answering.
@@ -46,31 +58,74 @@ func (e *env) startBroker(id int32) *fakeBroker {
 	if err != nil {
 		e.t.Fatalf("listen: %v", err)
 	}
-	b := &fakeBroker{id: id, env: e, ln: ln}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
+	b := e.newFakeBroker(id, int32(ln.Addr().(*net.TCPAddr).Port))
+	b.serve(ln)
+	b.register()
+	return b
+}
+
+// startBrokerListeningLate registers a fake broker with id at a port on
+// which nothing listens until listen is called.
+func (e *env) startBrokerListeningLate(id int32) *fakeBroker {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatalf("listen: %v", err)
+	}
+	b := e.newFakeBroker(id, int32(ln.Addr().(*net.TCPAddr).Port))
+	ln.Close()
+	b.register()
+	return b
+}
+
+func (e *env) newFakeBroker(id, port int32) *fakeBroker {
+	b := &fakeBroker{id: id, env: e, portN: port}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	e.t.Cleanup(func() {
+		b.cancel()
+		b.mu.Lock()
+		ln := b.ln
+		b.mu.Unlock()
+		if ln != nil {
+			ln.Close()
+		}
+		b.wg.Wait()
+	})
+	return b
+}
+
+// listen starts answering on the broker's port (see
+// startBrokerListeningLate).
+func (b *fakeBroker) listen() {
+	t := b.env.t
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(b.portN))))
+	if err != nil {
+		t.Fatalf("broker %d: listen on its port: %v", b.id, err)
+	}
+	b.serve(ln)
+}
+
+// serve answers connections on ln until the test ends.
+func (b *fakeBroker) serve(ln net.Listener) {
+	b.mu.Lock()
+	b.ln = ln
+	b.mu.Unlock()
+	b.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer b.wg.Done()
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			wg.Add(1)
+			b.wg.Add(1)
 			go func() {
-				defer wg.Done()
-				wire.ServeConn(ctx, conn, wire.ConnConfig{Versions: fakeVersions}, b)
+				defer b.wg.Done()
+				wire.ServeConn(b.ctx, conn, wire.ConnConfig{Versions: fakeVersions}, b)
 			}()
 		}
 	}()
-	e.t.Cleanup(func() {
-		cancel()
-		ln.Close()
-		wg.Wait()
-	})
-	b.register()
-	return b
 }
 
 // startBrokers starts fake brokers with ids.
@@ -83,15 +138,22 @@ func (e *env) startBrokers(ids ...int32) map[int32]*fakeBroker {
 	return out
 }
 
+// register registers the broker with one PLAINTEXT endpoint at its port,
+// on a new session.
 func (b *fakeBroker) register() {
+	b.env.t.Helper()
+	b.registerWith([]zkmeta.Endpoint{
+		{Name: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: "127.0.0.1", Port: b.portN},
+	})
+}
+
+// registerWith registers the broker with the given endpoints on a new
+// session.
+func (b *fakeBroker) registerWith(endpoints []zkmeta.Endpoint) {
 	t := b.env.t
 	t.Helper()
 	zc := b.env.connect(fmt.Sprintf("broker-%d-zk", b.id))
-	port := b.ln.Addr().(*net.TCPAddr).Port
-	info := zkmeta.BrokerInfo{ID: b.id, Endpoints: []zkmeta.Endpoint{
-		{Name: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: "127.0.0.1", Port: int32(port)},
-	}}
-	if err := zc.RegisterBroker(b.env.ctx, info); err != nil {
+	if err := zc.RegisterBroker(b.env.ctx, zkmeta.BrokerInfo{ID: b.id, Endpoints: endpoints}); err != nil {
 		t.Fatalf("register broker %d: %v", b.id, err)
 	}
 	b.mu.Lock()
@@ -121,7 +183,7 @@ func (b *fakeBroker) restart() {
 }
 
 // port is the port of the broker's listener.
-func (b *fakeBroker) port() int32 { return int32(b.ln.Addr().(*net.TCPAddr).Port) }
+func (b *fakeBroker) port() int32 { return b.portN }
 
 // brokerEpoch is the epoch of the broker's current registration.
 func (b *fakeBroker) brokerEpoch() int64 {
@@ -135,6 +197,9 @@ func (b *fakeBroker) Handle(_ context.Context, _ *wire.RequestHeader, req kmsg.R
 	b.mu.Lock()
 	b.reqs = append(b.reqs, req)
 	b.mu.Unlock()
+	if _, ok := req.(*kmsg.StopReplicaRequest); ok && b.dropStopReplica.Load() {
+		return nil, errors.New("fake broker: dropping StopReplica")
+	}
 	return req.ResponseKind(), nil
 }
 

@@ -449,3 +449,51 @@ func TestNewPartitionWithoutLiveReplicaComesOnlineLater(t *testing.T) {
 	e.waitLeader("t", 1, 2, 2)
 	b2.waitLeaderAndIsr(t, "t", 1, "leader 2", func(l lisrPartition) bool { return l.state.Leader == 2 })
 }
+
+// Topic deletion is complete only when every replica has acknowledged its
+// StopReplica with delete (Kafka's TopicDeletionManager: a replica whose
+// broker fails before answering is ReplicaDeletionIneligible, and deletion
+// resumes when it returns). A broker that dies before answering gets the
+// StopReplica again when it comes back; otherwise its log of the deleted
+// topic stays on disk for good, and a topic created later with the same
+// name meets it.
+func TestTopicDeletionResumesForReplicaThatDiedBeforeAnswering(t *testing.T) {
+	e := newEnv(t)
+	_, bs := startCluster(t, e, []int32{1, 2})
+	e.createTopic("doomed", map[int32][]int32{0: {1, 2}}, nil)
+	e.waitLeader("doomed", 0, 1, 1, 2)
+
+	bs[2].dropStopReplica.Store(true)
+	if err := e.admin.MarkTopicForDeletion(e.ctx, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "broker 2 to receive (and drop) StopReplica for doomed-0", func() bool {
+		_, _, ok := bs[2].stopReplicaFor("doomed", 0)
+		return ok
+	})
+	if !e.exists("/brokers/topics/doomed") {
+		t.Errorf("topic znode deleted before replica 2 acknowledged its StopReplica")
+	}
+
+	// Broker 2 crashes before answering, and comes back.
+	bs[2].kill()
+	bs[1].waitLiveBrokers(t, 1)
+	bs[2].dropStopReplica.Store(false)
+	n := len(bs[2].stopReplicas())
+	bs[2].restart()
+	bs[2].waitLiveBrokers(t, 1, 2)
+	waitFor(t, "broker 2 to get StopReplica with delete for doomed-0 after it returned", func() bool {
+		srs := bs[2].stopReplicas()
+		for _, r := range srs[min(n, len(srs)):] {
+			for _, rt := range r.Topics {
+				for _, ps := range rt.PartitionStates {
+					if rt.Topic == "doomed" && ps.Partition == 0 && ps.Delete {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	waitFor(t, "the topic znode to go", func() bool { return !e.exists("/brokers/topics/doomed") })
+}

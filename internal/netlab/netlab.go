@@ -71,6 +71,7 @@ func New(t testing.TB, n int) *Lab {
 	t.Cleanup(l.destroy)
 	l.must("ip", "link", "add", l.bridge, "type", "bridge")
 	l.must("ip", "addr", "add", l.GatewayIP()+"/24", "dev", l.bridge)
+	l.must("ip", "addr", "add", l.ServiceIP()+"/24", "dev", l.bridge)
 	l.must("ip", "link", "set", l.bridge, "up")
 	for i := 0; i < n; i++ {
 		h := Host{NS: fmt.Sprintf("%sh%d", l.id, i), IP: fmt.Sprintf("%s.%d", l.subnet, 10+i), veth: fmt.Sprintf("%sv%d", l.id, i)}
@@ -91,6 +92,23 @@ func New(t testing.TB, n int) *Lab {
 // GatewayIP is the bridge's address in the root namespace: services the
 // hosts must reach (ZooKeeper) listen there.
 func (l *Lab) GatewayIP() string { return l.subnet + ".1" }
+
+// ServiceIP is a second address of the root namespace on the bridge, for
+// a service (ZooKeeper, through a proxy) whose link a test cuts apart from
+// the hosts' link to the test's clients, which connect from GatewayIP.
+func (l *Lab) ServiceIP() string { return l.subnet + ".2" }
+
+// CutService drops traffic between host i and ServiceIP.
+func (l *Lab) CutService(i int) {
+	l.t.Helper()
+	l.must("ip", "netns", "exec", l.hosts[i].NS, "ip", "route", "add", "blackhole", l.ServiceIP()+"/32")
+}
+
+// MendService undoes CutService(i).
+func (l *Lab) MendService(i int) {
+	l.t.Helper()
+	l.must("ip", "netns", "exec", l.hosts[i].NS, "ip", "route", "del", "blackhole", l.ServiceIP()+"/32")
+}
 
 // Host returns host i.
 func (l *Lab) Host(i int) Host { return l.hosts[i] }

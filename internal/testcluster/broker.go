@@ -44,6 +44,7 @@ type Broker struct {
 	workDir string
 	props   map[string]string
 	args    []string
+	prefix  []string
 
 	mu     sync.Mutex
 	proc   *run
@@ -124,25 +125,43 @@ func (c *Cluster) NewBroker(t testing.TB, overrides map[string]string) *Broker {
 // firstListenerPort returns the port of the first entry of a listeners
 // value ("PLAINTEXT://127.0.0.1:9093,INTERNAL://127.0.0.1:9193").
 func firstListenerPort(listeners string) (int, error) {
+	_, port, err := firstListener(listeners)
+	return port, err
+}
+
+// firstListener returns the host (127.0.0.1 when empty) and port of the
+// first listener of a listeners value.
+func firstListener(listeners string) (string, int, error) {
 	first, _, _ := strings.Cut(listeners, ",")
 	_, hostport, ok := strings.Cut(strings.TrimSpace(first), "://")
 	if !ok {
-		return 0, fmt.Errorf("listeners override %q: want NAME://host:port", listeners)
+		return "", 0, fmt.Errorf("listeners override %q: want NAME://host:port", listeners)
 	}
-	_, p, err := net.SplitHostPort(hostport)
+	host, p, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return 0, fmt.Errorf("listeners override %q: %w", listeners, err)
+		return "", 0, fmt.Errorf("listeners override %q: %w", listeners, err)
 	}
 	port, err := strconv.Atoi(p)
 	if err != nil || port <= 0 || port > 65535 {
-		return 0, fmt.Errorf("listeners override %q: want a fixed port, not %q", listeners, p)
+		return "", 0, fmt.Errorf("listeners override %q: want a fixed port, not %q", listeners, p)
 	}
-	return port, nil
+	if host == "" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return host, port, nil
 }
 
-// Addr is the broker's listener address ("127.0.0.1:port"), the same across
-// restarts.
-func (b *Broker) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)) }
+// Addr is the broker's listener address ("127.0.0.1:port", or the host of
+// a listeners override), the same across restarts.
+func (b *Broker) Addr() string {
+	host := "127.0.0.1"
+	if v := b.props["listeners"]; v != "" {
+		if h, _, err := firstListener(v); err == nil {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(b.port))
+}
 
 // LogDirs are the broker's log.dirs.
 func (b *Broker) LogDirs() []string { return append([]string(nil), b.dirs...) }
@@ -178,6 +197,11 @@ func (b *Broker) Log() string {
 // (e.g. "--override", "k=v") on the next start.
 func (b *Broker) SetArgs(args ...string) { b.args = args }
 
+// SetCommandPrefix runs the broker under a command from the next start on,
+// e.g. "ip", "netns", "exec", "<ns>" to put it in a network namespace (the
+// prefix must exec the binary in place, so signals reach the broker).
+func (b *Broker) SetCommandPrefix(prefix ...string) { b.prefix = prefix }
+
 // Launch starts the process and returns without waiting for it to serve
 // (for tests that expect the broker to fail). Use Start to wait.
 func (b *Broker) Launch() error {
@@ -204,6 +228,10 @@ func (b *Broker) Launch() error {
 		return fmt.Errorf("create broker log: %w", err)
 	}
 	args := append([]string{"server", b.PropertiesPath()}, b.args...)
+	if len(b.prefix) > 0 {
+		args = append(append(b.prefix[1:], bin), args...)
+		bin = b.prefix[0]
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = b.workDir
 	cmd.Stdout = logf
