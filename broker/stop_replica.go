@@ -36,6 +36,7 @@ func (s *Server) handleStopReplica(ctx context.Context, hdr *wire.RequestHeader,
 		}
 	}
 	if e := s.checkControllerRequest(r.ControllerEpoch, r.BrokerEpoch); e != nil {
+		s.logger.Warn("ignoring StopReplica", zap.Int32("controller", r.ControllerID), zap.Int32("controller_epoch", r.ControllerEpoch), zap.Error(e))
 		resp.ErrorCode = e.Code
 		return resp, nil
 	}

@@ -23,6 +23,7 @@ func (s *Server) handleUpdateMetadata(ctx context.Context, hdr *wire.RequestHead
 	r := req.(*kmsg.UpdateMetadataRequest)
 	resp := r.ResponseKind().(*kmsg.UpdateMetadataResponse)
 	if e := s.checkControllerRequest(r.ControllerEpoch, r.BrokerEpoch); e != nil {
+		s.logger.Warn("ignoring UpdateMetadata", zap.Int32("controller", r.ControllerID), zap.Int32("controller_epoch", r.ControllerEpoch), zap.Error(e))
 		resp.ErrorCode = e.Code
 		return resp, nil
 	}

@@ -24,6 +24,7 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) error {
 	resp.Version = req.Version
 	defer func() { e.reply <- resp }()
 	if b, ok := st.brokers[req.BrokerID]; !ok || (req.BrokerEpoch >= 0 && req.BrokerEpoch != b.Epoch) {
+		st.logger.Warn("AlterPartition from a broker that is not live at that epoch", zap.Int32("broker", req.BrokerID), zap.Int64("broker_epoch", req.BrokerEpoch))
 		resp.ErrorCode = kerr.StaleBrokerEpoch.Code
 		return nil
 	}

@@ -154,9 +154,10 @@ func TestTakeOverControllerOfDeadSession(t *testing.T) {
 	if epoch, _ := e.controllerEpochZnode(); epoch != 2 || c.c.Epoch() != 2 {
 		t.Fatalf("/controller_epoch %d, controller epoch %d; want 2 and 2", epoch, c.c.Epoch())
 	}
-	// The old session is still alive: the takeover did not wait for it.
-	if old.SessionID() != dead {
-		t.Fatalf("old session changed")
+	// The old session is still alive: the takeover did not wait for it
+	// to expire.
+	if id, err := old.Controller(e.ctx); err != nil || id != 1 || old.SessionID() != dead {
+		t.Fatalf("old session: /controller %d (%v), session 0x%x; want it alive (0x%x) and reading broker 1", id, err, old.SessionID(), dead)
 	}
 }
 
