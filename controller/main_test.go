@@ -1,3 +1,15 @@
+// Tests of the controller against a real ZooKeeper (internal/zktest, one
+// server for the package, a chroot per test) and fake brokers: TCP
+// listeners registered in /brokers/ids that record the LeaderAndIsr,
+// UpdateMetadata and StopReplica requests they get (fakebroker_test.go).
+// zkmeta sessions play the part of tools and brokers; a plain go-zookeeper
+// session does what no zkmeta call does (bumping /controller_epoch as a
+// rival controller). zkproxy_test.go counts a session's ZooKeeper reads.
+//
+// Files: main_test.go (harness), controller_test.go (election, failover,
+// fencing), topics_test.go (creation, broker failure, elections,
+// deletion, partitions added), alter_partition_test.go,
+// controlled_shutdown_test.go, requests_test.go (what reaches brokers).
 package controller_test
 
 import (
@@ -215,6 +227,22 @@ func (rc *runningController) waitLog(t testing.TB, msg string) {
 	waitFor(t, fmt.Sprintf("controller %d to log %q", rc.id, msg), func() bool {
 		return rc.logs.FilterMessageSnippet(msg).Len() > 0
 	})
+}
+
+// startCluster starts fake brokers with ids and a controller (broker id
+// 100, on its own session and not registered as a broker), and waits
+// until the controller has told every broker about all of them.
+func startCluster(t *testing.T, e *env, ids []int32, tune ...func(*controller.Config)) (*runningController, map[int32]*fakeBroker) {
+	t.Helper()
+	bs := e.startBrokers(ids...)
+	c := e.startController(100, tune...)
+	c.waitActive(t)
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	for _, b := range bs {
+		b.waitLiveBrokers(t, sorted...)
+	}
+	return c, bs
 }
 
 // createTopic writes a topic znode as a tool or a broker's CreateTopics

@@ -12,22 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// startCluster starts fake brokers with ids and a controller (broker id
-// 100, on its own session and not registered as a broker), and waits
-// until the controller has told every broker about all of them.
-func startCluster(t *testing.T, e *env, ids []int32, tune ...func(*controller.Config)) (*runningController, map[int32]*fakeBroker) {
-	t.Helper()
-	bs := e.startBrokers(ids...)
-	c := e.startController(100, tune...)
-	c.waitActive(t)
-	sorted := slices.Clone(ids)
-	slices.Sort(sorted)
-	for _, b := range bs {
-		b.waitLiveBrokers(t, sorted...)
-	}
-	return c, bs
-}
-
 // A topic znode written by a tool gets its partition state znodes: the
 // leader is the first replica, the ISR every replica in assignment order,
 // leader epoch 0. Every replica hears of its partitions with LeaderAndIsr
