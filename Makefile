@@ -9,7 +9,7 @@ E2E_PKGS  := ./compat-tests/... ./internal/testcluster/...
 UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /compat-tests -e /internal/testcluster)
 FUZZTIME ?= 5s
 
-.PHONY: all build run test vet unit e2e fuzz-short fuzz bench clean
+.PHONY: all build run test vet unit e2e fuzz-short fuzz bench chaos clean
 
 all: build
 
@@ -40,6 +40,14 @@ fuzz-short:
 fuzz: FUZZTIME = 2m
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## chaos: the replication robustness tests (kills, pauses, network
+## partitions) with CHAOS_ROUNDS kills in the kill test (make test runs 3),
+## each test CHAOS_COUNT times.
+CHAOS_ROUNDS ?= 20
+CHAOS_COUNT ?= 3
+chaos: build
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) GOKAFKA_BIN=$(CURDIR)/$(BIN) $(GO) test -p 1 -count=$(CHAOS_COUNT) -timeout 90m -run 'TestReplication' -v ./compat-tests/
 
 ## bench: throughput of a local broker (scripts/bench.sh).
 bench: build
