@@ -342,6 +342,12 @@ func (s *Server) recordFollowerFetch(replica int32, targets []fetchTarget) {
 		if t.p == nil || t.err != nil {
 			continue
 		}
+		// Only a fetch that will be answered with data counts: a stale
+		// epoch or an offset past the log end tells nothing about the
+		// follower's log (Kafka updates the follower after the read).
+		if t.p.checkLeaderEpoch(t.leaderEpoch) != nil || t.offset > t.p.EndOffset() || t.offset < t.p.StartOffset() {
+			continue
+		}
 		expand, err := t.p.followerFetched(replica, t.offset, now)
 		if err != nil {
 			var ke *kerr.Error

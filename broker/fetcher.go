@@ -60,13 +60,22 @@ func (m *fetcherManager) add(as []fetchAssignment) {
 		return
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	var idle []*fetcher
+	defer func() {
+		m.mu.Unlock()
+		for _, f := range idle {
+			f.stop()
+		}
+	}()
 	if m.closed {
 		return
 	}
 	for _, a := range as {
 		if old, ok := m.where[a.p.tp]; ok {
-			m.fetchers[old].remove(a.p.tp)
+			if f := m.fetchers[old]; f.remove(a.p.tp) == 0 {
+				delete(m.fetchers, old)
+				idle = append(idle, f)
+			}
 		}
 		key := fetcherKey{leader: a.leader, slot: slotFor(a.p.tp, m.s.cfg.NumReplicaFetchers)}
 		f, ok := m.fetchers[key]
@@ -79,13 +88,24 @@ func (m *fetcherManager) add(as []fetchAssignment) {
 	}
 }
 
-// remove stops fetching tp (it became leader, was stopped, or moved).
+// remove stops fetching tp (it became leader, was stopped, or moved). A
+// fetcher left with no partitions is stopped, closing its connection.
 func (m *fetcherManager) remove(tp topicPartition) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if key, ok := m.where[tp]; ok {
-		m.fetchers[key].remove(tp)
-		delete(m.where, tp)
+	key, ok := m.where[tp]
+	if !ok {
+		m.mu.Unlock()
+		return
+	}
+	f := m.fetchers[key]
+	delete(m.where, tp)
+	idle := f.remove(tp) == 0
+	if idle {
+		delete(m.fetchers, key)
+	}
+	m.mu.Unlock()
+	if idle {
+		f.stop()
 	}
 }
 
@@ -165,10 +185,12 @@ func (f *fetcher) add(a fetchAssignment) {
 	f.poke()
 }
 
-func (f *fetcher) remove(tp topicPartition) {
+// remove drops tp and returns how many partitions are left.
+func (f *fetcher) remove(tp topicPartition) int {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	delete(f.parts, tp)
-	f.mu.Unlock()
+	return len(f.parts)
 }
 
 func (f *fetcher) poke() {
@@ -287,7 +309,7 @@ func (f *fetcher) truncate(ctx context.Context, client *wire.Client, parts map[t
 		if latest < 0 {
 			// No epochs: fall back to the high watermark, as Kafka does
 			// for logs from before leader epochs.
-			if err := fp.p.truncateTo(fp.p.HighWatermark()); err != nil {
+			if err := fp.p.truncateTo(fp.p.HighWatermark(), fp.epoch); err != nil && !errors.Is(err, errNotFollowing) {
 				return err
 			}
 			f.update(tp, fp.epoch, func(x *fetchPartition) { x.truncated = true })
@@ -331,23 +353,39 @@ func (f *fetcher) truncate(ctx context.Context, client *wire.Client, parts map[t
 				f.update(tp, a.fp.epoch, func(x *fetchPartition) { x.backoff = time.Now().Add(f.s.cfg.ReplicaFetchBackoff) })
 				continue
 			}
+			// KIP-279: with the leader's answer (E, end), cut to the
+			// smaller of end and this replica's own end of E. When this
+			// replica does not have E itself, cut to its end of the
+			// largest epoch below E and ask again with what is left.
 			to := a.fp.p.HighWatermark()
+			done := true
 			if rp.LeaderEpoch >= 0 && rp.EndOffset >= 0 {
-				_, ownEnd := a.fp.p.endOffsetForEpoch(rp.LeaderEpoch)
-				if ownEnd < 0 {
-					ownEnd = a.fp.p.EndOffset()
+				ownEpoch, ownEnd := a.fp.p.endOffsetForEpoch(rp.LeaderEpoch)
+				switch {
+				case ownEnd < 0:
+					to = min(rp.EndOffset, a.fp.p.EndOffset())
+				case ownEpoch != rp.LeaderEpoch:
+					to = min(ownEnd, a.fp.p.EndOffset())
+					done = false
+				default:
+					to = min(rp.EndOffset, ownEnd)
 				}
-				to = min(rp.EndOffset, ownEnd)
 			}
 			if to < a.fp.p.EndOffset() {
 				f.logger.Info("truncating follower by leader epoch", zap.String("partition", tp.String()),
 					zap.Int32("leader_epoch", rp.LeaderEpoch), zap.Int64("leader_end_offset", rp.EndOffset),
 					zap.Int64("from", a.fp.p.EndOffset()), zap.Int64("to", to))
 			}
-			if err := a.fp.p.truncateTo(to); err != nil {
+			err := a.fp.p.truncateTo(to, a.fp.epoch)
+			switch {
+			case errors.Is(err, errNotFollowing):
+				continue // a newer LeaderAndIsr moved the partition
+			case err != nil:
 				return err
 			}
-			f.update(tp, a.fp.epoch, func(x *fetchPartition) { x.truncated = true })
+			if done {
+				f.update(tp, a.fp.epoch, func(x *fetchPartition) { x.truncated = true })
+			}
 		}
 	}
 	return nil
@@ -435,6 +473,19 @@ func (f *fetcher) handlePartition(tp topicPartition, fp fetchPartition, rp *kmsg
 			backoff()
 		}
 	case errors.Is(err, kerr.OffsetOutOfRange):
+		// Our log ends before the leader's starts (a replica down for
+		// longer than retention, or new): start over at the leader's log
+		// start (Kafka's truncateFullyAndStartAt). Otherwise it ends after
+		// the leader's end: truncate by epoch again.
+		if rp.LogStartOffset > fp.p.EndOffset() {
+			f.logger.Warn("follower's log ends before the leader's starts; starting over there", zap.String("partition", tp.String()),
+				zap.Int64("log_end_offset", fp.p.EndOffset()), zap.Int64("leader_log_start_offset", rp.LogStartOffset))
+			if rerr := fp.p.resetTo(rp.LogStartOffset, fp.epoch); rerr != nil && !errors.Is(rerr, errNotFollowing) {
+				f.logger.Error("reset follower log", zap.String("partition", tp.String()), zap.Error(rerr))
+				backoff()
+			}
+			return
+		}
 		f.logger.Warn("fetch offset out of range on the leader; truncating again", zap.String("partition", tp.String()),
 			zap.Int64("log_end_offset", fp.p.EndOffset()), zap.Int64("leader_high_watermark", rp.HighWatermark),
 			zap.Int64("leader_log_start_offset", rp.LogStartOffset))

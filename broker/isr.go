@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -95,22 +96,43 @@ func (m *isrManager) shrinkPass() {
 	}
 }
 
+// retryDelay is how soon proposals that could not be delivered (no
+// controller, a transport error, NOT_CONTROLLER) are sent again.
+const retryDelay = 200 * time.Millisecond
+
 // send asks the controller for a batch of ISR changes and applies the
-// answer; a failed request clears the pending changes so they are proposed
-// again.
+// answer, as Kafka's AlterPartitionManager does: a committed change
+// becomes the leader's ISR; INELIGIBLE_REPLICA and OPERATION_NOT_ATTEMPTED
+// clear it (proposed again at the next check); a stale leader or partition
+// epoch leaves it pending until the controller's next LeaderAndIsr; and a
+// request that may or may not have arrived is sent again as it was, which
+// the controller answers with the current state if it already applied it.
 func (m *isrManager) send(ctx context.Context, batch []isrProposal) {
-	fail := func(why error) {
-		m.s.logger.Debug("AlterPartition failed; will propose again", zap.Error(why))
-		for _, prop := range batch {
-			if p, ok := m.s.replicas.get(prop.tp); ok {
-				p.isrApplied(prop.leaderEpoch, nil, 0, false)
+	retry := func(why error, props []isrProposal) {
+		m.s.logger.Debug("AlterPartition not delivered; sending again", zap.Error(why))
+		var again []isrProposal
+		for _, prop := range props {
+			if p, ok := m.s.replicas.get(prop.tp); ok && p.isrPending(prop) {
+				again = append(again, prop)
 			}
 		}
+		if len(again) == 0 {
+			return
+		}
+		m.mu.Lock()
+		m.queue = append(m.queue, again...)
+		m.mu.Unlock()
+		time.AfterFunc(retryDelay, func() {
+			select {
+			case m.wake <- struct{}{}:
+			default:
+			}
+		})
 	}
 	_, ctl := m.s.meta.brokerList()
 	addr, err := m.s.brokerAddr(ctl)
 	if err != nil {
-		fail(fmt.Errorf("controller: %w", err))
+		retry(fmt.Errorf("controller: %w", err), batch)
 		return
 	}
 	m.mu.Lock()
@@ -129,7 +151,12 @@ func (m *isrManager) send(ctx context.Context, batch []isrProposal) {
 	req.BrokerID = m.s.cfg.BrokerID
 	req.BrokerEpoch = m.s.zk.BrokerEpoch()
 	byTopic := map[string]int{}
+	sent := map[topicPartition]isrProposal{}
 	for _, prop := range batch {
+		if _, dup := sent[prop.tp]; dup {
+			continue // one change per partition per request
+		}
+		sent[prop.tp] = prop
 		i, ok := byTopic[prop.tp.Topic]
 		if !ok {
 			t := kmsg.NewAlterPartitionRequestTopic()
@@ -150,45 +177,54 @@ func (m *isrManager) send(ctx context.Context, batch []isrProposal) {
 	defer cancel()
 	raw, err := client.Request(rctx, req)
 	if err != nil {
-		fail(err)
+		retry(err, batch)
 		return
 	}
 	resp := raw.(*kmsg.AlterPartitionResponse)
-	if resp.ErrorCode != 0 {
-		fail(kerr.ErrorForCode(resp.ErrorCode))
+	if e := kerr.ErrorForCode(resp.ErrorCode); e != nil {
+		retry(e, batch)
 		return
 	}
+	var unanswered []isrProposal
 	answered := map[topicPartition]bool{}
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
 			tp := topicPartition{rt.Topic, rp.Partition}
+			prop, ok := sent[tp]
+			if !ok {
+				continue
+			}
 			answered[tp] = true
 			p, ok := m.s.replicas.get(tp)
 			if !ok {
 				continue
 			}
-			var prop isrProposal
-			for _, x := range batch {
-				if x.tp == tp {
-					prop = x
-				}
-			}
-			if rp.ErrorCode != 0 {
+			switch e := kerr.ErrorForCode(rp.ErrorCode); {
+			case e == nil:
+				m.s.logger.Info("ISR updated", zap.String("partition", tp.String()), zap.Int32s("isr", rp.ISR),
+					zap.Int32("partition_epoch", rp.PartitionEpoch))
+				p.isrCommitted(prop, rp.LeaderEpoch, rp.ISR, rp.PartitionEpoch)
+			case errors.Is(e, kerr.IneligibleReplica), errors.Is(e, kerr.OperationNotAttempted):
 				m.s.logger.Info("controller refused an ISR change", zap.String("partition", tp.String()),
-					zap.Int32s("proposed", prop.isr), zap.String("error", kerr.ErrorForCode(rp.ErrorCode).Error()))
-				p.isrApplied(prop.leaderEpoch, nil, 0, false)
-				continue
+					zap.Int32s("proposed", prop.isr), zap.Error(e))
+				p.isrRejected(prop)
+			case errors.Is(e, kerr.NotController), errors.Is(e, kerr.RequestTimedOut):
+				unanswered = append(unanswered, prop)
+			default:
+				// FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION,
+				// UNKNOWN_TOPIC_OR_PARTITION: this leader's view is
+				// stale; the change stays pending until LeaderAndIsr.
+				m.s.logger.Info("ISR change refused for a stale leader view; waiting for the controller",
+					zap.String("partition", tp.String()), zap.Int32s("proposed", prop.isr), zap.Error(e))
 			}
-			m.s.logger.Info("ISR updated", zap.String("partition", tp.String()), zap.Int32s("isr", rp.ISR),
-				zap.Int32("partition_epoch", rp.PartitionEpoch))
-			p.isrApplied(rp.LeaderEpoch, rp.ISR, rp.PartitionEpoch, true)
 		}
 	}
-	for _, prop := range batch {
-		if !answered[prop.tp] {
-			if p, ok := m.s.replicas.get(prop.tp); ok {
-				p.isrApplied(prop.leaderEpoch, nil, 0, false)
-			}
+	for tp, prop := range sent {
+		if !answered[tp] {
+			unanswered = append(unanswered, prop)
 		}
+	}
+	if len(unanswered) > 0 {
+		retry(errors.New("no answer for some partitions"), unanswered)
 	}
 }

@@ -18,8 +18,8 @@ import (
 // follower whose leader or leader epoch changed is handed to the replica
 // fetchers, which truncate it by leader epoch before fetching. A partition
 // that does not list this broker is UNKNOWN_TOPIC_OR_PARTITION; one whose
-// leader epoch is older than the local one is FENCED_LEADER_EPOCH (Kafka:
-// STALE_CONTROLLER_EPOCH per partition), and nothing changes for it.
+// epochs are not newer than the local ones is STALE_CONTROLLER_EPOCH (see
+// Partition.checkStateEpochLocked), and nothing changes for it.
 func (s *Server) handleLeaderAndIsr(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.LeaderAndISRRequest)
 	resp := r.ResponseKind().(*kmsg.LeaderAndISRResponse)
@@ -100,9 +100,9 @@ func (s *Server) handleLeaderAndIsr(ctx context.Context, hdr *wire.RequestHeader
 		st := partitionState{Leader: it.st.Leader, LeaderEpoch: it.st.LeaderEpoch, ISR: it.st.ISR, Replicas: it.st.Replicas, PartitionEpoch: it.st.ZKVersion}
 		var err error
 		if st.Leader == self {
-			s.fetchers.remove(p.tp)
 			err = p.becomeLeader(st, now)
 			if err == nil {
+				s.fetchers.remove(p.tp)
 				s.logger.Info("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
 					zap.Int32s("isr", st.ISR), zap.Int64("log_end_offset", p.EndOffset()), zap.Int64("high_watermark", p.HighWatermark()))
 			}

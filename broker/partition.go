@@ -80,13 +80,12 @@ type Partition struct {
 
 // newPartition wraps an open log. hw is the high watermark from the
 // replication-offset-checkpoint (capped at the log end), or -1 when the
-// checkpoint has none, which starts it at the log end.
+// checkpoint has none, which starts it at the log start as in Kafka (a
+// leader alone in its ISR moves it to the log end at once).
 func newPartition(tp topicPartition, topicID [16]byte, log *storage.Log, cfg TopicConfig, self int32, hw int64) *Partition {
 	p := &Partition{tp: tp, topicID: topicID, log: log, self: self, leaderID: -1}
 	p.cfg.Store(&cfg)
-	if hw < 0 || hw > log.EndOffset() {
-		hw = log.EndOffset()
-	}
+	hw = min(max(hw, log.StartOffset()), log.EndOffset())
 	p.highWatermark.Store(hw)
 	ch := make(chan struct{})
 	p.appended.Store(&ch)

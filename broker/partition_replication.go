@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -43,16 +44,16 @@ type partitionState struct {
 // cache starting at the log end, every other replica starts as "not caught
 // up yet" with the leader's clock (so that an ISR member is not dropped
 // before it could fetch), and the high watermark is recomputed. A request
-// with an older leader epoch is refused with STALE_CONTROLLER_EPOCH's
-// per-partition cousin, FENCED_LEADER_EPOCH.
+// that is not newer than what the partition has is refused
+// (checkStateEpochLocked).
 func (p *Partition) becomeLeader(st partitionState, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.deleted {
 		return p.goneError()
 	}
-	if st.LeaderEpoch < p.LeaderEpoch() {
-		return kerr.FencedLeaderEpoch
+	if err := p.checkStateEpochLocked(st); err != nil {
+		return err
 	}
 	if err := p.assignEpochLocked(st.LeaderEpoch, p.log.EndOffset()); err != nil {
 		return err
@@ -92,8 +93,8 @@ func (p *Partition) becomeFollower(st partitionState) (changed bool, err error) 
 	if p.deleted {
 		return false, p.goneError()
 	}
-	if st.LeaderEpoch < p.LeaderEpoch() {
-		return false, kerr.FencedLeaderEpoch
+	if err := p.checkStateEpochLocked(st); err != nil {
+		return false, err
 	}
 	changed = p.role != roleFollower || p.leaderID != st.Leader || p.LeaderEpoch() != st.LeaderEpoch
 	p.role = roleFollower
@@ -109,6 +110,27 @@ func (p *Partition) becomeFollower(st partitionState) (changed bool, err error) 
 	// longer leads.
 	p.notify()
 	return changed, nil
+}
+
+// checkStateEpochLocked applies Kafka's rule for a LeaderAndIsr on a
+// partition the broker already serves: only a newer leader epoch, or the
+// same leader epoch with a newer partition epoch (the state znode's
+// version), changes it; anything else is STALE_CONTROLLER_EPOCH (a resent
+// or reordered request must not roll back an ISR the leader has since
+// changed). A partition just opened takes any epoch not older than its
+// epoch cache's.
+func (p *Partition) checkStateEpochLocked(st partitionState) error {
+	cur := p.LeaderEpoch()
+	if p.role == roleNone {
+		if st.LeaderEpoch < cur {
+			return kerr.StaleControllerEpoch
+		}
+		return nil
+	}
+	if st.LeaderEpoch > cur || (st.LeaderEpoch == cur && st.PartitionEpoch > p.partitionEpoch) {
+		return nil
+	}
+	return kerr.StaleControllerEpoch
 }
 
 // stopReplica turns the partition into a plain local log (StopReplica
@@ -292,25 +314,45 @@ func (p *Partition) proposeShrink(now time.Time, lag time.Duration) (isrProposal
 	return prop, out, ok
 }
 
-// isrApplied takes the controller's answer to an ISR proposal: on success
-// the new ISR and partition epoch are committed; either way the pending
-// change is cleared so the next one can go. An answer for an older leader
-// epoch is ignored.
-func (p *Partition) isrApplied(leaderEpoch int32, isr []int32, partitionEpoch int32, ok bool) {
+// isrCommitted applies the controller's answer to prop: the ISR and
+// partition epoch it committed become the leader's, and the pending change
+// is cleared if it is still prop's. An answer for another leader epoch is
+// ignored (a LeaderAndIsr has said more since).
+func (p *Partition) isrCommitted(prop isrProposal, leaderEpoch int32, isr []int32, partitionEpoch int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.role != roleLeader || leaderEpoch != p.LeaderEpoch() {
-		p.pendingISR = nil
 		return
 	}
-	p.pendingISR = nil
-	if ok {
-		p.isr = slices.Clone(isr)
-		p.partitionEpoch = partitionEpoch
+	if slices.Equal(p.pendingISR, prop.isr) {
+		p.pendingISR = nil
 	}
-	if p.maybeIncrementHWLocked() || ok {
-		p.notify()
+	p.isr = slices.Clone(isr)
+	p.partitionEpoch = partitionEpoch
+	p.maybeIncrementHWLocked()
+	p.notify()
+}
+
+// isrRejected clears prop as the pending change when the controller said
+// it was not applied and will not be (INELIGIBLE_REPLICA,
+// OPERATION_NOT_ATTEMPTED): the next check proposes again.
+func (p *Partition) isrRejected(prop isrProposal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.LeaderEpoch() == prop.leaderEpoch && slices.Equal(p.pendingISR, prop.isr) {
+		p.pendingISR = nil
+		if p.maybeIncrementHWLocked() {
+			p.notify()
+		}
 	}
+}
+
+// isrPending reports whether prop is still the partition's pending change
+// at its leader epoch (a proposal to send again after a transport error).
+func (p *Partition) isrPending(prop isrProposal) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.role == roleLeader && p.LeaderEpoch() == prop.leaderEpoch && slices.Equal(p.pendingISR, prop.isr)
 }
 
 // isrSize returns the committed ISR's size as the leader sees it, and
@@ -398,14 +440,23 @@ func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW int64) (
 	return n, nil
 }
 
+// errNotFollowing is returned by the follower-only operations when the
+// partition is no longer following at the epoch the caller acted for.
+var errNotFollowing = errors.New("no longer following at that leader epoch")
+
 // truncateTo cuts the log (and the leader-epoch cache) back to offset, as
 // a follower does before fetching from a new leader; the high watermark
-// follows when it was beyond.
-func (p *Partition) truncateTo(offset int64) error {
+// follows when it was beyond. It does nothing but return errNotFollowing
+// unless the partition still follows at epoch: an answer that arrives
+// after the partition became leader must not cut acknowledged data.
+func (p *Partition) truncateTo(offset int64, epoch int32) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.deleted {
 		return p.goneError()
+	}
+	if p.role != roleFollower || p.LeaderEpoch() != epoch {
+		return errNotFollowing
 	}
 	if offset >= p.log.EndOffset() {
 		return nil
@@ -413,13 +464,46 @@ func (p *Partition) truncateTo(offset int64) error {
 	if err := p.log.TruncateTo(offset); err != nil {
 		return fmt.Errorf("truncate %s to %d: %w", p.tp, offset, err)
 	}
-	epochs, err := storage.TruncateLeaderEpochs(p.log.Dir(), p.log.EndOffset())
+	return p.afterTruncateLocked()
+}
+
+// resetTo empties the log and starts it at offset, as a follower does whose
+// log ends before the leader's log starts (Kafka's
+// truncateFullyAndStartAt); the epoch cache is cleared.
+func (p *Partition) resetTo(offset int64, epoch int32) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return p.goneError()
+	}
+	if p.role != roleFollower || p.LeaderEpoch() != epoch {
+		return errNotFollowing
+	}
+	if err := p.log.TruncateFullyTo(offset); err != nil {
+		return fmt.Errorf("reset %s to %d: %w", p.tp, offset, err)
+	}
+	p.highWatermark.Store(offset)
+	return p.afterTruncateLocked()
+}
+
+// afterTruncateLocked brings the epoch cache and the high watermark in line
+// with a log that was cut back.
+func (p *Partition) afterTruncateLocked() error {
+	end := p.log.EndOffset()
+	epochs, err := storage.TruncateLeaderEpochs(p.log.Dir(), end)
 	if err != nil {
 		return fmt.Errorf("truncate %s: %w", p.tp, err)
 	}
+	if p.log.StartOffset() == end {
+		// An empty log has no epochs below its start.
+		epochs, err = storage.TruncateLeaderEpochs(p.log.Dir(), 0)
+		if err != nil {
+			return fmt.Errorf("truncate %s: %w", p.tp, err)
+		}
+	}
 	p.epochs = epochs
-	if hw := p.highWatermark.Load(); hw > p.log.EndOffset() {
-		p.highWatermark.Store(p.log.EndOffset())
+	if hw := p.highWatermark.Load(); hw > end {
+		p.highWatermark.Store(end)
 	}
 	p.notify()
 	return nil
@@ -435,31 +519,42 @@ func (p *Partition) latestEpoch() int32 {
 	return -1
 }
 
-// endOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101/279): the largest
-// epoch in the cache that is <= epoch, and its end offset, which is the
-// start offset of the next epoch, or the log end offset for the latest
-// one. (-1, -1) when the cache has no epoch that old.
+// endOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101/279) from the
+// leader-epoch cache, as Kafka's LeaderEpochFileCache.endOffsetFor does.
 func (p *Partition) endOffsetForEpoch(epoch int32) (int32, int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return endOffsetFor(p.epochs, epoch, p.log.EndOffset())
 }
 
-// endOffsetFor is endOffsetForEpoch over a cache and a log end offset.
+// endOffsetFor is endOffsetForEpoch over a cache and a log end offset:
+//   - the latest epoch ends at the log end;
+//   - an epoch in the cache, or between two of its epochs, answers the
+//     largest epoch not above it and the start of the next one;
+//   - an epoch older than the first answers itself and the first start;
+//   - an epoch newer than the latest, or -1, or an empty cache answer
+//     UNDEFINED (-1, -1).
 func endOffsetFor(epochs []storage.LeaderEpochEntry, epoch int32, leo int64) (int32, int64) {
-	found := -1
-	for i, e := range epochs {
-		if e.Epoch <= epoch {
-			found = i
-		}
-	}
-	if found < 0 {
+	if epoch < 0 || len(epochs) == 0 {
 		return -1, -1
 	}
-	if found == len(epochs)-1 {
-		return epochs[found].Epoch, leo
+	if epochs[len(epochs)-1].Epoch == epoch {
+		return epoch, leo
 	}
-	return epochs[found].Epoch, epochs[found+1].StartOffset
+	higher := -1
+	for i, e := range epochs {
+		if e.Epoch > epoch {
+			higher = i
+			break
+		}
+	}
+	if higher < 0 {
+		return -1, -1
+	}
+	if higher == 0 {
+		return epoch, epochs[0].StartOffset
+	}
+	return epochs[higher-1].Epoch, epochs[higher].StartOffset
 }
 
 // leaderAndEpoch returns the leader this broker follows and the epoch.

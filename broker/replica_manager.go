@@ -243,7 +243,9 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 	case storedID != topicID:
 		return fail(fmt.Errorf("open %s: %s holds topic id %x, the topic has %x", tp, dir, storedID, topicID))
 	}
-	epochs, err := storage.ReadLeaderEpochs(dir)
+	// Epochs that start at or past the log end describe records the log
+	// no longer has (a crash cut its tail): drop them.
+	epochs, err := storage.TruncateLeaderEpochs(dir, log.EndOffset())
 	if err != nil {
 		return fail(fmt.Errorf("open %s: %w", tp, err))
 	}

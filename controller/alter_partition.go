@@ -65,6 +65,15 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) error {
 				op.ErrorCode = kerr.NotLeaderForPartition.Code
 			case rp.LeaderEpoch < cur.LeaderEpoch:
 				op.ErrorCode = kerr.FencedLeaderEpoch.Code
+			case rp.LeaderEpoch == cur.LeaderEpoch && slices.Equal(newISR, cur.ISR):
+				// Already so: a retry whose answer was lost. Kafka answers
+				// with the current state whatever partition epoch it
+				// carries, so the leader learns the one it missed.
+				op.LeaderID = cur.Leader
+				op.LeaderEpoch = cur.LeaderEpoch
+				op.ISR = slices.Clone(cur.ISR)
+				op.PartitionEpoch = cur.ZkVersion
+				op.LeaderRecoveryState = cur.LeaderRecoveryState
 			case rp.LeaderEpoch > cur.LeaderEpoch || rp.PartitionEpoch != cur.ZkVersion:
 				op.ErrorCode = kerr.InvalidUpdateVersion.Code
 			case !slices.Contains(newISR, cur.Leader) || slices.ContainsFunc(newISR, func(r int32) bool {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -282,21 +281,17 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // watchOnce waits for ch (a zkmeta watch channel) in its own goroutine and
-// posts ev when it fires, unless the term ended first.
-func (t *term) watchOnce(ch <-chan struct{}, ev event, wg *sync.WaitGroup) {
+// posts ev when it fires, unless the term ended or the watch's own context
+// (wctx, which cancels the watch and so also closes ch) ended first: a
+// watch replaced by a newer one must not post.
+func (t *term) watchOnce(wctx context.Context, ch <-chan struct{}, ev event) {
 	if ch == nil {
 		return
 	}
-	if wg != nil {
-		wg.Add(1)
-	}
 	go func() {
-		if wg != nil {
-			defer wg.Done()
-		}
 		select {
 		case <-ch:
-			if t.ctx.Err() == nil {
+			if t.ctx.Err() == nil && wctx.Err() == nil {
 				t.post(ev)
 			}
 		case <-t.ctx.Done():

@@ -76,7 +76,7 @@ func (b *batch) stopReplicaFor(broker int32, p tp, deleteLog bool) {
 func (st *state) send(b *batch) {
 	for id, ps := range b.stops {
 		if st.live(id) && len(ps) > 0 {
-			st.ch.send(id, st.stopReplica(ps), st.logErrors(id))
+			st.ch.send(id, st.stopReplica(id, ps), st.logErrors(id))
 		}
 	}
 	for id, ps := range b.leaderAndIsr {
@@ -252,13 +252,14 @@ func (st *state) updateMetadata(id int32, ps []tp, deleted map[tp]zkmeta.LeaderA
 	return req
 }
 
-// stopReplica builds a StopReplica request for the given partitions.
-func (st *state) stopReplica(ps map[tp]bool) *kmsg.StopReplicaRequest {
+// stopReplica builds a StopReplica request for broker id and the given
+// partitions (the value: delete the log).
+func (st *state) stopReplica(id int32, ps map[tp]bool) *kmsg.StopReplicaRequest {
 	req := kmsg.NewPtrStopReplicaRequest()
 	req.Version = stopReplicaVersion
 	req.ControllerID = st.self
 	req.ControllerEpoch = st.ce.Epoch
-	req.BrokerEpoch = -1
+	req.BrokerEpoch = st.brokerEpoch(id)
 	byTopic := map[string]int{}
 	for _, p := range sortedTPs(ps) {
 		i, ok := byTopic[p.topic]

@@ -32,6 +32,15 @@ type (
 		added map[int32][]int32
 		reply chan<- error
 	}
+	evStopReplicaDone struct {
+		topic  string
+		broker int32
+		resp   kmsg.Response
+	}
+	evResendDeletion struct {
+		topic  string
+		broker int32
+	}
 	evControlledShutdown struct {
 		req   *kmsg.ControlledShutdownRequest
 		reply chan<- *kmsg.ControlledShutdownResponse
@@ -68,9 +77,10 @@ type state struct {
 	shuttingDown map[int32]bool
 	topics       map[string]*topicState
 	parts        map[tp]zkmeta.LeaderAndIsr
-	// pendingDeletion are topics marked for deletion that wait for a
-	// replica's broker to come back.
-	pendingDeletion map[string]bool
+	// deleting are topics being deleted: for each, the partitions each
+	// replica's broker has yet to confirm deleting (StopReplica with
+	// delete). The topic's znodes go when every one has.
+	deleting map[string]map[int32]map[tp]bool
 }
 
 func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
@@ -86,7 +96,7 @@ func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
 		shuttingDown:    map[int32]bool{},
 		topics:          map[string]*topicState{},
 		parts:           map[tp]zkmeta.LeaderAndIsr{},
-		pendingDeletion: map[string]bool{},
+		deleting:        map[string]map[int32]map[tp]bool{},
 	}
 }
 
@@ -108,7 +118,7 @@ func (st *state) startup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read brokers: %w", err)
 	}
-	st.t.watchOnce(ch, evBrokers{}, nil)
+	st.t.watchOnce(st.t.ctx, ch, evBrokers{})
 	for _, b := range bs {
 		st.brokers[b.ID] = b
 		st.ch.ensure(b.ID, endpointAddr(b, st.c.cfg.ListenerName))
@@ -117,7 +127,7 @@ func (st *state) startup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read topics: %w", err)
 	}
-	st.t.watchOnce(tch, evTopics{}, nil)
+	st.t.watchOnce(st.t.ctx, tch, evTopics{})
 	b := st.newBatch()
 	for _, n := range names {
 		if err := st.loadTopic(ctx, n, b); err != nil {
@@ -181,6 +191,13 @@ func (st *state) apply(ctx context.Context, ev event) error {
 		return st.controlledShutdown(ctx, e)
 	case evAddPartitions:
 		return st.addPartitions(ctx, e)
+	case evStopReplicaDone:
+		return st.stopReplicaDone(ctx, e)
+	case evResendDeletion:
+		if ps := st.deleting[e.topic][e.broker]; len(ps) > 0 && st.live(e.broker) {
+			st.sendDeletion(e.topic, e.broker, ps)
+		}
+		return nil
 	default:
 		st.logger.Error("unknown controller event", zap.String("type", fmt.Sprintf("%T", ev)))
 	}
@@ -227,7 +244,7 @@ func (st *state) loadTopic(ctx context.Context, name string, b *batch) error {
 		}
 		return fmt.Errorf("read topic %s: %w", name, err)
 	}
-	st.t.watchOnce(ch, evTopicChanged{name: name}, nil)
+	st.t.watchOnce(wctx, ch, evTopicChanged{name: name})
 	if old, ok := st.topics[name]; ok && old.stopWatch != nil {
 		old.stopWatch()
 	}
@@ -269,7 +286,7 @@ func (st *state) onlineNew(ctx context.Context, name string, ps []int32, b *batc
 	for _, p := range ps {
 		var isr []int32
 		for _, r := range st.replicas(tp{name, p}) {
-			if st.live(r) {
+			if st.live(r) && !st.shuttingDown[r] {
 				isr = append(isr, r)
 			}
 		}
@@ -323,7 +340,7 @@ func (st *state) elect(ctx context.Context, p tp, b *batch, exclude map[int32]bo
 	if !ok {
 		return nil
 	}
-	eligible := func(r int32) bool { return st.live(r) && !exclude[r] }
+	eligible := func(r int32) bool { return st.live(r) && !exclude[r] && !st.shuttingDown[r] }
 	reps := st.replicas(p)
 	next := cur
 	next.Leader = -1
@@ -392,10 +409,10 @@ func (st *state) brokersChanged(ctx context.Context) error {
 	bs, ch, err := st.zk.WatchBrokers(ctx)
 	if err != nil {
 		st.logger.Warn("read brokers", zap.Error(err))
-		st.t.watchOnce(retryAfter(st.t.ctx), evBrokers{}, nil)
+		st.t.watchOnce(st.t.ctx, retryAfter(st.t.ctx), evBrokers{})
 		return nil
 	}
-	st.t.watchOnce(ch, evBrokers{}, nil)
+	st.t.watchOnce(st.t.ctx, ch, evBrokers{})
 	now := map[int32]zkmeta.BrokerInfo{}
 	for _, b := range bs {
 		now[b.ID] = b
@@ -446,8 +463,29 @@ func (st *state) brokersChanged(ctx context.Context) error {
 	}
 	b.updateAll = true
 	st.send(b)
-	if len(born) > 0 && len(st.pendingDeletion) > 0 {
-		return st.deletions(ctx)
+	for _, id := range born {
+		// Partitions created while none of their replicas was live come
+		// online now, and deletions waiting for this broker go on.
+		for name, t := range st.topics {
+			var fresh []int32
+			for p, reps := range t.assignment.Partitions {
+				if _, ok := st.parts[tp{name, p}]; !ok && slices.Contains(reps, id) {
+					fresh = append(fresh, p)
+				}
+			}
+			if len(fresh) > 0 {
+				nb := st.newBatch()
+				if err := st.onlineNew(ctx, name, fresh, nb); err != nil {
+					return err
+				}
+				st.send(nb)
+			}
+		}
+		for name, pending := range st.deleting {
+			if ps := pending[id]; len(ps) > 0 {
+				st.sendDeletion(name, id, ps)
+			}
+		}
 	}
 	return nil
 }
@@ -485,10 +523,10 @@ func (st *state) topicsChanged(ctx context.Context) error {
 	names, ch, err := st.zk.WatchTopics(ctx)
 	if err != nil {
 		st.logger.Warn("read topics", zap.Error(err))
-		st.t.watchOnce(retryAfter(st.t.ctx), evTopics{}, nil)
+		st.t.watchOnce(st.t.ctx, retryAfter(st.t.ctx), evTopics{})
 		return nil
 	}
-	st.t.watchOnce(ch, evTopics{}, nil)
+	st.t.watchOnce(st.t.ctx, ch, evTopics{})
 	b := st.newBatch()
 	present := map[string]bool{}
 	for _, n := range names {
@@ -507,7 +545,12 @@ func (st *state) topicsChanged(ctx context.Context) error {
 	for n := range st.topics {
 		if !present[n] {
 			st.logger.Warn("topic znode removed without a topic deletion; its replicas stop and keep their logs", zap.String("topic", n))
-			st.forget(n, false, b)
+			for p, reps := range st.topics[n].assignment.Partitions {
+				for _, r := range reps {
+					b.stopReplicaFor(r, tp{n, p}, false)
+				}
+			}
+			st.forget(n, b)
 		}
 	}
 	st.send(b)
@@ -542,10 +585,9 @@ func (st *state) topicChanged(ctx context.Context, name string) error {
 	return nil
 }
 
-// forget drops a topic from the state; its replicas get StopReplica (with
-// delete when the topic is being deleted) and every broker an
-// UpdateMetadata that removes it.
-func (st *state) forget(name string, deleteLogs bool, b *batch) {
+// forget drops a topic from the state and every broker's metadata
+// (UpdateMetadata with leader -2). Its replicas are stopped by the caller.
+func (st *state) forget(name string, b *batch) {
 	t, ok := st.topics[name]
 	if !ok {
 		return
@@ -553,11 +595,8 @@ func (st *state) forget(name string, deleteLogs bool, b *batch) {
 	if t.stopWatch != nil {
 		t.stopWatch()
 	}
-	for p, reps := range t.assignment.Partitions {
+	for p := range t.assignment.Partitions {
 		key := tp{name, p}
-		for _, r := range reps {
-			b.stopReplicaFor(r, key, deleteLogs)
-		}
 		b.deleted[key] = st.parts[key]
 		delete(st.parts, key)
 	}
@@ -565,17 +604,18 @@ func (st *state) forget(name string, deleteLogs bool, b *batch) {
 }
 
 // deletions carries out the topics marked in /admin/delete_topics (Kafka's
-// TopicDeletionManager): once every replica's broker is live, replicas get
-// StopReplica with delete, brokers drop the topic from their metadata, and
-// the topic's znodes and the marker go.
+// TopicDeletionManager): the topic leaves the controller's state and every
+// broker's metadata at once, each replica's broker gets StopReplica with
+// delete (a broker that is down gets it when it returns), and the topic's
+// znodes and the marker go once every replica has confirmed.
 func (st *state) deletions(ctx context.Context) error {
 	names, ch, err := st.zk.WatchTopicDeletions(ctx)
 	if err != nil {
 		st.logger.Warn("read /admin/delete_topics", zap.Error(err))
-		st.t.watchOnce(retryAfter(st.t.ctx), evDeletions{}, nil)
+		st.t.watchOnce(st.t.ctx, retryAfter(st.t.ctx), evDeletions{})
 		return nil
 	}
-	st.t.watchOnce(ch, evDeletions{}, nil)
+	st.t.watchOnce(st.t.ctx, ch, evDeletions{})
 	if len(names) == 0 {
 		return nil
 	}
@@ -584,34 +624,92 @@ func (st *state) deletions(ctx context.Context) error {
 		return nil
 	}
 	b := st.newBatch()
+	defer st.send(b)
 	for _, n := range names {
+		if _, busy := st.deleting[n]; busy {
+			continue
+		}
 		t, ok := st.topics[n]
-		if ok {
-			var down []int32
-			for _, reps := range t.assignment.Partitions {
-				for _, r := range reps {
-					if !st.live(r) && !slices.Contains(down, r) {
-						down = append(down, r)
-					}
-				}
+		if !ok {
+			// Nothing left to stop (the topic is gone, or only its
+			// marker was left): remove what remains.
+			if err := st.zk.DeleteTopic(ctx, st.ce, n); err != nil {
+				return fenced(fmt.Errorf("delete topic %s: %w", n, err))
 			}
-			if len(down) > 0 {
-				if !st.pendingDeletion[n] {
-					st.logger.Warn("topic deletion waits for replicas' brokers to return", zap.String("topic", n), zap.Int32s("brokers", down))
+			continue
+		}
+		pending := map[int32]map[tp]bool{}
+		for p, reps := range t.assignment.Partitions {
+			for _, r := range reps {
+				if pending[r] == nil {
+					pending[r] = map[tp]bool{}
 				}
-				st.pendingDeletion[n] = true
-				continue
+				pending[r][tp{n, p}] = true
 			}
-			st.forget(n, true, b)
 		}
-		delete(st.pendingDeletion, n)
-		if err := st.zk.DeleteTopic(ctx, st.ce, n); err != nil {
-			st.send(b)
-			return fenced(fmt.Errorf("delete topic %s: %w", n, err))
+		st.forget(n, b)
+		st.deleting[n] = pending
+		var down []int32
+		for r, ps := range pending {
+			if st.live(r) {
+				st.sendDeletion(n, r, ps)
+			} else {
+				down = append(down, r)
+			}
 		}
-		st.logger.Info("deleted topic", zap.String("topic", n))
+		slices.Sort(down)
+		st.logger.Info("deleting topic", zap.String("topic", n), zap.Int32s("waiting_for_brokers", down))
 	}
-	st.send(b)
+	return nil
+}
+
+// sendDeletion sends StopReplica with delete for ps to broker r; the
+// answer comes back to the loop as evStopReplicaDone.
+func (st *state) sendDeletion(topic string, r int32, ps map[tp]bool) {
+	del := make(map[tp]bool, len(ps))
+	for p := range ps {
+		del[p] = true
+	}
+	t := st.t
+	st.ch.send(r, st.stopReplica(r, del), func(resp kmsg.Response) {
+		// Posted from the sender's goroutine, which the loop may be
+		// stopping: never block it.
+		go t.post(evStopReplicaDone{topic: topic, broker: r, resp: resp})
+	})
+}
+
+// stopReplicaDone records a broker's answer to a deletion's StopReplica
+// and finishes the deletion once every replica confirmed.
+func (st *state) stopReplicaDone(ctx context.Context, e evStopReplicaDone) error {
+	pending, ok := st.deleting[e.topic]
+	if !ok || e.resp == nil {
+		return nil // the broker went away: it gets the request again on return
+	}
+	r, ok := e.resp.(*kmsg.StopReplicaResponse)
+	if !ok {
+		return nil
+	}
+	failed := r.ErrorCode != 0
+	for _, p := range r.Partitions {
+		if p.ErrorCode == 0 && !failed {
+			delete(pending[e.broker], tp{p.Topic, p.Partition})
+		}
+	}
+	if len(pending[e.broker]) > 0 {
+		st.logger.Warn("a replica did not confirm deleting its log; asking again", zap.String("topic", e.topic), zap.Int32("broker", e.broker))
+		retry := retryAfter(st.t.ctx)
+		st.t.watchOnce(st.t.ctx, retry, evResendDeletion{topic: e.topic, broker: e.broker})
+		return nil
+	}
+	delete(pending, e.broker)
+	if len(pending) > 0 {
+		return nil
+	}
+	if err := st.zk.DeleteTopic(ctx, st.ce, e.topic); err != nil {
+		return fenced(fmt.Errorf("delete topic %s: %w", e.topic, err))
+	}
+	delete(st.deleting, e.topic)
+	st.logger.Info("deleted topic", zap.String("topic", e.topic))
 	return nil
 }
 

@@ -145,6 +145,21 @@ func (l *Log) TruncateTo(offset int64) error {
 	return nil
 }
 
+// TruncateFullyTo deletes every segment and starts an empty log at offset,
+// as a follower does when the leader's log starts after its own log end
+// (Kafka's truncateFullyAndStartAt).
+func (l *Log) TruncateFullyTo(offset int64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return fmt.Errorf("truncate %s: %w", l.dir, ErrClosed)
+	}
+	if offset < 0 {
+		return fmt.Errorf("truncate %s to %d: negative offset", l.dir, offset)
+	}
+	return l.truncateFully(offset)
+}
+
 // truncateFully deletes every segment and starts an empty log at offset.
 // Called with wmu held.
 func (l *Log) truncateFully(offset int64) error {
