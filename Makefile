@@ -9,7 +9,7 @@ E2E_PKGS  := ./compat-tests/... ./internal/testcluster/...
 UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /compat-tests -e /internal/testcluster)
 FUZZTIME ?= 5s
 
-.PHONY: all build run test vet unit e2e fuzz-short fuzz bench clean
+.PHONY: all build run cluster cluster-kill cluster-stop cluster-start cluster-status test vet unit e2e fuzz-short fuzz bench clean
 
 all: build
 
@@ -19,6 +19,27 @@ build:
 ## run: ZooKeeper on 127.0.0.1:2181 and a broker on 127.0.0.1:9092; Ctrl-C stops both.
 run: build
 	scripts/run-local.sh
+
+## cluster: a ZooKeeper ensemble on 127.0.0.1:2181-2183 and brokers 1-3 on
+## 127.0.0.1:9092-9094, data in ./data/cluster; Ctrl-C stops them all.
+cluster: build
+	scripts/run-cluster.sh
+
+## cluster-kill BROKER=n: SIGKILL broker n of `make cluster` (a crash).
+cluster-kill:
+	scripts/run-cluster.sh kill $(BROKER)
+
+## cluster-stop BROKER=n: SIGTERM broker n (orderly shutdown) and wait for it.
+cluster-stop:
+	scripts/run-cluster.sh stop $(BROKER)
+
+## cluster-start BROKER=n: start broker n again in the background.
+cluster-start:
+	scripts/run-cluster.sh start $(BROKER)
+
+## cluster-status: which ZooKeeper nodes and brokers of `make cluster` run.
+cluster-status:
+	scripts/run-cluster.sh status
 
 ## test: vet, unit tests (race), end-to-end tests, a short run of every fuzz target.
 test: vet unit e2e fuzz-short
