@@ -19,8 +19,10 @@
 # listeners=PLAINTEXT://127.0.0.1:909(1+N), its log.dirs, all three ZooKeeper
 # nodes in zookeeper.connect, default.replication.factor=3,
 # min.insync.replicas=2 and offsets.topic.replication.factor=3; --override
-# arguments of the foreground run come after those, apply to all three
-# brokers and are kept for `start N`.
+# arguments of the foreground run come after those and apply to all three
+# brokers. `start N` starts the binary and configuration of the foreground
+# run with its overrides (recorded in data/cluster/broker-command), unless
+# GOKAFKA_BIN or GOKAFKA_CONFIG is set for it.
 #
 # Ctrl-C (SIGINT) or SIGTERM stops the brokers one at a time (SIGTERM, waiting
 # for each to exit; SIGKILL after STOP_TIMEOUT seconds), then ZooKeeper.
@@ -31,12 +33,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+bin_env=${GOKAFKA_BIN:-}
+config_env=${GOKAFKA_CONFIG:-}
 GOKAFKA_BIN=${GOKAFKA_BIN:-bin/gokafka}
 GOKAFKA_CONFIG=${GOKAFKA_CONFIG:-config/server.properties}
 STOP_TIMEOUT=${STOP_TIMEOUT:-60}
 CLUSTER_DIR=$root/data/cluster
 PID_DIR=$CLUSTER_DIR/pids
-ARGS_FILE=$CLUSTER_DIR/broker-overrides
+# RUN_FILE holds the foreground run's binary, properties file and extra
+# arguments, one per line.
+RUN_FILE=$CLUSTER_DIR/broker-command
 ZK_JAR=/usr/share/java/zookeeper.jar
 NODES=(1 2 3)
 ZK_CONNECT=127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183
@@ -154,12 +160,19 @@ start_zk() {
 # start_broker N launches broker N in the background, appending its output
 # to data/cluster/brokerN.log.
 start_broker() {
-	local n=$1 extra=()
-	if [[ -f $ARGS_FILE ]]; then
-		mapfile -t extra <"$ARGS_FILE"
+	local n=$1 run=() extra=() bin=$GOKAFKA_BIN config=$GOKAFKA_CONFIG
+	if [[ -f $RUN_FILE ]]; then
+		mapfile -t run <"$RUN_FILE"
+		bin=${bin_env:-${run[0]:-$bin}}
+		config=${config_env:-${run[1]:-$config}}
+		extra=("${run[@]:2}")
+	fi
+	if [[ ! -x $bin ]]; then
+		log "$bin not found; build it with: make build"
+		exit 1
 	fi
 	mkdir -p "$CLUSTER_DIR/broker$n"
-	local args=(server "$GOKAFKA_CONFIG"
+	local args=(server "$config"
 		--override "broker.id=$n"
 		--override "listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")"
 		--override "log.dirs=./data/cluster/broker$n"
@@ -168,8 +181,8 @@ start_broker() {
 		--override min.insync.replicas=2
 		--override offsets.topic.replication.factor=3
 		"${extra[@]}")
-	echo "=== $(date '+%F %T') run-cluster: $GOKAFKA_BIN ${args[*]}" >>"$CLUSTER_DIR/broker$n.log"
-	setsid "$GOKAFKA_BIN" "${args[@]}" </dev/null >>"$CLUSTER_DIR/broker$n.log" 2>&1 &
+	echo "=== $(date '+%F %T') run-cluster: $bin ${args[*]}" >>"$CLUSTER_DIR/broker$n.log"
+	setsid "$bin" "${args[@]}" </dev/null >>"$CLUSTER_DIR/broker$n.log" 2>&1 &
 	echo $! >"$PID_DIR/broker$n.pid"
 	disown
 	log "broker $n starting (pid $!, 127.0.0.1:$(broker_port "$n"), log data/cluster/broker$n.log)"
@@ -280,7 +293,7 @@ run_foreground() {
 			fi
 		done
 	done
-	printf '%s\n' "$@" | sed '/^$/d' >"$ARGS_FILE"
+	printf '%s\n' "$GOKAFKA_BIN" "$GOKAFKA_CONFIG" "$@" >"$RUN_FILE"
 
 	trap stop_all EXIT
 	trap 'exit 130' INT
@@ -337,7 +350,6 @@ stop)
 	;;
 start)
 	broker_arg "${2:-}"
-	need_binary
 	if pid=$(live_pid broker "$2") && [[ -n $pid ]]; then
 		log "broker $2 already runs (pid $pid)"
 		exit 1
