@@ -9,7 +9,7 @@ E2E_PKGS  := ./compat-tests/... ./internal/testcluster/...
 UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /compat-tests -e /internal/testcluster)
 FUZZTIME ?= 5s
 
-.PHONY: all build run cluster cluster-kill cluster-stop cluster-start cluster-status test vet unit e2e fuzz-short fuzz bench clean
+.PHONY: all build run test vet unit e2e fuzz-short fuzz bench clean
 
 all: build
 
@@ -19,6 +19,8 @@ build:
 ## run: ZooKeeper on 127.0.0.1:2181 and a broker on 127.0.0.1:9092; Ctrl-C stops both.
 run: build
 	scripts/run-local.sh
+
+.PHONY: cluster cluster-kill cluster-stop cluster-start cluster-status
 
 ## cluster: a ZooKeeper ensemble on 127.0.0.1:2181-2183 and brokers 1-3 on
 ## 127.0.0.1:9092-9094, data in ./data/cluster; Ctrl-C stops them all.
