@@ -20,6 +20,29 @@ build:
 run: build
 	scripts/run-local.sh
 
+.PHONY: cluster cluster-kill cluster-stop cluster-start cluster-status
+
+## cluster: a ZooKeeper ensemble on 127.0.0.1:2181-2183 and brokers 1-3 on
+## 127.0.0.1:9092-9094, data in ./data/cluster; Ctrl-C stops them all.
+cluster: build
+	scripts/run-cluster.sh
+
+## cluster-kill BROKER=n: SIGKILL broker n of `make cluster` (a crash).
+cluster-kill:
+	scripts/run-cluster.sh kill $(BROKER)
+
+## cluster-stop BROKER=n: SIGTERM broker n (orderly shutdown) and wait for it.
+cluster-stop:
+	scripts/run-cluster.sh stop $(BROKER)
+
+## cluster-start BROKER=n: start broker n again in the background.
+cluster-start:
+	scripts/run-cluster.sh start $(BROKER)
+
+## cluster-status: which ZooKeeper nodes and brokers of `make cluster` run.
+cluster-status:
+	scripts/run-cluster.sh status
+
 ## test: vet, unit tests (race), end-to-end tests, a short run of every fuzz target.
 test: vet unit e2e fuzz-short
 

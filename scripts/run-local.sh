@@ -66,9 +66,15 @@ CFG
 zk_pid=""
 broker_pid=""
 
-# stop ends the broker (SIGTERM, then waits for it) and then ZooKeeper.
+# stop ends the broker (SIGTERM, then waits for it) and then ZooKeeper. It
+# ignores INT and TERM, and so do the helpers it runs: a second signal (make
+# passes its SIGTERM on to the script, which the process group already got;
+# people press Ctrl-C twice) would otherwise end it half way and leave
+# ZooKeeper running.
 stop() {
-	trap - INT TERM EXIT
+	trap - EXIT
+	trap '' INT TERM
+	set +e
 	if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
 		log "stopping broker (pid $broker_pid)"
 		kill -TERM "$broker_pid" 2>/dev/null || true

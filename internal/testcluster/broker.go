@@ -320,11 +320,16 @@ func (b *Broker) Running() bool {
 	}
 }
 
+// pauseTimeout bounds how long Pause waits for every thread of the broker
+// to stop after SIGSTOP.
+const pauseTimeout = 10 * time.Second
+
 // Pause freezes the broker with SIGSTOP: its sockets stay open but it
 // answers nothing, sends no ZooKeeper heartbeats and so loses its session
 // after zookeeper.session.timeout.ms, while it still believes it leads what
-// it led (a zombie). Resume continues it. Kill and Stop work on a paused
-// broker.
+// it led (a zombie). It returns once every thread of the process has
+// stopped (on Linux), not merely when the signal is sent. Resume continues
+// it. Kill and Stop work on a paused broker.
 func (b *Broker) Pause() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -336,7 +341,22 @@ func (b *Broker) Pause() error {
 		return fmt.Errorf("pause broker %d: %w", b.ID, err)
 	}
 	b.paused = true
-	return nil
+	deadline := time.Now().Add(pauseTimeout)
+	for {
+		ok, err := allThreadsStopped(r.cmd.Process.Pid)
+		if ok {
+			return nil
+		}
+		select {
+		case <-r.done:
+			return fmt.Errorf("pause broker %d: it exited (%v)", b.ID, r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pause broker %d: not stopped %s after SIGSTOP (%v)", b.ID, pauseTimeout, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Resume continues a paused broker with SIGCONT. Resuming a broker that is
