@@ -509,11 +509,12 @@ func TestEndOffsetForEpoch(t *testing.T) {
 		wantEnd   int64
 	}{
 		{"the latest epoch ends at the log end", cache, 6, 6, 120},
-		{"a newer epoch than any answers the latest", cache, 9, 6, 120},
+		{"a newer epoch than any is undefined", cache, 9, -1, -1},
 		{"an epoch in the middle ends where the next starts", cache, 3, 3, 90},
 		{"a missing epoch answers the largest below it", cache, 5, 3, 90},
 		{"the first epoch", cache, 1, 1, 40},
-		{"older than the cache is undefined", cache, 0, -1, -1},
+		{"older than the cache answers itself and the first start", cache, 0, 0, 0},
+		{"no epoch asked is undefined", cache, -1, -1, -1},
 		{"no cache is undefined", nil, 4, -1, -1},
 	}
 	for _, tc := range tests {

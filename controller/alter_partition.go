@@ -74,12 +74,21 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) error {
 				op.ISR = slices.Clone(cur.ISR)
 				op.PartitionEpoch = cur.ZkVersion
 				op.LeaderRecoveryState = cur.LeaderRecoveryState
-			case rp.LeaderEpoch > cur.LeaderEpoch || rp.PartitionEpoch != cur.ZkVersion:
+			case rp.LeaderEpoch > cur.LeaderEpoch || rp.PartitionEpoch > cur.ZkVersion:
+				// The leader knows a newer state than this controller:
+				// this controller is stale.
+				op.ErrorCode = kerr.NotController.Code
+			case rp.PartitionEpoch != cur.ZkVersion:
 				op.ErrorCode = kerr.InvalidUpdateVersion.Code
 			case !slices.Contains(newISR, cur.Leader) || slices.ContainsFunc(newISR, func(r int32) bool {
 				return !st.live(r) || st.shuttingDown[r] || !slices.Contains(st.replicas(p), r)
 			}):
+				// INELIGIBLE_REPLICA exists from v2 on; older leaders get
+				// OPERATION_NOT_ATTEMPTED, as Kafka answers them.
 				op.ErrorCode = kerr.IneligibleReplica.Code
+				if req.Version < 2 {
+					op.ErrorCode = kerr.OperationNotAttempted.Code
+				}
 			default:
 				if !slices.Equal(newISR, cur.ISR) {
 					next := cur

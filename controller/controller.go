@@ -142,15 +142,14 @@ func (c *Controller) lead(ctx context.Context, ce zkmeta.ControllerEpoch) {
 		lost := c.cfg.ZK.SessionLost()
 		for {
 			holder, changed, err := c.cfg.ZK.WatchController(tctx)
-			if err == nil && holder != c.cfg.BrokerID {
+			switch {
+			case err != nil && tctx.Err() != nil:
+				return
+			case err != nil:
+				changed = retryAfter(tctx)
+			case holder != c.cfg.BrokerID:
 				t.post(evResign{why: fmt.Sprintf("/controller is held by broker %d", holder)})
 				return
-			}
-			if err != nil {
-				changed = nil
-				if tctx.Err() != nil {
-					return
-				}
 			}
 			select {
 			case <-tctx.Done():
@@ -159,7 +158,6 @@ func (c *Controller) lead(ctx context.Context, ce zkmeta.ControllerEpoch) {
 				t.post(evResign{why: "zookeeper session lost"})
 				return
 			case <-changed:
-			case <-time.After(time.Second):
 			}
 		}
 	}()

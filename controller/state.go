@@ -81,6 +81,9 @@ type state struct {
 	// replica's broker has yet to confirm deleting (StopReplica with
 	// delete). The topic's znodes go when every one has.
 	deleting map[string]map[int32]map[tp]bool
+	// deletingStates are the last states of the partitions of topics being
+	// deleted, for the UpdateMetadata (leader -2) a returning broker gets.
+	deletingStates map[string]map[tp]zkmeta.LeaderAndIsr
 }
 
 func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
@@ -97,6 +100,7 @@ func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
 		topics:          map[string]*topicState{},
 		parts:           map[tp]zkmeta.LeaderAndIsr{},
 		deleting:        map[string]map[int32]map[tp]bool{},
+		deletingStates:  map[string]map[tp]zkmeta.LeaderAndIsr{},
 	}
 }
 
@@ -134,7 +138,10 @@ func (st *state) startup(ctx context.Context) error {
 			if errors.Is(err, errResign) {
 				return err
 			}
-			st.logger.Error("load topic", zap.String("topic", n), zap.Error(err))
+			// Not known yet, so the next pass over /brokers/topics tries
+			// it again (a malformed znode is logged each time).
+			st.logger.Error("load topic; trying again", zap.String("topic", n), zap.Error(err))
+			st.t.watchOnce(st.t.ctx, retryAfter(st.t.ctx), evTopics{})
 		}
 	}
 	// Brokers that died while no controller was watching (this one's
@@ -256,12 +263,15 @@ func (st *state) loadTopic(ctx context.Context, name string, b *batch) error {
 		}
 		st.logger.Info("assigned a topic id to a topic created without one", zap.String("topic", name))
 	}
-	st.topics[name] = &topicState{id: a.TopicID, assignment: a, stopWatch: stop}
 	ps := slices.Collect(maps.Keys(a.Partitions))
 	states, err := st.zk.PartitionStates(ctx, name, ps)
 	if err != nil {
+		stop()
 		return fmt.Errorf("read partition states of %s: %w", name, err)
 	}
+	// Known only once completely read: a topic half loaded would get no
+	// elections and never be read again.
+	st.topics[name] = &topicState{id: a.TopicID, assignment: a, stopWatch: stop}
 	var fresh []int32
 	for _, p := range ps {
 		s, ok := states[p]
@@ -391,7 +401,15 @@ func (st *state) write(ctx context.Context, p tp, next zkmeta.LeaderAndIsr, b *b
 	next.ControllerEpoch = st.ce.Epoch
 	v, err := st.zk.UpdatePartitionState(ctx, st.ce, p.topic, p.partition, next)
 	if err != nil {
-		return fenced(fmt.Errorf("write state of %s: %w", p, err))
+		err = fenced(fmt.Errorf("write state of %s: %w", p, err))
+		if !errors.Is(err, errResign) {
+			// The write may have landed before the connection failed, or
+			// someone else wrote: take what ZooKeeper holds now.
+			if now, rerr := st.zk.PartitionState(ctx, p.topic, p.partition); rerr == nil {
+				st.parts[p] = now
+			}
+		}
+		return err
 	}
 	next.ZkVersion = v
 	st.parts[p] = next
@@ -462,6 +480,15 @@ func (st *state) brokersChanged(ctx context.Context) error {
 		}
 	}
 	b.updateAll = true
+	if len(born) > 0 {
+		// Topics being deleted stay "deleted" (leader -2) in what a
+		// returning broker is told.
+		for _, states := range st.deletingStates {
+			for p, s := range states {
+				b.deleted[p] = s
+			}
+		}
+	}
 	st.send(b)
 	for _, id := range born {
 		// Partitions created while none of their replicas was live come
@@ -539,7 +566,8 @@ func (st *state) topicsChanged(ctx context.Context) error {
 			if errors.Is(err, errResign) {
 				return err
 			}
-			st.logger.Error("load topic", zap.String("topic", n), zap.Error(err))
+			st.logger.Error("load topic; trying again", zap.String("topic", n), zap.Error(err))
+			st.t.watchOnce(st.t.ctx, retryAfter(st.t.ctx), evTopics{})
 		}
 	}
 	for n := range st.topics {
@@ -649,6 +677,13 @@ func (st *state) deletions(ctx context.Context) error {
 		}
 		st.forget(n, b)
 		st.deleting[n] = pending
+		states := map[tp]zkmeta.LeaderAndIsr{}
+		for p, s := range b.deleted {
+			if p.topic == n {
+				states[p] = s
+			}
+		}
+		st.deletingStates[n] = states
 		var down []int32
 		for r, ps := range pending {
 			if st.live(r) {
@@ -689,10 +724,18 @@ func (st *state) stopReplicaDone(ctx context.Context, e evStopReplicaDone) error
 	if !ok {
 		return nil
 	}
-	failed := r.ErrorCode != 0
-	for _, p := range r.Partitions {
-		if p.ErrorCode == 0 && !failed {
-			delete(pending[e.broker], tp{p.Topic, p.Partition})
+	if r.ErrorCode == 0 {
+		// Every partition not answered with an error is deleted.
+		failed := map[tp]bool{}
+		for _, p := range r.Partitions {
+			if p.ErrorCode != 0 {
+				failed[tp{p.Topic, p.Partition}] = true
+			}
+		}
+		for p := range pending[e.broker] {
+			if !failed[p] {
+				delete(pending[e.broker], p)
+			}
 		}
 	}
 	if len(pending[e.broker]) > 0 {
@@ -709,6 +752,7 @@ func (st *state) stopReplicaDone(ctx context.Context, e evStopReplicaDone) error
 		return fenced(fmt.Errorf("delete topic %s: %w", e.topic, err))
 	}
 	delete(st.deleting, e.topic)
+	delete(st.deletingStates, e.topic)
 	st.logger.Info("deleted topic", zap.String("topic", e.topic))
 	return nil
 }
