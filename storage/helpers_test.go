@@ -208,3 +208,10 @@ func openLog(t testing.TB, dir string, cfg Config, opts OpenOptions) *Log {
 	}
 	return l
 }
+
+// segmentCount is how many segments the log has.
+func (l *Log) segmentCount() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segs)
+}
