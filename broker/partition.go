@@ -27,8 +27,13 @@ func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic,
 // alongside one writer.
 //
 // The high watermark, the leader epoch and the topic configuration are
-// atomics so that Fetch and ListOffsets never wait behind an append that is
-// writing to disk.
+// atomics, and storage.Log serves reads without the partition lock, so Fetch
+// never waits behind an append. An append holds the lock for its write to
+// the page cache; the lock is held across an fsync only when flush.messages
+// or flush.ms ask for one (a roll's fsync runs in the background,
+// storage/flush.go). ListOffsets reads only atomics and the log, except that
+// the earliest offset's leader epoch comes from epochs under the lock
+// (epochForOffset): that answer can wait for an append or flush in progress.
 type Partition struct {
 	mu sync.Mutex
 
