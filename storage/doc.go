@@ -160,13 +160,14 @@
 // of readers. Lock order: Log.wmu (writers) before Log.mu (segment list,
 // published sizes, recovery point), and Log.wmu before Log.fmu (the
 // background flush of rolled segments); Log.mu and Log.fmu are never held
-// together. The flusher takes only Log.fmu and Log.mu, and neither during
-// an fsync, so no reader and no writer waits for a roll's fsync. Read holds Log.mu's read lock while it copies, so
-// retention and truncation never close a file under it. ReadRegion (the
-// sendfile path) holds the read lock only to locate the batches and then
-// takes a reference on the segment's .log: the file is closed when the
-// segment is gone and the last Region is released, so a response still
-// being written to a slow consumer neither blocks a producer nor loses its
-// file to retention (the unlinked file stays readable through the open
-// descriptor). ProducerState is guarded by the caller's partition lock.
+// together. The flusher takes only Log.fmu and Log.mu, and neither during an
+// fsync, so no reader and no writer waits for a roll's fsync. Read holds
+// Log.mu's read lock while it copies, so retention and truncation never close
+// a file under it. ReadRegion (the sendfile path) holds the read lock only to
+// locate the batches and then takes a reference on the segment's .log: the
+// file is closed when the segment is gone and the last Region is released, so
+// a response still being written to a slow consumer neither blocks a producer
+// nor loses its file to retention (the unlinked file stays readable through
+// the open descriptor). ProducerState is guarded by the caller's partition
+// lock.
 package storage
