@@ -144,7 +144,8 @@
 // offset, offset delta and timestamp; the format is drawn in
 // producer_snapshot.go) at every roll, named by the new segment's base, and
 // at a clean close, named by the log end (skipped there for a log under
-// 1 MiB with no idempotent producer). Open loads the newest snapshot between
+// 1 MiB with no idempotent producer, unless ExpireProducers removed some:
+// a walk would bring them back). Open loads the newest snapshot between
 // the log start and end whose CRC holds and replays only the batches from
 // its offset on; without one it walks every batch header. Snapshots past the
 // end (lost to recovery or a truncation) or below the start (retention) are
@@ -153,6 +154,13 @@
 // below the snapshot, which is then deleted as past the end, and a torn
 // snapshot fails its CRC and is skipped, so a lost snapshot costs a longer
 // walk, never a wrong table.
+//
+// Producers expire as in Kafka (producer.id.expiration.ms, default one
+// day): ExpireProducers, which the broker runs every
+// producer.id.expiration.check.interval.ms, drops each producer whose last
+// batch's max timestamp is that old, and later snapshots no longer carry
+// it. (A restart from an older snapshot, or a walk, brings it back until
+// the next check.)
 //
 // # Concurrency
 //

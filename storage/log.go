@@ -83,6 +83,7 @@ type Log struct {
 	unflushedRecords int64          // guarded by wmu
 	firstUnflushed   time.Time      // guarded by wmu
 	hdrBuf           []batchHeader  // guarded by wmu; Append's headers, reused
+	producersExpired bool           // guarded by wmu; ExpireProducers removed some
 
 	mu            sync.RWMutex
 	segs          []*segment // guarded by mu; oldest first, never empty while open
@@ -439,7 +440,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	ferr := l.flushLocked()
-	if ferr == nil && l.producers != nil && (l.producers.Len() > 0 || l.sizeLocked() >= snapshotMinLogBytes) {
+	if ferr == nil && l.producers != nil && (l.producers.Len() > 0 || l.producersExpired || l.sizeLocked() >= snapshotMinLogBytes) {
 		l.snapshotProducers(l.end)
 	}
 	// Leave the active segment's indexes trimmed to their entries, as Kafka
