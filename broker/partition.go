@@ -234,6 +234,21 @@ func (p *Partition) deleteRetained() (int, error) {
 	return n, nil
 }
 
+// expireProducers drops the producers idle for producer.id.expiration.ms
+// from the log's producer table, under the lock that guards it.
+func (p *Partition) expireProducers() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return 0, nil
+	}
+	n, err := p.log.ExpireProducers()
+	if err != nil {
+		return n, fmt.Errorf("expire producers of %s: %w", p.tp, err)
+	}
+	return n, nil
+}
+
 // maybeFlush fsyncs the log when its oldest unflushed write is at least
 // flush.ms old (Kafka's log.flush.interval.ms / flush.ms). With the default
 // flush.ms (MaxInt64) it never does: durability is left to the page cache
