@@ -215,3 +215,15 @@ func (l *Log) segmentCount() int {
 	defer l.mu.RUnlock()
 	return len(l.segs)
 }
+
+// waitBackgroundFlush waits for the background fsync of the segments
+// rolled so far (flush.go), for tests that count descriptors or look at
+// files the flusher holds open for a moment.
+func (l *Log) waitBackgroundFlush(t testing.TB) {
+	t.Helper()
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.waitFlushes(); err != nil {
+		t.Fatalf("background flush: %v", err)
+	}
+}
