@@ -15,11 +15,11 @@ import (
 // and returns, so the append that rolled goes on at page-cache speed, and
 // the recovery point moves to that base offset only once the flush is done.
 // gokafka does the same. rollLocked hands the old segment to a flusher
-// goroutine owned by the log, which exists only while rolled segments wait:
-// it fsyncs them in roll order (the .log through the segment's own
-// descriptor, the trimmed .index and .timeindex and then the partition
-// directory, which makes the new segment's name durable, by path) and after
-// each one moves the recovery point to that segment's end. Nothing else
+// goroutine owned by the log, which exists only while rolled segments wait.
+// It fsyncs them in roll order (the .log through the segment's own
+// descriptor; then, by path, the trimmed .index and .timeindex and the
+// partition directory, which makes the new segment's name durable) and
+// after each one moves the recovery point to that segment's end. Nothing else
 // moves the recovery point while it runs, so the recovery point never
 // passes data that is not on disk.
 //
