@@ -67,6 +67,12 @@ type Config struct {
 	// every second when the key is not set, which is cheap and lets
 	// flush.ms overrides work).
 	LogFlushSchedulerInterval time.Duration
+	// ProducerIDExpirationCheckInterval is
+	// producer.id.expiration.check.interval.ms (600000, at least 1): how
+	// often idle producers are dropped from the partitions' producer
+	// tables. producer.id.expiration.ms (86400000, at least 1), how idle
+	// they must be, is Log.ProducerIDExpirationMs.
+	ProducerIDExpirationCheckInterval time.Duration
 	// GroupMinSessionTimeout is group.min.session.timeout.ms (6000).
 	GroupMinSessionTimeout time.Duration
 	// GroupMaxSessionTimeout is group.max.session.timeout.ms (1800000).
@@ -150,6 +156,9 @@ const (
 	defaultMessageMaxBytes        = 1048588
 	defaultSocketRequestMaxBytes  = 104857600
 	defaultFlushSchedulerInterval = time.Second
+	// producer.id.expiration.check.interval.ms; producer.id.expiration.ms
+	// defaults through storage.DefaultConfig.
+	defaultProducerIDExpirationCheckMs = 600000
 )
 
 // brokerKeys are the server.properties keys gokafka implements, besides the
@@ -162,6 +171,7 @@ var brokerKeys = map[string]bool{
 	"zookeeper.connection.timeout.ms": true, "num.partitions": true,
 	"default.replication.factor": true, "auto.create.topics.enable": true,
 	"delete.topic.enable": true, "socket.request.max.bytes": true,
+	"producer.id.expiration.ms": true, "producer.id.expiration.check.interval.ms": true,
 	"log.retention.check.interval.ms": true,
 	"group.min.session.timeout.ms":    true, "group.max.session.timeout.ms": true,
 	"group.max.size": true, "group.initial.rebalance.delay.ms": true,
@@ -350,6 +360,8 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 			c.LogFlushSchedulerInterval = time.Duration(ms) * time.Millisecond
 		}
 	}
+	producerIDExpirationMs := p.int("producer.id.expiration.ms", storage.DefaultConfig().ProducerIDExpirationMs, 1, math.MaxInt32)
+	c.ProducerIDExpirationCheckInterval = time.Duration(p.int("producer.id.expiration.check.interval.ms", defaultProducerIDExpirationCheckMs, 1, math.MaxInt32)) * time.Millisecond
 	c.GroupMinSessionTimeout = time.Duration(p.int("group.min.session.timeout.ms", 6000, 0, math.MaxInt32)) * time.Millisecond
 	c.GroupMaxSessionTimeout = time.Duration(p.int("group.max.session.timeout.ms", 1800000, 0, math.MaxInt32)) * time.Millisecond
 	c.GroupMaxSize = int32(p.int("group.max.size", math.MaxInt32, 1, math.MaxInt32))
@@ -429,6 +441,8 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 		SegmentIndexBytes:  int32(n("segment.index.bytes")),
 		FlushMessages:      n("flush.messages"),
 		FlushMs:            n("flush.ms"),
+		// A broker key only: no topic overrides it.
+		ProducerIDExpirationMs: producerIDExpirationMs,
 	}
 	c.MessageMaxBytes = int32(n("max.message.bytes"))
 	c.LogMessageTimestampType = eff["message.timestamp.type"]

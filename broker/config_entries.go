@@ -102,6 +102,8 @@ func (s *Server) brokerConfigEntries() []configEntry {
 		{"log.dirs", kmsg.ConfigTypeString, strings.Join(c.LogDirs, ",")},
 		{"log.retention.check.interval.ms", kmsg.ConfigTypeLong, itoa(c.LogRetentionCheckInterval.Milliseconds())},
 		{"num.partitions", kmsg.ConfigTypeInt, itoa(int64(c.NumPartitions))},
+		{"producer.id.expiration.check.interval.ms", kmsg.ConfigTypeInt, itoa(c.ProducerIDExpirationCheckInterval.Milliseconds())},
+		{"producer.id.expiration.ms", kmsg.ConfigTypeInt, itoa(c.Log.ProducerIDExpirationMs)},
 		{"socket.request.max.bytes", kmsg.ConfigTypeInt, itoa(int64(c.SocketRequestMaxBytes))},
 		{"zookeeper.connect", kmsg.ConfigTypeString, c.ZooKeeperConnect},
 		{"zookeeper.connection.timeout.ms", kmsg.ConfigTypeInt, itoa(c.ZooKeeperConnectionTimeout.Milliseconds())},

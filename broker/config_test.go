@@ -46,6 +46,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"socket.request.max.bytes", c.SocketRequestMaxBytes, int32(104857600)},
 		{"log.message.timestamp.type", c.LogMessageTimestampType, "CreateTime"},
 		{"min.insync.replicas", c.MinInsyncReplicas, int32(1)},
+		{"producer.id.expiration.ms", c.Log.ProducerIDExpirationMs, int64(86400000)},
+		{"producer.id.expiration.check.interval.ms", c.ProducerIDExpirationCheckInterval, 10 * time.Minute},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -82,6 +84,10 @@ func TestLoadConfigValues(t *testing.T) {
 		{"log append time", []string{"log.message.timestamp.type=LogAppendTime"}, func(c Config) bool { return c.LogMessageTimestampType == "LogAppendTime" }},
 		{"booleans any case", []string{"auto.create.topics.enable=FALSE"}, func(c Config) bool { return !c.AutoCreateTopics }},
 		{"override value with equals", []string{"log.dirs=/a=b"}, func(c Config) bool { return c.LogDirs[0] == "/a=b" }},
+		{"producer expiration", []string{"producer.id.expiration.ms=60000", "producer.id.expiration.check.interval.ms=1000"}, func(c Config) bool {
+			tc, err := c.TopicConfig(nil)
+			return c.Log.ProducerIDExpirationMs == 60000 && c.ProducerIDExpirationCheckInterval == time.Second && err == nil && tc.Log.ProducerIDExpirationMs == 60000
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +136,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{zkOnly, "advertised.listeners=PLAINTEXT://0.0.0.0:9092"}, "advertised.listeners"},
 		{[]string{zkOnly, "log.cleanup.policy=shred"}, "log.cleanup.policy"},
 		{[]string{zkOnly, "novalue"}, "novalue"},
+		{[]string{zkOnly, "producer.id.expiration.ms=0"}, "producer.id.expiration.ms"},
+		{[]string{zkOnly, "producer.id.expiration.check.interval.ms=0"}, "producer.id.expiration.check.interval.ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

@@ -27,8 +27,15 @@ func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic,
 // alongside one writer.
 //
 // The high watermark, the leader epoch and the topic configuration are
-// atomics so that a consumer's Fetch and ListOffsets read them without the
-// lock. (A follower's fetch takes the lock to record its position.)
+// atomics, and storage.Log serves reads without the partition lock, so a
+// consumer's Fetch never waits behind an append (a follower's fetch takes
+// the lock to record its position). An append holds the lock for its write
+// to the page cache; the lock is held across an fsync only when
+// flush.messages or flush.ms ask for one (a roll's fsync runs in the
+// background, storage/flush.go). ListOffsets reads only atomics and the log,
+// except that the earliest offset's leader epoch comes from epochs under the
+// lock (epochForOffset): that answer can wait for an append or flush in
+// progress.
 type Partition struct {
 	mu sync.Mutex
 
@@ -253,6 +260,21 @@ func (p *Partition) deleteRetained() (int, error) {
 	n, err := p.log.DeleteRetained()
 	if err != nil {
 		return n, fmt.Errorf("retention of %s: %w", p.tp, err)
+	}
+	return n, nil
+}
+
+// expireProducers drops the producers idle for producer.id.expiration.ms
+// from the log's producer table, under the lock that guards it.
+func (p *Partition) expireProducers() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return 0, nil
+	}
+	n, err := p.log.ExpireProducers()
+	if err != nil {
+		return n, fmt.Errorf("expire producers of %s: %w", p.tp, err)
 	}
 	return n, nil
 }

@@ -53,6 +53,10 @@ type replicaManager struct {
 	// checkpointInterval; tests shorten them.
 	flushEvery      time.Duration
 	checkpointEvery time.Duration
+	// producerExpiryEvery is producer.id.expiration.check.interval.ms
+	// (zero: Kafka's default, 10 minutes); the server sets it, tests
+	// shorten it.
+	producerExpiryEvery time.Duration
 
 	// saved holds checkpoint entries of partitions not opened (yet), so a
 	// checkpoint written before every partition is opened does not forget
@@ -383,13 +387,20 @@ func (rm *replicaManager) setTopicConfig(topic string, cfg TopicConfig) {
 
 // run drives the background work until ctx ends: retention every
 // retentionCheck (log.retention.check.interval.ms), flush.ms checks every
-// second and the checkpoint files every few seconds.
+// second, the checkpoint files every few seconds and idle producers every
+// producerExpiryEvery (producer.id.expiration.check.interval.ms).
 func (rm *replicaManager) run(ctx context.Context, retentionCheck time.Duration) {
 	if retentionCheck <= 0 {
 		retentionCheck = 5 * time.Minute
 	}
 	retention := time.NewTicker(retentionCheck)
 	defer retention.Stop()
+	expiryCheck := rm.producerExpiryEvery
+	if expiryCheck <= 0 {
+		expiryCheck = defaultProducerIDExpirationCheckMs * time.Millisecond
+	}
+	producerExpiry := time.NewTicker(expiryCheck)
+	defer producerExpiry.Stop()
 	flush := time.NewTicker(rm.flushEvery)
 	defer flush.Stop()
 	checkpoint := time.NewTicker(rm.checkpointEvery)
@@ -402,6 +413,8 @@ func (rm *replicaManager) run(ctx context.Context, retentionCheck time.Duration)
 			rm.retentionPass()
 		case <-flush.C:
 			rm.flushPass()
+		case <-producerExpiry.C:
+			rm.producerExpiryPass()
 		case <-checkpoint.C:
 			if err := rm.writeCheckpoints(); err != nil {
 				rm.logger.Error("writing checkpoints", zap.Error(err))
@@ -421,6 +434,21 @@ func (rm *replicaManager) retentionPass() {
 		if n > 0 {
 			rm.logger.Info("deleted segments past retention", zap.String("partition", p.tp.String()),
 				zap.Int("segments", n), zap.Int64("log_start_offset", p.StartOffset()))
+		}
+	}
+}
+
+// producerExpiryPass drops idle producers (producer.id.expiration.ms) from
+// every hosted log's producer table.
+func (rm *replicaManager) producerExpiryPass() {
+	for _, p := range rm.all() {
+		n, err := p.expireProducers()
+		if err != nil {
+			rm.logger.Error("producer expiration", zap.String("partition", p.tp.String()), zap.Error(err))
+			continue
+		}
+		if n > 0 {
+			rm.logger.Debug("expired idle producers", zap.String("partition", p.tp.String()), zap.Int("producers", n))
 		}
 	}
 }

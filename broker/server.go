@@ -194,6 +194,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		s.logger.Info("previous run did not shut down cleanly; logs will be recovered")
 	}
 	s.replicas = newReplicaManager(s.dirs, s.logger.Named("replicas"), id, clean, cp)
+	s.replicas.producerExpiryEvery = s.cfg.ProducerIDExpirationCheckInterval
 	s.pids = newProducerIDs(s.zk, id)
 
 	bg, stopBG := context.WithCancel(context.Background())

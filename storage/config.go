@@ -33,6 +33,13 @@ type Config struct {
 	// FlushMs is flush.ms (log.flush.interval.ms), default MaxInt64: fsync
 	// when the oldest unflushed write is this old.
 	FlushMs int64
+	// ProducerIDExpirationMs is the broker's producer.id.expiration.ms,
+	// Kafka's default 86400000 (1 day; a broker key, with no topic
+	// override): ExpireProducers drops a producer whose last batch's max
+	// timestamp is at least this old by the log's clock. Kafka also drops
+	// expired entries when it loads a snapshot; gokafka leaves them to the
+	// first check after Open.
+	ProducerIDExpirationMs int64
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -46,5 +53,7 @@ func DefaultConfig() Config {
 		SegmentIndexBytes:  10 * 1024 * 1024,
 		FlushMessages:      1<<63 - 1,
 		FlushMs:            1<<63 - 1,
+		// producer.id.expiration.ms
+		ProducerIDExpirationMs: 24 * 60 * 60 * 1000,
 	}
 }

@@ -74,11 +74,12 @@
 // the mapping. Flush msyncs the entries where it fsyncs the .log. When the
 // segment rolls, and for the active segment at a clean Close, the files are
 // trimmed to their entries (what Kafka leaves and its tools read) and the
-// mapping dropped; an inactive segment's indexes are mapped read-only on
+// mapping dropped (a rolled segment's trimmed files are then fsynced by the
+// background flush, through a descriptor opened for the purpose); an inactive segment's indexes are mapped read-only on
 // their first lookup (and, at Open, for the check and unmapped after it).
 //
 // So a partition costs one file descriptor per segment, its .log, plus
-// descriptors held for a moment (an index being mapped or trimmed, a
+// descriptors held for a moment (an index being mapped, trimmed or synced, a
 // checkpoint being written) and the .log references of Regions still being
 // sent. A broker with P partitions of S segments each needs P*S descriptors
 // for logs, under `ulimit -n` with room for sockets: 10,000 single-segment
@@ -105,6 +106,21 @@
 // (segment.index.bytes), or the batch's last offset would not fit the
 // index's 32-bit relative offset.
 //
+// # Flushing and the recovery point
+//
+// The recovery point is the offset below which everything is known to be
+// on disk; the broker writes it to recovery-point-offset-checkpoint and
+// Open scans only from it. Data reaches the disk two ways: Flush (the
+// flush.messages policy in Append, the broker's flush.ms scheduler, a clean
+// Close) fsyncs what is unsynced and moves the recovery point to the log
+// end; and a roll, as in Kafka, fsyncs nothing in Append: it hands the
+// segment it retires to a background flusher owned by the log (flush.go),
+// which fsyncs the .log, its trimmed indexes and the directory, and only
+// then moves the recovery point to the end of that segment. Flush, Close
+// and TruncateTo wait for that flusher first. A failed fsync is kept, never
+// retried: Append, Flush, TruncateTo and Close then fail with
+// ErrFlushFailed and the recovery point stays put.
+//
 // # Recovery
 //
 // After an unclean stop (no .kafka_cleanshutdown), Open scans the segment
@@ -128,24 +144,38 @@
 // offset, offset delta and timestamp; the format is drawn in
 // producer_snapshot.go) at every roll, named by the new segment's base, and
 // at a clean close, named by the log end (skipped there for a log under
-// 1 MiB with no idempotent producer). Open loads the newest snapshot between
+// 1 MiB with no idempotent producer, unless ExpireProducers removed some:
+// a walk would bring them back). Open loads the newest snapshot between
 // the log start and end whose CRC holds and replays only the batches from
 // its offset on; without one it walks every batch header. Snapshots past the
 // end (lost to recovery or a truncation) or below the start (retention) are
-// deleted. They are written without fsync: the data below their offset is
-// already synced, and a torn one fails its CRC and is skipped, so a lost
-// snapshot costs a longer walk, never a wrong table.
+// deleted. They are written without fsync, and at a roll before the data
+// below their offset is synced: data lost in a crash ends the recovered log
+// below the snapshot, which is then deleted as past the end, and a torn
+// snapshot fails its CRC and is skipped, so a lost snapshot costs a longer
+// walk, never a wrong table.
+//
+// Producers expire as in Kafka (producer.id.expiration.ms, default one
+// day): ExpireProducers, which the broker runs every
+// producer.id.expiration.check.interval.ms, drops each producer whose last
+// batch's max timestamp is that old, and later snapshots no longer carry
+// it. (A restart from an older snapshot, or a walk, brings it back until
+// the next check.)
 //
 // # Concurrency
 //
 // A Log has one writer at a time (the broker's partition lock) and any number
-// of readers. Lock order: Log.wmu (writers) before Log.mu (segment list and
-// published sizes). Read holds Log.mu's read lock while it copies, so
-// retention and truncation never close a file under it. ReadRegion (the
-// sendfile path) holds the read lock only to locate the batches and then
-// takes a reference on the segment's .log: the file is closed when the
-// segment is gone and the last Region is released, so a response still
-// being written to a slow consumer neither blocks a producer nor loses its
-// file to retention (the unlinked file stays readable through the open
-// descriptor). ProducerState is guarded by the caller's partition lock.
+// of readers. Lock order: Log.wmu (writers) before Log.mu (segment list,
+// published sizes, recovery point), and Log.wmu before Log.fmu (the
+// background flush of rolled segments); Log.mu and Log.fmu are never held
+// together. The flusher takes only Log.fmu and Log.mu, and neither during an
+// fsync, so no reader and no writer waits for a roll's fsync. Read holds
+// Log.mu's read lock while it copies, so retention and truncation never close
+// a file under it. ReadRegion (the sendfile path) holds the read lock only to
+// locate the batches and then takes a reference on the segment's .log: the
+// file is closed when the segment is gone and the last Region is released, so
+// a response still being written to a slow consumer neither blocks a producer
+// nor loses its file to retention (the unlinked file stays readable through
+// the open descriptor). ProducerState is guarded by the caller's partition
+// lock.
 package storage

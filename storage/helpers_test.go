@@ -208,3 +208,22 @@ func openLog(t testing.TB, dir string, cfg Config, opts OpenOptions) *Log {
 	}
 	return l
 }
+
+// segmentCount is how many segments the log has.
+func (l *Log) segmentCount() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segs)
+}
+
+// waitBackgroundFlush waits for the background fsync of the segments
+// rolled so far (flush.go), for tests that count descriptors or look at
+// files the flusher holds open for a moment.
+func (l *Log) waitBackgroundFlush(t testing.TB) {
+	t.Helper()
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.waitFlushes(); err != nil {
+		t.Fatalf("background flush: %v", err)
+	}
+}

@@ -130,44 +130,51 @@ func (f *indexFile) writeAt(b []byte, off int) (err error) {
 	return nil
 }
 
-// sync flushes the first n bytes of a read-write mapping to disk (msync);
-// it is the index's share of a flush. A read-only or absent mapping has
-// nothing unsynced.
+// sync makes the first n bytes of the index durable; it is the index's
+// share of a flush. A read-write mapping is msynced; an index not mapped
+// for writing (trimmed and unmapped after a rebuild at Open) is fsynced
+// through a descriptor of its own, which also writes back pages dirtied
+// through a mapping since dropped. The msync runs without mu, so a reader
+// mapping or looking up this index does not wait for the disk: only the
+// writer, which is the caller, ever drops or replaces a read-write mapping.
 func (f *indexFile) sync(n int) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.writable || n <= 0 {
+	data, writable := f.data, f.writable
+	f.mu.Unlock()
+	if !writable {
+		return syncPath(f.path)
+	}
+	if n <= 0 {
 		return nil
 	}
-	return f.msyncLocked(n)
+	return msync(f.path, data, n)
 }
 
-func (f *indexFile) msyncLocked(n int) error {
+// msync flushes the pages holding the first n bytes of data, a mapping of
+// path, to disk.
+func msync(path string, data []byte, n int) error {
 	page := os.Getpagesize()
-	n = min((n+page-1)/page*page, len(f.data))
-	_, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&f.data[0])), uintptr(n), syscall.MS_SYNC)
+	n = min((n+page-1)/page*page, len(data))
+	_, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&data[0])), uintptr(n), syscall.MS_SYNC)
 	if errno != 0 {
-		return fmt.Errorf("msync %s: %w", f.path, errno)
+		return fmt.Errorf("msync %s: %w", path, errno)
 	}
 	return nil
 }
 
-// trim msyncs the first n bytes of a read-write mapping and cuts the file to
-// them, leaving the index as Kafka does when a segment becomes inactive.
-// The mapping stays until unmap (readers under Log.mu's read lock never look
-// past the published entries, which lie inside the cut file). The size
-// change is not fsynced: should it be lost, the index comes back with a
-// zero tail, which loading rejects and rebuilds (see loadOffsetIndex).
+// trim cuts the file of a read-write mapping to its first n bytes, leaving
+// the index as Kafka does when a segment becomes inactive. It writes
+// nothing to disk: a roll's background flush fsyncs the trimmed file and a
+// clean close msyncs the entries before it trims. The mapping stays until
+// unmap (readers under Log.mu's read lock never look past the published
+// entries, which lie inside the cut file). Should the size change be lost,
+// the index comes back with a zero tail, which loading rejects and
+// rebuilds (see loadOffsetIndex).
 func (f *indexFile) trim(n int) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.writable {
 		return nil
-	}
-	if n > 0 {
-		if err := f.msyncLocked(n); err != nil {
-			return err
-		}
 	}
 	if err := os.Truncate(f.path, int64(n)); err != nil {
 		return fmt.Errorf("trim %s to %d bytes: %w", f.path, n, err)

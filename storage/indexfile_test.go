@@ -30,8 +30,8 @@ func fdsInto(t *testing.T, dir string) int {
 }
 
 // TestOneFDPerSegment checks the fd budget: a partition with several
-// segments holds exactly one descriptor per segment (its .log), while
-// appending, after lookups in inactive segments (which map their indexes)
+// segments holds exactly one descriptor per segment (its .log), between
+// appends, after lookups in inactive segments (which map their indexes)
 // and after a reopen.
 func TestOneFDPerSegment(t *testing.T) {
 	cfg := DefaultConfig()
@@ -43,6 +43,9 @@ func TestOneFDPerSegment(t *testing.T) {
 	appendN(t, l, &a, 30, 0)
 	check := func(when string) {
 		t.Helper()
+		// The flusher of rolled segments opens each one's indexes for a
+		// moment to fsync them; count once it is done.
+		l.waitBackgroundFlush(t)
 		segs := len(segmentFiles(t, dir, ".log"))
 		if segs < 4 {
 			t.Fatalf("%s: only %d segments", when, segs)

@@ -22,6 +22,11 @@ var (
 	ErrCorruption = errors.New("corrupt log data")
 	// ErrClosed is returned by operations on a closed log.
 	ErrClosed = errors.New("log closed")
+	// ErrFlushFailed marks a log whose fsync failed, in the background
+	// after a roll or in a flush: from then on Append, Flush, TruncateTo
+	// and Close return it (wrapping the fsync's error) and the recovery
+	// point no longer moves (flush.go).
+	ErrFlushFailed = errors.New("an fsync of the log failed; it takes no more writes")
 )
 
 // OpenOptions carry what Open needs beyond the Config.
@@ -56,13 +61,17 @@ type AppendInfo struct {
 // a time (the broker's partition lock); Read, EndOffset, StartOffset and the
 // lookups may run concurrently with them.
 //
-// Internally two locks keep this safe. wmu serializes the writing methods
+// Internally three locks keep this safe. wmu serializes the writing methods
 // (including Flush, which the broker's scheduler may call without the
 // partition lock). mu guards the segment list and what each segment has
-// published (size, end offset, index entry counts): writers take it only to
-// publish, after the bytes are in the files, and readers hold its read lock
-// for the whole read, so a segment is never closed under a reader. Lock
-// order: wmu before mu.
+// published (size, end offset, index entry counts) and the recovery point:
+// writers take it only to publish, after the bytes are in the files, and
+// readers hold its read lock for the whole read, so a segment is never
+// closed under a reader. fmu guards the background flush of rolled segments
+// (flush.go): its queue, the flusher's done channel and the log's flush
+// failure; the flusher takes mu, never wmu, to move the recovery point, so
+// no reader and no writer waits for its fsync. Lock order: wmu before mu,
+// wmu before fmu; fmu and mu are never held together.
 type Log struct {
 	dir    string
 	logger *zap.Logger
@@ -74,12 +83,21 @@ type Log struct {
 	unflushedRecords int64          // guarded by wmu
 	firstUnflushed   time.Time      // guarded by wmu
 	hdrBuf           []batchHeader  // guarded by wmu; Append's headers, reused
+	producersExpired bool           // guarded by wmu; ExpireProducers removed some
 
 	mu            sync.RWMutex
 	segs          []*segment // guarded by mu; oldest first, never empty while open
 	start, end    int64      // guarded by mu
 	recoveryPoint int64      // guarded by mu
 	closed        bool       // guarded by mu (written with wmu held too)
+
+	fmu      sync.Mutex
+	rolled   []rolledSegment // guarded by fmu; waiting for their fsync, oldest first
+	flushing chan struct{}   // guarded by fmu; non-nil while the flusher runs, closed when it exits
+	flushErr error           // guarded by fmu; wraps ErrFlushFailed once an fsync failed
+	// syncRolled fsyncs one rolled segment (syncRolledSegment); tests
+	// replace it before the first append to hold or fail the flusher.
+	syncRolled func(rolledSegment) error
 
 	scanBufs sync.Pool // *batchScanner buffers reused by readers
 }
@@ -117,13 +135,14 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		return nil, fmt.Errorf("open log %s: active segment's indexes not mapped for writing", dir)
 	}
 	l := &Log{
-		dir:    dir,
-		logger: logger,
-		now:    opts.Now,
-		cfg:    cfg,
-		segs:   segs,
-		start:  segs[0].base,
-		end:    segs[len(segs)-1].next,
+		dir:        dir,
+		logger:     logger,
+		now:        opts.Now,
+		cfg:        cfg,
+		segs:       segs,
+		start:      segs[0].base,
+		end:        segs[len(segs)-1].next,
+		syncRolled: syncRolledSegment,
 	}
 	// Whatever recovery scanned or rewrote goes to disk before the recovery
 	// point claims it.
@@ -158,12 +177,17 @@ func (l *Log) SetConfig(cfg Config) {
 
 // Append writes batch, whose first base offset must equal EndOffset(), to the
 // active segment, rolling first when the segment is full or old. It extends
-// the sparse indexes and fsyncs per the flush policy.
+// the sparse indexes and fsyncs per the flush policy. A roll does not wait
+// for the old segment's fsync (flush.go). After a failed fsync it refuses
+// with ErrFlushFailed.
 func (l *Log) Append(batch []byte, info AppendInfo) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.isClosed() {
 		return fmt.Errorf("append to %s: %w", l.dir, ErrClosed)
+	}
+	if err := l.failedFlush(); err != nil {
+		return fmt.Errorf("append to %s: %w", l.dir, err)
 	}
 	if len(batch) == 0 {
 		return nil
@@ -313,9 +337,11 @@ func (l *Log) Roll() error {
 }
 
 // rollLocked finishes the active segment the way Kafka does when a segment
-// becomes inactive (a last time index entry for its max timestamp), fsyncs
-// it, which moves the recovery point to the new segment's base, and starts a
-// new segment at the log end. Rolling an empty segment does nothing.
+// becomes inactive (a last time index entry for its max timestamp, indexes
+// trimmed to their entries), starts a new segment at the log end and hands
+// the old one to the background flusher, which fsyncs it and only then
+// moves the recovery point to the new segment's base (flush.go). Rolling an
+// empty segment does nothing.
 func (l *Log) rollLocked(now time.Time) error {
 	old := l.active()
 	if old.size == 0 {
@@ -327,16 +353,8 @@ func (l *Log) rollLocked(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := old.sync(); err != nil {
-		return err
-	}
 	ns, err := createSegment(l.dir, l.end, now, l.cfg)
 	if err != nil {
-		return err
-	}
-	// Make the new file's name durable; its data is synced by later flushes.
-	if err := syncDir(l.dir); err != nil {
-		ns.remove()
 		return err
 	}
 	// Trim the old indexes to their entries. Readers may still use the old
@@ -348,18 +366,24 @@ func (l *Log) rollLocked(now time.Time) error {
 	}
 	l.mu.Lock()
 	l.segs = append(l.segs, ns)
-	l.recoveryPoint = ns.base
 	uerr := old.unmapIndexes()
 	l.mu.Unlock()
+	// The flusher also fsyncs the directory, making the new segment's name
+	// durable before the recovery point reaches it.
+	l.scheduleFlush(old)
 	// Kafka snapshots producer state at every roll, so that a restart
-	// replays at most the active segment; the old segment is synced above.
+	// replays at most the active segment. The snapshot may reach the disk
+	// before the data below it: should that data be lost, recovery ends the
+	// log below the snapshot's offset and Open deletes the snapshot.
 	l.snapshotProducers(ns.base)
 	l.unflushedRecords = 0
 	l.logger.Debug("rolled segment", zap.Int64("base", ns.base))
 	return uerr
 }
 
-// Flush fsyncs everything appended so far and advances the recovery point.
+// Flush fsyncs everything appended so far, waiting for the background
+// flush of rolled segments, and advances the recovery point. After a failed
+// fsync it returns ErrFlushFailed and syncs nothing more.
 func (l *Log) Flush() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -370,10 +394,14 @@ func (l *Log) Flush() error {
 }
 
 func (l *Log) flushLocked() error {
+	if err := l.waitFlushes(); err != nil {
+		return fmt.Errorf("flush %s: %w", l.dir, err)
+	}
 	for _, s := range l.segs {
 		if s.dirty {
 			if err := s.sync(); err != nil {
-				return fmt.Errorf("flush %s: %w", l.dir, err)
+				l.recordFlushFailure(err)
+				return fmt.Errorf("flush %s: %w", l.dir, l.failedFlush())
 			}
 		}
 	}
@@ -402,7 +430,9 @@ func (l *Log) RecoveryPoint() int64 {
 // Producers is the partition's idempotent-producer state.
 func (l *Log) Producers() *ProducerState { return l.producers }
 
-// Close flushes and closes the files.
+// Close flushes (waiting for the background flush of rolled segments) and
+// closes the files. A flush failure, earlier or now, is returned; the files
+// are closed all the same.
 func (l *Log) Close() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -410,7 +440,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	ferr := l.flushLocked()
-	if ferr == nil && l.producers != nil && (l.producers.Len() > 0 || l.sizeLocked() >= snapshotMinLogBytes) {
+	if ferr == nil && l.producers != nil && (l.producers.Len() > 0 || l.producersExpired || l.sizeLocked() >= snapshotMinLogBytes) {
 		l.snapshotProducers(l.end)
 	}
 	// Leave the active segment's indexes trimmed to their entries, as Kafka

@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestSnapshotLayout checks one encoded entry field by field against
@@ -346,5 +347,100 @@ func TestSnapshotsFollowTruncationAndRetention(t *testing.T) {
 		if off < l.StartOffset() {
 			t.Fatalf("snapshot %d kept below the log start %d", off, l.StartOffset())
 		}
+	}
+}
+
+// TestExpiredProducerLeavesSnapshots expires one producer of two (or the
+// only one) by the log's clock and checks that the snapshot written next,
+// at a roll or at a clean close, no longer has it, nor does the table
+// reopened from that snapshot.
+func TestExpiredProducerLeavesSnapshots(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name     string
+		idle     []int64 // producers that write once, before the clock moves
+		active   []int64 // producers that write again after it moved
+		snapshot func(t *testing.T, l *Log) int64
+	}{
+		{"one of two, snapshot at a roll", []int64{1}, []int64{2}, func(t *testing.T, l *Log) int64 {
+			if err := l.Roll(); err != nil {
+				t.Fatal(err)
+			}
+			return l.EndOffset()
+		}},
+		{"one of two, snapshot at a clean close", []int64{1}, []int64{2}, func(t *testing.T, l *Log) int64 {
+			end := l.EndOffset()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return end
+		}},
+		{"the only producer, small log, clean close", []int64{1}, nil, func(t *testing.T, l *Log) int64 {
+			end := l.EndOffset()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return end
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			dir := t.TempDir()
+			clock := newFakeClock()
+			l := openLog(t, dir, cfg, OpenOptions{Now: clock.Now})
+			defer l.Close()
+			seq := map[int64]int32{}
+			write := func(pid int64) {
+				appendBatch(t, l, nil, testBatch{base: l.EndOffset(), records: 1, ts: clock.Now().UnixMilli(), valueSize: 10, pid: pid, seq: seq[pid]})
+				seq[pid]++
+			}
+			for _, pid := range append(tc.idle, tc.active...) {
+				write(pid)
+			}
+			clock.Advance(day - time.Millisecond)
+			for _, pid := range tc.active {
+				write(pid)
+			}
+			if n, err := l.ExpireProducers(); err != nil || n != 0 {
+				t.Fatalf("a day less a millisecond: expired %d (%v), want none", n, err)
+			}
+			clock.Advance(time.Millisecond)
+			if n, err := l.ExpireProducers(); err != nil || n != len(tc.idle) {
+				t.Fatalf("a day after: expired %d (%v), want %d", n, err, len(tc.idle))
+			}
+
+			off := tc.snapshot(t, l)
+			b, err := os.ReadFile(snapshotPath(dir, off))
+			if err != nil {
+				t.Fatalf("no snapshot at %d after expiry: %v", off, err)
+			}
+			snap, err := decodeSnapshot(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOnly := func(what string, ps *ProducerState) {
+				t.Helper()
+				if ps.Len() != len(tc.active) {
+					t.Fatalf("%s has %d producers, want %v", what, ps.Len(), tc.active)
+				}
+				for _, pid := range tc.idle {
+					if _, ok := ps.LastBatch(pid); ok {
+						t.Fatalf("%s still has expired producer %d", what, pid)
+					}
+				}
+				for _, pid := range tc.active {
+					if b, ok := ps.LastBatch(pid); !ok || b.LastSeq != seq[pid]-1 {
+						t.Fatalf("%s: producer %d has %+v (%v), want last sequence %d", what, pid, b, ok, seq[pid]-1)
+					}
+				}
+			}
+			checkOnly("the snapshot", snap)
+			if l.isClosed() {
+				l = openLog(t, dir, cfg, OpenOptions{Now: clock.Now})
+				defer l.Close()
+				checkOnly("the reopened table", l.Producers())
+			}
+		})
 	}
 }

@@ -161,5 +161,56 @@ func (s *ProducerState) truncateHead(start int64) {
 	}
 }
 
+// lastTimestamp is the max timestamp of the producer's last batch, or -1
+// (Kafka's NO_TIMESTAMP) when it has none (only transaction markers).
+func (e *producerEntry) lastTimestamp() int64 {
+	if len(e.batches) == 0 {
+		return -1
+	}
+	return e.batches[len(e.batches)-1].MaxTimestamp
+}
+
+// removeExpired forgets the producers whose last timestamp is at least
+// expirationMs before nowMs, as Kafka's ProducerStateManager does every
+// producer.id.expiration.check.interval.ms, and returns how many it removed.
+// (Kafka keeps a producer with an open transaction; gokafka has none.)
+func (s *ProducerState) removeExpired(nowMs, expirationMs int64) int {
+	n := 0
+	cutoff := nowMs - expirationMs // nowMs - ts >= expirationMs, without overflow for any ts
+	for pid, e := range s.producers {
+		if e.lastTimestamp() <= cutoff {
+			delete(s.producers, pid)
+			n++
+		}
+	}
+	return n
+}
+
 // replaceWith swaps in a rebuilt table, keeping the pointer callers hold.
 func (s *ProducerState) replaceWith(o *ProducerState) { s.producers = o.producers }
+
+// ExpireProducers removes from the producer table every producer whose last
+// batch's max timestamp is producer.id.expiration.ms or more before now by
+// the log's clock (Config.ProducerIDExpirationMs), and returns how many it
+// removed. The broker calls it every
+// producer.id.expiration.check.interval.ms, under the partition lock that
+// guards the table. Snapshots written from then on (at the next roll or
+// clean close) no longer carry the removed producers; a retry from one of
+// them is then treated as a new producer's first batch, as in Kafka.
+func (l *Log) ExpireProducers() (int, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return 0, fmt.Errorf("expire producers of %s: %w", l.dir, ErrClosed)
+	}
+	if l.producers == nil {
+		return 0, nil
+	}
+	n := l.producers.removeExpired(l.now().UnixMilli(), l.cfg.ProducerIDExpirationMs)
+	if n > 0 {
+		// A walk of the log would bring them back: the clean close writes
+		// a snapshot even if the table is now empty and the log small.
+		l.producersExpired = true
+	}
+	return n, nil
+}

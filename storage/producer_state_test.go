@@ -90,3 +90,53 @@ func TestProducerStateTruncateHead(t *testing.T) {
 		t.Fatal("producer 2 dropped")
 	}
 }
+
+// TestProducerStateRemoveExpired checks Kafka's rule for
+// producer.id.expiration.ms: a producer goes once now minus the max
+// timestamp of its last batch reaches the expiration.
+func TestProducerStateRemoveExpired(t *testing.T) {
+	const now, exp = int64(1_700_000_000_000), int64(86_400_000)
+	batch := func(pid int64, seq int32, ts int64) ProducerBatch {
+		return ProducerBatch{ProducerID: pid, FirstSeq: seq, LastSeq: seq, FirstOffset: int64(seq), LastOffset: int64(seq), MaxTimestamp: ts}
+	}
+	tests := []struct {
+		name    string
+		batches []ProducerBatch
+		markers []int64 // producers known only from a transaction marker (no batch)
+		want    []int64 // producers left
+	}{
+		{name: "empty table"},
+		{name: "older than the expiration goes", batches: []ProducerBatch{batch(1, 0, now-exp-1)}},
+		{name: "exactly the expiration goes", batches: []ProducerBatch{batch(1, 0, now-exp)}},
+		{name: "one millisecond younger stays", batches: []ProducerBatch{batch(1, 0, now-exp+1)}, want: []int64{1}},
+		{name: "a timestamp in the future stays", batches: []ProducerBatch{batch(1, 0, now+exp)}, want: []int64{1}},
+		{name: "the last batch decides", batches: []ProducerBatch{batch(1, 0, now-2*exp), batch(1, 1, now-1)}, want: []int64{1}},
+		{name: "an old last batch goes though an earlier one is new", batches: []ProducerBatch{batch(1, 0, now), batch(1, 1, now-2*exp)}},
+		{name: "the lowest timestamp does not overflow", batches: []ProducerBatch{batch(1, 0, math.MinInt64)}},
+		{name: "no batch (NO_TIMESTAMP) goes", markers: []int64{4}},
+		{name: "only the idle ones go", batches: []ProducerBatch{
+			batch(1, 0, now-exp), batch(2, 0, now), batch(3, 0, now-3*exp), batch(5, 0, now-exp/2),
+		}, markers: []int64{4}, want: []int64{2, 5}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s ProducerState
+			for _, b := range tc.batches {
+				s.Record(b)
+			}
+			for _, pid := range tc.markers {
+				s.entry(pid, 0)
+			}
+			before := s.Len()
+			n := s.removeExpired(now, exp)
+			if n != before-len(tc.want) || s.Len() != len(tc.want) {
+				t.Fatalf("removed %d of %d, %d left; want %v left", n, before, s.Len(), tc.want)
+			}
+			for _, pid := range tc.want {
+				if _, ok := s.producers[pid]; !ok {
+					t.Errorf("producer %d removed, want it kept", pid)
+				}
+			}
+		})
+	}
+}

@@ -99,6 +99,11 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("truncate %s to %d: negative offset", l.dir, offset)
 	}
+	// A rolled segment still being synced may be cut or its files reused;
+	// and the flusher must not move the recovery point past the new end.
+	if err := l.waitFlushes(); err != nil {
+		return fmt.Errorf("truncate %s: %w", l.dir, err)
+	}
 	if offset <= l.start {
 		return l.truncateFully(offset)
 	}
