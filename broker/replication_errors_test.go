@@ -106,7 +106,9 @@ func TestInterBrokerBadInput(t *testing.T) {
 			r.ReplicaID = 2
 			r.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{{Topic: "guarded", Partitions: []kmsg.OffsetForLeaderEpochRequestTopicPartition{{Partition: 0, CurrentLeaderEpoch: epochBefore + 1, LeaderEpoch: 0}}}}
 			return r
-		}(), func(r kmsg.Response) int16 { return r.(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode }, kerr.UnknownLeaderEpoch},
+		}(), func(r kmsg.Response) int16 {
+			return r.(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode
+		}, kerr.UnknownLeaderEpoch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,19 +88,19 @@ type state struct {
 
 func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
 	return &state{
-		c:               c,
-		logger:          c.logger.With(zap.Int32("controller_epoch", ce.Epoch)),
-		zk:              c.cfg.ZK,
-		self:            c.cfg.BrokerID,
-		ce:              ce,
-		t:               t,
-		ch:              newChannels(c.cfg.BrokerID, c.logger.Named("channel")),
-		brokers:         map[int32]zkmeta.BrokerInfo{},
-		shuttingDown:    map[int32]bool{},
-		topics:          map[string]*topicState{},
-		parts:           map[tp]zkmeta.LeaderAndIsr{},
-		deleting:        map[string]map[int32]map[tp]bool{},
-		deletingStates:  map[string]map[tp]zkmeta.LeaderAndIsr{},
+		c:              c,
+		logger:         c.logger.With(zap.Int32("controller_epoch", ce.Epoch)),
+		zk:             c.cfg.ZK,
+		self:           c.cfg.BrokerID,
+		ce:             ce,
+		t:              t,
+		ch:             newChannels(c.cfg.BrokerID, c.logger.Named("channel")),
+		brokers:        map[int32]zkmeta.BrokerInfo{},
+		shuttingDown:   map[int32]bool{},
+		topics:         map[string]*topicState{},
+		parts:          map[tp]zkmeta.LeaderAndIsr{},
+		deleting:       map[string]map[int32]map[tp]bool{},
+		deletingStates: map[string]map[tp]zkmeta.LeaderAndIsr{},
 	}
 }
 
