@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
@@ -92,5 +93,18 @@ func (s *Server) deleteOneTopic(ctx context.Context, name string, rt *kmsg.Delet
 	defer cancel()
 	if err := s.waitTopic(wctx, name, -1); err != nil {
 		fail(kerr.RequestTimedOut.Code, fmt.Sprintf("Topic %s is marked for deletion but not deleted yet.", name))
+		return
+	}
+	// Then until its znodes are gone (every replica deleted its log), so
+	// that the name can be used again at once.
+	for {
+		_, err := s.zk.Topic(wctx, name)
+		if errors.Is(err, zkmeta.ErrNoNode) {
+			return
+		}
+		if sleepCtx(wctx, 20*time.Millisecond) != nil {
+			fail(kerr.RequestTimedOut.Code, fmt.Sprintf("Topic %s is deleted from the metadata but a replica has not deleted its log yet.", name))
+			return
+		}
 	}
 }

@@ -217,9 +217,11 @@ func TestToolCreatedTopic(t *testing.T) {
 	waitFor(t, resyncTimeout, "the marked topic to be deleted", func() bool {
 		return metadataFor(t, cl, 12, false, "legacy").Topics[0].ErrorCode == kerr.UnknownTopicOrPartition.Code
 	})
-	if ts, _ := zk.Topics(ctx); len(ts) != 0 {
-		t.Errorf("topics left: %v", ts)
-	}
+	// The znodes go once the replica confirmed deleting its log.
+	waitFor(t, resyncTimeout, "the topic's znodes to be gone", func() bool {
+		ts, err := zk.Topics(ctx)
+		return err == nil && len(ts) == 0
+	})
 }
 
 const resyncTimeout = 3*resyncInterval + 5e9

@@ -150,6 +150,9 @@ func (rm *replicaManager) makeLeader(tp topicPartition, topicID [16]byte, leader
 	if err != nil {
 		return err
 	}
+	if p.leading.Load() && p.LeaderEpoch() == leaderEpoch {
+		return nil
+	}
 	self := []int32{rm.brokerID}
 	return p.becomeLeader(partitionState{Leader: rm.brokerID, LeaderEpoch: leaderEpoch, ISR: self, Replicas: self}, rm.now())
 }
