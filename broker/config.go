@@ -119,6 +119,10 @@ type Config struct {
 	// ControlledShutdownRetryBackoff is
 	// controlled.shutdown.retry.backoff.ms (5000).
 	ControlledShutdownRetryBackoff time.Duration
+	// BrokerRack is broker.rack (unset by default): registered in
+	// /brokers/ids/<id>, reported in Metadata, and used by rack-aware
+	// replica assignment when every broker has one.
+	BrokerRack string
 	// InterBrokerListenerName is inter.broker.listener.name (default: the
 	// listener of security.inter.broker.protocol, PLAINTEXT; gokafka uses
 	// the first listener when neither names one).
@@ -184,6 +188,7 @@ var brokerKeys = map[string]bool{
 	"num.replica.fetchers": true, "unclean.leader.election.enable": true,
 	"controlled.shutdown.enable": true, "controlled.shutdown.max.retries": true,
 	"controlled.shutdown.retry.backoff.ms": true, "inter.broker.listener.name": true,
+	"broker.rack": true,
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common
@@ -198,7 +203,7 @@ var ignoredKafkaKeys = []string{
 	"num.recovery.threads.per.data.dir",
 	"offsets.topic.replication.factor", "offsets.topic.num.partitions",
 	"broker.id.generation.enable",
-	"broker.rack", "inter.broker.protocol.version",
+	"inter.broker.protocol.version",
 	"security.inter.broker.protocol",
 	"auto.leader.rebalance.enable", "request.timeout.ms", "queued.max.requests",
 	"zookeeper.set.acl", "zookeeper.max.in.flight.requests",
@@ -381,6 +386,7 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.ControlledShutdownMaxRetries = int(p.int("controlled.shutdown.max.retries", 3, 0, math.MaxInt32))
 	c.ControlledShutdownRetryBackoff = time.Duration(p.int("controlled.shutdown.retry.backoff.ms", 5000, 0, math.MaxInt32)) * time.Millisecond
 	c.InterBrokerListenerName = p.str("inter.broker.listener.name", "")
+	c.BrokerRack = p.str("broker.rack", "")
 	if c.ReplicaFetchWaitMax >= c.ReplicaLagTimeMax && p.err == nil {
 		// Kafka's rule: a fetch that waits longer than the lag limit would
 		// drop caught-up followers from the ISR.

@@ -92,7 +92,7 @@ func (s *Server) growTopic(ctx context.Context, t *kmsg.CreatePartitionsRequestT
 			fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rf, len(live)))
 			return
 		}
-		added = assignReplicas(live, cur, t.Count-cur, rf)
+		added = assignReplicas(s.liveBrokerRacks(), cur, t.Count-cur, rf)
 	}
 	if validateOnly {
 		return

@@ -132,7 +132,7 @@ func (s *Server) createOneTopic(ctx context.Context, t *kmsg.CreateTopicsRequest
 			fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("Replication factor: %d larger than available brokers: %d.", rf, len(live)))
 			return
 		}
-		assignment = assignReplicas(live, 0, np, rf)
+		assignment = assignReplicas(s.liveBrokerRacks(), 0, np, rf)
 	}
 
 	configs := make(map[string]string, len(t.Configs))

@@ -100,7 +100,7 @@ func (s *Server) autoCreateTopic(ctx context.Context, name string) int16 {
 	if _, collides := s.collidingTopic(name); collides {
 		return kerr.InvalidTopicException.Code
 	}
-	err := s.createTopicZK(ctx, name, assignReplicas(live, 0, s.cfg.NumPartitions, rf), nil)
+	err := s.createTopicZK(ctx, name, assignReplicas(s.liveBrokerRacks(), 0, s.cfg.NumPartitions, rf), nil)
 	switch {
 	case err == nil, errors.Is(err, zkmeta.ErrTopicExists):
 		// Kafka answers at once; waiting briefly for the controller's
@@ -174,7 +174,7 @@ func (s *Server) metadataBrokers(ctx context.Context) []kmsg.MetadataResponseBro
 			self = true
 			for _, a := range s.advertised {
 				if a.Name == name {
-					out = append(out, kmsg.MetadataResponseBroker{NodeID: b.ID, Host: a.Host, Port: a.Port})
+					out = append(out, kmsg.MetadataResponseBroker{NodeID: b.ID, Host: a.Host, Port: a.Port, Rack: b.Rack})
 					break
 				}
 			}

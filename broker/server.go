@@ -413,6 +413,10 @@ func (h inflightHandler) Handle(ctx context.Context, hdr *wire.RequestHeader, re
 // is recorded in the log dirs for the next start.
 func (s *Server) register(ctx context.Context) error {
 	info := zkmeta.BrokerInfo{ID: s.cfg.BrokerID}
+	if s.cfg.BrokerRack != "" {
+		rack := s.cfg.BrokerRack
+		info.Rack = &rack
+	}
 	for _, a := range s.advertised {
 		info.Endpoints = append(info.Endpoints, zkmeta.Endpoint{Name: a.Name, SecurityProtocol: "PLAINTEXT", Host: a.Host, Port: a.Port})
 	}

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"strings"
 )
@@ -60,32 +59,6 @@ func (s *Server) liveBrokerIDs() []int32 {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
-}
-
-// assignReplicas spreads partitions [first, first+count) round-robin over
-// the brokers from a random start, each with rf distinct replicas (the
-// shape of Kafka's rack-unaware assignment). rf must be <= len(brokers).
-func assignReplicas(brokers []int32, first, count int32, rf int16) map[int32][]int32 {
-	n := len(brokers)
-	start := rand.IntN(n)
-	shift := 0
-	if n > 1 {
-		shift = rand.IntN(n - 1)
-	}
-	out := make(map[int32][]int32, count)
-	for i := int32(0); i < count; i++ {
-		p := first + i
-		lead := (start + int(p)) % n
-		reps := []int32{brokers[lead]}
-		for j := 1; j < int(rf); j++ {
-			// Followers step by 1+shift from the leader, skipping the
-			// leader itself, which keeps the replicas distinct.
-			off := 1 + (shift+j-1)%(n-1)
-			reps = append(reps, brokers[(lead+off)%n])
-		}
-		out[p] = reps
-	}
-	return out
 }
 
 // checkReplicaList validates one explicit replica list against the live
