@@ -65,29 +65,34 @@ type run struct {
 // replace or add server.properties keys (a key set to "" is removed); they
 // are written to the properties file, as a user would.
 //
-// A "broker.id" override fixes the id (ID reports it; later brokers without
-// one get higher ids), and a "listeners" override fixes the port: Addr is
-// 127.0.0.1 and the port of its first listener, which must not be 0.
+// A valid "broker.id" override fixes the id (ID reports it; later brokers
+// without one get higher ids), and a valid "listeners" override fixes Addr:
+// the host (127.0.0.1 when empty) and port of its first listener, which
+// must not be 0.
 func (c *Cluster) NewBroker(t testing.TB, overrides map[string]string) *Broker {
 	t.Helper()
+	// An override that does not parse (a test of the broker's config
+	// checks) is passed through as it is; the broker gets the next id or a
+	// free port for Addr.
 	id := c.nextID
 	if v, ok := overrides["broker.id"]; ok && v != "" {
-		n, err := strconv.ParseInt(v, 10, 32)
-		if err != nil || n < 0 {
-			t.Fatalf("testcluster: broker.id override %q: want a non-negative integer", v)
+		if n, err := strconv.ParseInt(v, 10, 32); err == nil && n >= 0 {
+			id = int32(n)
 		}
-		id = int32(n)
 	}
 	c.nextID = max(c.nextID, id+1)
-	var port int
-	var err error
+	port := 0
 	if v, ok := overrides["listeners"]; ok && v != "" {
-		port, err = firstListenerPort(v)
-	} else {
-		port, err = procs.FreeLoopbackPort()
+		if p, err := firstListenerPort(v); err == nil {
+			port = p
+		}
 	}
-	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+	if port == 0 {
+		p, err := procs.FreeLoopbackPort()
+		if err != nil {
+			t.Fatalf("testcluster: %v", err)
+		}
+		port = p
 	}
 	work := t.TempDir()
 	dirs := []string{filepath.Join(work, "kafka-logs")}
