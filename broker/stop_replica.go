@@ -17,22 +17,23 @@ func (s *Server) handleStopReplica(ctx context.Context, hdr *wire.RequestHeader,
 	r := req.(*kmsg.StopReplicaRequest)
 	resp := r.ResponseKind().(*kmsg.StopReplicaResponse)
 	type item struct {
-		tp  topicPartition
-		del bool
+		tp    topicPartition
+		del   bool
+		epoch int32 // -1: none given; -2: the topic is being deleted
 	}
 	var items []item
 	for _, t := range r.Topics {
 		switch {
 		case r.Version >= 3:
 			for _, ps := range t.PartitionStates {
-				items = append(items, item{topicPartition{t.Topic, ps.Partition}, ps.Delete})
+				items = append(items, item{topicPartition{t.Topic, ps.Partition}, ps.Delete, ps.LeaderEpoch})
 			}
 		case r.Version >= 1:
 			for _, p := range t.Partitions {
-				items = append(items, item{topicPartition{t.Topic, p}, r.DeletePartitions})
+				items = append(items, item{topicPartition{t.Topic, p}, r.DeletePartitions, -1})
 			}
 		default:
-			items = append(items, item{topicPartition{t.Topic, t.Partition}, r.DeletePartitions})
+			items = append(items, item{topicPartition{t.Topic, t.Partition}, r.DeletePartitions, -1})
 		}
 	}
 	if e := s.checkControllerRequest(r.ControllerEpoch, r.BrokerEpoch); e != nil {
@@ -41,6 +42,15 @@ func (s *Server) handleStopReplica(ctx context.Context, hdr *wire.RequestHeader,
 		return resp, nil
 	}
 	for _, it := range items {
+		// A request for an older leader epoch than the partition's is
+		// stale (Kafka: FENCED_LEADER_EPOCH); -1 (none) and -2 (topic
+		// deletion) always apply.
+		if p, ok := s.replicas.get(it.tp); ok && it.epoch >= 0 && it.epoch < p.LeaderEpoch() {
+			s.logger.Warn("ignoring StopReplica for an older leader epoch", zap.String("partition", it.tp.String()),
+				zap.Int32("request_epoch", it.epoch), zap.Int32("leader_epoch", p.LeaderEpoch()))
+			resp.Partitions = append(resp.Partitions, kmsg.StopReplicaResponsePartition{Topic: it.tp.Topic, Partition: it.tp.Partition, ErrorCode: kerr.FencedLeaderEpoch.Code})
+			continue
+		}
 		s.fetchers.remove(it.tp)
 		code := int16(0)
 		if err := s.replicas.stopPartition(it.tp, it.del); err != nil {
