@@ -9,7 +9,7 @@ import (
 )
 
 // handleListPartitionReassignments answers that no reassignment is in
-// progress (a single broker never reassigns). Like Kafka's controller, it
+// progress (gokafka does not reassign partitions yet). Like Kafka's controller, it
 // lists only partitions being reassigned, so named partitions, even of
 // topics that do not exist, are simply absent and no error is returned.
 func (s *Server) handleListPartitionReassignments(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
