@@ -201,10 +201,26 @@ func TestReplicationTwoOfThreeDown(t *testing.T) {
 	brokers[b].Kill()
 	brokers[f].Kill()
 	live := []string{brokers[a].Addr()}
+	leaderOnly, err := kgo.NewClient(kgo.SeedBrokers(live...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leaderOnly.Close()
 	for topic := range topics {
 		waitUntil(t, time.Minute, topic+" ISR down to the leader", stateIs(topic, func(st partitionState) bool {
 			return st.Leader == a && slices.Equal(st.ISR, []int32{a})
 		}))
+		// ZooKeeper changes before the leader hears of it; the leader's
+		// own metadata shows it once its LeaderAndIsr was applied (the
+		// controller sends UpdateMetadata after it, on the same queue).
+		waitUntil(t, time.Minute, topic+" ISR down to the leader in the leader's metadata", func() bool {
+			md, err := kadm.NewClient(leaderOnly).Metadata(ctx, topic)
+			if err != nil {
+				return false
+			}
+			pd, ok := md.Topics[topic].Partitions[0]
+			return ok && slices.Equal(pd.ISR, []int32{a})
+		})
 		err := produceValues(ctx, t, live, topic, kgo.AllISRAcks(), "refused")
 		if !errors.Is(err, kerr.NotEnoughReplicas) {
 			t.Errorf("%s: acks=all with ISR [%d] and min.insync.replicas=2: %v, want NOT_ENOUGH_REPLICAS", topic, a, err)
