@@ -2,10 +2,12 @@ package broker
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/gokafka/gokafka/wire"
+	"github.com/gokafka/gokafka/zkmeta"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -131,5 +133,42 @@ func TestInterBrokerBadInput(t *testing.T) {
 	op := ask(r).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0]
 	if op.ErrorCode != 0 || op.LeaderEpoch != -1 || op.EndOffset != -1 {
 		t.Errorf("unknown older epoch: error %d epoch %d end %d, want 0, -1, -1", op.ErrorCode, op.LeaderEpoch, op.EndOffset)
+	}
+}
+
+// TestTopicZnodeRemovedKeepsLogs removes a topic's znodes the way
+// `zkCli deleteall /brokers/topics/keep` does, without a topic deletion:
+// the broker stops serving the topic but keeps its logs on disk, as Kafka
+// deletes data only through /admin/delete_topics (issue 13, item 4).
+func TestTopicZnodeRemovedKeepsLogs(t *testing.T) {
+	s, addr := startTestServer(t)
+	adm, _ := newAdmin(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if res, err := adm.CreateTopics(ctx, 2, 1, nil, "keep"); err != nil || res["keep"].Err != nil {
+		t.Fatalf("create: %v %v", err, res["keep"].Err)
+	}
+	dirs := []string{s.dirs.PathFor("keep", 0), s.dirs.PathFor("keep", 1)}
+	waitFor(t, 10*time.Second, "the partitions open", func() bool {
+		_, ok0 := s.replicas.get(topicPartition{"keep", 0})
+		_, ok1 := s.replicas.get(topicPartition{"keep", 1})
+		return ok0 && ok1
+	})
+	tool := toolClient(t, s)
+	if err := tool.DeleteTopic(ctx, zkmeta.ControllerEpoch{ZkVersion: -1}, "keep"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the topic to leave the metadata", func() bool {
+		_, ok := s.meta.topic("keep")
+		return !ok
+	})
+	waitFor(t, 10*time.Second, "the replicas to stop", func() bool {
+		p, ok := s.replicas.get(topicPartition{"keep", 0})
+		return !ok || !p.leading.Load()
+	})
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s after its znodes were removed by hand: %v (want it kept)", d, err)
+		}
 	}
 }
