@@ -22,6 +22,7 @@ type (
 	evTopics         struct{}
 	evTopicChanged   struct{ name string }
 	evDeletions      struct{}
+	evIsrChanges     struct{}
 	evResign         struct{ why string }
 	evAlterPartition struct {
 		req   *kmsg.AlterPartitionRequest
@@ -175,6 +176,9 @@ func (st *state) startup(ctx context.Context) error {
 	}
 	b.updateAll = true
 	st.send(b)
+	if err := st.isrChanges(ctx); err != nil {
+		return err
+	}
 	st.logger.Info("controller ready", zap.Int("brokers", len(st.brokers)), zap.Int("topics", len(st.topics)), zap.Int("partitions", len(st.parts)))
 	return st.deletions(ctx)
 }
@@ -192,6 +196,8 @@ func (st *state) apply(ctx context.Context, ev event) error {
 		return st.topicChanged(ctx, e.name)
 	case evDeletions:
 		return st.deletions(ctx)
+	case evIsrChanges:
+		return st.isrChanges(ctx)
 	case evAlterPartition:
 		return st.alterPartition(ctx, e)
 	case evControlledShutdown:
@@ -797,4 +803,42 @@ func (st *state) addPartitions(ctx context.Context, e evAddPartitions) error {
 	err = st.topicChanged(ctx, e.topic)
 	e.reply <- err
 	return err
+}
+
+// isrChanges handles /isr_change_notification (Kafka's
+// IsrChangeNotificationHandler), where leaders of older
+// inter.broker.protocol versions announce ISRs they wrote themselves: the
+// listed partitions' states are read again from ZooKeeper, every broker
+// gets an UpdateMetadata for them, and the notifications are deleted.
+// gokafka's own leaders use AlterPartition and never write here.
+func (st *state) isrChanges(ctx context.Context) error {
+	names, parts, ch, err := st.zk.WatchIsrChanges(ctx)
+	if err != nil {
+		st.logger.Warn("read /isr_change_notification", zap.Error(err))
+		st.t.watchOnce(st.t.ctx, retryAfter(st.t.ctx), evIsrChanges{})
+		return nil
+	}
+	st.t.watchOnce(st.t.ctx, ch, evIsrChanges{})
+	if len(names) == 0 {
+		return nil
+	}
+	b := st.newBatch()
+	for _, cp := range parts {
+		p := tp{cp.Topic, cp.Partition}
+		if _, ok := st.parts[p]; !ok {
+			continue
+		}
+		now, err := st.zk.PartitionState(ctx, p.topic, p.partition)
+		if err != nil {
+			continue
+		}
+		st.parts[p] = now
+		b.update(p)
+	}
+	st.send(b)
+	if err := st.zk.DeleteIsrChanges(ctx, st.ce, names); err != nil {
+		return fenced(err)
+	}
+	st.logger.Info("ISR change notifications handled", zap.Int("notifications", len(names)), zap.Int("partitions", len(parts)))
+	return nil
 }
