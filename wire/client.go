@@ -37,6 +37,9 @@ type Client struct {
 	rd   *bufio.Reader
 	corr int32
 	buf  []byte
+	// in is the response frame buffer, reused by the next request: byte
+	// fields of a response (a fetch's records) alias it until then.
+	in []byte
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -52,7 +55,9 @@ func NewClient(addr, clientID string) *Client {
 func (c *Client) Addr() string { return c.addr }
 
 // Request sends req (at the version set on it) and decodes the answer into
-// a response of the matching kind. The request is bounded by ctx: when ctx
+// a response of the matching kind. Byte fields of the response (a fetch's
+// record batches) alias the client's buffer and are valid until the next
+// Request. The request is bounded by ctx: when ctx
 // ends the connection is closed, so a blocked read returns at once, and the
 // next request dials again.
 func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
@@ -129,7 +134,16 @@ func (c *Client) roundTrip(req kmsg.Request) (kmsg.Response, error) {
 	if n < 4 || n > maxResponseBytes {
 		return nil, fmt.Errorf("response frame of %d bytes", n)
 	}
-	frame := make([]byte, n)
+	if cap(c.in) < int(n) {
+		c.in = make([]byte, n)
+	}
+	frame := c.in[:n]
+	if cap(c.in) > maxRetainedBuffer && int(n) <= maxRetainedBuffer {
+		// A huge buffer from an earlier response is not kept for small
+		// ones.
+		c.in = nil
+		frame = make([]byte, n)
+	}
 	if _, err := io.ReadFull(c.rd, frame); err != nil {
 		return nil, fmt.Errorf("read response: %w", noEOF(err))
 	}
