@@ -348,9 +348,10 @@ func (f *fetcher) truncate(ctx context.Context, client *wire.Client, parts map[t
 				continue
 			}
 			if rp.ErrorCode != 0 {
-				f.logger.Debug("OffsetForLeaderEpoch error", zap.String("partition", tp.String()),
-					zap.String("error", kerr.ErrorForCode(rp.ErrorCode).Error()))
-				f.update(tp, a.fp.epoch, func(x *fetchPartition) { x.backoff = time.Now().Add(f.s.cfg.ReplicaFetchBackoff) })
+				e := kerr.ErrorForCode(rp.ErrorCode)
+				f.logger.Debug("OffsetForLeaderEpoch error", zap.String("partition", tp.String()), zap.Error(e))
+				d := f.errorBackoff(e)
+				f.update(tp, a.fp.epoch, func(x *fetchPartition) { x.backoff = time.Now().Add(d) })
 				continue
 			}
 			// KIP-279: with the leader's answer (E, end), cut to the
@@ -429,11 +430,18 @@ func (f *fetcher) fetch(ctx context.Context, client *wire.Client, parts map[topi
 		sent[tp] = fp
 	}
 	if len(sent) == 0 {
-		// Everything is backing off or waiting to truncate.
+		// Everything is backing off or waiting to truncate: wait for the
+		// first backoff to end (at most 100 ms) or a new partition.
+		wait := 100 * time.Millisecond
+		for _, fp := range parts {
+			if d := time.Until(fp.backoff); d > 0 && d < wait {
+				wait = d
+			}
+		}
 		select {
 		case <-ctx.Done():
 		case <-f.wake:
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(wait):
 		}
 		return nil
 	}
@@ -496,6 +504,28 @@ func (f *fetcher) handlePartition(tp topicPartition, fp fetchPartition, rp *kmsg
 		// UNKNOWN_TOPIC_OR_PARTITION: the leader and this broker disagree
 		// on who leads; the controller's next LeaderAndIsr settles it.
 		f.logger.Debug("fetch error", zap.String("partition", tp.String()), zap.Error(err))
-		backoff()
+		d := f.errorBackoff(err)
+		f.update(tp, fp.epoch, func(x *fetchPartition) { x.backoff = time.Now().Add(d) })
 	}
+}
+
+// leaderCatchingUpBackoff is how soon a follower asks again when the
+// leader has not applied its own LeaderAndIsr yet.
+const leaderCatchingUpBackoff = 20 * time.Millisecond
+
+// errorBackoff is how long a partition waits after a leader's error:
+// replica.fetch.backoff.ms, except when the leader answers as a broker
+// that has not yet heard it leads (UNKNOWN_LEADER_EPOCH: our epoch is
+// newer than its; NOT_LEADER_OR_FOLLOWER from the broker the controller
+// named). The controller sends LeaderAndIsr to the leader and the
+// followers at the same time, so right after a leader change a follower
+// often asks first; waiting the full second there would add a second to
+// every failover. A follower behind the leader (FENCED_LEADER_EPOCH) waits
+// for its own LeaderAndIsr the usual time.
+func (f *fetcher) errorBackoff(err error) time.Duration {
+	d := f.s.cfg.ReplicaFetchBackoff
+	if errors.Is(err, kerr.UnknownLeaderEpoch) || errors.Is(err, kerr.NotLeaderForPartition) {
+		d = min(d, leaderCatchingUpBackoff)
+	}
+	return d
 }
