@@ -54,6 +54,13 @@ func startCluster(b *testing.B) *benchCluster {
 		}
 		overrides[k] = v
 	}
+	// A benchmark that fails adds no figures; the section says so instead
+	// of leaving its rows out silently.
+	b.Cleanup(func() {
+		if b.Failed() {
+			report.addBench(benchLog{name: b.Name() + " FAILED (its figures are missing; the go test output says why)"})
+		}
+	})
 	bc := &benchCluster{c: testcluster.New(b), byID: map[int32]*testcluster.Broker{}}
 	for range 3 {
 		br := bc.c.NewBroker(b, overrides)
@@ -203,10 +210,17 @@ func (bc *benchCluster) createTopic(b *testing.B, topic string, replicas []int32
 		st, err := bc.state(topic, 0)
 		return err == nil && st.Leader == replicas[0] && len(st.ISR) == len(replicas), err
 	})
-	r := &kgo.Record{Topic: topic, Value: make([]byte, recordSize)}
-	if err := bc.admin.ProduceSync(ctx, r).FirstErr(); err != nil {
-		b.Fatalf("first record to %s: %v", topic, err)
-	}
+	// The state znode is written before the controller's LeaderAndIsr
+	// reaches the leader; until it does, the leader answers
+	// UNKNOWN_TOPIC_OR_PARTITION, which franz-go gives up on after a few
+	// tries. So the first record is retried until it is acknowledged.
+	bc.waitFor(b, fmt.Sprintf("a first acknowledged record in %s", topic), func() (bool, error) {
+		pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer pcancel()
+		r := &kgo.Record{Topic: topic, Value: make([]byte, recordSize)}
+		err := bc.admin.ProduceSync(pctx, r).FirstErr()
+		return err == nil, err
+	})
 }
 
 // deleteTopic deletes a topic and waits until the controller has finished

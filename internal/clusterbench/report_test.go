@@ -216,6 +216,10 @@ func (r *results) render() string {
 	p("  processes took from the same two cores while it ran.")
 	for _, l := range r.benches {
 		p("")
+		if l.load.wall == 0 {
+			p("%s.", l.name)
+			continue
+		}
 		p("%s (%.0f s): brokers %.1f CPU-s, ZooKeeper %.1f, benchmark process %.1f, others %.1f (%.2f cores on average), steal %.1f.",
 			l.name, l.load.wall, l.load.brokers, l.load.zk, l.load.self, l.load.others, l.load.others/max(l.load.wall, 1e-9), l.load.steal)
 		p("")
