@@ -116,7 +116,7 @@ func BenchmarkReplicatedProduce(b *testing.B) {
 			bc.deleteTopic(b, topic)
 			mbs[rf] = append(mbs[rf], r.sum.MBPerSec)
 			cpu[rf] = append(cpu[rf], r.cpu.perGiB(r.sum.Bytes))
-			line := fmt.Sprintf("run %d, RF %d %s: %d records, %.1f MiB/s, latency avg %.1f ms p99 %.0f ms; brokers %.2f CPU-s (%s), %.2f per GiB; others %.2f CPU-s over %.1f s; ISR after %v; memory warmed at %.0f MiB/s",
+			line := fmt.Sprintf("run %d, RF %d acks=%s: %d records, %.1f MiB/s, latency avg %.1f ms p99 %.0f ms; brokers %.2f CPU-s (%s), %.2f per GiB; others %.2f CPU-s over %.1f s; ISR after %v; memory warmed at %.0f MiB/s",
 				rep, rf, props[rf]["acks"], r.sum.Records, r.sum.MBPerSec, r.sum.AvgLatencyMs, r.sum.P99Ms,
 				r.cpu.brokers, byBroker(r.cpu), r.cpu.perGiB(r.sum.Bytes), r.cpu.others, r.cpu.wall, st.ISR, warm)
 			log.lines = append(log.lines, line)
