@@ -5,11 +5,11 @@ GO       ?= go
 BIN      := bin/gokafka
 # Unit-test packages run with the race detector; the end-to-end packages run
 # the broker as a separate process, so -race on the test binary buys nothing.
-E2E_PKGS  := ./compat-tests/... ./internal/testcluster/...
-UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /compat-tests -e /internal/testcluster)
+E2E_PKGS  := ./compat-tests/... ./internal/testcluster/... ./internal/clusterbench/...
+UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /compat-tests -e /internal/testcluster -e /internal/clusterbench)
 FUZZTIME ?= 5s
 
-.PHONY: all build run test vet unit e2e fuzz-short fuzz bench chaos clean
+.PHONY: all build run test vet unit e2e fuzz-short fuzz bench bench-cluster chaos clean
 
 all: build
 
@@ -72,9 +72,27 @@ CHAOS_COUNT ?= 3
 chaos: build
 	CHAOS_ROUNDS=$(CHAOS_ROUNDS) GOKAFKA_BIN=$(CURDIR)/$(BIN) $(GO) test -p 1 -count=$(CHAOS_COUNT) -timeout 90m -run 'TestReplication' -v ./compat-tests/
 
-## bench: throughput of a local broker (scripts/bench.sh).
+## bench: throughput of a local broker (scripts/bench.sh), then the
+## replication benchmarks (bench-cluster) unless BENCH_CLUSTER=0.
 bench: build
 	scripts/bench.sh
+	@if [ "$${BENCH_CLUSTER:-1}" = 0 ]; then \
+		echo "bench: BENCH_CLUSTER=0: replication benchmarks skipped"; \
+	else \
+		$(MAKE) --no-print-directory bench-cluster; \
+	fi
+
+# The results file both write: bench.sh's BENCH_OUT, or BENCH_CLUSTER_OUT
+# for bench-cluster alone. Absolute, because go test runs in the package dir.
+CLUSTER_OUT = $(abspath $(or $(BENCH_CLUSTER_OUT),$(BENCH_OUT),bench/results.md))
+
+## bench-cluster: three brokers: RF 3 acks=all produce vs RF 1, end-to-end p99,
+## failover after SIGTERM and SIGKILL, follower catch-up (internal/clusterbench);
+## writes the "Replication (three brokers)" section of bench/results.md. Each
+## benchmark repeats its runs itself (BENCH_CLUSTER_REPEAT ...), so -benchtime 1x.
+bench-cluster: build
+	GOKAFKA_BIN=$(CURDIR)/$(BIN) BENCH_CLUSTER_OUT=$(CLUSTER_OUT) \
+		$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 90m -v ./internal/clusterbench/
 
 ## clean: remove build output (not ./data: that is your local cluster's state).
 clean:

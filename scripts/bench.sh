@@ -21,6 +21,9 @@
 # For every run it also reports the broker's CPU seconds (utime+stime from
 # /proc/<pid>/stat) and its peak RSS, so broker efficiency is visible even
 # when the client, which shares the cores, is the bottleneck.
+# It rewrites BENCH_OUT whole; `make bench` then runs `make bench-cluster`
+# (internal/clusterbench, three brokers), which adds the section
+# "Replication (three brokers)" to the same file.
 #
 # Environment (defaults in brackets):
 #   BENCH_RECORDS_100 [10000000] records per 100-byte produce run

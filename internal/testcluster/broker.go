@@ -188,6 +188,23 @@ func (b *Broker) LogPath() string {
 	return b.proc.logPath
 }
 
+// Pid is the process id of the current run, or 0 when the broker has not
+// been started or its last run has exited. Benchmarks read the broker's CPU
+// time from /proc/<pid>/stat with it.
+func (b *Broker) Pid() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.proc == nil {
+		return 0
+	}
+	select {
+	case <-b.proc.done:
+		return 0
+	default:
+		return b.proc.cmd.Process.Pid
+	}
+}
+
 // Log returns everything the current (or last) run has written so far.
 func (b *Broker) Log() string {
 	p := b.LogPath()

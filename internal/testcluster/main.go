@@ -32,7 +32,11 @@ type shared struct {
 // Main runs the package's tests with one ZooKeeper shared by all of them and
 // removes what it built afterwards. Call it from TestMain. Without it, every
 // cluster starts its own ZooKeeper (slower, but correct).
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns m.Run's code, for a TestMain that
+// has work of its own to do after the tests (a benchmark writing its report).
+func Run(m *testing.M) int {
 	process.mu.Lock()
 	process.inMain = true
 	process.mu.Unlock()
@@ -50,7 +54,7 @@ func Main(m *testing.M) {
 	}
 	process.mu.Unlock()
 	process.bin.remove()
-	os.Exit(code)
+	return code
 }
 
 // zookeeper returns the ZooKeeper a new cluster should use and a fresh

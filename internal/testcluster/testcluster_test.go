@@ -13,8 +13,9 @@ import (
 func TestMain(m *testing.M) { Main(m) }
 
 // TestBrokerLifecycle checks the harness end to end: a broker serves after
-// Start, registers under the cluster's chroot, comes back on the same address
-// after Kill and after Restart, and is gone after Stop.
+// Start, registers under the cluster's chroot, has a pid while it runs and
+// none after Kill, comes back on the same address after Kill and after
+// Restart, and is gone after Stop.
 func TestBrokerLifecycle(t *testing.T) {
 	c := New(t)
 	b := c.StartBroker(t, nil)
@@ -26,9 +27,15 @@ func TestBrokerLifecycle(t *testing.T) {
 		t.Fatalf("/brokers/ids/0 under %s: exists=%v err=%v", c.Chroot, ok, err)
 	}
 
+	if pid := b.Pid(); pid <= 0 {
+		t.Fatalf("Pid of a running broker = %d", pid)
+	}
 	b.Kill()
 	if b.Running() {
 		t.Fatal("broker still running after Kill")
+	}
+	if pid := b.Pid(); pid != 0 {
+		t.Fatalf("Pid after Kill = %d, want 0", pid)
 	}
 	if err := b.Start(ctx); err != nil {
 		t.Fatalf("start after kill: %v", err)

@@ -222,6 +222,17 @@ func (s *Server) Mode(ctx context.Context) string {
 // ID is the server's myid in its ensemble, 0 for a standalone server.
 func (s *Server) ID() int { return s.myid }
 
+// Pid is the JVM's process id, or 0 when the server is stopped. Benchmarks
+// read its CPU time from /proc/<pid>/stat to tell it apart from other load.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.cmd.Process.Pid
+}
+
 // LogPath is the file that receives the JVM's output.
 func (s *Server) LogPath() string { return filepath.Join(s.Dir, "zookeeper.log") }
 
