@@ -202,27 +202,13 @@ func (t *term) post(ev event) bool {
 // state znode with a conditional update and answers with the new state.
 // A broker that is not the controller answers NOT_CONTROLLER.
 func (c *Controller) AlterPartition(ctx context.Context, req *kmsg.AlterPartitionRequest) *kmsg.AlterPartitionResponse {
-	resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
-	t := c.term.Load()
-	if t == nil {
-		resp.ErrorCode = kerr.NotController.Code
+	return ask(ctx, c, func(reply chan<- *kmsg.AlterPartitionResponse) event {
+		return evAlterPartition{req: req, reply: reply}
+	}, func(code int16) *kmsg.AlterPartitionResponse {
+		resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
+		resp.ErrorCode = code
 		return resp
-	}
-	reply := make(chan *kmsg.AlterPartitionResponse, 1)
-	if !t.post(evAlterPartition{req: req, reply: reply}) {
-		resp.ErrorCode = kerr.NotController.Code
-		return resp
-	}
-	select {
-	case r := <-reply:
-		return r
-	case <-ctx.Done():
-		resp.ErrorCode = kerr.RequestTimedOut.Code
-		return resp
-	case <-t.ctx.Done():
-		resp.ErrorCode = kerr.NotController.Code
-		return resp
-	}
+	})
 }
 
 // ControlledShutdown handles a broker's ControlledShutdown request: the
@@ -230,26 +216,34 @@ func (c *Controller) AlterPartition(ctx context.Context, req *kmsg.AlterPartitio
 // members and takes it out of the ISRs it follows in, and answers with the
 // partitions it still leads (none when everything could move).
 func (c *Controller) ControlledShutdown(ctx context.Context, req *kmsg.ControlledShutdownRequest) *kmsg.ControlledShutdownResponse {
-	resp := req.ResponseKind().(*kmsg.ControlledShutdownResponse)
+	return ask(ctx, c, func(reply chan<- *kmsg.ControlledShutdownResponse) event {
+		return evControlledShutdown{req: req, reply: reply}
+	}, func(code int16) *kmsg.ControlledShutdownResponse {
+		resp := req.ResponseKind().(*kmsg.ControlledShutdownResponse)
+		resp.ErrorCode = code
+		return resp
+	})
+}
+
+// ask posts a request event to the current term's loop and waits for its
+// answer: NOT_CONTROLLER when there is no term or it ends first,
+// REQUEST_TIMED_OUT when ctx ends first (the loop may still apply it).
+func ask[R any](ctx context.Context, c *Controller, event func(chan<- R) event, failed func(code int16) R) R {
 	t := c.term.Load()
 	if t == nil {
-		resp.ErrorCode = kerr.NotController.Code
-		return resp
+		return failed(kerr.NotController.Code)
 	}
-	reply := make(chan *kmsg.ControlledShutdownResponse, 1)
-	if !t.post(evControlledShutdown{req: req, reply: reply}) {
-		resp.ErrorCode = kerr.NotController.Code
-		return resp
+	reply := make(chan R, 1)
+	if !t.post(event(reply)) {
+		return failed(kerr.NotController.Code)
 	}
 	select {
 	case r := <-reply:
 		return r
 	case <-ctx.Done():
-		resp.ErrorCode = kerr.RequestTimedOut.Code
-		return resp
+		return failed(kerr.RequestTimedOut.Code)
 	case <-t.ctx.Done():
-		resp.ErrorCode = kerr.NotController.Code
-		return resp
+		return failed(kerr.NotController.Code)
 	}
 }
 
