@@ -148,10 +148,18 @@ func (s *Server) describeTopic(tm *topicMeta, ops int32) kmsg.MetadataResponseTo
 	return t
 }
 
-// controllerID is the controller the last UpdateMetadata named (-1 while
-// this broker's session is lost: clients retry).
+// controllerID is the controller the last UpdateMetadata named (-1 before
+// the first one and while this broker's session is lost: clients retry).
 func (s *Server) controllerID() int32 {
 	if s.leadershipFenced() {
+		return -1
+	}
+	select {
+	case <-s.metaReady:
+	default:
+		// No UpdateMetadata yet: what /controller said at start may be a
+		// previous run of this broker. Clients (and readiness probes)
+		// wait until the controller has told this broker its state.
 		return -1
 	}
 	_, ctl := s.meta.brokerList()
