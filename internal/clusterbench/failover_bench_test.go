@@ -103,7 +103,7 @@ func startSteadyProducer(b *testing.B, bc *benchCluster, topic string) *steadyPr
 	return p
 }
 
-// stop ends the producer and closes its client. It may be called twice.
+// stop ends the producer and closes its client (at the benchmark's cleanup).
 func (p *steadyProducer) stop() {
 	p.cancel()
 	<-p.done
