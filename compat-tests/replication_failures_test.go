@@ -18,9 +18,9 @@ import (
 	"github.com/gokafka/gokafka/internal/testcluster"
 )
 
-// threeBrokers starts three brokers at once (a broker waits for the
-// controller's first UpdateMetadata, so they start together) and returns
-// them by id with their bootstrap addresses.
+// threeBrokers starts three brokers at once (testcluster.StartBrokers: a
+// broker waits for the controller's first UpdateMetadata, so they start
+// together) and returns them by id with their bootstrap addresses.
 func threeBrokers(t *testing.T, c *testcluster.Cluster, overrides map[string]string) (map[int32]*testcluster.Broker, []string) {
 	t.Helper()
 	base := map[string]string{
@@ -30,28 +30,11 @@ func threeBrokers(t *testing.T, c *testcluster.Cluster, overrides map[string]str
 	for k, v := range overrides {
 		base[k] = v
 	}
-	var bs []*testcluster.Broker
-	var seeds []string
-	for range 3 {
-		b := c.NewBroker(t, base)
-		bs = append(bs, b)
-		seeds = append(seeds, b.Addr())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testcluster.StartTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(bs))
-	for i, b := range bs {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = b.Start(ctx) }()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
 	byID := map[int32]*testcluster.Broker{}
-	for _, b := range bs {
+	var seeds []string
+	for _, b := range c.StartBrokers(t, 3, base) {
 		byID[b.ID] = b
+		seeds = append(seeds, b.Addr())
 	}
 	return byID, seeds
 }
