@@ -56,6 +56,11 @@ type Config struct {
 	MessageMaxBytes int32
 	// SocketRequestMaxBytes is socket.request.max.bytes (104857600).
 	SocketRequestMaxBytes int32
+	// FetchMaxBytes is fetch.max.bytes (57671680, 55 MiB, at least 1024):
+	// the most record bytes one Fetch response carries, whatever the
+	// request's max_bytes, followers' fetches included; the first batch
+	// is still returned whole when larger (KIP-74).
+	FetchMaxBytes int32
 	// LogMessageTimestampType is log.message.timestamp.type (CreateTime).
 	LogMessageTimestampType string
 	// MinInsyncReplicas is min.insync.replicas (1).
@@ -159,6 +164,8 @@ const (
 	defaultRetentionCheckMs       = 300000
 	defaultMessageMaxBytes        = 1048588
 	defaultSocketRequestMaxBytes  = 104857600
+	defaultFetchMaxBytes          = 55 * 1024 * 1024
+	minFetchMaxBytes              = 1024
 	defaultFlushSchedulerInterval = time.Second
 	// producer.id.expiration.check.interval.ms; producer.id.expiration.ms
 	// defaults through storage.DefaultConfig.
@@ -188,7 +195,7 @@ var brokerKeys = map[string]bool{
 	"num.replica.fetchers": true, "unclean.leader.election.enable": true,
 	"controlled.shutdown.enable": true, "controlled.shutdown.max.retries": true,
 	"controlled.shutdown.retry.backoff.ms": true, "inter.broker.listener.name": true,
-	"broker.rack": true,
+	"broker.rack": true, "fetch.max.bytes": true,
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common
@@ -357,6 +364,7 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.AutoCreateTopics = p.bool("auto.create.topics.enable", true)
 	c.DeleteTopicEnable = p.bool("delete.topic.enable", true)
 	c.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes", defaultSocketRequestMaxBytes, 1, math.MaxInt32))
+	c.FetchMaxBytes = int32(p.int("fetch.max.bytes", defaultFetchMaxBytes, minFetchMaxBytes, math.MaxInt32))
 	c.LogRetentionCheckInterval = time.Duration(p.int("log.retention.check.interval.ms", defaultRetentionCheckMs, 1, math.MaxInt64)) * time.Millisecond
 	c.LogFlushSchedulerInterval = defaultFlushSchedulerInterval
 	if _, ok := raw["log.flush.scheduler.interval.ms"]; ok {

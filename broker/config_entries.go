@@ -98,6 +98,7 @@ func (s *Server) brokerConfigEntries() []configEntry {
 		{"broker.id", kmsg.ConfigTypeInt, itoa(int64(c.BrokerID))},
 		{"default.replication.factor", kmsg.ConfigTypeInt, itoa(int64(c.DefaultReplicationFactor))},
 		{"delete.topic.enable", kmsg.ConfigTypeBoolean, strconv.FormatBool(c.DeleteTopicEnable)},
+		{"fetch.max.bytes", kmsg.ConfigTypeInt, itoa(int64(c.FetchMaxBytes))},
 		{"listeners", kmsg.ConfigTypeString, strings.Join(listeners, ",")},
 		{"log.dirs", kmsg.ConfigTypeString, strings.Join(c.LogDirs, ",")},
 		{"log.retention.check.interval.ms", kmsg.ConfigTypeLong, itoa(c.LogRetentionCheckInterval.Milliseconds())},

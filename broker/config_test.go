@@ -44,6 +44,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"log.index.size.max.bytes", c.Log.SegmentIndexBytes, int32(10485760)},
 		{"message.max.bytes", c.MessageMaxBytes, int32(1048588)},
 		{"socket.request.max.bytes", c.SocketRequestMaxBytes, int32(104857600)},
+		{"fetch.max.bytes", c.FetchMaxBytes, int32(57671680)},
 		{"log.message.timestamp.type", c.LogMessageTimestampType, "CreateTime"},
 		{"min.insync.replicas", c.MinInsyncReplicas, int32(1)},
 		{"producer.id.expiration.ms", c.Log.ProducerIDExpirationMs, int64(86400000)},
@@ -84,6 +85,7 @@ func TestLoadConfigValues(t *testing.T) {
 		{"log append time", []string{"log.message.timestamp.type=LogAppendTime"}, func(c Config) bool { return c.LogMessageTimestampType == "LogAppendTime" }},
 		{"booleans any case", []string{"auto.create.topics.enable=FALSE"}, func(c Config) bool { return !c.AutoCreateTopics }},
 		{"override value with equals", []string{"log.dirs=/a=b"}, func(c Config) bool { return c.LogDirs[0] == "/a=b" }},
+		{"fetch max bytes", []string{"fetch.max.bytes=1024"}, func(c Config) bool { return c.FetchMaxBytes == 1024 }},
 		{"producer expiration", []string{"producer.id.expiration.ms=60000", "producer.id.expiration.check.interval.ms=1000"}, func(c Config) bool {
 			tc, err := c.TopicConfig(nil)
 			return c.Log.ProducerIDExpirationMs == 60000 && c.ProducerIDExpirationCheckInterval == time.Second && err == nil && tc.Log.ProducerIDExpirationMs == 60000
@@ -138,6 +140,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{zkOnly, "novalue"}, "novalue"},
 		{[]string{zkOnly, "producer.id.expiration.ms=0"}, "producer.id.expiration.ms"},
 		{[]string{zkOnly, "producer.id.expiration.check.interval.ms=0"}, "producer.id.expiration.check.interval.ms"},
+		{[]string{zkOnly, "fetch.max.bytes=1023"}, "fetch.max.bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
