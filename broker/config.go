@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -56,6 +58,33 @@ type Config struct {
 	MessageMaxBytes int32
 	// SocketRequestMaxBytes is socket.request.max.bytes (104857600).
 	SocketRequestMaxBytes int32
+	// ConnectionsMaxIdle is connections.max.idle.ms (600000): a client
+	// connection on which no request arrives for this long is closed, and
+	// so is one whose response moves no byte for this long (the client
+	// stopped reading), which is how Kafka's Selector treats both (a
+	// stalled send is no activity). A negative key disables both, as in
+	// Kafka, and so does 0 in gokafka (Kafka would close every connection
+	// at its first idle moment); either is stored as 0.
+	ConnectionsMaxIdle time.Duration
+	// MaxConnections is max.connections (2147483647): the broker's limit
+	// on open client connections over all listeners. The inter-broker
+	// listener is exempt when there is more than one listener, as in
+	// Kafka. Kafka stops accepting at the limit; gokafka accepts and closes
+	// at once (conn_quotas.go says why).
+	MaxConnections int32
+	// MaxConnectionsPerIP is max.connections.per.ip (2147483647): the
+	// limit on open connections from one address; beyond it a connection
+	// is closed at once, as in Kafka. 0 is allowed only with overrides.
+	MaxConnectionsPerIP int32
+	// MaxConnectionsPerIPOverrides is max.connections.per.ip.overrides
+	// ("" by default): "host:count" pairs, comma-separated, where host is
+	// an IP address or a name resolved at start.
+	MaxConnectionsPerIPOverrides map[string]int32
+	// FetchMaxBytes is fetch.max.bytes (57671680, 55 MiB, at least 1024):
+	// the most record bytes one Fetch response carries, whatever the
+	// request's max_bytes, followers' fetches included; the first batch
+	// is still returned whole when larger (KIP-74).
+	FetchMaxBytes int32
 	// LogMessageTimestampType is log.message.timestamp.type (CreateTime).
 	LogMessageTimestampType string
 	// MinInsyncReplicas is min.insync.replicas (1).
@@ -159,6 +188,9 @@ const (
 	defaultRetentionCheckMs       = 300000
 	defaultMessageMaxBytes        = 1048588
 	defaultSocketRequestMaxBytes  = 104857600
+	defaultConnectionsMaxIdleMs   = 600000
+	defaultFetchMaxBytes          = 55 * 1024 * 1024
+	minFetchMaxBytes              = 1024
 	defaultFlushSchedulerInterval = time.Second
 	// producer.id.expiration.check.interval.ms; producer.id.expiration.ms
 	// defaults through storage.DefaultConfig.
@@ -188,7 +220,9 @@ var brokerKeys = map[string]bool{
 	"num.replica.fetchers": true, "unclean.leader.election.enable": true,
 	"controlled.shutdown.enable": true, "controlled.shutdown.max.retries": true,
 	"controlled.shutdown.retry.backoff.ms": true, "inter.broker.listener.name": true,
-	"broker.rack": true,
+	"broker.rack": true, "connections.max.idle.ms": true, "max.connections": true,
+	"max.connections.per.ip": true, "max.connections.per.ip.overrides": true,
+	"fetch.max.bytes": true,
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common
@@ -208,7 +242,6 @@ var ignoredKafkaKeys = []string{
 	"auto.leader.rebalance.enable", "request.timeout.ms", "queued.max.requests",
 	"zookeeper.set.acl", "zookeeper.max.in.flight.requests",
 	"confluent.support.metrics.enable", "confluent.support.customer.id",
-	"connections.max.idle.ms", "max.connections", "max.connections.per.ip",
 	"log.cleaner.enable", "log.cleaner.threads", "log.cleaner.dedupe.buffer.size",
 	"log.cleaner.io.buffer.size", "log.cleaner.backoff.ms",
 	"log.flush.offset.checkpoint.interval.ms", "log.flush.start.offset.checkpoint.interval.ms",
@@ -357,6 +390,22 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.AutoCreateTopics = p.bool("auto.create.topics.enable", true)
 	c.DeleteTopicEnable = p.bool("delete.topic.enable", true)
 	c.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes", defaultSocketRequestMaxBytes, 1, math.MaxInt32))
+	idleMs := p.int("connections.max.idle.ms", defaultConnectionsMaxIdleMs, math.MinInt64, math.MaxInt64)
+	if idleMs > 0 {
+		c.ConnectionsMaxIdle = time.Duration(min(idleMs, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
+	}
+	c.MaxConnections = int32(p.int("max.connections", math.MaxInt32, 0, math.MaxInt32))
+	c.MaxConnectionsPerIP = int32(p.int("max.connections.per.ip", math.MaxInt32, 0, math.MaxInt32))
+	if p.err == nil {
+		c.MaxConnectionsPerIPOverrides, err = parseConnectionOverrides(p.str("max.connections.per.ip.overrides", ""))
+		if err != nil {
+			return Config{}, fmt.Errorf("max.connections.per.ip.overrides: %w", err)
+		}
+		if c.MaxConnectionsPerIP == 0 && len(c.MaxConnectionsPerIPOverrides) == 0 {
+			p.fail(errors.New("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set"))
+		}
+	}
+	c.FetchMaxBytes = int32(p.int("fetch.max.bytes", defaultFetchMaxBytes, minFetchMaxBytes, math.MaxInt32))
 	c.LogRetentionCheckInterval = time.Duration(p.int("log.retention.check.interval.ms", defaultRetentionCheckMs, 1, math.MaxInt64)) * time.Millisecond
 	c.LogFlushSchedulerInterval = defaultFlushSchedulerInterval
 	if _, ok := raw["log.flush.scheduler.interval.ms"]; ok {
@@ -506,6 +555,57 @@ func (p *configParser) fail(err error) {
 	if p.err == nil {
 		p.err = err
 	}
+}
+
+// parseConnectionOverrides parses max.connections.per.ip.overrides:
+// "host:count,..." where host is an IP address (IPv6 without brackets
+// works: the count follows the last colon) or a host name, and count is at
+// least 0.
+func parseConnectionOverrides(s string) (map[string]int32, error) {
+	out := make(map[string]int32)
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		i := strings.LastIndex(item, ":")
+		if i <= 0 {
+			return nil, fmt.Errorf("invalid entry %q: want host:count", item)
+		}
+		host := strings.TrimSpace(item[:i])
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		n, err := strconv.ParseInt(strings.TrimSpace(item[i+1:]), 10, 32)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("invalid entry %q: the count must be a number of at least 0", item)
+		}
+		if !validHost(host) {
+			return nil, fmt.Errorf("invalid entry %q: %q is not an IP address or host name", item, host)
+		}
+		out[host] = int32(n)
+	}
+	return out, nil
+}
+
+// validHost reports whether h is an IP address or a syntactically valid
+// host name (letters, digits, '-' and '.', no empty label).
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parseSecurityProtocolMap parses listener.security.protocol.map

@@ -88,6 +88,12 @@ func (s *Server) brokerConfigEntries() []configEntry {
 		advertised[i] = l.String()
 	}
 	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
+	rawOr := func(key, def string) string {
+		if v, ok := c.Raw[key]; ok {
+			return v
+		}
+		return def
+	}
 	fixed := []struct {
 		name  string
 		typ   kmsg.ConfigType
@@ -96,11 +102,16 @@ func (s *Server) brokerConfigEntries() []configEntry {
 		{"advertised.listeners", kmsg.ConfigTypeString, strings.Join(advertised, ",")},
 		{"auto.create.topics.enable", kmsg.ConfigTypeBoolean, strconv.FormatBool(c.AutoCreateTopics)},
 		{"broker.id", kmsg.ConfigTypeInt, itoa(int64(c.BrokerID))},
+		{"connections.max.idle.ms", kmsg.ConfigTypeLong, rawOr("connections.max.idle.ms", itoa(defaultConnectionsMaxIdleMs))},
 		{"default.replication.factor", kmsg.ConfigTypeInt, itoa(int64(c.DefaultReplicationFactor))},
 		{"delete.topic.enable", kmsg.ConfigTypeBoolean, strconv.FormatBool(c.DeleteTopicEnable)},
+		{"fetch.max.bytes", kmsg.ConfigTypeInt, itoa(int64(c.FetchMaxBytes))},
 		{"listeners", kmsg.ConfigTypeString, strings.Join(listeners, ",")},
 		{"log.dirs", kmsg.ConfigTypeString, strings.Join(c.LogDirs, ",")},
 		{"log.retention.check.interval.ms", kmsg.ConfigTypeLong, itoa(c.LogRetentionCheckInterval.Milliseconds())},
+		{"max.connections", kmsg.ConfigTypeInt, itoa(int64(c.MaxConnections))},
+		{"max.connections.per.ip", kmsg.ConfigTypeInt, itoa(int64(c.MaxConnectionsPerIP))},
+		{"max.connections.per.ip.overrides", kmsg.ConfigTypeString, rawOr("max.connections.per.ip.overrides", "")},
 		{"num.partitions", kmsg.ConfigTypeInt, itoa(int64(c.NumPartitions))},
 		{"producer.id.expiration.check.interval.ms", kmsg.ConfigTypeInt, itoa(c.ProducerIDExpirationCheckInterval.Milliseconds())},
 		{"producer.id.expiration.ms", kmsg.ConfigTypeInt, itoa(c.Log.ProducerIDExpirationMs)},

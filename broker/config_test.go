@@ -44,6 +44,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"log.index.size.max.bytes", c.Log.SegmentIndexBytes, int32(10485760)},
 		{"message.max.bytes", c.MessageMaxBytes, int32(1048588)},
 		{"socket.request.max.bytes", c.SocketRequestMaxBytes, int32(104857600)},
+		{"connections.max.idle.ms", c.ConnectionsMaxIdle, 10 * time.Minute},
+		{"max.connections", c.MaxConnections, int32(2147483647)},
+		{"max.connections.per.ip", c.MaxConnectionsPerIP, int32(2147483647)},
+		{"max.connections.per.ip.overrides", len(c.MaxConnectionsPerIPOverrides), 0},
+		{"fetch.max.bytes", c.FetchMaxBytes, int32(57671680)},
 		{"log.message.timestamp.type", c.LogMessageTimestampType, "CreateTime"},
 		{"min.insync.replicas", c.MinInsyncReplicas, int32(1)},
 		{"producer.id.expiration.ms", c.Log.ProducerIDExpirationMs, int64(86400000)},
@@ -84,6 +89,14 @@ func TestLoadConfigValues(t *testing.T) {
 		{"log append time", []string{"log.message.timestamp.type=LogAppendTime"}, func(c Config) bool { return c.LogMessageTimestampType == "LogAppendTime" }},
 		{"booleans any case", []string{"auto.create.topics.enable=FALSE"}, func(c Config) bool { return !c.AutoCreateTopics }},
 		{"override value with equals", []string{"log.dirs=/a=b"}, func(c Config) bool { return c.LogDirs[0] == "/a=b" }},
+		{"idle timeout", []string{"connections.max.idle.ms=1500"}, func(c Config) bool { return c.ConnectionsMaxIdle == 1500*time.Millisecond }},
+		{"idle timeout off", []string{"connections.max.idle.ms=-1"}, func(c Config) bool { return c.ConnectionsMaxIdle == 0 }},
+		{"connection limits", []string{"max.connections=10", "max.connections.per.ip=0", "max.connections.per.ip.overrides=127.0.0.1:5, ::1:6,[fe80::1]:0,broker-1.example:7"}, func(c Config) bool {
+			o := c.MaxConnectionsPerIPOverrides
+			return c.MaxConnections == 10 && c.MaxConnectionsPerIP == 0 && len(o) == 4 &&
+				o["127.0.0.1"] == 5 && o["::1"] == 6 && o["fe80::1"] == 0 && o["broker-1.example"] == 7
+		}},
+		{"fetch max bytes", []string{"fetch.max.bytes=1024"}, func(c Config) bool { return c.FetchMaxBytes == 1024 }},
 		{"producer expiration", []string{"producer.id.expiration.ms=60000", "producer.id.expiration.check.interval.ms=1000"}, func(c Config) bool {
 			tc, err := c.TopicConfig(nil)
 			return c.Log.ProducerIDExpirationMs == 60000 && c.ProducerIDExpirationCheckInterval == time.Second && err == nil && tc.Log.ProducerIDExpirationMs == 60000
@@ -138,6 +151,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{zkOnly, "novalue"}, "novalue"},
 		{[]string{zkOnly, "producer.id.expiration.ms=0"}, "producer.id.expiration.ms"},
 		{[]string{zkOnly, "producer.id.expiration.check.interval.ms=0"}, "producer.id.expiration.check.interval.ms"},
+		{[]string{zkOnly, "connections.max.idle.ms=soon"}, "connections.max.idle.ms"},
+		{[]string{zkOnly, "max.connections=-1"}, "max.connections"},
+		{[]string{zkOnly, "max.connections.per.ip=-1"}, "max.connections.per.ip"},
+		{[]string{zkOnly, "max.connections.per.ip=0"}, "max.connections.per.ip"},
+		{[]string{zkOnly, "max.connections.per.ip.overrides=127.0.0.1"}, "max.connections.per.ip.overrides"},
+		{[]string{zkOnly, "max.connections.per.ip.overrides=127.0.0.1:-1"}, "max.connections.per.ip.overrides"},
+		{[]string{zkOnly, "max.connections.per.ip.overrides=bad host:1"}, "max.connections.per.ip.overrides"},
+		{[]string{zkOnly, "fetch.max.bytes=1023"}, "fetch.max.bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

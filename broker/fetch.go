@@ -56,11 +56,13 @@ type fetchTarget struct {
 //
 // The answer reads whole batches up to the high watermark (which is also the
 // last stable offset: without transactions nothing is pending), within each
-// partition's max bytes and the response's max bytes, except that the first
-// batch of the response is returned whole even when it is larger (KIP-74).
-// When fewer than min_bytes are available and max_wait > 0, it waits for an
-// append to any requested partition, the end of max_wait, or the end of ctx,
-// reading again after each append.
+// partition's max bytes and the response's max bytes, which is the smaller
+// of the request's max_bytes and the broker's fetch.max.bytes (for
+// followers too, as in Kafka), except that the first batch of the response
+// is returned whole even when it is larger (KIP-74). When fewer than
+// min_bytes (at most the response's max bytes) are available and
+// max_wait > 0, it waits for an append to any requested partition, the end
+// of max_wait, or the end of ctx, reading again after each append.
 func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.FetchRequest)
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
@@ -93,8 +95,8 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.p.waitChan())})
 			}
 		}
-		total, anyErr := s.readFetch(r, out, targets, replicaID >= 0)
-		if deadline == nil || anyErr || total >= int64(r.MinBytes) || len(cases) == 0 {
+		total, anyErr, full := s.readFetch(r, out, targets, replicaID >= 0)
+		if deadline == nil || anyErr || full || total >= min(int64(r.MinBytes), s.fetchMaxBytes(r)) || len(cases) == 0 {
 			return out, nil
 		}
 		cases = append(cases,
@@ -174,20 +176,20 @@ func (s *Server) resolveFetch(r *kmsg.FetchRequest, follower bool) []fetchTarget
 
 // readFetch (re)builds out's topics from the logs, releasing the file
 // regions of a previous read. It returns the number of record bytes in the
-// response and whether any partition has an error (which answers at once,
-// as Kafka's fetch does).
+// response, whether any partition has an error (which answers at once,
+// as Kafka's fetch does), and whether the response is full: the response's
+// max bytes left out data that is there. A full response answers at once
+// whatever min_bytes asks, as Kafka caps min_bytes at the response's max
+// bytes.
 //
 // Record sets stay in the segment files (storage.Region) and wire sends them
 // with sendfile; only Fetch below v10 copies them, to look for zstd batches
 // those clients cannot read.
-func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, targets []fetchTarget, follower bool) (total int64, anyErr bool) {
+func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, targets []fetchTarget, follower bool) (total int64, anyErr, full bool) {
 	out.ReleaseFiles()
 	resp := out.FetchResponse
 	resp.Topics = resp.Topics[:0]
-	limit := int64(math.MaxInt32)
-	if r.MaxBytes > 0 {
-		limit = int64(r.MaxBytes)
-	}
+	limit := s.fetchMaxBytes(r)
 	last := -1
 	for _, t := range targets {
 		rt := &r.Topics[t.topic]
@@ -199,7 +201,8 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 			last = t.topic
 		}
 		st := &resp.Topics[len(resp.Topics)-1]
-		sp, region := s.readFetchPartition(r, t, total, limit, follower)
+		sp, region, cut := s.readFetchPartition(r, t, total, limit, follower)
+		full = full || cut
 		sp.Partition = rt.Partitions[t.part].Partition
 		if sp.ErrorCode != 0 {
 			anyErr = true
@@ -212,14 +215,30 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 			})
 		}
 	}
-	return total, anyErr
+	return total, anyErr, full
+}
+
+// fetchMaxBytes is the response's max bytes: the request's max_bytes
+// capped by fetch.max.bytes, as Kafka's KafkaApis does for every fetch. A
+// max_bytes of 0 or less reads as no limit from the client.
+func (s *Server) fetchMaxBytes(r *kmsg.FetchRequest) int64 {
+	limit := int64(math.MaxInt32)
+	if r.MaxBytes > 0 {
+		limit = int64(r.MaxBytes)
+	}
+	if s.cfg.FetchMaxBytes > 0 {
+		limit = min(limit, int64(s.cfg.FetchMaxBytes))
+	}
+	return limit
 }
 
 // readFetchPartition reads one partition given the bytes already in the
 // response and the response's limit. The records come back either in
-// sp.RecordBatches (Fetch below v10) or as a file region to release.
-func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64, follower bool) (kmsg.FetchResponseTopicPartition, storage.Region) {
-	sp := kmsg.NewFetchResponseTopicPartition()
+// sp.RecordBatches (Fetch below v10) or as a file region to release; cut
+// reports that the response's limit, not the partition's, left out
+// batches below the high watermark.
+func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64, follower bool) (sp kmsg.FetchResponseTopicPartition, region storage.Region, cut bool) {
+	sp = kmsg.NewFetchResponseTopicPartition()
 	// Kafka always answers a record set, empty when there is nothing to
 	// return: a null one (size -1) makes librdkafka fail to parse the
 	// whole response ("invalid MessageSetSize -1").
@@ -229,9 +248,9 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	sp.LogStartOffset = -1
 	sp.PreferredReadReplica = -1
 	var none storage.Region
-	fail := func(e *kerr.Error) (kmsg.FetchResponseTopicPartition, storage.Region) {
+	fail := func(e *kerr.Error) (kmsg.FetchResponseTopicPartition, storage.Region, bool) {
 		sp.ErrorCode = e.Code
-		return sp, none
+		return sp, none, false
 	}
 	if t.err != nil {
 		return fail(t.err)
@@ -272,13 +291,12 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	}
 	remaining := limit - total
 	if total > 0 && remaining <= 0 {
-		return sp, none
+		return sp, none, t.offset < upTo
 	}
 	readMax := int(max(min(int64(t.maxBytes), remaining), 0))
 	var (
-		data   []byte
-		region storage.Region
-		err    error
+		data []byte
+		err  error
 	)
 	if r.Version >= zstdMinFetchVersion {
 		region, err = p.log.ReadRegion(t.offset, readMax, upTo)
@@ -300,16 +318,38 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	if total > 0 && int64(len(data))+region.Len > remaining {
 		// Only the response's first batch may exceed max_bytes (KIP-74).
 		region.Release()
-		return sp, none
+		return sp, none, true
 	}
 	if r.Version < zstdMinFetchVersion && holdsZstd(data) {
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 		return fail(kerr.UnsupportedCompressionType)
 	}
+	next := region.Next
 	if len(data) > 0 {
 		sp.RecordBatches = data
+		next = nextOffsetAfter(data)
 	}
-	return sp, region
+	cut = remaining < int64(t.maxBytes) && next > 0 && next < upTo
+	return sp, region, cut
+}
+
+// nextOffsetAfter returns the offset after the last whole batch in data, or
+// 0 when it holds none.
+func nextOffsetAfter(data []byte) int64 {
+	var next int64
+	for len(data) >= wire.RecordBatchHeaderSize {
+		h, err := wire.ParseBatchHeader(data)
+		if err != nil {
+			break
+		}
+		n := 12 + int(h.BatchLength)
+		if n <= 12 || n > len(data) {
+			break
+		}
+		next = h.BaseOffset + int64(h.LastOffsetDelta) + 1
+		data = data[n:]
+	}
+	return next
 }
 
 // holdsZstd reports whether any batch in data is zstd-compressed.

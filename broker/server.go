@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,9 +83,12 @@ type Server struct {
 	ready      chan struct{}
 
 	inflight requestGate
-	connsMu  sync.Mutex
-	conns    map[net.Conn]struct{}
-	connWG   sync.WaitGroup
+	// quotas enforces max.connections and max.connections.per.ip
+	// (conn_quotas.go); set by Run before the listeners accept.
+	quotas  *connQuotas
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+	connWG  sync.WaitGroup
 }
 
 // New checks the configuration and returns a Server that Run starts. It
@@ -154,6 +158,10 @@ func (s *Server) leadershipFenced() bool { return s.fenced.Load() }
 // could not start (or could not stop cleanly).
 func (s *Server) Run(ctx context.Context) (err error) {
 	id := s.cfg.BrokerID
+	s.quotas, err = newConnQuotas(ctx, s.cfg, s.interBrokerListener())
+	if err != nil {
+		return err
+	}
 	s.zk, err = zkmeta.Connect(ctx, zkmeta.Config{
 		Connect:        s.cfg.ZooKeeperConnect,
 		SessionTimeout: s.cfg.ZooKeeperSessionTimeout,
@@ -360,9 +368,18 @@ func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
+		addr := connAddr(c)
+		if err := s.quotas.admit(name, addr); err != nil {
+			// Kafka logs the per-address refusal at info as well.
+			s.logger.Info("rejected connection", zap.String("listener", name),
+				zap.Stringer("remote", c.RemoteAddr()), zap.Error(err))
+			c.Close()
+			continue
+		}
 		s.connsMu.Lock()
 		if ctx.Err() != nil {
 			s.connsMu.Unlock()
+			s.quotas.release(addr)
 			c.Close()
 			return
 		}
@@ -371,20 +388,26 @@ func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
 		s.connsMu.Unlock()
 		cctx := context.WithValue(ctx, listenerNameKey{}, name)
 		cctx = context.WithValue(cctx, remoteAddrKey{}, c.RemoteAddr())
-		go s.serveConn(cctx, c)
+		go s.serveConn(cctx, c, addr)
 	}
 }
 
-func (s *Server) serveConn(ctx context.Context, c net.Conn) {
+// serveConn serves one admitted connection until it closes.
+// connections.max.idle.ms bounds both the wait for a request and a
+// response write without progress (see Config.ConnectionsMaxIdle).
+func (s *Server) serveConn(ctx context.Context, c net.Conn, addr netip.Addr) {
 	defer s.connWG.Done()
 	defer func() {
 		s.connsMu.Lock()
 		delete(s.conns, c)
 		s.connsMu.Unlock()
+		s.quotas.release(addr)
 	}()
 	err := wire.ServeConn(ctx, c, wire.ConnConfig{
 		MaxRequestBytes: s.cfg.SocketRequestMaxBytes,
 		Versions:        s.versions,
+		IdleTimeout:     s.cfg.ConnectionsMaxIdle,
+		WriteTimeout:    s.cfg.ConnectionsMaxIdle,
 		Logger:          s.logger.Named("conn"),
 	}, inflightHandler{s})
 	if err != nil && ctx.Err() == nil {

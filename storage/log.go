@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -100,6 +101,8 @@ type Log struct {
 	syncRolled func(rolledSegment) error
 
 	scanBufs sync.Pool // *batchScanner buffers reused by readers
+	// regions counts the Regions handed out and not yet released.
+	regions atomic.Int64
 }
 
 // Open opens (creating if needed) the partition directory dir, recovers a

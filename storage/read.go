@@ -9,9 +9,10 @@ import (
 // read resolves to before any byte is copied. Keeping the lookup apart from
 // the copy lets a later sendfile path hand the region to the socket instead.
 type fileRegion struct {
-	seg *segment
-	pos int64
-	n   int64
+	seg  *segment
+	pos  int64
+	n    int64
+	next int64 // the offset after the region's last batch
 }
 
 // Read returns whole batches starting with the batch that contains offset,
@@ -120,6 +121,7 @@ func (l *Log) collect(s *segment, pos, offset, maxBytes, maxOffset int64) (fileR
 			break
 		}
 		r.n += h.size()
+		r.next = h.lastOffset() + 1
 		p += h.size()
 		if r.n >= maxBytes {
 			break
@@ -183,7 +185,7 @@ func (l *Log) findTimestamp(s *segment, ts int64) (fileRegion, bool, error) {
 			return fileRegion{}, false, corruptAt(s, pos, err)
 		}
 		if h.MaxTimestamp >= ts {
-			return fileRegion{seg: s, pos: pos, n: h.size()}, true, nil
+			return fileRegion{seg: s, pos: pos, n: h.size(), next: h.lastOffset() + 1}, true, nil
 		}
 		pos += h.size()
 	}

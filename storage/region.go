@@ -47,8 +47,12 @@ type Region struct {
 	File *os.File
 	// Pos is where the region starts in File and Len how many bytes it has.
 	Pos, Len int64
+	// Next is the offset after the region's last batch: where the next
+	// read continues. Zero for an empty region.
+	Next int64
 
-	ref *fileRef
+	ref  *fileRef
+	open *atomic.Int64 // the log's count of unreleased regions
 }
 
 // Release lets the file close once no other reader or the log uses it. It
@@ -58,8 +62,14 @@ func (r *Region) Release() {
 	if r.ref != nil {
 		_ = r.ref.release() // a close error cannot lose data: the file is read-only to readers
 		r.ref = nil
+		r.open.Add(-1)
 	}
 }
+
+// OpenRegions is the number of Regions ReadRegion returned that are not
+// released yet: each keeps its segment file open, deleted or not. A count
+// that stays above zero with no fetch in progress is a leak.
+func (l *Log) OpenRegions() int64 { return l.regions.Load() }
 
 // ReadRegion is Read without the copy: it returns the region Read would copy,
 // holding the segment file open until the caller releases the region. The
@@ -84,5 +94,6 @@ func (l *Log) ReadRegion(offset int64, maxBytes int, maxOffset int64) (Region, e
 	// The segment is on the list (we hold mu), so its own reference is
 	// still there and the count cannot be zero here.
 	r.seg.logRef.acquire()
-	return Region{File: r.seg.log, Pos: r.pos, Len: r.n, ref: r.seg.logRef}, nil
+	l.regions.Add(1)
+	return Region{File: r.seg.log, Pos: r.pos, Len: r.n, Next: r.next, ref: r.seg.logRef, open: &l.regions}, nil
 }

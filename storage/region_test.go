@@ -37,10 +37,29 @@ func TestReadRegionMatchesRead(t *testing.T) {
 				if _, err := r.File.ReadAt(got, r.Pos); err != nil {
 					t.Fatalf("read region: %v", err)
 				}
+				if n := l.OpenRegions(); n != 1 {
+					t.Fatalf("%d open regions while one is held", n)
+				}
 			}
 			r.Release()
+			r.Release() // a second release changes nothing
+			if n := l.OpenRegions(); n != 0 {
+				t.Fatalf("%d open regions after release", n)
+			}
 			if !bytes.Equal(got, want) {
 				t.Fatalf("offset %d max %d: region has %d bytes, Read %d, or they differ", off, maxBytes, len(got), len(want))
+			}
+			var next int64
+			for b := want; len(b) > 0; {
+				h, err := parseBatchHeader(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				next = h.lastOffset() + 1
+				b = b[h.size():]
+			}
+			if r.Next != next {
+				t.Fatalf("offset %d max %d: Next %d, want %d (after the last batch)", off, maxBytes, r.Next, next)
 			}
 		}
 	}

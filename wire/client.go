@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -68,6 +69,13 @@ func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 		return nil, ErrClientClosed
 	default:
 	}
+	if c.conn != nil && peerClosed(c.conn, c.rd) {
+		// The broker closed the connection while it was idle
+		// (connections.max.idle.ms): dial again rather than fail this
+		// request on a dead socket.
+		c.conn.Close()
+		c.conn, c.rd = nil, nil
+	}
 	if c.conn == nil {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", c.addr)
@@ -101,6 +109,35 @@ func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 		return nil, fmt.Errorf("request %d to %s: %w", req.Key(), c.addr, err)
 	}
 	return resp, nil
+}
+
+// peerClosed reports whether an idle connection can no longer carry a
+// request: the peer closed or reset it, or sent bytes nothing asked for.
+// It peeks at the socket without blocking. Kafka's own clients avoid the
+// case by closing their idle connections a little before brokers do; the
+// inter-broker Client checks instead, so any peer's idle limit is safe.
+func peerClosed(conn net.Conn, rd *bufio.Reader) bool {
+	if rd.Buffered() > 0 {
+		return true
+	}
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	closed := false
+	var b [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Nothing to read (EAGAIN) is the healthy case; a zero-byte read
+		// (EOF), a byte or an error all end the connection.
+		closed = err != syscall.EAGAIN && err != syscall.EINTR
+		return true
+	})
+	return closed || err != nil
 }
 
 // roundTrip writes one request frame and reads its response frame. Called

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,6 +43,21 @@ type ConnConfig struct {
 	// body (KIP-511); any other unsupported key or version closes the
 	// connection with a log line.
 	Versions Versions
+	// IdleTimeout is connections.max.idle.ms: a connection on which no byte
+	// arrived for this long while the server waits for a request is closed
+	// (ErrConnIdle). Time spent handling a request or writing its response
+	// does not count, so a long poll longer than the limit is not cut.
+	// Zero means no limit.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds a response write that makes no progress: when not
+	// one byte of the response (sendfile included) could be written for
+	// this long, the write fails with ErrWriteStalled, the connection is
+	// closed and the response's file regions are released. A client that
+	// stops reading (a zero TCP window) would otherwise hold the
+	// connection's goroutine and the segment files of its response,
+	// unlinked ones included, for as long as it lives. A slow reader that
+	// keeps taking bytes is not cut. Zero means no limit.
+	WriteTimeout time.Duration
 	// Logger receives one line per connection closed for a protocol error.
 	// Nil means no logging.
 	Logger *zap.Logger
@@ -66,9 +83,13 @@ func ServeConn(ctx context.Context, conn net.Conn, cfg ConnConfig, h Handler) er
 	if log == nil {
 		log = zap.NewNop()
 	}
+	var src io.Reader = conn
+	if cfg.IdleTimeout > 0 {
+		src = idleReader{conn: conn, d: cfg.IdleTimeout}
+	}
 	s := &connServer{
 		conn:   conn,
-		frames: newFrameReader(bufio.NewReaderSize(conn, readBufferSize), cfg.MaxRequestBytes),
+		frames: newFrameReader(bufio.NewReaderSize(src, readBufferSize), cfg.MaxRequestBytes),
 		cfg:    cfg,
 		h:      h,
 		log:    log.With(zap.Stringer("remote", conn.RemoteAddr())),
@@ -101,9 +122,15 @@ func (s *connServer) serve(ctx context.Context) error {
 			if err == io.EOF || ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, ErrFrameTooLarge) {
+			switch {
+			case errors.Is(err, ErrFrameTooLarge):
 				s.log.Warn("closing connection: invalid request size", zap.Error(err))
-			} else {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				// Kafka's Selector closes idle connections at debug
+				// level too: clients reconnect on demand.
+				s.log.Debug("closing idle connection", zap.Duration("connections.max.idle", s.cfg.IdleTimeout))
+				return fmt.Errorf("%w: nothing received for %s", ErrConnIdle, s.cfg.IdleTimeout)
+			default:
 				s.log.Debug("closing connection: read failed", zap.Error(err))
 			}
 			return err
@@ -160,13 +187,35 @@ func (s *connServer) write(correlationID int32, resp kmsg.Response) error {
 // writeFrame sends an encoded frame held in (a regrown) s.out.
 func (s *connServer) writeFrame(frame []byte) error {
 	s.out = frame
-	_, err := s.conn.Write(s.out)
+	err := s.writeAll(s.out)
 	s.trimOut()
 	if err != nil {
-		s.log.Debug("closing connection: write failed", zap.Error(err))
-		return fmt.Errorf("write response: %w", err)
+		return s.writeFailed(err)
 	}
 	return nil
+}
+
+// writeAll writes b whole. With a WriteTimeout, each Write gets a fresh
+// deadline and a Write that ends at its deadline having moved some bytes
+// is retried with a new one, so only a window without progress fails.
+func (s *connServer) writeAll(b []byte) error {
+	for {
+		s.armWrite()
+		n, err := s.conn.Write(b)
+		b = b[n:]
+		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+	}
+}
+
+// armWrite gives the next write WriteTimeout to make progress.
+func (s *connServer) armWrite() {
+	if s.cfg.WriteTimeout > 0 {
+		// An error here means the connection is closed; the write that
+		// follows reports it.
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	}
 }
 
 // trimOut drops a response buffer too large to keep between requests.
@@ -174,6 +223,22 @@ func (s *connServer) trimOut() {
 	if cap(s.out) > maxRetainedBuffer {
 		s.out = nil
 	}
+}
+
+// idleReader arms a read deadline before every read of the connection, so
+// that a read fails with os.ErrDeadlineExceeded once no byte has arrived
+// for d: Kafka's connections.max.idle.ms counts from the last activity.
+// ServeConn reads only between requests, so handling time never counts.
+type idleReader struct {
+	conn net.Conn
+	d    time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	if err := r.conn.SetReadDeadline(time.Now().Add(r.d)); err != nil {
+		return 0, err
+	}
+	return r.conn.Read(p)
 }
 
 // unsupportedAPIVersions is the KIP-511 answer to an ApiVersions request at a

@@ -34,6 +34,16 @@ var (
 	ErrFrameTooLarge = errors.New("request frame too large")
 )
 
+// Connection limits (ConnConfig).
+var (
+	// ErrConnIdle means no request arrived for ConnConfig.IdleTimeout
+	// (connections.max.idle.ms).
+	ErrConnIdle = errors.New("connection idle")
+	// ErrWriteStalled means a response made no progress for
+	// ConnConfig.WriteTimeout: the client stopped reading.
+	ErrWriteStalled = errors.New("response write stalled")
+)
+
 // UnsupportedError says a request names an API key or version this broker
 // does not implement.
 type UnsupportedError struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -24,9 +25,13 @@ var errRegionTruncated = errors.New("file region truncated while being sent")
 // the file encoder knows, the frame is written as buffer pieces with each
 // file region in between sent by sendfile; otherwise the regions are read
 // into memory and the frame goes out in one Write. The regions are
-// released either way.
+// released either way, also when the write fails or stalls (WriteTimeout):
+// a client that stopped reading must not keep segment files open.
 func (s *connServer) writeFetch(correlationID int32, resp *FetchResponse) error {
-	defer resp.ReleaseFiles()
+	defer func() {
+		resp.ReleaseFiles()
+		clear(s.splices) // drop the file pointers until the next response
+	}()
 	tcp, ok := s.conn.(*net.TCPConn)
 	if !ok || len(resp.files) == 0 || !resp.canEncodeWithFiles() {
 		return s.writeFrame(AppendResponse(s.out[:0], correlationID, resp))
@@ -47,21 +52,20 @@ func (s *connServer) writeFetch(correlationID int32, resp *FetchResponse) error 
 	for i := range s.splices {
 		sp := &s.splices[i]
 		if sp.at > prev {
-			if _, err := tcp.Write(out[prev:sp.at]); err != nil {
+			if err := s.writeAll(out[prev:sp.at]); err != nil {
 				return s.writeFailed(err)
 			}
 		}
-		if err := sendFile(tcp, sp.rec); err != nil {
+		if err := s.sendFile(tcp, sp.rec); err != nil {
 			return s.writeFailed(err)
 		}
 		prev = sp.at
 	}
 	if prev < len(out) {
-		if _, err := tcp.Write(out[prev:]); err != nil {
+		if err := s.writeAll(out[prev:]); err != nil {
 			return s.writeFailed(err)
 		}
 	}
-	clear(s.splices) // drop the file references until the next response
 	s.trimOut()
 	return nil
 }
@@ -70,8 +74,10 @@ func (s *connServer) writeFetch(correlationID int32, resp *FetchResponse) error 
 // passing the file offset explicitly so that concurrent readers of the same
 // segment file never share a file position. (Go's TCPConn.ReadFrom also
 // uses sendfile for an *os.File, but from the file's current position.)
-// It waits for the socket through the runtime poller like any other write.
-func sendFile(conn *net.TCPConn, rec FileRecords) error {
+// It waits for the socket through the runtime poller like any other write,
+// so the write deadline applies; as in writeAll, a wait that ends at the
+// deadline after some progress starts over with a fresh deadline.
+func (s *connServer) sendFile(conn *net.TCPConn, rec FileRecords) error {
 	dst, err := conn.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("sendfile: %w", err)
@@ -83,26 +89,36 @@ func sendFile(conn *net.TCPConn, rec FileRecords) error {
 	off, remain := rec.Offset, rec.Length
 	var serr, werr error
 	cerr := src.Control(func(sfd uintptr) {
-		werr = dst.Write(func(dfd uintptr) bool {
-			for remain > 0 {
-				n, err := syscall.Sendfile(int(dfd), int(sfd), &off, int(min(remain, maxSendfileChunk)))
-				if n > 0 {
-					remain -= int64(n)
+		for remain > 0 && serr == nil {
+			s.armWrite()
+			progressed := false
+			werr = dst.Write(func(dfd uintptr) bool {
+				for remain > 0 {
+					n, err := syscall.Sendfile(int(dfd), int(sfd), &off, int(min(remain, maxSendfileChunk)))
+					if n > 0 {
+						remain -= int64(n)
+						progressed = true
+					}
+					switch {
+					case err == syscall.EAGAIN:
+						// Wait until the socket is writable; after
+						// progress, first renew the deadline.
+						return progressed
+					case err == syscall.EINTR:
+					case err != nil:
+						serr = err
+						return true
+					case n == 0:
+						serr = errRegionTruncated
+						return true
+					}
 				}
-				switch {
-				case err == syscall.EAGAIN:
-					return false // wait until the socket is writable
-				case err == syscall.EINTR:
-				case err != nil:
-					serr = err
-					return true
-				case n == 0:
-					serr = errRegionTruncated
-					return true
-				}
+				return true
+			})
+			if werr != nil {
+				return
 			}
-			return true
-		})
+		}
 	})
 	for _, err := range []error{serr, werr, cerr} {
 		if err != nil {
@@ -112,8 +128,14 @@ func sendFile(conn *net.TCPConn, rec FileRecords) error {
 	return nil
 }
 
-// writeFailed logs and wraps a failed response write.
+// writeFailed logs and wraps a failed response write. A write that ran
+// into WriteTimeout is logged at info: the client stopped reading.
 func (s *connServer) writeFailed(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.log.Info("closing connection: client stopped reading the response",
+			zap.Duration("write_timeout", s.cfg.WriteTimeout), zap.Error(err))
+		return fmt.Errorf("write response: %w: no progress for %s: %w", ErrWriteStalled, s.cfg.WriteTimeout, err)
+	}
 	s.log.Debug("closing connection: write failed", zap.Error(err))
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
