@@ -104,7 +104,7 @@ func (s *Server) createTopicZK(ctx context.Context, name string, assignment map[
 	if configs == nil {
 		configs = map[string]string{}
 	}
-	a := zkmeta.TopicAssignment{TopicID: newTopicID(), Partitions: assignment}
+	a := zkmeta.TopicAssignment{TopicID: zkmeta.NewUUID(), Partitions: assignment}
 	if err := s.zk.CreateTopic(ctx, name, a, configs); err != nil {
 		return err
 	}

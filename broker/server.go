@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -177,7 +175,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	s.clusterID, err = s.zk.ClusterID(ctx, newClusterID())
+	s.clusterID, err = s.zk.ClusterID(ctx, zkmeta.NewClusterID())
 	if err != nil {
 		return fmt.Errorf("read cluster id: %w", err)
 	}
@@ -484,30 +482,5 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// newClusterID returns a fresh cluster id as Kafka makes them: 16 random
-// bytes in unpadded base64url (22 characters).
-func newClusterID() string {
-	id := newTopicID()
-	return base64.RawURLEncoding.EncodeToString(id[:])
-}
-
-// newTopicID returns a random version-4 UUID that is neither zero nor
-// encodes with a leading '-' (Kafka's Uuid.randomUuid avoids ids that
-// look like command-line flags).
-func newTopicID() [16]byte {
-	for {
-		var id [16]byte
-		if _, err := rand.Read(id[:]); err != nil {
-			panic(fmt.Sprintf("crypto/rand: %v", err))
-		}
-		id[6] = id[6]&0x0f | 0x40
-		id[8] = id[8]&0x3f | 0x80
-		if id == ([16]byte{}) || base64.RawURLEncoding.EncodeToString(id[:])[0] == '-' {
-			continue
-		}
-		return id
 	}
 }
