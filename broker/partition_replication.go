@@ -429,9 +429,6 @@ func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW int64) (
 		if err := p.log.Append(data[:n], info); err != nil {
 			return 0, fmt.Errorf("append to %s as follower: %w", p.tp, err)
 		}
-		if p.firstUnflushed.IsZero() {
-			p.firstUnflushed = time.Now()
-		}
 	}
 	if hw := min(leaderHW, p.log.EndOffset()); hw > p.highWatermark.Load() {
 		p.highWatermark.Store(hw)
