@@ -14,6 +14,7 @@ import (
 
 	"github.com/gokafka/gokafka/controller"
 	"github.com/gokafka/gokafka/groupcoord"
+	"github.com/gokafka/gokafka/internal/backoff"
 	"github.com/gokafka/gokafka/storage"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
@@ -341,7 +342,7 @@ type remoteAddrKey struct{}
 
 // accept serves one listener until it is closed.
 func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
-	backoff := 5 * time.Millisecond
+	bo := backoff.Exponential{Initial: 5 * time.Millisecond, Max: time.Second}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -349,15 +350,12 @@ func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
 				return
 			}
 			s.logger.Warn("accept", zap.Error(err))
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			if bo.Wait(ctx) != nil {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 5 * time.Millisecond
+		bo.Reset()
 		s.connsMu.Lock()
 		if ctx.Err() != nil {
 			s.connsMu.Unlock()
