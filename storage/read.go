@@ -102,7 +102,7 @@ func (l *Log) collect(s *segment, pos, offset, maxBytes, maxOffset int64) (fileR
 		if err != nil {
 			return fileRegion{}, false, corruptAt(s, pos, err)
 		}
-		if h.lastOffset() >= offset {
+		if h.LastOffset() >= offset {
 			break
 		}
 		pos += h.size()
