@@ -184,20 +184,6 @@ func (s *Server) brokerAddr(id int32) (string, error) {
 	return "", fmt.Errorf("broker %d is not live", id)
 }
 
-// brokerLive reports whether id is registered.
-func (s *Server) brokerLive(id int32) bool {
-	if id < 0 {
-		return false
-	}
-	bs, _ := s.meta.brokerList()
-	for _, b := range bs {
-		if b.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
 // metadataReady marks the first UpdateMetadata.
 func (s *Server) metadataReady() {
 	s.metaReadyOnce.Do(func() { close(s.metaReady) })

@@ -554,13 +554,6 @@ func endOffsetFor(epochs []storage.LeaderEpochEntry, epoch int32, leo int64) (in
 	return epochs[higher-1].Epoch, epochs[higher].StartOffset
 }
 
-// leaderAndEpoch returns the leader this broker follows and the epoch.
-func (p *Partition) leaderAndEpoch() (int32, int32, replicaRole) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.leaderID, p.LeaderEpoch(), p.role
-}
-
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

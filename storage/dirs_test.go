@@ -226,7 +226,7 @@ func TestCleanShutdownMarker(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = open()
-	if !d.CleanShutdown() || !d.CleanShutdown() {
+	if first, second := d.CleanShutdown(), d.CleanShutdown(); !first || !second {
 		t.Fatal("marker not seen (or answer changed on a second call)")
 	}
 	if open().CleanShutdown() {

@@ -258,7 +258,6 @@ func TestReopenClean(t *testing.T) {
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-		before := readIndexFiles(t, dir)
 		l = openLog(t, dir, cfg, OpenOptions{CleanShutdown: true, RecoveryPoint: end})
 		if l.EndOffset() != end {
 			t.Fatalf("reopened at %d, want %d", l.EndOffset(), end)
@@ -268,7 +267,7 @@ func TestReopenClean(t *testing.T) {
 		checkReadsEverything(t, l, &a)
 		end = l.EndOffset()
 		l.Close()
-		before = readIndexFiles(t, dir)
+		before := readIndexFiles(t, dir)
 
 		// An unclean open from offset 0 rebuilds every index; they must match.
 		l = openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
