@@ -1,12 +1,14 @@
 package broker
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/javaprops/javapropstest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -234,18 +236,24 @@ func TestTopicConfigResolution(t *testing.T) {
 	}
 }
 
-func TestParseProperties(t *testing.T) {
-	got, err := parseProperties([]byte("a=1\n  b : 2\nc 3\n! bang\nd=x\\\n  y\ne=tab\\there\nf\\=g=h\nempty=\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"a": "1", "b": "2", "c": "3", "d": "xy", "e": "tab\there", "f=g": "h", "empty": ""}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%q = %q, want %q", k, got[k], v)
+// TestLoadConfigPropertiesAgree reads the shared table of tricky
+// properties inputs as server.properties: the broker, with viper in
+// between, must read them as javaprops (and so perftest and storage) do.
+func TestLoadConfigPropertiesAgree(t *testing.T) {
+	for _, tc := range javapropstest.Cases {
+		path := filepath.Join(t.TempDir(), "server.properties")
+		if err := os.WriteFile(path, []byte(tc.Input), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("got %v", got)
+		c, err := LoadConfig(path, []string{zkOnly}, zap.NewNop())
+		if err != nil {
+			t.Errorf("%s: %v", tc.Name, err)
+			continue
+		}
+		got := maps.Clone(c.Raw)
+		delete(got, "zookeeper.connect")
+		if !maps.Equal(got, tc.Want) {
+			t.Errorf("%s: read %q, want %q", tc.Name, got, tc.Want)
+		}
 	}
 }
