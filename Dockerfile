@@ -11,5 +11,9 @@ COPY --from=build /out/gokafka /usr/local/bin/gokafka
 COPY config/server.properties /etc/gokafka/server.properties
 VOLUME /var/lib/gokafka
 EXPOSE 9092
+# Configuration keys come from server.properties, then from KAFKA_CFG_
+# variables (KAFKA_CFG_LOG_DIRS is log.dirs), then from --override
+# arguments. log.dirs is set here rather than with an --override so that a
+# KAFKA_CFG_LOG_DIRS given to the container can still change it.
+ENV KAFKA_CFG_LOG_DIRS=/var/lib/gokafka
 ENTRYPOINT ["gokafka", "server", "/etc/gokafka/server.properties"]
-CMD ["--override", "log.dirs=/var/lib/gokafka"]

@@ -104,7 +104,7 @@ func (s *Server) createTopicZK(ctx context.Context, name string, assignment map[
 	if configs == nil {
 		configs = map[string]string{}
 	}
-	a := zkmeta.TopicAssignment{TopicID: newTopicID(), Partitions: assignment}
+	a := zkmeta.TopicAssignment{TopicID: zkmeta.NewUUID(), Partitions: assignment}
 	if err := s.zk.CreateTopic(ctx, name, a, configs); err != nil {
 		return err
 	}
@@ -182,20 +182,6 @@ func (s *Server) brokerAddr(id int32) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("broker %d is not live", id)
-}
-
-// brokerLive reports whether id is registered.
-func (s *Server) brokerLive(id int32) bool {
-	if id < 0 {
-		return false
-	}
-	bs, _ := s.meta.brokerList()
-	for _, b := range bs {
-		if b.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // metadataReady marks the first UpdateMetadata.

@@ -270,11 +270,30 @@ func isIgnoredKafkaKey(k string) bool {
 	return false
 }
 
-// LoadConfig reads a Kafka-style server.properties with viper, applies the
-// "key=value" overrides after the file (as kafka-server-start's --override
-// does), and resolves every key gokafka implements with Kafka's default. A
-// bad value fails with an error naming the key. path may be empty to start
-// from the overrides alone.
+// EnvPrefix starts the environment variables that set configuration keys,
+// in the convention of Bitnami's Kafka images: the key upper-cased, its dots
+// as underscores, after KAFKA_CFG_ (KAFKA_CFG_LOG_RETENTION_HOURS sets
+// log.retention.hours). Keys with underscores cannot be set this way.
+const EnvPrefix = "KAFKA_CFG_"
+
+// envKey returns the configuration key the environment variable name sets,
+// and false when name is not one of EnvPrefix.
+func envKey(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, EnvPrefix)
+	if !ok || rest == "" {
+		return "", false
+	}
+	return strings.ToLower(strings.ReplaceAll(rest, "_", ".")), true
+}
+
+// LoadConfig reads a Kafka-style server.properties and layers over it, with
+// viper, the environment's KAFKA_CFG_ variables (EnvPrefix) and then the
+// "key=value" overrides: an override wins over the environment, which wins
+// over the file (kafka-server-start's --override wins over the file the
+// same way). It then resolves every key gokafka implements with Kafka's
+// default; unknown keys are logged and ignored, a bad value fails with an
+// error naming the key. path may be empty to start from the environment and
+// the overrides alone. Empty variables are ignored.
 func LoadConfig(path string, overrides []string, logger *zap.Logger) (Config, error) {
 	if logger == nil {
 		logger = zap.NewNop()
@@ -291,6 +310,17 @@ func LoadConfig(path string, overrides []string, logger *zap.Logger) (Config, er
 		if err := v.ReadInConfig(); err != nil {
 			return Config{}, fmt.Errorf("read %s: %w", path, err)
 		}
+	}
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		k, ok := envKey(name)
+		if !ok || val == "" {
+			continue
+		}
+		if err := v.BindEnv(k, name); err != nil {
+			return Config{}, fmt.Errorf("environment variable %s: %w", name, err)
+		}
+		logger.Info("configuration key from the environment", zap.String("key", k), zap.String("variable", name))
 	}
 	for _, o := range overrides {
 		k, val, ok := strings.Cut(o, "=")

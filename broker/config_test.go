@@ -1,12 +1,14 @@
 package broker
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/javaprops/javapropstest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -255,18 +257,90 @@ func TestTopicConfigResolution(t *testing.T) {
 	}
 }
 
-func TestParseProperties(t *testing.T) {
-	got, err := parseProperties([]byte("a=1\n  b : 2\nc 3\n! bang\nd=x\\\n  y\ne=tab\\there\nf\\=g=h\nempty=\n"))
+// TestLoadConfigPropertiesAgree reads the shared table of tricky
+// properties inputs as server.properties: the broker, with viper in
+// between, must read them as javaprops (and so perftest and storage) do.
+func TestLoadConfigPropertiesAgree(t *testing.T) {
+	for _, tc := range javapropstest.Cases {
+		path := filepath.Join(t.TempDir(), "server.properties")
+		if err := os.WriteFile(path, []byte(tc.Input), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(path, []string{zkOnly}, zap.NewNop())
+		if err != nil {
+			t.Errorf("%s: %v", tc.Name, err)
+			continue
+		}
+		got := maps.Clone(c.Raw)
+		delete(got, "zookeeper.connect")
+		if !maps.Equal(got, tc.Want) {
+			t.Errorf("%s: read %q, want %q", tc.Name, got, tc.Want)
+		}
+	}
+}
+
+// TestLoadConfigLayers checks the order of the layers: the file, then
+// KAFKA_CFG_ environment variables, then --override.
+func TestLoadConfigLayers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.properties")
+	body := "zookeeper.connect=file:2181\nlog.retention.hours=1\nnum.partitions=2\nlog.segment.bytes=1048576\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KAFKA_CFG_LOG_RETENTION_HOURS", "5")             // env over file
+	t.Setenv("KAFKA_CFG_NUM_PARTITIONS", "3")                  // override over env
+	t.Setenv("KAFKA_CFG_AUTO_CREATE_TOPICS_ENABLE", " false ") // env alone, trimmed
+	t.Setenv("KAFKA_CFG_LOG_SEGMENT_BYTES", "")                // empty: ignored
+	t.Setenv("KAFKA_LOG_RETENTION_MS", "1")                    // not our prefix
+	c, err := LoadConfig(path, []string{"num.partitions=4"}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"a": "1", "b": "2", "c": "3", "d": "xy", "e": "tab\there", "f=g": "h", "empty": ""}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%q = %q, want %q", k, got[k], v)
+	for _, tc := range []struct {
+		key       string
+		got, want any
+	}{
+		{"zookeeper.connect (file)", c.ZooKeeperConnect, "file:2181"},
+		{"log.retention.hours (env over file)", c.Log.RetentionMs, int64(5 * 3600000)},
+		{"num.partitions (override over env)", c.NumPartitions, int32(4)},
+		{"auto.create.topics.enable (env)", c.AutoCreateTopics, false},
+		{"log.segment.bytes (empty env ignored)", c.Log.SegmentBytes, int64(1048576)},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.key, tc.got, tc.want)
 		}
 	}
-	if len(got) != len(want) {
-		t.Errorf("got %v", got)
+
+	// A bad value from the environment fails naming the key.
+	t.Setenv("KAFKA_CFG_NUM_PARTITIONS", "many")
+	if _, err := LoadConfig(path, nil, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "num.partitions") {
+		t.Errorf("bad num.partitions from the environment: %v", err)
+	}
+	// An unknown key from the environment warns, as one in the file does.
+	t.Setenv("KAFKA_CFG_NUM_PARTITIONS", "1")
+	t.Setenv("KAFKA_CFG_NO_SUCH_KEY", "1")
+	core, logs := observer.New(zap.WarnLevel)
+	if _, err := LoadConfig(path, nil, zap.New(core)); err != nil {
+		t.Fatal(err)
+	}
+	if w := logs.FilterField(zap.String("key", "no.such.key")).Len(); w != 1 {
+		t.Errorf("%d warnings about no.such.key, want 1", w)
+	}
+}
+
+func TestEnvKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, key string
+		ok        bool
+	}{
+		{"KAFKA_CFG_LOG_RETENTION_HOURS", "log.retention.hours", true},
+		{"KAFKA_CFG_BROKER_ID", "broker.id", true},
+		{"KAFKA_CFG_", "", false},
+		{"KAFKA_LOG_DIRS", "", false},
+		{"kafka_cfg_log_dirs", "", false},
+	} {
+		if key, ok := envKey(tc.name); key != tc.key || ok != tc.ok {
+			t.Errorf("envKey(%q) = %q, %v; want %q, %v", tc.name, key, ok, tc.key, tc.ok)
+		}
 	}
 }

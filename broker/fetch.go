@@ -362,11 +362,8 @@ func holdsZstd(data []byte) bool {
 		if h.Compression() == 4 {
 			return true
 		}
-		n := 12 + int(h.BatchLength)
-		if n <= 12 || n > len(data) {
-			return false
-		}
-		data = data[n:]
+		// ParseBatchHeader checked that the whole batch is in data.
+		data = data[h.Size():]
 	}
 	return false
 }

@@ -38,7 +38,6 @@ func TestConsoleConsumerWire(t *testing.T) {
 		kgo.Balancers(kgo.RangeBalancer(), kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
-		kgo.RequireStableFetchOffsets(),
 		kgo.SessionTimeout(45*time.Second),
 		kgo.HeartbeatInterval(100*time.Millisecond),
 	)

@@ -24,12 +24,11 @@ const alterPartitionVersion = 1
 type isrManager struct {
 	s *Server
 
-	mu      sync.Mutex
-	queue   []isrProposal
-	wake    chan struct{}
-	client  *wire.Client
-	addr    string
-	started bool
+	mu     sync.Mutex
+	queue  []isrProposal
+	wake   chan struct{}
+	client *wire.Client
+	addr   string
 }
 
 func newISRManager(s *Server) *isrManager {

@@ -45,9 +45,6 @@ type Partition struct {
 
 	// epochs mirrors leader-epoch-checkpoint (guarded by mu).
 	epochs []storage.LeaderEpochEntry
-	// firstUnflushed is when the oldest write not yet fsynced happened, for
-	// flush.ms (guarded by mu; zero when everything is flushed).
-	firstUnflushed time.Time
 	// deleted is set once the log is closed and removed (guarded by mu).
 	deleted bool
 
@@ -242,9 +239,6 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 		return appendResult{}, fmt.Errorf("append to %s: %w", p.tp, err)
 	}
 	// storage.Log.Append has recorded the batch in the producer table.
-	if p.firstUnflushed.IsZero() {
-		p.firstUnflushed = now
-	}
 	p.maybeIncrementHWLocked()
 	p.notify()
 	return appendResult{BaseOffset: base, LastOffset: last, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}, nil
@@ -280,9 +274,10 @@ func (p *Partition) expireProducers() (int, error) {
 }
 
 // maybeFlush fsyncs the log when its oldest unflushed write is at least
-// flush.ms old (Kafka's log.flush.interval.ms / flush.ms). With the default
-// flush.ms (MaxInt64) it never does: durability is left to the page cache
-// and, in a cluster, to replication.
+// flush.ms old (Kafka's log.flush.interval.ms / flush.ms); storage.Log
+// tracks that write (NeedsFlush). With the default flush.ms (MaxInt64) it
+// never does: durability is left to the page cache and, in a cluster, to
+// replication.
 func (p *Partition) maybeFlush(now time.Time) error {
 	flushMs := p.config().Log.FlushMs
 	if flushMs == math.MaxInt64 || flushMs < 0 {
@@ -290,18 +285,12 @@ func (p *Partition) maybeFlush(now time.Time) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.deleted || p.firstUnflushed.IsZero() || now.Sub(p.firstUnflushed) < time.Duration(flushMs)*time.Millisecond {
-		return nil
-	}
-	if p.log.RecoveryPoint() >= p.log.EndOffset() {
-		// The storage flush policy (flush.messages) got there first.
-		p.firstUnflushed = time.Time{}
+	if p.deleted || !p.log.NeedsFlush(now) {
 		return nil
 	}
 	if err := p.log.Flush(); err != nil {
 		return fmt.Errorf("flush %s: %w", p.tp, err)
 	}
-	p.firstUnflushed = time.Time{}
 	return nil
 }
 
@@ -326,7 +315,6 @@ func (p *Partition) flush() error {
 	if err := p.log.Flush(); err != nil {
 		return fmt.Errorf("flush %s: %w", p.tp, err)
 	}
-	p.firstUnflushed = time.Time{}
 	return nil
 }
 

@@ -429,9 +429,6 @@ func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW int64) (
 		if err := p.log.Append(data[:n], info); err != nil {
 			return 0, fmt.Errorf("append to %s as follower: %w", p.tp, err)
 		}
-		if p.firstUnflushed.IsZero() {
-			p.firstUnflushed = time.Now()
-		}
 	}
 	if hw := min(leaderHW, p.log.EndOffset()); hw > p.highWatermark.Load() {
 		p.highWatermark.Store(hw)
@@ -555,13 +552,6 @@ func endOffsetFor(epochs []storage.LeaderEpochEntry, epoch int32, leo int64) (in
 		return epoch, epochs[0].StartOffset
 	}
 	return epochs[higher-1].Epoch, epochs[higher].StartOffset
-}
-
-// leaderAndEpoch returns the leader this broker follows and the epoch.
-func (p *Partition) leaderAndEpoch() (int32, int32, replicaRole) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.leaderID, p.LeaderEpoch(), p.role
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -463,6 +463,47 @@ func TestBackgroundRetentionFlushAndCheckpoints(t *testing.T) {
 	})
 }
 
+// TestMaybeFlushAfterFlushMs checks that flush.ms counts from the oldest
+// write the log has not fsynced (storage.Log keeps that time) and that a
+// flush starts it again.
+func TestMaybeFlushAfterFlushMs(t *testing.T) {
+	rm, _ := newTestReplicaManager(t)
+	defer rm.close()
+	t0 := time.Unix(1_700_000_000, 0)
+	clock := t0
+	rm.now = func() time.Time { return clock }
+
+	cfg := testTopicConfig()
+	cfg.Log.FlushMs = 1000
+	tp := topicPartition{"flushed", 0}
+	if err := rm.makeLeader(tp, testTopicID, 0, cfg); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	p, _ := rm.get(tp)
+	if _, err := appendBatch(t, p, plainBatch(2, t0.UnixMilli())); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	clock = t0.Add(500 * time.Millisecond)
+	if _, err := appendBatch(t, p, plainBatch(1, t0.UnixMilli())); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	for _, tc := range []struct {
+		at   time.Duration
+		want int64
+	}{
+		{999 * time.Millisecond, 0}, // flush.ms counts from the first append
+		{1000 * time.Millisecond, 3},
+		{5000 * time.Millisecond, 3}, // nothing new to flush
+	} {
+		if err := p.maybeFlush(t0.Add(tc.at)); err != nil {
+			t.Fatalf("maybeFlush at %v: %v", tc.at, err)
+		}
+		if got := p.log.RecoveryPoint(); got != tc.want {
+			t.Fatalf("at %v: recovery point %d, want %d", tc.at, got, tc.want)
+		}
+	}
+}
+
 // BenchmarkPartitionAppendRead appends batches of 100 records of 100 bytes
 // and reads each back, the broker-side cost of one produce and one fetch
 // without the network.

@@ -370,24 +370,6 @@ func (rm *replicaManager) removeTopic(topic string) error {
 	return errors.Join(errs...)
 }
 
-// setTopicConfig applies a changed topic configuration to every hosted
-// partition of topic; storage applies it from the next append or
-// retention pass.
-func (rm *replicaManager) setTopicConfig(topic string, cfg TopicConfig) {
-	for _, p := range rm.all() {
-		if p.tp.Topic != topic {
-			continue
-		}
-		p.mu.Lock()
-		if !p.deleted {
-			c := cfg
-			p.cfg.Store(&c)
-			p.log.SetConfig(cfg.Log)
-		}
-		p.mu.Unlock()
-	}
-}
-
 // run drives the background work until ctx ends: retention every
 // retentionCheck (log.retention.check.interval.ms), flush.ms checks every
 // second, the checkpoint files every few seconds and idle producers every

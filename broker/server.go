@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/gokafka/gokafka/controller"
 	"github.com/gokafka/gokafka/groupcoord"
+	"github.com/gokafka/gokafka/internal/backoff"
 	"github.com/gokafka/gokafka/storage"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
@@ -185,7 +184,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	s.clusterID, err = s.zk.ClusterID(ctx, newClusterID())
+	s.clusterID, err = s.zk.ClusterID(ctx, zkmeta.NewClusterID())
 	if err != nil {
 		return fmt.Errorf("read cluster id: %w", err)
 	}
@@ -351,7 +350,7 @@ type remoteAddrKey struct{}
 
 // accept serves one listener until it is closed.
 func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
-	backoff := 5 * time.Millisecond
+	bo := backoff.Exponential{Initial: 5 * time.Millisecond, Max: time.Second}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -359,15 +358,12 @@ func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
 				return
 			}
 			s.logger.Warn("accept", zap.Error(err))
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			if bo.Wait(ctx) != nil {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 5 * time.Millisecond
+		bo.Reset()
 		addr := connAddr(c)
 		if err := s.quotas.admit(name, addr); err != nil {
 			// Kafka logs the per-address refusal at info as well.
@@ -507,30 +503,5 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// newClusterID returns a fresh cluster id as Kafka makes them: 16 random
-// bytes in unpadded base64url (22 characters).
-func newClusterID() string {
-	id := newTopicID()
-	return base64.RawURLEncoding.EncodeToString(id[:])
-}
-
-// newTopicID returns a random version-4 UUID that is neither zero nor
-// encodes with a leading '-' (Kafka's Uuid.randomUuid avoids ids that
-// look like command-line flags).
-func newTopicID() [16]byte {
-	for {
-		var id [16]byte
-		if _, err := rand.Read(id[:]); err != nil {
-			panic(fmt.Sprintf("crypto/rand: %v", err))
-		}
-		id[6] = id[6]&0x0f | 0x40
-		id[8] = id[8]&0x3f | 0x80
-		if id == ([16]byte{}) || base64.RawURLEncoding.EncodeToString(id[:])[0] == '-' {
-			continue
-		}
-		return id
 	}
 }

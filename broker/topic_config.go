@@ -260,16 +260,6 @@ func (k *topicKey) brokerDefault(raw map[string]string) (value, synonym string) 
 	return k.def, ""
 }
 
-// effectiveTopicValue resolves one topic key: the topic's override, else
-// the broker's setting, else Kafka's default.
-func effectiveTopicValue(k *topicKey, overrides, raw map[string]string) string {
-	if v, ok := overrides[k.name]; ok {
-		return strings.TrimSpace(v)
-	}
-	v, _ := k.brokerDefault(raw)
-	return v
-}
-
 // validateTopicConfigs checks topic-level overrides as CreateTopics does:
 // unknown names and bad values are errors, with Kafka's messages.
 func validateTopicConfigs(overrides map[string]string) error {

@@ -2,13 +2,13 @@ package groupcoord
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/zkmeta"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 )
@@ -277,12 +277,10 @@ func errorCode(err error) int16 {
 	}
 }
 
-// newMemberID returns "<client.id>-<uuid>", the form Kafka gives members.
+// newMemberID returns "<client.id>-<uuid>", the form Kafka gives members
+// (GroupMetadata.generateMemberId): the UUID in java.util.UUID's hex form.
 func newMemberID(clientID string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
+	b := zkmeta.NewUUID()
 	return fmt.Sprintf("%s-%x-%x-%x-%x-%x", clientID, b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 

@@ -1,10 +1,13 @@
 package perftest
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/gokafka/gokafka/internal/javaprops/javapropstest"
 )
 
 func TestLoadPropertiesFile(t *testing.T) {
@@ -29,6 +32,22 @@ func TestLoadPropertiesFile(t *testing.T) {
 	}
 	if _, err := loadPropertiesFile(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("missing file: want error")
+	}
+}
+
+// TestLoadPropertiesFileAgrees reads the shared table of tricky inputs
+// as client config files: the perf tools must read them as the broker
+// reads server.properties.
+func TestLoadPropertiesFileAgrees(t *testing.T) {
+	for _, tc := range javapropstest.Cases {
+		path := filepath.Join(t.TempDir(), "client.properties")
+		if err := os.WriteFile(path, []byte(tc.Input), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := loadPropertiesFile(path)
+		if err != nil || !maps.Equal(got, tc.Want) {
+			t.Errorf("%s: loadPropertiesFile = %q, %v; want %q", tc.Name, got, err, tc.Want)
+		}
 	}
 }
 

@@ -2,8 +2,9 @@ package storage
 
 import (
 	"fmt"
-	"hash/crc32"
 	"io"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 // scanBufSize is how much of a segment a batchScanner reads per pread: big
@@ -56,7 +57,7 @@ func (sc *batchScanner) window(pos, n int64) ([]byte, error) {
 // header decodes the batch header at pos and checks that the whole batch
 // lies within the readable part of the file.
 func (sc *batchScanner) header(pos int64) (batchHeader, error) {
-	b, err := sc.window(pos, batchHeaderSize)
+	b, err := sc.window(pos, recordbatch.HeaderSize)
 	if err != nil {
 		return batchHeader{}, err
 	}
@@ -79,16 +80,16 @@ func (sc *batchScanner) crcValid(h *batchHeader, pos int64) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return batchCRCValid(b), nil
+		return recordbatch.CRCValid(b), nil
 	}
 	var crc uint32
-	for p, end := pos+batchCRCStart, pos+h.size(); p < end; {
+	for p, end := pos+recordbatch.CRCStart, pos+h.size(); p < end; {
 		n := min(end-p, scanBufSize)
 		b, err := sc.window(p, n)
 		if err != nil {
 			return false, err
 		}
-		crc = crc32.Update(crc, castagnoli, b)
+		crc = recordbatch.UpdateChecksum(crc, b)
 		p += n
 	}
 	return crc == h.CRC, nil

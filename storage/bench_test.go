@@ -6,12 +6,14 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 func BenchmarkAppend(b *testing.B) {
 	l := openLog(b, b.TempDir(), DefaultConfig(), OpenOptions{})
 	b.Cleanup(func() { l.Close() })
-	tmpl := testBatch{records: 1, ts: 1, valueSize: 1024 - batchHeaderSize - 12, pid: -1}.encode()
+	tmpl := testBatch{records: 1, ts: 1, valueSize: 1024 - recordbatch.HeaderSize - 12, pid: -1}.encode()
 	b.SetBytes(int64(len(tmpl)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -86,7 +88,7 @@ func BenchmarkAppendAcrossRolls(b *testing.B) {
 	cfg.RetentionBytes = 4 * cfg.SegmentBytes
 	l := openLog(b, b.TempDir(), cfg, OpenOptions{})
 	b.Cleanup(func() { l.Close() })
-	tmpl := testBatch{records: 1, ts: 1, valueSize: 1<<20 - batchHeaderSize - 16, pid: -1}.encode()
+	tmpl := testBatch{records: 1, ts: 1, valueSize: 1<<20 - recordbatch.HeaderSize - 16, pid: -1}.encode()
 	lat := make([]time.Duration, 0, b.N)
 	segs := l.segmentCount()
 	b.SetBytes(int64(len(tmpl)))

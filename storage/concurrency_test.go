@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 // TestReadDuringAppendRollAndRetention runs readers against one writer that
@@ -48,11 +50,11 @@ func TestReadDuringAppendRollAndRetention(t *testing.T) {
 				}
 				for pos := 0; pos < len(data); {
 					h, err := parseBatchHeader(data[pos:])
-					if err != nil || pos+int(h.size()) > len(data) || !batchCRCValid(data[pos:pos+int(h.size())]) {
+					if err != nil || pos+int(h.size()) > len(data) || !recordbatch.CRCValid(data[pos:pos+int(h.size())]) {
 						errc <- errors.New("read returned a bad batch")
 						return
 					}
-					if pos == 0 && (h.BaseOffset > off || h.lastOffset() < off) {
+					if pos == 0 && (h.BaseOffset > off || h.LastOffset() < off) {
 						errc <- errors.New("first batch does not hold the offset")
 						return
 					}

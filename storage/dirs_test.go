@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gokafka/gokafka/internal/javaprops"
 )
 
 func TestParsePartitionDirName(t *testing.T) {
@@ -56,7 +58,10 @@ func TestOpenDirsMetaProperties(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "#") || !strings.HasPrefix(lines[1], "#") {
 		t.Fatalf("meta.properties does not start with Kafka's comment lines:\n%s", data)
 	}
-	props := parseProperties(data)
+	props, err := javaprops.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if props["version"] != "0" || props["broker.id"] != "3" || props["cluster.id"] != "clusterABC" {
 		t.Fatalf("meta.properties = %v", props)
 	}
@@ -226,7 +231,7 @@ func TestCleanShutdownMarker(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = open()
-	if !d.CleanShutdown() || !d.CleanShutdown() {
+	if first, second := d.CleanShutdown(), d.CleanShutdown(); !first || !second {
 		t.Fatal("marker not seen (or answer changed on a second call)")
 	}
 	if open().CleanShutdown() {
@@ -399,5 +404,35 @@ func TestZKSessionRecord(t *testing.T) {
 	}
 	if parts, err := d.Partitions(); err != nil || len(parts) != 0 {
 		t.Errorf("the lock and session files show up as partitions: %v, %v", parts, err)
+	}
+}
+
+// TestReadMetaPropertiesJavaForms reads meta.properties written in the
+// forms java.util.Properties accepts (any of them may come from a tool
+// that rewrote the file), through the same parser as server.properties.
+func TestReadMetaPropertiesJavaForms(t *testing.T) {
+	for _, tc := range []struct {
+		name, content string
+	}{
+		{"as Kafka writes it", "#\n#Tue Jan 02 15:04:05 UTC 2024\nversion=0\nbroker.id=3\ncluster.id=abcd\n"},
+		{"colons and spaces", "version : 0\nbroker.id: 3\ncluster.id = abcd \n"},
+		{"space separators", "version 0\nbroker.id\t3\ncluster.id abcd\n"},
+		{"continuation and escapes", "! written by hand\nversion=0\nbroker.id=\\\n    3\ncluster.id=a\\u0062\\\n  cd\r\n"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, metaPropertiesFile), []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, ok, err := readMetaProperties(dir)
+		if err != nil || !ok || m.brokerID != 3 || m.clusterID != "abcd" {
+			t.Errorf("%s: readMetaProperties = %+v, %v, %v; want broker 3, cluster abcd", tc.name, m, ok, err)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, metaPropertiesFile), []byte("version=0\nbroker.id=\\u00zz\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readMetaProperties(dir); !errors.Is(err, ErrCorruption) {
+		t.Errorf("malformed escape: %v, want ErrCorruption", err)
 	}
 }

@@ -45,8 +45,9 @@
 // # Segment files
 //
 // A .log is magic-v2 record batches back to back; the header storage reads
-// is described in batch_header.go. The indexes hold big-endian entries, with
-// offsets relative to the segment's base offset:
+// is laid out in internal/recordbatch (checked here in batch_header.go).
+// The indexes hold big-endian entries, with offsets relative to the
+// segment's base offset:
 //
 //	.index      +--------------------+--------------------+
 //	            | relative offset u32 | position in .log u32 |   8 bytes

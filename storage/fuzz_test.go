@@ -54,7 +54,7 @@ func FuzzRecovery(f *testing.F) {
 			if len(hs) == 0 {
 				t.Fatalf("read %d below end %d: nothing", off, l.EndOffset())
 			}
-			next := hs[len(hs)-1].lastOffset() + 1
+			next := hs[len(hs)-1].LastOffset() + 1
 			if next <= off {
 				t.Fatalf("read %d made no progress", off)
 			}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 // testBatch describes a magic-v2 batch for tests; encode builds it with
@@ -41,14 +43,14 @@ func (tb testBatch) encode() []byte {
 		recs = appendVarint(recs, int64(len(body)))
 		recs = append(recs, body...)
 	}
-	b := make([]byte, batchHeaderSize, batchHeaderSize+len(recs))
+	b := make([]byte, recordbatch.HeaderSize, recordbatch.HeaderSize+len(recs))
 	be := binary.BigEndian
 	pid, epoch, seq := tb.pid, tb.epoch, tb.seq
 	if pid < 0 {
 		pid, epoch, seq = -1, -1, -1
 	}
 	be.PutUint64(b[0:], uint64(tb.base))
-	be.PutUint32(b[8:], uint32(batchHeaderSize-batchLengthPrefix+len(recs)))
+	be.PutUint32(b[8:], uint32(recordbatch.HeaderSize-recordbatch.LogOverhead+len(recs)))
 	be.PutUint32(b[12:], 0)
 	b[16] = 2
 	be.PutUint16(b[21:], 0)
@@ -60,7 +62,7 @@ func (tb testBatch) encode() []byte {
 	be.PutUint32(b[53:], uint32(seq))
 	be.PutUint32(b[57:], uint32(n))
 	b = append(b, recs...)
-	be.PutUint32(b[17:], crc32.Checksum(b[batchCRCStart:], crc32.MakeTable(crc32.Castagnoli)))
+	be.PutUint32(b[17:], crc32.Checksum(b[recordbatch.CRCStart:], crc32.MakeTable(crc32.Castagnoli)))
 	return b
 }
 
@@ -140,7 +142,7 @@ type appended struct {
 // batchFor returns the index of the batch that holds offset.
 func (a *appended) batchFor(offset int64) int {
 	for i, h := range a.hdrs {
-		if h.BaseOffset <= offset && offset <= h.lastOffset() {
+		if h.BaseOffset <= offset && offset <= h.LastOffset() {
 			return i
 		}
 	}
@@ -191,7 +193,7 @@ func splitRead(t testing.TB, data []byte) []batchHeader {
 		if end > len(data) {
 			t.Fatalf("read result has a partial batch at %d", pos)
 		}
-		if !batchCRCValid(data[pos:end]) {
+		if !recordbatch.CRCValid(data[pos:end]) {
 			t.Fatalf("read result: batch at offset %d fails its CRC", h.BaseOffset)
 		}
 		hs = append(hs, h)

@@ -203,7 +203,7 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	if hdrs[0].BaseOffset != l.end {
 		return fmt.Errorf("append to %s: batch starts at offset %d, log ends at %d", l.dir, hdrs[0].BaseOffset, l.end)
 	}
-	lastOffset := hdrs[len(hdrs)-1].lastOffset()
+	lastOffset := hdrs[len(hdrs)-1].LastOffset()
 	now := l.now()
 	s := l.active()
 	if reason := l.rollReason(s, int64(len(batch)), lastOffset, now); reason != "" {
@@ -274,7 +274,7 @@ func splitBatches(hdrs []batchHeader, data []byte) ([]batchHeader, error) {
 		if h.BaseOffset < next {
 			return nil, fmt.Errorf("batch at offset %d follows offset %d", h.BaseOffset, next-1)
 		}
-		next = h.lastOffset() + 1
+		next = h.LastOffset() + 1
 		hdrs = append(hdrs, h)
 		pos += int(h.size())
 	}

@@ -43,7 +43,7 @@ func TestAppendReadRoundTrip(t *testing.T) {
 		var a appended
 		appendN(t, l, &a, 40, 1000)
 		last := a.hdrs[len(a.hdrs)-1]
-		if got, want := l.EndOffset(), last.lastOffset()+1; got != want {
+		if got, want := l.EndOffset(), last.LastOffset()+1; got != want {
 			t.Fatalf("EndOffset = %d, want %d", got, want)
 		}
 		if l.StartOffset() != 0 {
@@ -220,7 +220,7 @@ func TestRetention(t *testing.T) {
 			if n != tc.wantDeleted {
 				t.Fatalf("deleted %d segments, want %d", n, tc.wantDeleted)
 			}
-			end := a.hdrs[3].lastOffset() + 1
+			end := a.hdrs[3].LastOffset() + 1
 			wantStart := end
 			if n < 4 {
 				wantStart = a.hdrs[n].BaseOffset
@@ -258,7 +258,6 @@ func TestReopenClean(t *testing.T) {
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-		before := readIndexFiles(t, dir)
 		l = openLog(t, dir, cfg, OpenOptions{CleanShutdown: true, RecoveryPoint: end})
 		if l.EndOffset() != end {
 			t.Fatalf("reopened at %d, want %d", l.EndOffset(), end)
@@ -268,7 +267,7 @@ func TestReopenClean(t *testing.T) {
 		checkReadsEverything(t, l, &a)
 		end = l.EndOffset()
 		l.Close()
-		before = readIndexFiles(t, dir)
+		before := readIndexFiles(t, dir)
 
 		// An unclean open from offset 0 rebuilds every index; they must match.
 		l = openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
@@ -327,7 +326,7 @@ func TestIndexEntriesFollowKafkaRule(t *testing.T) {
 	var want []byte
 	pos := uint32(len(a.batches[0]))
 	for i := 1; i < 5; i++ {
-		want = append(want, be32(uint32(a.hdrs[i].lastOffset()))...)
+		want = append(want, be32(uint32(a.hdrs[i].LastOffset()))...)
 		want = append(want, be32(pos)...)
 		pos += uint32(len(a.batches[i]))
 	}

@@ -1,14 +1,14 @@
 package storage
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/gokafka/gokafka/internal/javaprops"
 )
 
 // metaPropertiesFile identifies the broker and cluster a log dir belongs to.
@@ -40,26 +40,6 @@ func (m metaProperties) encode(now time.Time) []byte {
 	return b.Bytes()
 }
 
-// parseProperties reads the simple subset of Java properties Kafka writes:
-// "#" and "!" comments, key=value or key:value, surrounding spaces trimmed.
-func parseProperties(data []byte) map[string]string {
-	props := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' || line[0] == '!' {
-			continue
-		}
-		i := strings.IndexAny(line, "=:")
-		if i < 0 {
-			props[line] = ""
-			continue
-		}
-		props[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
-	}
-	return props
-}
-
 // readMetaProperties reads <dir>/meta.properties; ok is false when missing.
 func readMetaProperties(dir string) (m metaProperties, ok bool, err error) {
 	path := dir + string(os.PathSeparator) + metaPropertiesFile
@@ -70,7 +50,10 @@ func readMetaProperties(dir string) (m metaProperties, ok bool, err error) {
 	if err != nil {
 		return m, false, fmt.Errorf("read %s: %w", path, err)
 	}
-	p := parseProperties(data)
+	p, err := javaprops.Parse(data)
+	if err != nil {
+		return m, false, fmt.Errorf("%s: %w: %w", path, err, ErrCorruption)
+	}
 	if v, err := strconv.Atoi(p["version"]); err != nil || v != 0 {
 		return m, false, fmt.Errorf("%s: version %q, want 0 (ZooKeeper mode): %w", path, p["version"], ErrCorruption)
 	}

@@ -48,6 +48,9 @@ const (
 	snapshotEntrySize  = 8 + 2 + 4 + 8 + 4 + 8 + 4 + 8
 )
 
+// snapshotCRCTable is the CRC-32C table of the snapshot checksum.
+var snapshotCRCTable = crc32.MakeTable(crc32.Castagnoli)
+
 // snapshotPath is the snapshot file of dir for offset.
 func snapshotPath(dir string, offset int64) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix))
@@ -78,7 +81,7 @@ func encodeSnapshot(s *ProducerState) []byte {
 		b = binary.BigEndian.AppendUint32(b, 0xffffffff)         // coordinator epoch -1
 		b = binary.BigEndian.AppendUint64(b, 0xffffffffffffffff) // no open transaction
 	}
-	binary.BigEndian.PutUint32(b[2:], crc32.Checksum(b[6:], castagnoli))
+	binary.BigEndian.PutUint32(b[2:], crc32.Checksum(b[6:], snapshotCRCTable))
 	return b
 }
 
@@ -92,7 +95,7 @@ func decodeSnapshot(b []byte) (*ProducerState, error) {
 	if v := int16(binary.BigEndian.Uint16(b[0:])); v != snapshotVersion {
 		return nil, fmt.Errorf("producer snapshot: version %d, want %d: %w", v, snapshotVersion, ErrCorruption)
 	}
-	if want, got := binary.BigEndian.Uint32(b[2:]), crc32.Checksum(b[6:], castagnoli); want != got {
+	if want, got := binary.BigEndian.Uint32(b[2:]), crc32.Checksum(b[6:], snapshotCRCTable); want != got {
 		return nil, fmt.Errorf("producer snapshot: crc %08x, computed %08x: %w", want, got, ErrCorruption)
 	}
 	n := int64(int32(binary.BigEndian.Uint32(b[6:])))
@@ -287,7 +290,7 @@ func (l *Log) replayProducers(ps *ProducerState, from int64) error {
 				}
 				return corruptAt(s, pos, err)
 			}
-			if h.lastOffset() >= from {
+			if h.LastOffset() >= from {
 				ps.replay(&h)
 			}
 			pos += h.size()

@@ -136,7 +136,7 @@ func (s *ProducerState) replay(h *batchHeader) {
 	if h.ProducerID < 0 {
 		return
 	}
-	if h.Attributes&attrControl != 0 || h.BaseSequence < 0 {
+	if h.IsControl() || h.BaseSequence < 0 {
 		s.entry(h.ProducerID, h.ProducerEpoch)
 		return
 	}
@@ -144,9 +144,9 @@ func (s *ProducerState) replay(h *batchHeader) {
 		ProducerID:    h.ProducerID,
 		ProducerEpoch: h.ProducerEpoch,
 		FirstSeq:      h.BaseSequence,
-		LastSeq:       h.lastSeq(),
+		LastSeq:       h.LastSequence(),
 		FirstOffset:   h.BaseOffset,
-		LastOffset:    h.lastOffset(),
+		LastOffset:    h.LastOffset(),
 		MaxTimestamp:  h.MaxTimestamp,
 	})
 }

@@ -103,7 +103,7 @@ func (l *Log) collect(s *segment, pos, offset, maxBytes, maxOffset int64) (fileR
 		if err != nil {
 			return fileRegion{}, false, corruptAt(s, pos, err)
 		}
-		if h.lastOffset() >= offset {
+		if h.LastOffset() >= offset {
 			break
 		}
 		pos += h.size()
@@ -121,7 +121,7 @@ func (l *Log) collect(s *segment, pos, offset, maxBytes, maxOffset int64) (fileR
 			break
 		}
 		r.n += h.size()
-		r.next = h.lastOffset() + 1
+		r.next = h.LastOffset() + 1
 		p += h.size()
 		if r.n >= maxBytes {
 			break
@@ -185,7 +185,7 @@ func (l *Log) findTimestamp(s *segment, ts int64) (fileRegion, bool, error) {
 			return fileRegion{}, false, corruptAt(s, pos, err)
 		}
 		if h.MaxTimestamp >= ts {
-			return fileRegion{seg: s, pos: pos, n: h.size(), next: h.lastOffset() + 1}, true, nil
+			return fileRegion{seg: s, pos: pos, n: h.size(), next: h.LastOffset() + 1}, true, nil
 		}
 		pos += h.size()
 	}

@@ -105,7 +105,7 @@ func (s *segment) recover(cfg Config) (truncated bool, err error) {
 			}
 			return false, err
 		}
-		if h.BaseOffset < s.next || !s.fitsOffset(h.lastOffset()) {
+		if h.BaseOffset < s.next || !s.fitsOffset(h.LastOffset()) {
 			break
 		}
 		ok, err := sc.crcValid(&h, pos)
@@ -210,17 +210,17 @@ func (s *segment) loadFromIndexes(inactive bool, cfg Config) error {
 			// Indexing this batch recorded a max timestamp at least its own.
 			return fmt.Errorf("%s: misses the entry for offset %d: %w", s.times.file.path, last.Offset, ErrCorruption)
 		}
-		if first && n > 0 && h.lastOffset() != last.Offset {
+		if first && n > 0 && h.LastOffset() != last.Offset {
 			return fmt.Errorf("%s: index entry %d does not point at its batch: %w", s.index.file.path, last.Offset, ErrCorruption)
 		}
-		if h.BaseOffset < s.next || !s.fitsOffset(h.lastOffset()) {
+		if h.BaseOffset < s.next || !s.fitsOffset(h.LastOffset()) {
 			return fmt.Errorf("%s at %d: offsets out of order: %w", s.log.Name(), pos, ErrCorruption)
 		}
 		first = false
 		if h.MaxTimestamp > s.maxTs {
-			s.maxTs, s.offsetOfMaxTs = h.MaxTimestamp, h.lastOffset()
+			s.maxTs, s.offsetOfMaxTs = h.MaxTimestamp, h.LastOffset()
 		}
-		s.next = h.lastOffset() + 1
+		s.next = h.LastOffset() + 1
 		pos += h.size()
 	}
 	if tn > 0 && tlast.Offset >= s.next {

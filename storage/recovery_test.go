@@ -117,7 +117,7 @@ func TestRecoveryDeletesSegmentsAfterCorruption(t *testing.T) {
 		t.Fatalf("%d segments after recovery, want 2", n)
 	}
 	i := a.batchFor(l.EndOffset() - 1)
-	if a.hdrs[i].lastOffset()+1 != l.EndOffset() {
+	if a.hdrs[i].LastOffset()+1 != l.EndOffset() {
 		t.Fatalf("end %d is not a batch boundary", l.EndOffset())
 	}
 	got := appended{batches: a.batches[:i+1], hdrs: a.hdrs[:i+1]}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 // TestReadRegionMatchesRead checks that the region ReadRegion returns holds
@@ -55,7 +57,7 @@ func TestReadRegionMatchesRead(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				next = h.lastOffset() + 1
+				next = h.LastOffset() + 1
 				b = b[h.size():]
 			}
 			if r.Next != next {
@@ -177,11 +179,11 @@ func TestRegionsDuringAppendRollAndRetention(t *testing.T) {
 				}
 				for pos := 0; pos < len(data); {
 					h, err := parseBatchHeader(data[pos:])
-					if err != nil || pos+int(h.size()) > len(data) || !batchCRCValid(data[pos:pos+int(h.size())]) {
+					if err != nil || pos+int(h.size()) > len(data) || !recordbatch.CRCValid(data[pos:pos+int(h.size())]) {
 						errc <- errors.New("region holds a bad batch")
 						return
 					}
-					if pos == 0 && (h.BaseOffset > off || h.lastOffset() < off) {
+					if pos == 0 && (h.BaseOffset > off || h.LastOffset() < off) {
 						errc <- errors.New("region's first batch does not hold the offset")
 						return
 					}

@@ -121,7 +121,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		if err != nil {
 			return fmt.Errorf("truncate %s: %w", l.dir, corruptAt(s, pos, err))
 		}
-		if h.lastOffset() >= offset {
+		if h.LastOffset() >= offset {
 			break
 		}
 		pos += h.size()

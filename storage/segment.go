@@ -146,10 +146,10 @@ func (s *segment) full(cfg Config) bool {
 // sharing the segment hold Log.mu's write lock.
 func (s *segment) addBatch(h *batchHeader, pos int64, cfg Config) error {
 	if h.MaxTimestamp > s.maxTs {
-		s.maxTs, s.offsetOfMaxTs = h.MaxTimestamp, h.lastOffset()
+		s.maxTs, s.offsetOfMaxTs = h.MaxTimestamp, h.LastOffset()
 	}
 	if s.bytesSinceIndex > int64(cfg.IndexIntervalBytes) && s.index.n < s.index.limit(cfg) {
-		e := offsetEntry{Offset: h.lastOffset(), Position: pos}
+		e := offsetEntry{Offset: h.LastOffset(), Position: pos}
 		if err := s.index.write(s.index.n, e); err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func (s *segment) addBatch(h *batchHeader, pos int64, cfg Config) error {
 	}
 	s.bytesSinceIndex += h.size()
 	s.size = pos + h.size()
-	s.next = h.lastOffset() + 1
+	s.next = h.LastOffset() + 1
 	return nil
 }
 

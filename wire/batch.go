@@ -4,60 +4,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 // RecordBatchHeaderSize is the size of a magic-v2 record batch header, from
 // baseOffset through recordCount.
-const RecordBatchHeaderSize = 61
+const RecordBatchHeaderSize = recordbatch.HeaderSize
 
-// BatchHeader is the fixed header of a magic-v2 record batch. Layout (big
-// endian):
-//
-//	baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 |
-//	magic int8 | crc uint32 | attributes int16 | lastOffsetDelta int32 |
-//	baseTimestamp int64 | maxTimestamp int64 | producerId int64 |
-//	producerEpoch int16 | baseSequence int32 | recordCount int32
-//
-// The CRC-32C covers everything from attributes to the end of the batch.
-type BatchHeader struct {
-	BaseOffset           int64
-	BatchLength          int32
-	PartitionLeaderEpoch int32
-	Magic                int8
-	CRC                  uint32
-	Attributes           int16
-	LastOffsetDelta      int32
-	BaseTimestamp        int64
-	MaxTimestamp         int64
-	ProducerID           int64
-	ProducerEpoch        int16
-	BaseSequence         int32
-	RecordCount          int32
-}
-
-// Compression returns the codec bits of the attributes (0 none, 1 gzip,
-// 2 snappy, 3 lz4, 4 zstd).
-func (h BatchHeader) Compression() int8 { return int8(h.Attributes & 0x07) }
-
-// IsTransactional reports the transactional attribute bit.
-func (h BatchHeader) IsTransactional() bool { return h.Attributes&0x10 != 0 }
-
-// IsControl reports the control-batch attribute bit.
-func (h BatchHeader) IsControl() bool { return h.Attributes&0x20 != 0 }
-
-// LastSequence is the sequence of the batch's last record, wrapping at
-// MaxInt32 as Kafka does.
-func (h BatchHeader) LastSequence() int32 {
-	if h.BaseSequence < 0 {
-		return -1
-	}
-	s := int64(h.BaseSequence) + int64(h.LastOffsetDelta)
-	if s > 1<<31-1 {
-		s -= 1 << 31
-	}
-	return int32(s)
-}
+// BatchHeader is the fixed header of a magic-v2 record batch; its layout
+// and CRC-32C are in internal/recordbatch, shared with storage.
+type BatchHeader = recordbatch.Header
 
 // ValidateConfig bounds what ValidateProduceBatch accepts.
 type ValidateConfig struct {
@@ -69,83 +26,32 @@ type ValidateConfig struct {
 	MaxDecompressedBytes int
 }
 
-// Byte offsets of the magic-v2 batch header fields.
-const (
-	offBaseOffset      = 0
-	offBatchLength     = 8
-	offLeaderEpoch     = 12
-	offMagic           = 16
-	offCRC             = 17
-	offAttributes      = 21
-	offLastOffsetDelta = 23
-	offBaseTimestamp   = 27
-	offMaxTimestamp    = 35
-	offProducerID      = 43
-	offProducerEpoch   = 51
-	offBaseSequence    = 53
-	offRecordCount     = 57
-)
-
-const (
-	// noTimestamp is Kafka's RecordBatch.NO_TIMESTAMP.
-	noTimestamp = -1
-	// batchLengthOverhead is what precedes the part counted by
-	// batchLength: baseOffset and batchLength itself.
-	batchLengthOverhead = offLeaderEpoch
-	attrTimestampType   = 0x08
-	attrControl         = 0x20
-	// minRecordSize is the smallest encoded record: seven one-byte
-	// fields (length, attributes, timestamp and offset deltas, key and
-	// value lengths, header count).
-	minRecordSize = 7
-)
-
-// crc32c is the Castagnoli table Kafka uses for magic-v2 batches. It is built
-// once and only read.
-var crc32c = crc32.MakeTable(crc32.Castagnoli)
+// minRecordSize is the smallest encoded record: seven one-byte fields
+// (length, attributes, timestamp and offset deltas, key and value lengths,
+// header count).
+const minRecordSize = 7
 
 // ParseBatchHeader reads the fixed header at the start of b without checking
 // the CRC. It returns ErrCorruptMessage if b is shorter than the header or
 // than the batch length it announces.
 func ParseBatchHeader(b []byte) (BatchHeader, error) {
-	var h BatchHeader
-	if len(b) < RecordBatchHeaderSize {
+	h, ok := recordbatch.ReadHeader(b)
+	if !ok {
 		return h, fmt.Errorf("%w: %d bytes, a batch header needs %d", ErrCorruptMessage, len(b), RecordBatchHeaderSize)
 	}
-	be := binary.BigEndian
-	h.BaseOffset = int64(be.Uint64(b[offBaseOffset:]))
-	h.BatchLength = int32(be.Uint32(b[offBatchLength:]))
-	h.PartitionLeaderEpoch = int32(be.Uint32(b[offLeaderEpoch:]))
-	h.Magic = int8(b[offMagic])
-	h.CRC = be.Uint32(b[offCRC:])
-	h.Attributes = int16(be.Uint16(b[offAttributes:]))
-	h.LastOffsetDelta = int32(be.Uint32(b[offLastOffsetDelta:]))
-	h.BaseTimestamp = int64(be.Uint64(b[offBaseTimestamp:]))
-	h.MaxTimestamp = int64(be.Uint64(b[offMaxTimestamp:]))
-	h.ProducerID = int64(be.Uint64(b[offProducerID:]))
-	h.ProducerEpoch = int16(be.Uint16(b[offProducerEpoch:]))
-	h.BaseSequence = int32(be.Uint32(b[offBaseSequence:]))
-	h.RecordCount = int32(be.Uint32(b[offRecordCount:]))
-	if h.BatchLength < RecordBatchHeaderSize-batchLengthOverhead {
+	if h.BatchLength < RecordBatchHeaderSize-recordbatch.LogOverhead {
 		return h, fmt.Errorf("%w: batch length %d is shorter than the header", ErrCorruptMessage, h.BatchLength)
 	}
-	if int64(h.BatchLength) > int64(len(b)-batchLengthOverhead) {
-		return h, fmt.Errorf("%w: batch length %d but only %d bytes follow", ErrCorruptMessage, h.BatchLength, len(b)-batchLengthOverhead)
+	if int64(h.BatchLength) > int64(len(b)-recordbatch.LogOverhead) {
+		return h, fmt.Errorf("%w: batch length %d but only %d bytes follow", ErrCorruptMessage, h.BatchLength, len(b)-recordbatch.LogOverhead)
 	}
 	return h, nil
 }
 
-// Size is the batch's total size in bytes, header included.
-func (h BatchHeader) Size() int { return batchLengthOverhead + int(h.BatchLength) }
-
-// IsLogAppendTime reports the timestamp-type attribute bit: set, the batch's
-// max timestamp is the broker's append time for every record.
-func (h BatchHeader) IsLogAppendTime() bool { return h.Attributes&attrTimestampType != 0 }
-
 // checkCRC verifies the CRC-32C over attributes..end of a batch of the given
 // size.
 func checkCRC(batch []byte, h BatchHeader) error {
-	if got := crc32.Checksum(batch[offAttributes:h.Size()], crc32c); got != h.CRC {
+	if got := recordbatch.Checksum(batch[:h.Size()]); got != h.CRC {
 		return fmt.Errorf("%w: crc32c is %#08x, header says %#08x", ErrCorruptMessage, got, h.CRC)
 	}
 	return nil
@@ -177,8 +83,8 @@ func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, erro
 	if len(records) == 0 {
 		return BatchHeader{}, fmt.Errorf("%w: no record batch", ErrInvalidRecord)
 	}
-	if len(records) > offMagic && records[offMagic] != 2 {
-		return BatchHeader{}, fmt.Errorf("%w: magic %d, produce v3+ carries only magic 2", ErrInvalidRecord, int8(records[offMagic]))
+	if len(records) > recordbatch.MagicOffset && records[recordbatch.MagicOffset] != recordbatch.MagicV2 {
+		return BatchHeader{}, fmt.Errorf("%w: magic %d, produce v3+ carries only magic 2", ErrInvalidRecord, int8(records[recordbatch.MagicOffset]))
 	}
 	h, err := ParseBatchHeader(records)
 	if err != nil {
@@ -206,7 +112,7 @@ func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, erro
 		return h, err
 	}
 	defer release()
-	maxTS := int64(noTimestamp)
+	maxTS := int64(recordbatch.NoTimestamp)
 	for i := int32(0); ; i++ {
 		end, err := c.atEnd()
 		if err != nil {
@@ -219,7 +125,7 @@ func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, erro
 			if maxTS != h.MaxTimestamp {
 				setMaxTimestamp(records, h, maxTS)
 				h.MaxTimestamp = maxTS
-				h.CRC = binary.BigEndian.Uint32(records[offCRC:])
+				h.CRC = binary.BigEndian.Uint32(records[recordbatch.CRCOffset:])
 			}
 			return h, nil
 		}
@@ -280,7 +186,7 @@ func SetBaseOffset(batch []byte, base int64) {
 	if len(batch) < RecordBatchHeaderSize {
 		return
 	}
-	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(base))
+	binary.BigEndian.PutUint64(batch[recordbatch.BaseOffsetOffset:], uint64(base))
 }
 
 // SetPartitionLeaderEpoch stamps the partition leader epoch in place (outside
@@ -289,7 +195,7 @@ func SetPartitionLeaderEpoch(batch []byte, epoch int32) {
 	if len(batch) < RecordBatchHeaderSize {
 		return
 	}
-	binary.BigEndian.PutUint32(batch[offLeaderEpoch:], uint32(epoch))
+	binary.BigEndian.PutUint32(batch[recordbatch.PartitionLeaderEpochOffset:], uint32(epoch))
 }
 
 // SetLogAppendTime sets the timestamp-type attribute bit and the max
@@ -301,15 +207,15 @@ func SetLogAppendTime(batch []byte, ts int64) {
 	if err != nil {
 		return
 	}
-	binary.BigEndian.PutUint16(batch[offAttributes:], uint16(h.Attributes|attrTimestampType))
+	binary.BigEndian.PutUint16(batch[recordbatch.AttributesOffset:], uint16(h.Attributes|recordbatch.AttrTimestampType))
 	setMaxTimestamp(batch, h, ts)
 }
 
 // setMaxTimestamp writes ts as the max timestamp of the whole batch h
 // describes and recomputes the CRC over the bytes as they now are.
 func setMaxTimestamp(batch []byte, h BatchHeader, ts int64) {
-	binary.BigEndian.PutUint64(batch[offMaxTimestamp:], uint64(ts))
-	binary.BigEndian.PutUint32(batch[offCRC:], crc32.Checksum(batch[offAttributes:h.Size()], crc32c))
+	binary.BigEndian.PutUint64(batch[recordbatch.MaxTimestampOffset:], uint64(ts))
+	recordbatch.SetCRC(batch[:h.Size()])
 }
 
 // RecordTimestamp is one record's offset and effective timestamp.
@@ -328,7 +234,7 @@ func RecordTimestamps(batch []byte, maxDecompressed int) ([]RecordTimestamp, err
 	if err != nil {
 		return nil, err
 	}
-	if h.Magic != 2 {
+	if h.Magic != recordbatch.MagicV2 {
 		return nil, fmt.Errorf("%w: magic %d", ErrCorruptMessage, h.Magic)
 	}
 	if err := checkCRC(batch, h); err != nil {
@@ -399,12 +305,12 @@ func SplitReplicaBatches(data []byte) ([]BatchHeader, int, error) {
 	for pos+RecordBatchHeaderSize <= len(data) {
 		h, err := ParseBatchHeader(data[pos:])
 		if err != nil {
-			if int64(h.BatchLength) > int64(len(data)-pos-batchLengthOverhead) && h.BatchLength >= RecordBatchHeaderSize-batchLengthOverhead {
+			if int64(h.BatchLength) > int64(len(data)-pos-recordbatch.LogOverhead) && h.BatchLength >= RecordBatchHeaderSize-recordbatch.LogOverhead {
 				break // a partial last batch
 			}
 			return nil, 0, fmt.Errorf("batch at byte %d: %w", pos, err)
 		}
-		if h.Magic != 2 {
+		if h.Magic != recordbatch.MagicV2 {
 			return nil, 0, fmt.Errorf("%w: batch at byte %d has magic %d", ErrCorruptMessage, pos, h.Magic)
 		}
 		if err := checkCRC(data[pos:], h); err != nil {

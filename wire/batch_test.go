@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 var allCodecs = []struct {
@@ -235,8 +237,8 @@ func TestValidateProduceBatchMaxTimestamp(t *testing.T) {
 				}
 				// Only the max timestamp and the CRC may change.
 				changed := bytes.Clone(orig)
-				copy(changed[offCRC:offCRC+4], b[offCRC:offCRC+4])
-				copy(changed[offMaxTimestamp:offMaxTimestamp+8], b[offMaxTimestamp:offMaxTimestamp+8])
+				copy(changed[recordbatch.CRCOffset:recordbatch.CRCOffset+4], b[recordbatch.CRCOffset:recordbatch.CRCOffset+4])
+				copy(changed[recordbatch.MaxTimestampOffset:recordbatch.MaxTimestampOffset+8], b[recordbatch.MaxTimestampOffset:recordbatch.MaxTimestampOffset+8])
 				if !bytes.Equal(changed, b) {
 					t.Fatal("validation changed bytes other than the max timestamp and the CRC")
 				}
@@ -356,21 +358,6 @@ func TestRecordTimestampsRejectsCorruption(t *testing.T) {
 	}
 }
 
-func TestLastSequenceWraps(t *testing.T) {
-	tests := []struct {
-		base, delta, want int32
-	}{
-		{-1, 4, -1},
-		{0, 4, 4},
-		{1<<31 - 2, 3, 1},
-	}
-	for _, tt := range tests {
-		if got := (BatchHeader{BaseSequence: tt.base, LastOffsetDelta: tt.delta}).LastSequence(); got != tt.want {
-			t.Errorf("base %d delta %d: got %d, want %d", tt.base, tt.delta, got, tt.want)
-		}
-	}
-}
-
 func FuzzValidateProduceBatch(f *testing.F) {
 	for _, c := range allCodecs {
 		f.Add(buildBatch(f, batchSpec{codec: c.codec, recs: testRecords(3, 10)}))
@@ -389,7 +376,7 @@ func FuzzValidateProduceBatch(f *testing.F) {
 			t.Fatalf("%d timestamps for %d records", len(ts), h.RecordCount)
 		}
 		// The header now carries the records' max timestamp.
-		maxTS := int64(noTimestamp)
+		maxTS := int64(recordbatch.NoTimestamp)
 		for _, r := range ts {
 			maxTS = max(maxTS, r.Timestamp)
 		}

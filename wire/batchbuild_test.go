@@ -138,9 +138,3 @@ func buildBatch(t testing.TB, s batchSpec) []byte {
 	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], crc32.MakeTable(crc32.Castagnoli)))
 	return out
 }
-
-// fixCRC recomputes the CRC after a test edits covered bytes.
-func fixCRC(b []byte) []byte {
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
-}

@@ -10,9 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// fetchKey is the Fetch API key.
-const fetchKey = 1
-
 // Fetch versions the file-region encoder knows; others are encoded by kmsg
 // after the record sets are read into memory.
 const (

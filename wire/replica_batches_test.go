@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 // replicaBatches returns n consecutive batches of 3 records each starting
@@ -22,7 +24,7 @@ func TestSplitReplicaBatches(t *testing.T) {
 	three := replicaBatches(t, 10, 3)
 	one, _ := ParseBatchHeader(three)
 	corrupt := bytes.Clone(three)
-	corrupt[one.Size()+offAttributes+5] ^= 0xff // inside the second batch
+	corrupt[one.Size()+recordbatch.AttributesOffset+5] ^= 0xff // inside the second batch
 	backwards := append(replicaBatches(t, 10, 1), replicaBatches(t, 5, 1)...)
 	tests := []struct {
 		name    string

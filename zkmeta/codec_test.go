@@ -287,3 +287,51 @@ func FuzzDecoders(f *testing.F) {
 		}
 	})
 }
+
+// TestReservedUUID checks the ids Kafka's Uuid.randomUuid never returns.
+func TestReservedUUID(t *testing.T) {
+	// 0xf8 puts 111110 (62, '-' in base64url) in the first character.
+	dash := [16]byte{0: 0xf8, 6: 0x40, 8: 0x80}
+	for _, tc := range []struct {
+		name string
+		id   [16]byte
+		want bool
+	}{
+		{"zero", [16]byte{}, true},
+		{"metadata topic id", [16]byte{15: 1}, true},
+		{"leading dash", dash, true},
+		{"leading underscore", [16]byte{0: 0xfc, 6: 0x40, 8: 0x80}, false},
+		{"last bit only of byte 14", [16]byte{14: 1}, false},
+		{"ordinary", [16]byte{0: 0x12, 6: 0x4a, 8: 0x9b, 15: 1}, false},
+	} {
+		if got := reservedUUID(tc.id); got != tc.want {
+			t.Errorf("%s (%s): reservedUUID = %v, want %v", tc.name, FormatUUID(tc.id), got, tc.want)
+		}
+	}
+	if s := FormatUUID(dash); s[0] != '-' {
+		t.Fatalf("test id %s does not start with '-'", s)
+	}
+}
+
+// TestNewUUIDDrawsAgain feeds newUUID random bytes that would make a
+// reserved id and checks that it draws again, and that it sets the
+// version-4 and variant bits on what it returns.
+func TestNewUUIDDrawsAgain(t *testing.T) {
+	draws := [][16]byte{
+		{0: 0xf8},                   // '-' first, even after the version bits
+		{0: 0xfb, 15: 0xff},         // still '-'
+		{0: 0x01, 6: 0xff, 8: 0xff}, // fine once the version bits are set
+	}
+	n := 0
+	id := newUUID(func(b []byte) {
+		copy(b, draws[n][:])
+		n++
+	})
+	if n != 3 {
+		t.Fatalf("newUUID drew %d times, want 3", n)
+	}
+	want := [16]byte{0: 0x01, 6: 0x4f, 8: 0xbf}
+	if id != want {
+		t.Fatalf("newUUID = %x, want %x", id, want)
+	}
+}

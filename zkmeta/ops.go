@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/gokafka/gokafka/internal/backoff"
 	"go.uber.org/zap"
 )
 
@@ -291,7 +292,7 @@ func connectionLost(err error) bool {
 // finds its own znode, a conditional write that re-reads).
 func (c *Client) retrying(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(c.sessionTimeout)
-	backoff := 50 * time.Millisecond
+	bo := backoff.Exponential{Initial: 50 * time.Millisecond, Max: time.Second}
 	for {
 		if c.ctx.Err() != nil {
 			return ErrClosed
@@ -304,13 +305,8 @@ func (c *Client) retrying(ctx context.Context, f func() error) error {
 			return err
 		}
 		c.log.Debug("ZooKeeper connection lost during a request; retrying", zap.Error(err))
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if bo.Wait(ctx) != nil {
 			return err
-		case <-t.C:
 		}
-		backoff = min(2*backoff, time.Second)
 	}
 }

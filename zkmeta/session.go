@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/gokafka/gokafka/internal/backoff"
 	"go.uber.org/zap"
 )
 
@@ -101,7 +102,7 @@ func (c *Client) recoverSession(gen uint64) {
 	c.mu.Unlock()
 
 	if b != nil {
-		backoff := 100 * time.Millisecond
+		bo := backoff.Exponential{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
 		for {
 			if !c.current(gen) {
 				return
@@ -113,12 +114,9 @@ func (c *Client) recoverSession(gen uint64) {
 				break
 			}
 			c.log.Warn("registering broker again after new ZooKeeper session failed; retrying", zap.Int32("broker.id", b.ID), zap.Error(err))
-			select {
-			case <-c.ctx.Done():
+			if bo.Wait(c.ctx) != nil {
 				return
-			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, 2*time.Second)
 		}
 	}
 

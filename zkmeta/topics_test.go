@@ -108,8 +108,7 @@ func TestTopicLifecycle(t *testing.T) {
 	}
 
 	// Growing the topic: conditional on the assignment's version.
-	grown := got
-	grown = TopicAssignment{TopicID: id, Partitions: map[int32][]int32{0: {0}, 1: {0}, 2: {0}, 3: {0}}, ZkVersion: 0}
+	grown := TopicAssignment{TopicID: id, Partitions: map[int32][]int32{0: {0}, 1: {0}, 2: {0}, 3: {0}}, ZkVersion: 0}
 	if err := c.SetTopic(ctx, ce, "orders", grown); err != nil {
 		t.Fatal(err)
 	}

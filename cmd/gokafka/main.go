@@ -42,5 +42,8 @@ func usage() {
   gokafka server <server.properties> [--override key=value ...]
   gokafka producer-perf-test --topic T --num-records N --record-size S --throughput -1 --producer-props bootstrap.servers=HOST:PORT [k=v ...]
   gokafka consumer-perf-test --bootstrap-server HOST:PORT --topic T --messages N
-  gokafka end-to-end-latency HOST:PORT TOPIC NUM_MESSAGES ACKS SIZE [--throughput-mb MB_PER_SEC]`)
+  gokafka end-to-end-latency HOST:PORT TOPIC NUM_MESSAGES ACKS SIZE [--throughput-mb MB_PER_SEC]
+
+The server also reads KAFKA_CFG_ environment variables (KAFKA_CFG_LOG_DIRS
+sets log.dirs): they win over the file, and --override wins over both.`)
 }

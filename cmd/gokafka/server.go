@@ -18,9 +18,11 @@ import (
 //
 //	gokafka server <server.properties> [--override key=value ...]
 //
-// as kafka-server-start.sh does (--override=key=value works too). It logs
-// to stderr in a human-readable form, stops cleanly on SIGINT or SIGTERM,
-// and exits non-zero with the error logged when the broker cannot start.
+// as kafka-server-start.sh does (--override=key=value works too), with
+// KAFKA_CFG_ environment variables between the file and the overrides
+// (broker.LoadConfig). It logs to stderr in a human-readable form, stops
+// cleanly on SIGINT or SIGTERM, and exits non-zero with the error logged
+// when the broker cannot start.
 func runServer(args []string) int {
 	path, overrides, err := parseServerArgs(args)
 	if err != nil {

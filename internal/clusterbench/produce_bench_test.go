@@ -33,9 +33,8 @@ const (
 
 // produceRun is one producer-perf-test run's outcome.
 type produceRun struct {
-	sum  perftest.ProducerSummary
-	cpu  cpuUse
-	warm float64
+	sum perftest.ProducerSummary
+	cpu cpuUse
 }
 
 // produce runs producer-perf-test's code against bc: records 1 KiB records
