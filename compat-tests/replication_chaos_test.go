@@ -171,6 +171,18 @@ func wholeISRs(t *testing.T, z *testcluster.ZKConn, topic string, partitions int
 	}
 }
 
+// createReplicated creates topic with replication factor 3 through adm
+// (the controller) and waits until ZooKeeper shows every partition with a
+// leader and a full ISR.
+func createReplicated(ctx context.Context, t *testing.T, adm *kgo.Client, z *testcluster.ZKConn, topic string, partitions int32, configs map[string]*string) {
+	t.Helper()
+	res, err := kadm.NewClient(adm).CreateTopics(ctx, partitions, 3, configs, topic)
+	if err != nil || res[topic].Err != nil {
+		t.Fatalf("create topic %s: %v %v", topic, err, res[topic].Err)
+	}
+	waitUntil(t, time.Minute, topic+" to have full ISRs", wholeISRs(t, z, topic, partitions, 3))
+}
+
 // partitionLogs returns the bytes of every .log segment of topic-partition
 // in a broker's log dirs, by file name.
 func partitionLogs(t *testing.T, b *testcluster.Broker, topic string, p int32) map[string][]byte {
@@ -215,11 +227,8 @@ func TestReplicationZombieLeader(t *testing.T) {
 	}
 	defer adm.Close()
 	const topic, partitions = "zombie", 1
-	if res, err := kadm.NewClient(adm).CreateTopics(ctx, partitions, 3, nil, topic); err != nil || res[topic].Err != nil {
-		t.Fatalf("create topic: %v %v", err, res[topic].Err)
-	}
 	z := c.ZKClient(t)
-	waitUntil(t, time.Minute, "a full ISR", wholeISRs(t, z, topic, partitions, 3))
+	createReplicated(ctx, t, adm, z, topic, partitions, nil)
 	w := startWorkload(ctx, t, seeds, topic, partitions)
 	w.progress(100)
 
@@ -283,11 +292,8 @@ func TestReplicationZooKeeperMemberDown(t *testing.T) {
 	defer adm.Close()
 	ka := kadm.NewClient(adm)
 	const topic, partitions = "zk-down", 3
-	if res, err := ka.CreateTopics(ctx, partitions, 3, nil, topic); err != nil || res[topic].Err != nil {
-		t.Fatalf("create topic: %v %v", err, res[topic].Err)
-	}
 	z := c.ZKClient(t)
-	waitUntil(t, time.Minute, "full ISRs", wholeISRs(t, z, topic, partitions, 3))
+	createReplicated(ctx, t, adm, z, topic, partitions, nil)
 	w := startWorkload(ctx, t, seeds, topic, partitions)
 	w.progress(50)
 

@@ -29,11 +29,8 @@ func TestReplicationGroupCoordinatorFailover(t *testing.T) {
 	defer adm.Close()
 	ka := kadm.NewClient(adm)
 	const topic, group, n = "grouped", "failover-group", 300
-	if res, err := ka.CreateTopics(ctx, 3, 3, nil, topic); err != nil || res[topic].Err != nil {
-		t.Fatalf("create: %v %v", err, res[topic].Err)
-	}
 	z := c.ZKClient(t)
-	waitUntil(t, time.Minute, "full ISRs", wholeISRs(t, z, topic, 3, 3))
+	createReplicated(ctx, t, adm, z, topic, 3, nil)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic))
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gokafka/gokafka/internal/netlab"
@@ -155,11 +154,8 @@ func TestReplicationNetworkPartitions(t *testing.T) {
 			}
 			defer adm.Close()
 			const topic, partitions = "cut", 3
-			if res, err := kadm.NewClient(adm).CreateTopics(ctx, partitions, 3, nil, topic); err != nil || res[topic].Err != nil {
-				t.Fatalf("create topic: %v %v", err, res[topic].Err)
-			}
 			z := c.ZKClient(t)
-			waitUntil(t, time.Minute, "full ISRs", wholeISRs(t, z, topic, partitions, 3))
+			createReplicated(ctx, t, adm, z, topic, partitions, nil)
 			w := startWorkload(ctx, t, seeds, topic, partitions)
 			w.progress(100)
 
