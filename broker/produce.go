@@ -97,7 +97,17 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 		resp.Topics = append(resp.Topics, st)
 	}
 	if len(pending) > 0 {
-		s.awaitAcks(ctx, r.TimeoutMillis, pending, resp)
+		// The batches are appended; the answer waits for the followers
+		// while the connection goes on with the producer's next request
+		// (wire.DeferredResponse). The timeout counts from now, not from
+		// when the connection's writer gets to this response.
+		deadline := time.Now().Add(time.Duration(max(r.TimeoutMillis, 0)) * time.Millisecond)
+		return &wire.DeferredResponse{
+			Response: resp,
+			Wait: func(wctx context.Context) {
+				s.awaitAcks(wctx, deadline, pending, resp)
+			},
+		}, nil
 	}
 	if r.Acks == 0 {
 		if failed {
@@ -210,8 +220,8 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 // min.insync.replicas meanwhile answers NOT_ENOUGH_REPLICAS_AFTER_APPEND,
 // one whose leadership moved NOT_LEADER_OR_FOLLOWER. A single-replica
 // partition is committed by its own append and never waits.
-func (s *Server) awaitAcks(ctx context.Context, timeoutMs int32, pending []pendingAck, resp *kmsg.ProduceResponse) {
-	wctx, cancel := context.WithTimeout(ctx, time.Duration(max(timeoutMs, 0))*time.Millisecond)
+func (s *Server) awaitAcks(ctx context.Context, deadline time.Time, pending []pendingAck, resp *kmsg.ProduceResponse) {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for _, pa := range pending {
 		sp := &resp.Topics[pa.topic].Partitions[pa.part]

@@ -66,8 +66,9 @@ type ConnConfig struct {
 // ServeConn reads requests from conn until it is closed, ctx is done or a
 // protocol error occurs. Requests are handled one at a time and responses
 // are written in request order, which is how Kafka orders a connection's
-// responses even when clients pipeline. ServeConn closes conn before it
-// returns.
+// responses even when clients pipeline; a Produce whose response is
+// deferred (DeferredResponse) lets the next Produce be handled while it
+// waits. ServeConn closes conn before it returns.
 //
 // It returns nil when the client closed the connection between requests,
 // ctx.Err() when ctx ended it, and otherwise the error that closed it, which
@@ -94,7 +95,11 @@ func ServeConn(ctx context.Context, conn net.Conn, cfg ConnConfig, h Handler) er
 		h:      h,
 		log:    log.With(zap.Stringer("remote", conn.RemoteAddr())),
 	}
-	err := s.serve(ctx)
+	// wctx ends the waits of deferred responses when the connection ends.
+	wctx, cancel := context.WithCancel(ctx)
+	err := s.serve(ctx, wctx)
+	cancel()
+	s.stopQueue()
 	s.frames.release()
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -113,9 +118,13 @@ type connServer struct {
 	// splices are the file regions of the Fetch response being written,
 	// reused across requests.
 	splices []splice
+	// queue is the writer goroutine's, once a response was deferred
+	// (pipeline.go). While it holds responses, only it uses out and
+	// splices.
+	queue *responseQueue
 }
 
-func (s *connServer) serve(ctx context.Context) error {
+func (s *connServer) serve(ctx, wctx context.Context) error {
 	for {
 		frame, err := s.frames.next()
 		if err != nil {
@@ -137,6 +146,12 @@ func (s *connServer) serve(ctx context.Context) error {
 		}
 
 		hdr, req, err := ParseRequest(frame, s.cfg.Versions)
+		if s.busy() && (err != nil || hdr.APIKey != produceKey) {
+			// Only a Produce is handled while earlier responses wait.
+			if derr := s.drain(); derr != nil {
+				return derr
+			}
+		}
 		if err != nil {
 			var unsup *UnsupportedError
 			if errors.As(err, &unsup) && hdr.APIKey == apiVersionsKey {
@@ -166,6 +181,19 @@ func (s *connServer) serve(ctx context.Context) error {
 			return fmt.Errorf("handle api key %d version %d: %w", hdr.APIKey, hdr.APIVersion, err)
 		}
 		if resp == nil {
+			continue
+		}
+		if d, ok := resp.(*DeferredResponse); ok {
+			if err := s.enqueue(wctx, &hdr, d.Response, d.Wait); err != nil {
+				return err
+			}
+			continue
+		}
+		if s.busy() {
+			// Behind a deferred response: keep the order.
+			if err := s.enqueue(wctx, &hdr, resp, nil); err != nil {
+				return err
+			}
 			continue
 		}
 		resp.SetVersion(hdr.APIVersion)

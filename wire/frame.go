@@ -89,6 +89,15 @@ func (f *frameReader) release() {
 	}
 }
 
+// detach hands the current frame's buffer to the caller, who returns it
+// with putFrameBuffer once nothing refers to it: the frame of a request
+// whose response is deferred must outlive the next call to next.
+func (f *frameReader) detach() []byte {
+	b := f.buf
+	f.buf = nil
+	return b
+}
+
 // noEOF turns a clean EOF inside a frame into io.ErrUnexpectedEOF so callers
 // can tell a truncated frame from a clean close.
 func noEOF(err error) error {
