@@ -70,6 +70,9 @@ func getFrameBuffer(n int) []byte {
 
 // putFrameBuffer returns b to its pool.
 func putFrameBuffer(b []byte) {
+	if poisonReleasedFrames {
+		poison(b)
+	}
 	if c := poolClassOf(cap(b)); c >= 0 {
 		b = b[:0]
 		framePools[c].Put(&b)
