@@ -29,7 +29,8 @@
 #   BENCH_RECORDS_100 [10000000] records per 100-byte produce run
 #   BENCH_RECORDS_1K  [2000000]  records per 1 KiB produce run
 #   BENCH_REPEAT      [3]        runs of each produce workload, interleaved;
-#                                the best counts (consume reads them all)
+#                                the median counts, the spread is shown
+#                                (consume reads them all)
 #   BENCH_RUN_TIMEOUT [60]       seconds after which a run is interrupted
 #                                (the tools then report what they did)
 #   BENCH_PRODUCER_PROPS ["linger.ms=1 batch.size=1048576"]
@@ -72,6 +73,10 @@ BENCH_LIMIT_MB=${BENCH_LIMIT_MB:-1024}
 BENCH_WARM=${BENCH_WARM:-1}
 BENCH_OUT=${BENCH_OUT:-bench/results.md}
 GOKAFKA_BIN=${GOKAFKA_BIN:-bin/gokafka}
+# The commit measured: taken before the first run, so that a commit made
+# while the benchmark runs does not relabel it.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD 2>/dev/null; then commit="$commit (with uncommitted changes)"; fi
 ZK_JAR=/usr/share/java/zookeeper.jar
 
 log() { echo "bench: $*" >&2; }
@@ -364,7 +369,7 @@ read -r -a extra_props <<<"$BENCH_PRODUCER_PROPS"
 # BENCH_REPEAT times in that interleaved order: on this VM a run's speed
 # depends on how warm the guest's memory happens to be, so one run of each
 # would compare luck as much as brokers. The table keeps every run and a row
-# under the workload's own name for its best run.
+# under the workload's own name for its median run.
 workloads=(
 	"produce-100B-acks1 100 $BENCH_RECORDS_100 acks=1 enable.idempotence=false"
 	"produce-100B-acksall-idem 100 $BENCH_RECORDS_100 acks=all enable.idempotence=true"
@@ -423,34 +428,38 @@ for rep in $(seq 1 "$BENCH_REPEAT"); do
 		produced_total[$name]=$((${produced_total[$name]:-0} + $(produced "$run")))
 	done
 done
-# best_run NAME adds a row named NAME that repeats the row of NAME's
-# fastest run, and points $tmp/NAME.json at that run's summary.
-best_run() {
-	local best
-	best=$(python3 - "$tmp" "$1" "$BENCH_REPEAT" <<'PY'
+# median_run NAME adds a row named NAME that repeats the row of NAME's
+# median run by records/s (of an even number, the slower middle one),
+# points $tmp/NAME.json at that run's summary, and notes the spread in
+# the report lines.
+median_run() {
+	local pick
+	pick=$(python3 - "$tmp" "$1" "$BENCH_REPEAT" <<'PY'
 import json, os, sys
 tmp, name, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-best, rate = "", -1.0
+runs = []
 for r in range(1, reps + 1):
     p = os.path.join(tmp, f"{name}#{r}.json")
     if os.path.exists(p):
-        s = json.load(open(p))
-        if s["records_per_sec"] > rate:
-            best, rate = f"{name}#{r}", s["records_per_sec"]
-print(best)
+        runs.append((json.load(open(p))["records_per_sec"], f"{name}#{r}"))
+if runs:
+    runs.sort()
+    rate, run = runs[(len(runs) - 1) // 2]
+    print(f"{run} {runs[0][0]:.0f} {rate:.0f} {runs[-1][0]:.0f} {len(runs)}")
 PY
 )
-	[[ -n $best ]] || { rows+=("$1|failed|-|-|-|-|-|-|-"); return; }
-	cp "$tmp/$best.json" "$tmp/$1.json"
-	local r
+	[[ -n $pick ]] || { rows+=("$1|failed|-|-|-|-|-|-|-"); return; }
+	local run lo mid hi n r
+	read -r run lo mid hi n <<<"$pick"
+	cp "$tmp/$run.json" "$tmp/$1.json"
 	for r in "${rows[@]}"; do
-		[[ ${r%%|*} == "$best" ]] && rows+=("$1|${r#*|}")
+		[[ ${r%%|*} == "$run" ]] && rows+=("$1|${r#*|}")
 	done
-	raw_lines+=("$1: best of $BENCH_REPEAT runs is $best")
+	raw_lines+=("$1: median of $n runs is $run: $mid records/s (min..max $lo..$hi)")
 }
 for w in "${workloads[@]}"; do
 	read -r name _ <<<"$w"
-	best_run "$name"
+	median_run "$name"
 done
 
 for w in "${workloads[@]}"; do
@@ -788,7 +797,7 @@ table() {
 # text), each with its fraction of the physical limit where it has one.
 targets() {
 	printf '%s\n' "${rows[@]}" >"$tmp/rows"
-	python3 - "$1" "$tmp/rows" "$lim_write" "$lim_read" "$lim_tcp" "e2e=$e2e_p99" "restart=$restart_s" "restart_own=$restart_own_s" \
+	python3 - "$1" "$tmp/rows" "$lim_write" "$lim_read" "$lim_tcp" "repeat=$BENCH_REPEAT" "e2e=$e2e_p99" "restart=$restart_s" "restart_own=$restart_own_s" \
 		"restart_gib=$restart_log_gib" "parts_n=$BENCH_PARTITIONS" "parts_cap=$parts_cap" "parts_fds=$parts_fds" "fd_limit=$parts_fd_limit" "parts_create=$parts_create" \
 		"parts_start=$parts_start" "parts_rss=$parts_rss" "parts_meta=$parts_meta" "${backlog_figs[@]}" <<'PY'
 import sys
@@ -837,9 +846,17 @@ add("Broker records per CPU-second, produce 100 B", v, f"{v:,.0f}" if v else "",
 v = num("consume-100B-acks1", PERCPU)
 add("Broker records per CPU-second, consume 100 B", v, f"{v:,.0f}" if v else "", ">= 4,000,000", lambda x: x >= 4e6)
 for n in ("100B", "1KiB"):
+    # The ratio of the medians, and the range of the ratios of the runs
+    # made back to back (run k of acks=1, then run k of acks=all).
     a, b = num(f"produce-{n}-acksall-idem", RECS), num(f"produce-{n}-acks1", RECS)
     v = a / b if a and b else None
-    add(f"acks=all idempotent / acks=1, {n}", v, f"{v:.3f}x" if v else "", ">= 0.95x", lambda x: x >= 0.95)
+    pairs = []
+    for k in range(1, int(extra.get("repeat", "0")) + 1):
+        x, y = num(f"produce-{n}-acksall-idem#{k}", RECS), num(f"produce-{n}-acks1#{k}", RECS)
+        if x and y:
+            pairs.append(x / y)
+    shown = f"{v:.3f}x (medians; pairs {min(pairs):.2f}..{max(pairs):.2f}x over {len(pairs)})" if v and pairs else (f"{v:.3f}x" if v else "")
+    add(f"acks=all idempotent / acks=1, {n}", v, shown, ">= 0.95x", lambda x: x >= 0.95)
 rss = [num(k, RSS) for k in rows]
 rss = [x for x in rss if x is not None]
 v = max(rss) if rss else None
@@ -953,8 +970,6 @@ fi
 cores=$(nproc)
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! git diff --quiet HEAD 2>/dev/null; then commit="$commit (with uncommitted changes)"; fi
 mkdir -p "$(dirname "$BENCH_OUT")"
 {
 	echo "# gokafka benchmark results"
@@ -1029,7 +1044,9 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 	fi
 	echo "Repeats: each produce workload ran ${BENCH_REPEAT} times, acks=1 and acks=all of a size"
 	echo "alternating (100B-acks1, 100B-acksall-idem, 1KiB-acks1, 1KiB-acksall-idem, then again);"
-	echo "rows NAME#k are the single runs and the row NAME repeats its fastest. Each consume workload"
+	echo "rows NAME#k are the single runs and the row NAME repeats its median run (by records/s;"
+	echo "the min..max of the runs is in the tools' report lines below). Ratios of acks=all to acks=1"
+	echo "are of the two medians, with the range of the back-to-back pairs. Each consume workload"
 	echo "reads everything its topic received, all runs together, in one pass."
 	echo
 	if [[ $BENCH_WARM == 1 ]]; then
