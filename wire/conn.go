@@ -146,7 +146,7 @@ func (s *connServer) serve(ctx, wctx context.Context) error {
 		}
 
 		hdr, req, err := ParseRequest(frame, s.cfg.Versions)
-		if s.busy() && (err != nil || hdr.APIKey != produceKey) {
+		if s.busy() && (err != nil || !s.mayPipeline(hdr.APIKey, len(frame))) {
 			// Only a Produce is handled while earlier responses wait.
 			if derr := s.drain(); derr != nil {
 				return derr

@@ -19,6 +19,13 @@ const produceKey = 0
 // with idempotence), so they never reach it.
 const maxDeferredResponses = 8
 
+// maxDeferredBytes bounds the request frames a connection keeps for queued
+// responses: a Produce that would take it past this waits until the queue
+// has drained, as every request did before pipelining. Frames may be up to
+// socket.request.max.bytes (100 MiB), so the count alone would let one
+// connection pin 800 MiB.
+const maxDeferredBytes = 16 << 20
+
 // DeferredResponse is a response that is not final when Handle returns: a
 // Produce with acks=all has appended its batches and now waits for the
 // followers to replicate them. ServeConn does not wait with it: it goes on
@@ -63,6 +70,8 @@ type responseQueue struct {
 	// reader writes directly only when it is zero, which also tells it the
 	// writer no longer touches the connection's output buffers.
 	outstanding atomic.Int32
+	// frameBytes is the size of the request frames the queue holds.
+	frameBytes atomic.Int64
 	idle        sync.Cond // signalled when outstanding drops to zero
 	mu          sync.Mutex
 	err         error // the first write error; the writer drops what follows
@@ -72,6 +81,13 @@ type responseQueue struct {
 // busy reports whether responses are still queued.
 func (s *connServer) busy() bool {
 	return s.queue != nil && s.queue.outstanding.Load() > 0
+}
+
+// mayPipeline reports whether a request of apiKey in a frame of n bytes
+// may be handled while earlier responses are queued: only a Produce, and
+// only while the frames held stay within maxDeferredBytes.
+func (s *connServer) mayPipeline(apiKey int16, n int) bool {
+	return apiKey == produceKey && s.queue.frameBytes.Load()+int64(n) <= maxDeferredBytes
 }
 
 // drain waits until every queued response has been written and returns the
@@ -110,12 +126,14 @@ func (s *connServer) enqueue(ctx context.Context, hdr *RequestHeader, resp kmsg.
 		return err
 	}
 	q.outstanding.Add(1)
+	frame := s.frames.detach()
+	q.frameBytes.Add(int64(cap(frame)))
 	q.ch <- queuedResponse{
 		correlationID: hdr.CorrelationID,
 		version:       hdr.APIVersion,
 		resp:          resp,
 		wait:          wait,
-		frame:         s.frames.detach(),
+		frame:         frame,
 	}
 	return nil
 }
@@ -141,6 +159,7 @@ func (s *connServer) writeQueued(ctx context.Context) {
 			}
 		}
 		if r.frame != nil {
+			q.frameBytes.Add(-int64(cap(r.frame)))
 			putFrameBuffer(r.frame)
 		}
 		q.mu.Lock()

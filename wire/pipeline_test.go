@@ -216,3 +216,38 @@ func TestServeConnDeferredClientGone(t *testing.T) {
 		}
 	}
 }
+
+// TestServeConnDeferredByteBound: large Produce frames stop being
+// pipelined once the queued frames would pass maxDeferredBytes; the next
+// one is handled after the queue drains.
+func TestServeConnDeferredByteBound(t *testing.T) {
+	h := newDeferringHandler()
+	s := serve(t, ConnConfig{}, h)
+	const size = 6 << 20 // two fit in maxDeferredBytes, three do not
+	var out []byte
+	for cid := int32(1); cid <= 3; cid++ {
+		r := kmsg.NewPtrProduceRequest()
+		r.Acks = -1
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = make([]byte, size)
+		rt.Partitions = append(rt.Partitions, rp)
+		r.Topics = append(r.Topics, rt)
+		out = append(out, frameOf(encodeRequest(r, 7, cid, strp("p")))...)
+	}
+	go s.client.Write(out) // the server stops reading, so this may block
+	h.waitHandled(t, 2)
+	time.Sleep(50 * time.Millisecond) // give an unbounded reader time to run ahead
+	if ids := h.handledIDs(); len(ids) != 2 {
+		t.Fatalf("handled %v with 12 MiB of frames queued, want [1 2]", ids)
+	}
+	for cid := int32(1); cid <= 3; cid++ {
+		close(h.gate(cid))
+	}
+	for want := int32(1); want <= 3; want++ {
+		if cid, _ := readResponse(t, s.client); cid != want {
+			t.Fatalf("got correlation id %d, want %d", cid, want)
+		}
+	}
+}
