@@ -315,3 +315,16 @@ func splitList(v string) []string {
 	}
 	return out
 }
+
+// ProducerClientOpts resolves Kafka producer properties (Kafka's defaults
+// for what is not given, its refusals for contradictions) into franz-go
+// options, for tools other than the perf test that produce (the console
+// producer). recordSize sizes the buffered-record limit; the warnings name
+// properties accepted but not applied.
+func ProducerClientOpts(props map[string]string, recordSize int) ([]kgo.Opt, []string, error) {
+	cfg, err := resolveProducerProps(props)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg.kgoOpts(recordSize), cfg.warnings, nil
+}

@@ -1,0 +1,108 @@
+package compattests
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// topicIDRE matches the TopicId column, which differs on every run.
+var topicIDRE = regexp.MustCompile(`TopicId: [A-Za-z0-9_-]{22}`)
+
+// TestToolTopics drives `gokafka topics` against a real broker as a script
+// written for kafka-topics.sh would: create (with configs, with a manual
+// assignment, twice), list, describe (golden, tab-separated), alter
+// partitions and delete, checking outputs, error messages and exit codes.
+func TestToolTopics(t *testing.T) {
+	_, b := startBroker(t, nil)
+	bs := []string{"topics", "--bootstrap-server", b.Addr()}
+	id := b.ID
+	tool := func(args ...string) []string { return append(append([]string(nil), bs...), args...) }
+
+	if got := mustTool(t, nil, tool("--create", "--topic", "orders", "--partitions", "3", "--replication-factor", "1", "--config", "retention.ms=3600000", "--config", "cleanup.policy=delete")...); got != "Created topic orders.\n" {
+		t.Fatalf("create printed %q", got)
+	}
+	mustTool(t, nil, tool("--create", "--topic", "manual", "--replica-assignment", fmt.Sprintf("%d,%d", id, id))...)
+
+	r := runToolIO(t, nil, tool("--create", "--topic", "orders", "--partitions", "1")...)
+	if r.code != 1 || r.stderr != "Error while executing topic command : Topic 'orders' already exists.\n" {
+		t.Fatalf("second create: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runToolIO(t, nil, tool("--create", "--topic", "orders", "--partitions", "1", "--if-not-exists")...); r.code != 0 || r.stdout != "" {
+		t.Fatalf("create --if-not-exists of an existing topic: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	if got := mustTool(t, nil, tool("--list")...); got != "manual\norders\n" {
+		t.Fatalf("list printed %q", got)
+	}
+	if got := mustTool(t, nil, tool("--list", "--topic", "ord.*")...); got != "orders\n" {
+		t.Fatalf("list --topic ord.* printed %q", got)
+	}
+
+	desc := waitTool(t, func(s string) bool { return strings.Count(s, "Leader: none") == 0 && strings.Count(s, "\n") == 4 },
+		tool("--describe", "--topic", "orders")...)
+	golden := strings.Join([]string{
+		"Topic: orders\tTopicId: <id>\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: cleanup.policy=delete,retention.ms=3600000",
+		"\tTopic: orders\tPartition: 0\tLeader: {id}\tReplicas: {id}\tIsr: {id}",
+		"\tTopic: orders\tPartition: 1\tLeader: {id}\tReplicas: {id}\tIsr: {id}",
+		"\tTopic: orders\tPartition: 2\tLeader: {id}\tReplicas: {id}\tIsr: {id}",
+		"",
+	}, "\n")
+	golden = strings.ReplaceAll(golden, "{id}", fmt.Sprint(id))
+	if got := topicIDRE.ReplaceAllString(desc, "TopicId: <id>"); got != golden {
+		t.Fatalf("describe:\n got %q\nwant %q", got, golden)
+	}
+	if got := mustTool(t, nil, tool("--describe", "--topic", "orders", "--under-replicated-partitions")...); got != "" {
+		t.Fatalf("describe --under-replicated-partitions printed %q for a healthy topic", got)
+	}
+	if got := mustTool(t, nil, tool("--describe", "--topics-with-overrides")...); !strings.HasPrefix(got, "Topic: orders\t") || strings.Contains(got, "manual") || strings.Contains(got, "Partition:") {
+		t.Fatalf("describe --topics-with-overrides printed %q", got)
+	}
+
+	r = runToolIO(t, nil, tool("--describe", "--topic", "missing")...)
+	if r.code != 1 || r.stderr != "Topic 'missing' does not exist as expected\n" {
+		t.Fatalf("describe of a missing topic: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runToolIO(t, nil, tool("--describe", "--topic", "missing", "--if-exists")...); r.code != 0 || r.stdout != "" {
+		t.Fatalf("describe --if-exists of a missing topic: exit %d, stdout %q", r.code, r.stdout)
+	}
+
+	mustTool(t, nil, tool("--alter", "--topic", "orders", "--partitions", "5")...)
+	waitTool(t, func(s string) bool { return strings.Contains(s, "PartitionCount: 5\t") }, tool("--describe", "--topic", "orders")...)
+	r = runToolIO(t, nil, tool("--alter", "--topic", "orders", "--partitions", "2")...)
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "Error while executing topic command : ") {
+		t.Fatalf("shrinking alter: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	mustTool(t, nil, tool("--delete", "--topic", "manual")...)
+	waitTool(t, func(s string) bool { return s == "orders\n" }, tool("--list")...)
+}
+
+// TestToolTopicsErrors checks the failures a user meets first: a broker
+// that is not there (named in the message), a missing action, an unknown
+// option, and --help.
+func TestToolTopicsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		stderrHas  string
+		stdoutHave string
+	}{
+		{"unreachable", []string{"topics", "--bootstrap-server", "127.0.0.1:1", "--list"}, 1, "127.0.0.1:1", ""},
+		{"no action", []string{"topics", "--bootstrap-server", "127.0.0.1:1"}, 1, "Command must include exactly one action", ""},
+		{"unknown option", []string{"topics", "--bootstrap-server", "127.0.0.1:1", "--list", "--frobnicate"}, 1, "frobnicate is not a recognized option", ""},
+		{"no server", []string{"topics", "--list"}, 1, "--bootstrap-server must be specified", ""},
+		{"help", []string{"topics", "--help"}, 0, "", "--bootstrap-server"},
+		{"gokafka help", []string{"--help"}, 0, "", "gokafka topics"},
+		{"version", []string{"version"}, 0, "", "gokafka "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runToolIO(t, nil, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.stderrHas) || !strings.Contains(r.stdout, tc.stdoutHave) {
+				t.Fatalf("gokafka %v: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", tc.args, r.code, tc.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
