@@ -43,7 +43,9 @@ type createSpec struct {
 // Kafka's tool prints it behind "Error while executing topic command : ".
 type commandError struct{ err error }
 
-func (e *commandError) Error() string { return "Error while executing topic command : " + e.err.Error() }
+func (e *commandError) Error() string {
+	return "Error while executing topic command : " + e.err.Error()
+}
 func (e *commandError) Unwrap() error { return e.err }
 
 // Run is `gokafka topics`: it writes data to stdout, diagnostics to
