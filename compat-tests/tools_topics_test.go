@@ -106,3 +106,50 @@ func TestToolTopicsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestToolTopicsZooKeeper drives `gokafka topics --zookeeper` as Kafka
+// 2.x's tool was used: the topic is written into ZooKeeper, the controller
+// picks it up (leaders elected, a topic id added), and the broker then
+// serves it; --alter and --delete go through the znodes too.
+func TestToolTopicsZooKeeper(t *testing.T) {
+	c, b := startBroker(t, nil)
+	zk := []string{"topics", "--zookeeper", c.ZKConnect()}
+	tool := func(args ...string) []string { return append(append([]string(nil), zk...), args...) }
+
+	if got := mustTool(t, nil, tool("--create", "--topic", "legacy", "--partitions", "2", "--replication-factor", "1", "--config", "retention.ms=60000")...); got != "Created topic legacy.\n" {
+		t.Fatalf("create printed %q", got)
+	}
+	r := runToolIO(t, nil, tool("--create", "--topic", "legacy", "--partitions", "2", "--replication-factor", "1")...)
+	if r.code != 1 || r.stderr != "Error while executing topic command : Topic 'legacy' already exists.\n" {
+		t.Fatalf("second create: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = runToolIO(t, nil, tool("--create", "--topic", "big", "--partitions", "1", "--replication-factor", "3")...)
+	if r.code != 1 || !strings.Contains(r.stderr, "Replication factor: 3 larger than available brokers: 1.") {
+		t.Fatalf("create with rf 3 on one broker: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = runToolIO(t, nil, tool("--create", "--topic", "bad", "--partitions", "1", "--replication-factor", "1", "--config", "no.such.config=1")...)
+	if r.code != 1 || !strings.Contains(r.stderr, "no.such.config") {
+		t.Fatalf("create with an unknown config: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// The broker serves the topic once the controller elected leaders.
+	id := fmt.Sprint(b.ID)
+	want := strings.Join([]string{
+		"Topic: legacy\tTopicId: <id>\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: retention.ms=60000",
+		"\tTopic: legacy\tPartition: 0\tLeader: " + id + "\tReplicas: " + id + "\tIsr: " + id,
+		"\tTopic: legacy\tPartition: 1\tLeader: " + id + "\tReplicas: " + id + "\tIsr: " + id,
+		"",
+	}, "\n")
+	same := func(s string) bool { return topicIDRE.ReplaceAllString(s, "TopicId: <id>") == want }
+	waitTool(t, same, tool("--describe", "--topic", "legacy")...)
+	waitTool(t, same, "topics", "--bootstrap-server", b.Addr(), "--describe", "--topic", "legacy")
+
+	mustTool(t, nil, tool("--alter", "--topic", "legacy", "--partitions", "4")...)
+	waitTool(t, func(s string) bool { return strings.Contains(s, "PartitionCount: 4\t") && !strings.Contains(s, "Leader: none") },
+		"topics", "--bootstrap-server", b.Addr(), "--describe", "--topic", "legacy")
+
+	if got := mustTool(t, nil, tool("--delete", "--topic", "legacy")...); !strings.HasPrefix(got, "Topic legacy is marked for deletion.\n") {
+		t.Fatalf("delete printed %q", got)
+	}
+	waitTool(t, func(s string) bool { return s == "\n" }, tool("--list")...)
+}
