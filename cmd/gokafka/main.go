@@ -20,6 +20,8 @@ var subcommands = map[string]func(args []string) int{
 	"consumer-perf-test": runConsumerPerfTest,
 	"end-to-end-latency": runE2ELatency,
 	"topics":             runTopics,
+	"console-producer":   runConsoleProducer,
+	"console-consumer":   runConsoleConsumer,
 	"version":            runVersion,
 	// Hidden: make bench's loopback TCP ceiling (loopback.go).
 	"loopback-test": runLoopbackTest,

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/gokafka/gokafka/tools/cmdline"
+	"github.com/gokafka/gokafka/tools/console"
 	"github.com/gokafka/gokafka/tools/topics"
 )
 
@@ -13,6 +14,12 @@ import (
 // process's streams.
 
 func runTopics(args []string) int { return topics.Run(args, os.Stdout, os.Stderr) }
+
+func runConsoleProducer(args []string) int {
+	return console.RunProducer(args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func runConsoleConsumer(args []string) int { return console.RunConsumer(args, os.Stdout, os.Stderr) }
 
 // runVersion is `gokafka version`.
 func runVersion(args []string) int {
