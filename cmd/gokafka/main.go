@@ -22,6 +22,7 @@ var subcommands = map[string]func(args []string) int{
 	"topics":             runTopics,
 	"console-producer":   runConsoleProducer,
 	"console-consumer":   runConsoleConsumer,
+	"consumer-groups":    runConsumerGroups,
 	"version":            runVersion,
 	// Hidden: make bench's loopback TCP ceiling (loopback.go).
 	"loopback-test": runLoopbackTest,

@@ -30,6 +30,10 @@ func Version() string {
 	return fmt.Sprintf("gokafka %s (Apache Kafka %s compatible)", v, KafkaVersion)
 }
 
+// ErrReported fails a command whose messages were already printed: Main
+// exits 1 without printing more.
+var ErrReported = errors.New("failure already reported")
+
 // Main parses args for t and calls run, turning the outcome into the
 // stock tools' behaviour: --help prints the usage to stdout and exits 0,
 // --version prints the Kafka release, a UsageError prints its message and
@@ -53,6 +57,8 @@ func Main(t *Tool, args []string, stdout, stderr io.Writer, run func(Values) err
 	case errors.Is(err, ErrVersion):
 		fmt.Fprintln(stdout, KafkaVersion)
 		return 0
+	case errors.Is(err, ErrReported):
+		return 1
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, ue.Msg)
 		t.PrintUsage(stderr)
