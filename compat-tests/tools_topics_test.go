@@ -145,7 +145,9 @@ func TestToolTopicsZooKeeper(t *testing.T) {
 	waitTool(t, same, "topics", "--bootstrap-server", b.Addr(), "--describe", "--topic", "legacy")
 
 	mustTool(t, nil, tool("--alter", "--topic", "legacy", "--partitions", "4")...)
-	waitTool(t, func(s string) bool { return strings.Contains(s, "PartitionCount: 4\t") && !strings.Contains(s, "Leader: none") },
+	waitTool(t, func(s string) bool {
+		return strings.Contains(s, "PartitionCount: 4\t") && !strings.Contains(s, "Leader: none")
+	},
 		"topics", "--bootstrap-server", b.Addr(), "--describe", "--topic", "legacy")
 
 	if got := mustTool(t, nil, tool("--delete", "--topic", "legacy")...); !strings.HasPrefix(got, "Topic legacy is marked for deletion.\n") {
