@@ -38,12 +38,9 @@ type ClientConfig struct {
 // LoadClientConfig reads --command-config (may be "") and applies
 // --bootstrap-server over its bootstrap.servers, as the Java tools do.
 func LoadClientConfig(bootstrap, commandConfig, defaultClientID string) (ClientConfig, error) {
-	props := map[string]string{}
-	if commandConfig != "" {
-		var err error
-		if props, err = javaprops.ReadFile(commandConfig); err != nil {
-			return ClientConfig{}, err
-		}
+	props, err := MergeProps(commandConfig, nil)
+	if err != nil {
+		return ClientConfig{}, err
 	}
 	if bootstrap != "" {
 		props["bootstrap.servers"] = bootstrap
@@ -166,4 +163,24 @@ func ParseProperty(s string) (string, string, error) {
 		return "", "", fmt.Errorf("Invalid property: %s (want key=value)", s)
 	}
 	return strings.TrimSpace(k), v, nil
+}
+
+// MergeProps reads a properties file (may be "") and applies key=value
+// overrides on top, as the tools' --x.config and --x-property pairs do.
+func MergeProps(file string, overrides []string) (map[string]string, error) {
+	props := map[string]string{}
+	if file != "" {
+		var err error
+		if props, err = javaprops.ReadFile(file); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range overrides {
+		k, v, err := ParseProperty(p)
+		if err != nil {
+			return nil, err
+		}
+		props[k] = v
+	}
+	return props, nil
 }

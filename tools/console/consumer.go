@@ -16,7 +16,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/gokafka/gokafka/internal/javaprops"
 	"github.com/gokafka/gokafka/tools/cmdline"
 )
 
@@ -119,10 +118,10 @@ func parseConsumer(v cmdline.Values) (consumerOptions, error) {
 		}
 	}
 	var err error
-	if o.props, err = mergeProps(v.Get("consumer.config", ""), v.All("consumer-property")); err != nil {
+	if o.props, err = cmdline.MergeProps(v.Get("consumer.config", ""), v.All("consumer-property")); err != nil {
 		return o, err
 	}
-	if o.format, err = mergeProps(v.Get("formatter-config", ""), v.All("property")); err != nil {
+	if o.format, err = cmdline.MergeProps(v.Get("formatter-config", ""), v.All("property")); err != nil {
 		return o, err
 	}
 	o.group = v.Get("group", o.props["group.id"])
@@ -142,26 +141,6 @@ func parseConsumer(v cmdline.Values) (consumerOptions, error) {
 		o.props["isolation.level"] = il
 	}
 	return o, nil
-}
-
-// mergeProps reads a properties file (may be "") and applies key=value
-// overrides on top, as the tools' --x.config and --x-property pairs do.
-func mergeProps(file string, overrides []string) (map[string]string, error) {
-	props := map[string]string{}
-	if file != "" {
-		var err error
-		if props, err = javaprops.ReadFile(file); err != nil {
-			return nil, err
-		}
-	}
-	for _, p := range overrides {
-		k, v, err := cmdline.ParseProperty(p)
-		if err != nil {
-			return nil, err
-		}
-		props[k] = v
-	}
-	return props, nil
 }
 
 // clientOpts maps the consumer onto franz-go options.

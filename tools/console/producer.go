@@ -13,7 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/gokafka/gokafka/internal/javaprops"
 	"github.com/gokafka/gokafka/perftest"
 	"github.com/gokafka/gokafka/tools/cmdline"
 )
@@ -59,19 +58,9 @@ var producerDefaults = []struct{ option, property, def string }{
 // producerProps merges --producer.config, --producer-property and the
 // options into Kafka producer properties.
 func producerProps(v cmdline.Values) (map[string]string, error) {
-	props := map[string]string{}
-	if f := v.Get("producer.config", ""); f != "" {
-		var err error
-		if props, err = javaprops.ReadFile(f); err != nil {
-			return nil, err
-		}
-	}
-	for _, p := range v.All("producer-property") {
-		k, val, err := cmdline.ParseProperty(p)
-		if err != nil {
-			return nil, err
-		}
-		props[k] = val
+	props, err := cmdline.MergeProps(v.Get("producer.config", ""), v.All("producer-property"))
+	if err != nil {
+		return nil, err
 	}
 	bs := v.Get("bootstrap-server", v.Get("broker-list", ""))
 	props["bootstrap.servers"] = bs
@@ -91,25 +80,6 @@ func producerProps(v cmdline.Values) (map[string]string, error) {
 	}
 	if _, set := props["client.id"]; !set {
 		props["client.id"] = "console-producer"
-	}
-	return props, nil
-}
-
-// readerProps merges --reader-config and --property.
-func readerProps(v cmdline.Values) (map[string]string, error) {
-	props := map[string]string{}
-	if f := v.Get("reader-config", ""); f != "" {
-		var err error
-		if props, err = javaprops.ReadFile(f); err != nil {
-			return nil, err
-		}
-	}
-	for _, p := range v.All("property") {
-		k, val, err := cmdline.ParseProperty(p)
-		if err != nil {
-			return nil, err
-		}
-		props[k] = val
 	}
 	return props, nil
 }
@@ -136,7 +106,7 @@ func produce(ctx context.Context, v cmdline.Values, stdin io.Reader, stderr io.W
 	if err != nil {
 		return err
 	}
-	rprops, err := readerProps(v)
+	rprops, err := cmdline.MergeProps(v.Get("reader-config", ""), v.All("property"))
 	if err != nil {
 		return err
 	}
