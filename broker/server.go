@@ -124,12 +124,12 @@ func New(cfg Config, logger *zap.Logger) (*Server, error) {
 		cfg:        cfg,
 		logger:     logger,
 		connLogger: sampledConnLogger(logger.Named("conn")),
-		meta:      newMetadataCache(),
-		versions:  apiVersions(),
-		ready:     make(chan struct{}),
-		metaReady: make(chan struct{}),
-		sessionUp: make(chan struct{}, 1),
-		conns:     make(map[net.Conn]struct{}),
+		meta:       newMetadataCache(),
+		versions:   apiVersions(),
+		ready:      make(chan struct{}),
+		metaReady:  make(chan struct{}),
+		sessionUp:  make(chan struct{}, 1),
+		conns:      make(map[net.Conn]struct{}),
 	}
 	s.fetchers = newFetcherManager(s)
 	s.isr = newISRManager(s)
