@@ -67,6 +67,18 @@ func TestToolConsoleProperties(t *testing.T) {
 		t.Fatalf("console-consumer --offset 1 --timeout-ms: exit %d\nstdout %q\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 
+	// With --group the consumer commits what it printed when it stops, so
+	// consumer-groups sees no lag.
+	r = runToolIO(t, nil, "console-consumer", "--bootstrap-server", b.Addr(), "--topic", "props", "--group", "cg",
+		"--from-beginning", "--max-messages", "2")
+	if r.code != 0 || r.stdout != "v1\nv:2\n" {
+		t.Fatalf("console-consumer --group: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	desc := mustTool(t, nil, "consumer-groups", "--bootstrap-server", b.Addr(), "--describe", "--group", "cg")
+	if row := "\ncg              props           0          2               2               0               -               -               -\n"; !strings.HasSuffix(desc, row) {
+		t.Fatalf("consumer-groups after the console consumer:\n%s", desc)
+	}
+
 	r = runToolIO(t, strings.NewReader("no separator here\n"), "console-producer", "--bootstrap-server", b.Addr(), "--topic", "props",
 		"--property", "parse.key=true")
 	if r.code == 0 || !strings.Contains(r.stderr, "No key separator found on line number 1") {

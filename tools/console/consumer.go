@@ -143,6 +143,19 @@ func parseConsumer(v cmdline.Values) (consumerOptions, error) {
 	return o, nil
 }
 
+// closeCommitTimeout bounds the offset commit on the way out.
+const closeCommitTimeout = 10 * time.Second
+
+// autoCommit is enable.auto.commit: on for a group the user named (Kafka's
+// default), off for the throw-away group, unless a property says otherwise.
+func (o consumerOptions) autoCommit() bool {
+	if v, ok := o.props["enable.auto.commit"]; ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		return err == nil && b
+	}
+	return o.userGroup
+}
+
 // clientOpts maps the consumer onto franz-go options.
 func (o consumerOptions) clientOpts() ([]kgo.Opt, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(cmdline.SplitList(o.bootstrap)...), kgo.ClientID("console-consumer")}
@@ -150,7 +163,6 @@ func (o consumerOptions) clientOpts() ([]kgo.Opt, error) {
 	if o.fromStart {
 		reset = kgo.NewOffset().AtStart()
 	}
-	autoCommit := o.userGroup
 	for k, v := range o.props {
 		switch k {
 		case "client.id":
@@ -165,11 +177,9 @@ func (o consumerOptions) clientOpts() ([]kgo.Opt, error) {
 				return nil, fmt.Errorf("Invalid value %s for configuration auto.offset.reset: String must be one of: latest, earliest, none", v)
 			}
 		case "enable.auto.commit":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
+			if _, err := strconv.ParseBool(strings.TrimSpace(v)); err != nil {
 				return nil, fmt.Errorf("Invalid value %s for configuration enable.auto.commit: Expected value to be either true or false", v)
 			}
-			autoCommit = b && o.group != ""
 		case "isolation.level":
 			switch v {
 			case "read_committed":
@@ -185,7 +195,7 @@ func (o consumerOptions) clientOpts() ([]kgo.Opt, error) {
 		return append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.topic: {o.partition: o.offset}})), nil
 	}
 	opts = append(opts, kgo.ConsumerGroup(o.group), kgo.ConsumeResetOffset(reset))
-	if !autoCommit {
+	if !o.autoCommit() {
 		opts = append(opts, kgo.DisableAutoCommit())
 	}
 	if o.include != "" {
@@ -229,10 +239,18 @@ func consume(ctx context.Context, o consumerOptions, f *formatter, stdout, stder
 	}
 	w := bufio.NewWriterSize(stdout, 1<<16)
 	var n int64
+	autoCommit := o.partition < 0 && o.autoCommit()
 	defer func() {
 		w.Flush()
-		// Leaving the group and committing (when auto-commit is on)
-		// happen in Close, as in the Java consumer's close.
+		// The Java consumer commits what was polled when it closes with
+		// auto-commit on; franz-go's Close only leaves the group.
+		if autoCommit {
+			cctx, cancel := context.WithTimeout(context.Background(), closeCommitTimeout)
+			if err := cl.CommitUncommittedOffsets(cctx); err != nil {
+				fmt.Fprintf(stderr, "WARN commit of the consumed offsets failed: %v\n", err)
+			}
+			cancel()
+		}
 		cl.Close()
 		fmt.Fprintf(stderr, "Processed a total of %d messages\n", n)
 	}()
