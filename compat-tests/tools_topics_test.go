@@ -2,6 +2,8 @@ package compattests
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -38,6 +40,13 @@ func TestToolTopics(t *testing.T) {
 	}
 	if got := mustTool(t, nil, tool("--list", "--topic", "ord.*")...); got != "orders\n" {
 		t.Fatalf("list --topic ord.* printed %q", got)
+	}
+	cfg := filepath.Join(t.TempDir(), "admin.properties")
+	if err := os.WriteFile(cfg, []byte("client.id=my-admin\nrequest.timeout.ms=5000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustTool(t, nil, tool("--list", "--command-config", cfg)...); got != "manual\norders\n" {
+		t.Fatalf("list --command-config printed %q", got)
 	}
 
 	desc := waitTool(t, func(s string) bool { return strings.Count(s, "Leader: none") == 0 && strings.Count(s, "\n") == 4 },
