@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,12 +54,8 @@ func LoadClientConfig(bootstrap, commandConfig, defaultClientID string) (ClientC
 // error rather than a silent downgrade.
 func ResolveClientConfig(props map[string]string, defaultClientID string) (ClientConfig, error) {
 	c := ClientConfig{ClientID: defaultClientID, APITimeout: defaultAPITimeout, RequestTimeout: defaultRequestTimeout}
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	// In key order, so that the first bad property reported is stable.
+	for _, k := range slices.Sorted(maps.Keys(props)) {
 		v := strings.TrimSpace(props[k])
 		var err error
 		switch k {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -224,7 +225,7 @@ func (s *service) describeOffsets(ctx context.Context, d kadm.DescribedGroup) er
 			topics[p.t] = true
 		}
 	}
-	ends, err := s.adm.ListEndOffsets(ctx, sortedKeys(topics)...)
+	ends, err := s.adm.ListEndOffsets(ctx, slices.Sorted(maps.Keys(topics))...)
 	if err != nil && len(ends) == 0 && len(topics) > 0 {
 		return fmt.Errorf("list end offsets: %w", err)
 	}
@@ -367,13 +368,4 @@ func javaException(err error) string {
 		return n
 	}
 	return ke.Message + ": " + ke.Description
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

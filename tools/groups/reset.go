@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -148,7 +149,7 @@ func (s *service) planReset(ctx context.Context, group string) ([]resetRow, erro
 	for _, p := range parts {
 		topicSet[p.topic] = true
 	}
-	topics := sortedKeys(topicSet)
+	topics := slices.Sorted(maps.Keys(topicSet))
 	starts, err := s.adm.ListStartOffsets(ctx, topics...)
 	if err != nil && len(starts) == 0 && len(topics) > 0 {
 		return nil, fmt.Errorf("list start offsets: %w", err)

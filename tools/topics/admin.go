@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -79,7 +80,7 @@ func (b *adminBackend) create(ctx context.Context, s createSpec) error {
 			t.ReplicaAssignment = append(t.ReplicaAssignment, ra)
 		}
 	}
-	for _, k := range sortedKeys(s.configs) {
+	for _, k := range slices.Sorted(maps.Keys(s.configs)) {
 		c := kmsg.NewCreateTopicsRequestTopicConfig()
 		c.Name, c.Value = k, kmsg.StringPtr(s.configs[k])
 		t.Configs = append(t.Configs, c)
@@ -217,13 +218,4 @@ func (b *adminBackend) delete(ctx context.Context, names []string) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,7 +138,7 @@ func (b *zkBackend) describe(ctx context.Context, names []string) ([]topicInfo, 
 			return nil, nil, err
 		}
 		ti := topicInfo{Name: name, ID: a.TopicID, MinISR: 1, MarkedForDeletion: marked[name]}
-		for _, k := range sortedKeys(cfg) {
+		for _, k := range slices.Sorted(maps.Keys(cfg)) {
 			ti.Configs = append(ti.Configs, configEntry{k, cfg[k]})
 			if k == "min.insync.replicas" {
 				if n, err := strconv.Atoi(cfg[k]); err == nil {
