@@ -95,10 +95,10 @@ broker_pid=""
 # people press Ctrl-C twice) would otherwise end it half way and leave
 # ZooKeeper running.
 stop() {
+	local rc=$? # the status the script is exiting with
 	trap - EXIT
 	trap '' INT TERM
 	set +e
-	local rc=$?
 	if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
 		log "stopping broker (pid $broker_pid)"
 		kill -TERM "$broker_pid" 2>/dev/null || true
