@@ -84,6 +84,15 @@ func TestToolConsoleProperties(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "No key separator found on line number 1") {
 		t.Fatalf("producer with a line lacking the key separator: exit %d, stderr %q", r.code, r.stderr)
 	}
+	// A record the broker refuses (over the topic's max.message.bytes)
+	// is reported, and the producer exits non-zero although the other
+	// lines were acknowledged.
+	mustTool(t, nil, "topics", "--bootstrap-server", b.Addr(), "--create", "--topic", "small", "--partitions", "1", "--config", "max.message.bytes=1000")
+	r = runToolIO(t, strings.NewReader("ok\n"+strings.Repeat("x", 5000)+"\nok\n"), "console-producer", "--bootstrap-server", b.Addr(), "--topic", "small")
+	if r.code == 0 || !strings.Contains(r.stderr, "Error when sending message to topic small with key: null, value: 5000 bytes with error:") {
+		t.Fatalf("producer with a refused record: exit %d, stderr %q", r.code, r.stderr)
+	}
+
 	r = runToolIO(t, strings.NewReader("x\n"), "console-producer", "--bootstrap-server", "127.0.0.1:1", "--topic", "props")
 	if r.code == 0 || !strings.Contains(r.stderr, "127.0.0.1:1") {
 		t.Fatalf("producer to an unreachable server: exit %d, stderr %q", r.code, r.stderr)
