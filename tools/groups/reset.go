@@ -85,7 +85,7 @@ func (s *service) reset(ctx context.Context) error {
 // scope returns the partitions to reset: those with a committed offset
 // (--all-topics), or every partition of each --topic T, or the listed
 // ones of --topic T:0,1.
-func (s *service) scope(ctx context.Context, group string, committed kadm.OffsetResponses) ([]topicPartition, error) {
+func (s *service) scope(ctx context.Context, committed kadm.OffsetResponses) ([]topicPartition, error) {
 	var out []topicPartition
 	if s.v.Has("all-topics") {
 		committed.Each(func(o kadm.OffsetResponse) {
@@ -135,7 +135,7 @@ func (s *service) planReset(ctx context.Context, group string) ([]resetRow, erro
 	if err != nil {
 		return nil, fmt.Errorf("fetch offsets of %s: %w", group, err)
 	}
-	parts, err := s.scope(ctx, group, committed)
+	parts, err := s.scope(ctx, committed)
 	if err != nil {
 		return nil, err
 	}
