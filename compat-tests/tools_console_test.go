@@ -3,8 +3,13 @@ package compattests
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/gokafka/gokafka/internal/testcluster"
 )
 
 // TestToolConsolePipe pipes 100,000 lines through `gokafka
@@ -23,12 +28,32 @@ func TestToolConsolePipe(t *testing.T) {
 		fmt.Fprintf(&in, "line %d\tπ %s\n", i, strings.Repeat("x", i%97))
 	}
 	want := in.String()
-	mustTool(t, &in, "console-producer", "--bootstrap-server", b.Addr(), "--topic", "pipe")
 
-	r := runToolIO(t, nil, "console-consumer", "--bootstrap-server", b.Addr(), "--topic", "pipe",
+	// The consumer runs while the producer writes, as in
+	// `... | console-producer` in one terminal and console-consumer in
+	// another; its stdout goes through an OS pipe.
+	cons := exec.CommandContext(testCtx(t), testcluster.Binary(t), "console-consumer", "--bootstrap-server", b.Addr(), "--topic", "pipe",
 		"--from-beginning", "--max-messages", fmt.Sprint(n), "--timeout-ms", "60000")
-	if r.code != 0 {
-		t.Fatalf("console-consumer: exit %d\nstderr:\n%s", r.code, r.stderr)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var consErr strings.Builder
+	cons.Stdout, cons.Stderr = pw, &consErr
+	if err := cons.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	outc := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(pr)
+		outc <- string(b)
+	}()
+	mustTool(t, &in, "console-producer", "--bootstrap-server", b.Addr(), "--topic", "pipe")
+	werr := cons.Wait()
+	r := toolRun{stdout: <-outc, stderr: consErr.String()}
+	if werr != nil {
+		t.Fatalf("console-consumer: %v\nstderr:\n%s", werr, r.stderr)
 	}
 	if r.stdout != want {
 		got, wantLines := strings.Split(r.stdout, "\n"), strings.Split(want, "\n")
