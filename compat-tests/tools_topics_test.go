@@ -88,9 +88,9 @@ func TestToolTopics(t *testing.T) {
 	waitTool(t, func(s string) bool { return s == "orders\n" }, tool("--list")...)
 }
 
-// TestToolTopicsErrors checks the failures a user meets first: a broker
-// that is not there (named in the message), a missing action, an unknown
-// option, and --help.
+// TestToolTopicsErrors checks the failures a user meets first, for every
+// tool: a broker that is not there (named in the message), a missing
+// action or option, an unknown option, and --help.
 func TestToolTopicsErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -103,6 +103,12 @@ func TestToolTopicsErrors(t *testing.T) {
 		{"no action", []string{"topics", "--bootstrap-server", "127.0.0.1:1"}, 1, "Command must include exactly one action", ""},
 		{"unknown option", []string{"topics", "--bootstrap-server", "127.0.0.1:1", "--list", "--frobnicate"}, 1, "frobnicate is not a recognized option", ""},
 		{"no server", []string{"topics", "--list"}, 1, "--bootstrap-server must be specified", ""},
+		{"groups unreachable", []string{"consumer-groups", "--bootstrap-server", "127.0.0.1:1", "--list"}, 1, "127.0.0.1:1", ""},
+		{"consumer unreachable", []string{"console-consumer", "--bootstrap-server", "127.0.0.1:1", "--topic", "t"}, 1, "127.0.0.1:1", ""},
+		{"consumer no topic", []string{"console-consumer", "--bootstrap-server", "127.0.0.1:1"}, 1, "Exactly one of --include/--topic is required.", ""},
+		{"groups help", []string{"consumer-groups", "--help"}, 0, "", "--reset-offsets"},
+		{"producer help", []string{"console-producer", "--help"}, 0, "", "--producer-property"},
+		{"consumer help", []string{"console-consumer", "--help"}, 0, "", "--from-beginning"},
 		{"help", []string{"topics", "--help"}, 0, "", "--bootstrap-server"},
 		{"gokafka help", []string{"--help"}, 0, "", "gokafka topics"},
 		{"version", []string{"version"}, 0, "", "gokafka "},
