@@ -366,20 +366,20 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 
 	secMap, err := parseSecurityProtocolMap(p.str("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT"))
 	if err != nil {
-		return Config{}, fmt.Errorf("listener.security.protocol.map: %w", err)
+		return Config{}, invalidValue("listener.security.protocol.map", p.str("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT"), err)
 	}
 	c.Listeners, err = parseListeners(p.str("listeners", defaultListeners), secMap)
 	if err != nil {
-		return Config{}, fmt.Errorf("listeners: %w", err)
+		return Config{}, invalidValue("listeners", p.str("listeners", defaultListeners), err)
 	}
 	if adv, ok := raw["advertised.listeners"]; ok {
 		c.AdvertisedListeners, err = parseListeners(adv, secMap)
 		if err != nil {
-			return Config{}, fmt.Errorf("advertised.listeners: %w", err)
+			return Config{}, invalidValue("advertised.listeners", adv, err)
 		}
 		for _, l := range c.AdvertisedListeners {
 			if l.Host == "0.0.0.0" || l.Host == "::" {
-				return Config{}, fmt.Errorf("advertised.listeners: cannot use the nonroutable meta-address %s", l.Host)
+				return Config{}, invalidValue("advertised.listeners", adv, fmt.Errorf("cannot use the nonroutable meta-address %s", l.Host))
 			}
 		}
 	} else {
@@ -429,7 +429,7 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	if p.err == nil {
 		c.MaxConnectionsPerIPOverrides, err = parseConnectionOverrides(p.str("max.connections.per.ip.overrides", ""))
 		if err != nil {
-			return Config{}, fmt.Errorf("max.connections.per.ip.overrides: %w", err)
+			return Config{}, invalidValue("max.connections.per.ip.overrides", p.str("max.connections.per.ip.overrides", ""), err)
 		}
 		if c.MaxConnectionsPerIP == 0 && len(c.MaxConnectionsPerIPOverrides) == 0 {
 			p.fail(errors.New("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set"))
@@ -490,7 +490,7 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 			continue
 		}
 		if err := checkType(k.typ, val); err != nil {
-			return Config{}, fmt.Errorf("%s: invalid value %q: %v", name, val, err)
+			return Config{}, invalidValue(name, val, err)
 		}
 	}
 	for _, name := range []string{"log.roll.hours"} {
@@ -507,9 +507,11 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 		val, from := k.brokerDefault(raw)
 		if err := k.check(val); err != nil {
 			if from == "" {
-				from = k.name
+				return Config{}, err
 			}
-			return Config{}, fmt.Errorf("%s: %v", from, err)
+			// Name the broker key the user wrote and its value, not the
+			// topic key it defaults (log.segment.bytes, not segment.bytes).
+			return Config{}, invalidValue(from, strings.TrimSpace(raw[from]), k.reason(val))
 		}
 		eff[k.name] = val
 	}
@@ -556,14 +558,29 @@ func (p *configParser) int(key string, def, lo, hi int64) int64 {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil {
-		p.fail(fmt.Errorf("%s: invalid value %q: not a number", key, v))
+		typ := "LONG"
+		if hi <= math.MaxInt32 && lo >= math.MinInt32 {
+			typ = "INT"
+		}
+		p.fail(invalidValue(key, v, fmt.Errorf("Not a number of type %s", typ)))
 		return def
 	}
-	if n < lo || n > hi {
-		p.fail(fmt.Errorf("%s: invalid value %d: must be in [%d, %d]", key, n, lo, hi))
+	switch {
+	case n < lo:
+		p.fail(invalidValue(key, v, fmt.Errorf("Value must be at least %d", lo)))
+		return def
+	case n > hi:
+		p.fail(invalidValue(key, v, fmt.Errorf("Value must be no more than %d", hi)))
 		return def
 	}
 	return n
+}
+
+// invalidValue words a bad value as Kafka's ConfigException does:
+// "Invalid value V for configuration K: reason", K being the key as the
+// user wrote it.
+func invalidValue(key, value string, reason error) error {
+	return fmt.Errorf("Invalid value %s for configuration %s: %w", strings.TrimSpace(value), key, reason)
 }
 
 func (p *configParser) bool(key string, def bool) bool {
@@ -577,7 +594,7 @@ func (p *configParser) bool(key string, def bool) bool {
 	case "false":
 		return false
 	}
-	p.fail(fmt.Errorf("%s: invalid value %q: expected true or false", key, v))
+	p.fail(invalidValue(key, v, errors.New("Expected value to be either true or false")))
 	return def
 }
 

@@ -175,6 +175,29 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
+// TestLoadConfigErrorWording checks Kafka's ConfigException wording for
+// bad values, naming the key and the value the user wrote (a broker key
+// that defaults a topic key is named itself, not the topic key).
+func TestLoadConfigErrorWording(t *testing.T) {
+	for _, tt := range []struct{ override, want string }{
+		{"log.segment.bytes=1", "Invalid value 1 for configuration log.segment.bytes: Value must be at least 14"},
+		{"log.roll.hours=0", "Invalid value 0 for configuration log.roll.hours: Value must be at least 1"},
+		{"log.retention.ms=soon", "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"},
+		{"num.partitions=x", "Invalid value x for configuration num.partitions: Not a number of type INT"},
+		{"num.partitions=0", "Invalid value 0 for configuration num.partitions: Value must be at least 1"},
+		{"default.replication.factor=40000", "Invalid value 40000 for configuration default.replication.factor: Value must be no more than 32767"},
+		{"auto.create.topics.enable=yes", "Invalid value yes for configuration auto.create.topics.enable: Expected value to be either true or false"},
+		{"log.cleanup.policy=shred", "Invalid value shred for configuration log.cleanup.policy: String must be one of: compact, delete"},
+		{"fetch.max.bytes=1023", "Invalid value 1023 for configuration fetch.max.bytes: Value must be at least 1024"},
+		{"listeners=localhost:9092", "Invalid value localhost:9092 for configuration listeners: "},
+	} {
+		_, err := LoadConfig("", []string{zkOnly, tt.override}, zap.NewNop())
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.override, err, tt.want)
+		}
+	}
+}
+
 // TestLoadConfigFile reads a pasted Kafka server.properties: comments,
 // continuation lines, ':' separators, overrides after the file, and one
 // log line per key gokafka does not implement.

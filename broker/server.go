@@ -21,6 +21,7 @@ import (
 	"github.com/gokafka/gokafka/zkmeta"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Shutdown bounds: how long Run waits for in-flight requests, then for
@@ -37,6 +38,10 @@ const (
 type Server struct {
 	cfg    Config
 	logger *zap.Logger
+	// connLogger logs connections closed for protocol errors, sampled:
+	// a port scanner or a misconfigured client must not flood the log
+	// with one line per connection (see connLogSampling).
+	connLogger *zap.Logger
 
 	zk        *zkmeta.Client
 	dirs      *storage.Dirs
@@ -116,14 +121,15 @@ func New(cfg Config, logger *zap.Logger) (*Server, error) {
 		cfg.LogRetentionCheckInterval = defaultRetentionCheckMs * time.Millisecond
 	}
 	s := &Server{
-		cfg:       cfg,
-		logger:    logger,
-		meta:      newMetadataCache(),
-		versions:  apiVersions(),
-		ready:     make(chan struct{}),
-		metaReady: make(chan struct{}),
-		sessionUp: make(chan struct{}, 1),
-		conns:     make(map[net.Conn]struct{}),
+		cfg:        cfg,
+		logger:     logger,
+		connLogger: sampledConnLogger(logger.Named("conn")),
+		meta:       newMetadataCache(),
+		versions:   apiVersions(),
+		ready:      make(chan struct{}),
+		metaReady:  make(chan struct{}),
+		sessionUp:  make(chan struct{}, 1),
+		conns:      make(map[net.Conn]struct{}),
 	}
 	s.fetchers = newFetcherManager(s)
 	s.isr = newISRManager(s)
@@ -388,6 +394,37 @@ func (s *Server) accept(ctx context.Context, l net.Listener, name string) {
 	}
 }
 
+// Connection-error lines are sampled per message: the first
+// connLogFirst lines of each kind in a connLogTick are logged, then one in
+// connLogThereafter, and a line says how many were left out.
+const (
+	connLogTick       = time.Minute
+	connLogFirst      = 10
+	connLogThereafter = 100
+)
+
+// sampledConnLogger wraps l in zap's sampler (by level and message) and
+// reports, at most once a tick, how many lines it dropped.
+func sampledConnLogger(l *zap.Logger) *zap.Logger {
+	var dropped atomic.Int64
+	var lastReport atomic.Int64
+	hook := zapcore.SamplerHook(func(ent zapcore.Entry, dec zapcore.SamplingDecision) {
+		if dec&zapcore.LogDropped == 0 {
+			return
+		}
+		n := dropped.Add(1)
+		now := ent.Time.UnixNano()
+		last := lastReport.Load()
+		if now-last >= int64(connLogTick) && lastReport.CompareAndSwap(last, now) {
+			dropped.Add(-n)
+			l.Warn("connection errors are being sampled", zap.Int64("lines_dropped", n), zap.Duration("per", connLogTick))
+		}
+	})
+	return l.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, connLogTick, connLogFirst, connLogThereafter, hook)
+	}))
+}
+
 // serveConn serves one admitted connection until it closes.
 // connections.max.idle.ms bounds both the wait for a request and a
 // response write without progress (see Config.ConnectionsMaxIdle).
@@ -404,7 +441,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, addr netip.Addr) {
 		Versions:        s.versions,
 		IdleTimeout:     s.cfg.ConnectionsMaxIdle,
 		WriteTimeout:    s.cfg.ConnectionsMaxIdle,
-		Logger:          s.logger.Named("conn"),
+		Logger:          s.connLogger,
 	}, inflightHandler{s})
 	if err != nil && ctx.Err() == nil {
 		s.logger.Debug("connection closed", zap.Stringer("remote", c.RemoteAddr()), zap.Error(err))

@@ -123,6 +123,19 @@ func (k *topicKey) check(v string) error {
 	return nil
 }
 
+// reason is why v fails the key's type or validator, without the
+// "Invalid value" prefix, for callers that name another key (the broker
+// key that supplied the value).
+func (k *topicKey) reason(v string) error {
+	if err := checkType(k.typ, v); err != nil {
+		return err
+	}
+	if k.validate != nil {
+		return k.validate(strings.TrimSpace(v))
+	}
+	return nil
+}
+
 func checkType(t kmsg.ConfigType, v string) error {
 	v = strings.TrimSpace(v)
 	switch t {
@@ -205,7 +218,7 @@ func listIn(allowed ...string) func(string) error {
 				ok = ok || item == a
 			}
 			if !ok {
-				return fmt.Errorf("Invalid value %s for configuration: String must be one of: %s", item, strings.Join(allowed, ", "))
+				return fmt.Errorf("String must be one of: %s", strings.Join(allowed, ", "))
 			}
 		}
 		return nil

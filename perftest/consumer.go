@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gokafka/gokafka/tools/cmdline"
 )
 
 // ConsumerOptions are the parsed flags of consumer-perf-test, named after
@@ -100,7 +102,7 @@ func ParseConsumerArgs(args []string) (ConsumerOptions, error) {
 	if !ok {
 		bootstrap = o.Props["bootstrap.servers"]
 	}
-	if o.BootstrapServers = splitList(bootstrap); len(o.BootstrapServers) == 0 {
+	if o.BootstrapServers = cmdline.SplitList(bootstrap); len(o.BootstrapServers) == 0 {
 		return ConsumerOptions{}, fmt.Errorf("missing required argument --bootstrap-server")
 	}
 	o.Topic, _ = p.last("topic")

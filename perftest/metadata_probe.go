@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gokafka/gokafka/tools/cmdline"
 )
 
 // The metadata latency probe is make bench's view of what every client
@@ -75,7 +77,7 @@ func ParseMetadataProbeArgs(args []string) (MetadataProbeOptions, error) {
 		o.Bootstrap = v
 	}
 	if v, ok := p.last("topic"); ok {
-		o.Topics = splitList(v)
+		o.Topics = cmdline.SplitList(v)
 		if len(o.Topics) == 0 {
 			return MetadataProbeOptions{}, fmt.Errorf("argument --topic: no topic in %q", v)
 		}
@@ -170,7 +172,7 @@ func (s LatencySummary) String() string {
 // the broker does not answer the first ApiVersions request; failed
 // Metadata requests are counted in the summary.
 func ProbeMetadata(ctx context.Context, o MetadataProbeOptions) (LatencySummary, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(splitList(o.Bootstrap)...), kgo.RequestRetries(0))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cmdline.SplitList(o.Bootstrap)...), kgo.RequestRetries(0))
 	if err != nil {
 		return LatencySummary{}, fmt.Errorf("create client: %w", err)
 	}

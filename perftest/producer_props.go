@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gokafka/gokafka/tools/cmdline"
 )
 
 // Kafka's producer defaults (Apache Kafka 3.9), used when a property is not
@@ -95,7 +97,7 @@ func resolveProducerProps(props map[string]string) (producerConfig, error) {
 		var err error
 		switch k {
 		case "bootstrap.servers":
-			cfg.seeds = splitList(v)
+			cfg.seeds = cmdline.SplitList(v)
 		case "client.id":
 			cfg.clientID = v
 		case "acks":
@@ -305,13 +307,15 @@ func parseMillis(v string, lo, hi int64) (time.Duration, error) {
 	return time.Duration(n) * time.Millisecond, nil
 }
 
-// splitList splits a comma-separated list, dropping empty items.
-func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
+// ProducerClientOpts resolves Kafka producer properties (Kafka's defaults
+// for what is not given, its refusals for contradictions) into franz-go
+// options, for tools other than the perf test that produce (the console
+// producer). recordSize sizes the buffered-record limit; the warnings name
+// properties accepted but not applied.
+func ProducerClientOpts(props map[string]string, recordSize int) ([]kgo.Opt, []string, error) {
+	cfg, err := resolveProducerProps(props)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out
+	return cfg.kgoOpts(recordSize), cfg.warnings, nil
 }

@@ -7,7 +7,10 @@
 #
 # Usage: scripts/run-local.sh [--override key=value ...]
 # Environment: GOKAFKA_BIN (default bin/gokafka), GOKAFKA_CONFIG (default
-# config/server.properties), ZK_PORT (default 2181).
+# config/server.properties), ZK_PORT (default 2181), ZK_DIR (default
+# ./data/zookeeper). Two runs never share a ZooKeeper data directory: the
+# second one stops with a message (a lock on ZK_DIR/lock, held for as long
+# as ZooKeeper runs).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,7 +19,7 @@ root=$(pwd)
 GOKAFKA_BIN=${GOKAFKA_BIN:-bin/gokafka}
 GOKAFKA_CONFIG=${GOKAFKA_CONFIG:-config/server.properties}
 ZK_PORT=${ZK_PORT:-2181}
-ZK_DIR=$root/data/zookeeper
+ZK_DIR=${ZK_DIR:-$root/data/zookeeper}
 ZK_JAR=/usr/share/java/zookeeper.jar
 
 log() { echo "run-local: $*" >&2; }
@@ -37,14 +40,34 @@ ensure_zookeeper() {
 	apt-get install -y zookeeper || { apt-get update && apt-get install -y zookeeper; }
 }
 
-# zk_ruok prints ZooKeeper's answer to the "ruok" four-letter word, if any.
-zk_ruok() {
+# four_letter WORD prints ZooKeeper's answer to a four-letter word, if any.
+four_letter() {
 	(
 		exec 3<>"/dev/tcp/127.0.0.1/$ZK_PORT" || exit 0
-		printf ruok >&3
-		read -r -t 2 -n 4 answer <&3 || true
-		printf '%s' "$answer"
+		printf '%s' "$1" >&3
+		timeout 2 cat <&3 || true
 	) 2>/dev/null || true
+}
+
+# zk_serving succeeds once ZooKeeper serves clients. "ruok" answers imok as
+# soon as the process listens, before it has loaded its database; a broker
+# connecting then is dropped ("authentication failed: EOF") and retries a
+# second later. "srvr" reports the server's Mode only while it serves.
+zk_serving() { four_letter srvr | grep -q '^Mode: '; }
+
+# lock_zk_dir takes ZK_DIR/lock for this run, or stops: two ZooKeepers
+# writing one data directory corrupt each other's transaction logs. The
+# lock's descriptor is inherited by ZooKeeper and the broker, so it is held
+# as long as any of them runs.
+lock_zk_dir() {
+	mkdir -p "$ZK_DIR"
+	exec 9>>"$ZK_DIR/lock"
+	if ! flock -n 9; then
+		log "$ZK_DIR is in use by another ZooKeeper ($(cat "$ZK_DIR/owner" 2>/dev/null || echo 'owner unknown'))."
+		log "Stop that one first; a second local cluster needs its own ZK_DIR (and ZK_PORT, listeners, log.dirs and zookeeper.connect)."
+		exit 1
+	fi
+	echo "scripts/run-local.sh pid $$, ZooKeeper port $ZK_PORT" >"$ZK_DIR/owner"
 }
 
 write_zoo_cfg() {
@@ -72,25 +95,33 @@ broker_pid=""
 # people press Ctrl-C twice) would otherwise end it half way and leave
 # ZooKeeper running.
 stop() {
+	local rc=$? # the status the script is exiting with
 	trap - EXIT
 	trap '' INT TERM
 	set +e
 	if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
 		log "stopping broker (pid $broker_pid)"
 		kill -TERM "$broker_pid" 2>/dev/null || true
-		wait "$broker_pid" 2>/dev/null || true
+		wait "$broker_pid" 2>/dev/null
+		local brc=$?
+		if [[ $brc -ne 0 ]]; then
+			log "broker exited with status $brc"
+			rc=$brc
+		fi
 	fi
 	if [[ -n $zk_pid ]] && kill -0 "$zk_pid" 2>/dev/null; then
 		log "stopping ZooKeeper (pid $zk_pid)"
 		kill -TERM "$zk_pid" 2>/dev/null || true
 		wait "$zk_pid" 2>/dev/null || true
 	fi
+	exit "$rc"
 }
 
 ensure_zookeeper
 
-if [[ -n $(zk_ruok) ]]; then
-	log "something already listens on 127.0.0.1:$ZK_PORT; stop it first (or set ZK_PORT and zookeeper.connect)"
+if [[ -n $(four_letter ruok) ]]; then
+	log "something already listens on 127.0.0.1:$ZK_PORT; stop it first."
+	log "To run a second local cluster instead, give it its own ZK_PORT and ZK_DIR (and listeners, log.dirs and zookeeper.connect overrides)."
 	exit 1
 fi
 if [[ ! -x $GOKAFKA_BIN ]]; then
@@ -98,9 +129,13 @@ if [[ ! -x $GOKAFKA_BIN ]]; then
 	exit 1
 fi
 
+lock_zk_dir
 write_zoo_cfg
 trap stop EXIT
-trap 'exit 130' INT
+# Ctrl-C is how `make run` is meant to end: once both processes stopped
+# cleanly the script exits 0, so make does not report "Error 130". A
+# broker that failed to stop cleanly still makes it exit non-zero (stop).
+trap 'exit 0' INT
 trap 'exit 143' TERM
 
 # setsid keeps the terminal's Ctrl-C away from the children: the trap decides
@@ -113,7 +148,7 @@ setsid java -Xmx512m -Djava.net.preferIPv4Stack=true \
 zk_pid=$!
 
 for _ in $(seq 1 300); do
-	[[ $(zk_ruok) == imok ]] && break
+	zk_serving && break
 	if ! kill -0 "$zk_pid" 2>/dev/null; then
 		log "ZooKeeper exited during start; last lines of $ZK_DIR/zookeeper.log:"
 		tail -n 20 "$ZK_DIR/zookeeper.log" >&2
@@ -121,11 +156,11 @@ for _ in $(seq 1 300); do
 	fi
 	sleep 0.1
 done
-if [[ $(zk_ruok) != imok ]]; then
-	log "ZooKeeper did not answer ruok within 30s; see $ZK_DIR/zookeeper.log"
+if ! zk_serving; then
+	log "ZooKeeper did not start serving within 30s; see $ZK_DIR/zookeeper.log"
 	exit 1
 fi
-log "ZooKeeper is up"
+log "ZooKeeper is serving"
 
 mkdir -p data/kafka
 log "starting broker: $GOKAFKA_BIN server $GOKAFKA_CONFIG $*"

@@ -132,7 +132,7 @@ func (s *connServer) serve(ctx, wctx context.Context) error {
 				return nil
 			}
 			switch {
-			case errors.Is(err, ErrFrameTooLarge):
+			case errors.Is(err, ErrFrameTooLarge), errors.Is(err, ErrFrameSizeNegative):
 				s.log.Warn("closing connection: invalid request size", zap.Error(err))
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				// Kafka's Selector closes idle connections at debug

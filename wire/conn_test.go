@@ -235,7 +235,7 @@ func TestServeConnCloses(t *testing.T) {
 		{"unknown key", frameOf([]byte{0x7f, 0, 0, 0, 0, 0, 0, 1, 0, 3, 'a', 'b', 'c'}), &fakeHandler{}, nil, "closing connection: cannot serve request"},
 		{"unsupported version", frameOf(encodeRequest(kmsg.NewPtrMetadataRequest(), 13, 1, strp("abc"))), &fakeHandler{}, nil, "closing connection: cannot serve request"},
 		{"oversized frame", append(oversized, make([]byte, 1001)...), &fakeHandler{}, ErrFrameTooLarge, "closing connection: invalid request size"},
-		{"negative size", []byte{0xff, 0xff, 0xff, 0xf0}, &fakeHandler{}, ErrFrameTooLarge, "closing connection: invalid request size"},
+		{"negative size", []byte{0xff, 0xff, 0xff, 0xf0}, &fakeHandler{}, ErrFrameSizeNegative, "closing connection: invalid request size"},
 		{"malformed", frameOf([]byte{0, 3, 0, 1, 0, 0, 0, 1, 0, 3, 'a', 'b', 'c', 0, 0}), &fakeHandler{}, ErrMalformedRequest, "closing connection: cannot serve request"},
 		{"handler error", frameOf(encodeRequest(kmsg.NewPtrMetadataRequest(), 1, 1, strp("abc"))), &fakeHandler{fail: true}, nil, "closing connection: request failed"},
 	}

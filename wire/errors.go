@@ -29,9 +29,12 @@ var (
 var (
 	// ErrMalformedRequest means the request bytes do not decode.
 	ErrMalformedRequest = errors.New("malformed request")
-	// ErrFrameTooLarge means a frame exceeds socket.request.max.bytes or
-	// announces a negative size (Kafka's InvalidReceiveException).
+	// ErrFrameTooLarge means a frame exceeds socket.request.max.bytes
+	// (Kafka's InvalidReceiveException, "larger than" the limit).
 	ErrFrameTooLarge = errors.New("request frame too large")
+	// ErrFrameSizeNegative means a frame announces a negative size: not a
+	// Kafka client (an HTTP or TLS client on the plaintext port, say).
+	ErrFrameSizeNegative = errors.New("request frame size is negative")
 )
 
 // Connection limits (ConnConfig).

@@ -54,8 +54,11 @@ func (f *frameReader) next() ([]byte, error) {
 		return nil, fmt.Errorf("read frame size: %w", err)
 	}
 	size := int32(binary.BigEndian.Uint32(f.hdr[:]))
-	if size < 0 || size > f.max {
-		return nil, fmt.Errorf("%w: frame size %d, socket.request.max.bytes %d", ErrFrameTooLarge, size, f.max)
+	if size < 0 {
+		return nil, fmt.Errorf("%w: frame size %d", ErrFrameSizeNegative, size)
+	}
+	if size > f.max {
+		return nil, fmt.Errorf("%w: frame size %d larger than socket.request.max.bytes %d", ErrFrameTooLarge, size, f.max)
 	}
 	n := int(size)
 	if b := getFrameBuffer(n); b != nil {

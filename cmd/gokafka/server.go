@@ -27,7 +27,7 @@ func runServer(args []string) int {
 	path, overrides, err := parseServerArgs(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gokafka server: %v\n", err)
-		usage()
+		usage(os.Stderr)
 		return 2
 	}
 	logger, err := newLogger()
