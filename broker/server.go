@@ -64,6 +64,10 @@ type Server struct {
 	// set by Run once ZooKeeper and the broker list are up.
 	groups *groupcoord.Coordinator
 
+	// conversions counts the down-conversion of Fetch v0-3 answers
+	// (down_convert.go).
+	conversions conversionStats
+
 	versions wire.Versions
 
 	// fenced is true from a ZooKeeper session loss until the new session is
