@@ -38,16 +38,18 @@ type conversionStats struct {
 // downConvert turns data, whole v2 batches as the log returned them from
 // offset on, into the message set of format magic that a Fetch v0-3
 // consumer reads. The result holds whole messages only and at most maxLen
-// bytes, except that when first is set (nothing is in the response yet) the
-// first message goes whole whatever its size, so every fetch makes
-// progress. Memory is the output (at most maxLen, which is within
-// fetch.max.bytes, or one message) plus one decompressed batch: data itself
-// was read within the same bound.
+// bytes (the partition's max bytes within what the response has left),
+// except that a first message larger than that still goes whole if it fits
+// in firstMax (what the response has left; unbounded for the response's
+// first partition, KIP-74), so a consumer whose fetch size is below a
+// message makes progress. Memory is the output (within fetch.max.bytes, or
+// one message) plus one decompressed batch: data itself was read within the
+// same bound.
 //
 // It returns the message set and the offset after the last record it
 // covers (records it skipped count: control batches, offsets before
 // offset); the offset is not past the data read.
-func (s *Server) downConvert(data []byte, magic int8, offset int64, maxLen int, first bool, maxDecompressed int) ([]byte, int64, error) {
+func (s *Server) downConvert(data []byte, magic int8, offset int64, maxLen, firstMax, maxDecompressed int) ([]byte, int64, error) {
 	start := time.Now()
 	c := downConverters.Get().(*wire.DownConverter)
 	c.Magic, c.MaxDecompressedBytes = magic, maxDecompressed
@@ -61,7 +63,7 @@ func (s *Server) downConvert(data []byte, magic int8, offset int64, maxLen int, 
 			return nil, 0, fmt.Errorf("stored batch at byte %d: %w", pos, err)
 		}
 		var stopped bool
-		out, next, stopped, err = c.Append(out, data[pos:pos+h.Size()], next, maxLen, first)
+		out, next, stopped, err = c.Append(out, data[pos:pos+h.Size()], next, maxLen, firstMax)
 		if err != nil {
 			return nil, 0, fmt.Errorf("down-convert to magic %d: %w", magic, err)
 		}

@@ -272,3 +272,35 @@ func TestListOffsetsV0(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchDownConversionSmallFetchSize: a partition max bytes below one
+// message still returns one whole message for every partition while the
+// response has room (old consumers would otherwise ask for the same offset
+// forever), and none once a v3 max_bytes is used up.
+func TestFetchDownConversionSmallFetchSize(t *testing.T) {
+	s := newDataServer(t)
+	id := [16]byte{5}
+	addTopic(t, s, "t", id, 2, testTopicConfig())
+	doProduce(t, s, produceReq(9, 1, "t", plainBatch(4, 100), plainBatch(4, 100)))
+	for _, tc := range []struct {
+		name     string
+		maxBytes int32
+		want     []int
+	}{
+		{"room for both", 1 << 20, []int{1, 1}},
+		{"room for one", 40, []int{1, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := fetchReq(3, "t", id, tc.maxBytes, 0, 0)
+			for i := range req.Topics[0].Partitions {
+				req.Topics[0].Partitions[i].PartitionMaxBytes = 10
+			}
+			resp := doFetch(t, context.Background(), s, req)
+			for i, p := range resp.Topics[0].Partitions {
+				if got := readOldSet(t, p.RecordBatches); p.ErrorCode != 0 || len(got) != tc.want[i] {
+					t.Fatalf("partition %d: code %d, %d messages, want %d", i, p.ErrorCode, len(got), tc.want[i])
+				}
+			}
+		})
+	}
+}

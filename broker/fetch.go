@@ -329,7 +329,11 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	next := region.Next
 	switch {
 	case len(data) > 0 && r.Version < firstBatchFetchVersion:
-		conv, n, err := s.downConvert(data, fetchMagic(r.Version), t.offset, readMax, total == 0, decompressedLimit(p.config().MaxMessageBytes))
+		firstMax := int(min(remaining, math.MaxInt32))
+		if total == 0 {
+			firstMax = math.MaxInt32
+		}
+		conv, n, err := s.downConvert(data, fetchMagic(r.Version), t.offset, readMax, firstMax, decompressedLimit(p.config().MaxMessageBytes))
 		if err != nil {
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			s.logger.Error("fetch down-conversion", zap.String("partition", p.tp.String()), zap.Int64("offset", t.offset), zap.Error(err))

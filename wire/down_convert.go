@@ -49,11 +49,13 @@ var errRecord = errors.New("malformed record")
 // Append appends the records of batch (one whole magic-v2 batch, CRC not
 // checked again) whose offsets are from onwards to dst. It stops before a
 // message that would take dst beyond maxLen, except that the first message
-// goes whole into an empty dst when first is true (KIP-74's rule that a
-// fetch always makes progress). It returns dst, the offset after the last
-// record looked at (the next offset to read), and whether it stopped for
-// maxLen.
-func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen int, first bool) ([]byte, int64, bool, error) {
+// of an empty dst may take up to firstMax (at least maxLen): a message
+// larger than the consumer's fetch size still goes out whole when the
+// response has room, so the consumer makes progress (KIP-74's rule) instead
+// of asking for the same offset again. It returns dst, the offset after
+// the last record looked at (the next offset to read), and whether it
+// stopped for the bounds.
+func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen, firstMax int) ([]byte, int64, bool, error) {
 	h, err := ParseBatchHeader(batch)
 	if err != nil {
 		return dst, from, false, err
@@ -91,7 +93,7 @@ func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen int, first 
 			ts = h.MaxTimestamp
 		}
 		size := legacyEntryOverhead + legacyMessageSize(c.Magic, r.key, r.value)
-		if len(dst)+size > maxLen && !(first && len(dst) == 0) {
+		if len(dst)+size > maxLen && (len(dst) > 0 || size > firstMax) {
 			return dst, off, true, nil
 		}
 		dst = appendLegacyMessage(dst, c.Magic, attrs, off, ts, r.key, r.value)
