@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/wire"
+	"go.uber.org/zap"
 )
 
 // firstBatchFetchVersion is the first Fetch version whose consumers read
@@ -26,13 +27,31 @@ func fetchMagic(version int16) int8 {
 // across fetches; Release drops a buffer that grew beyond a typical batch.
 var downConverters = sync.Pool{New: func() any { return new(wire.DownConverter) }}
 
-// conversionStats counts what down-conversion costs, apart from the
-// fetches that need none, as Kafka's FetchMessageConversionsPerSec and
-// MessageConversionsTimeMs do.
+// conversionStats counts what message-format conversion costs, apart from
+// the requests that need none, in the spirit of Kafka's
+// ProduceMessageConversionsPerSec, FetchMessageConversionsPerSec and
+// MessageConversionsTimeMs. gokafka has no metrics reporter: the totals are
+// logged at shutdown (logConversions) and read by tests.
 type conversionStats struct {
-	fetches atomic.Int64 // partitions converted
-	bytesIn atomic.Int64 // stored bytes read for them
-	nanos   atomic.Int64 // time spent converting
+	produced      atomic.Int64 // Produce v0-2 partitions up-converted
+	producedBytes atomic.Int64 // their message-set bytes
+	produceNanos  atomic.Int64
+	fetches       atomic.Int64 // Fetch v0-3 partitions down-converted
+	bytesIn       atomic.Int64 // stored bytes read for them
+	nanos         atomic.Int64 // time spent down-converting
+}
+
+// logConversions logs the conversion totals, if there were any.
+func (s *Server) logConversions() {
+	c := &s.conversions
+	if c.produced.Load() == 0 && c.fetches.Load() == 0 {
+		return
+	}
+	s.logger.Info("message format conversions for clients older than 0.11",
+		zap.Int64("produce_partitions", c.produced.Load()), zap.Int64("produce_bytes", c.producedBytes.Load()),
+		zap.Duration("produce_time", time.Duration(c.produceNanos.Load())),
+		zap.Int64("fetch_partitions", c.fetches.Load()), zap.Int64("fetch_bytes_read", c.bytesIn.Load()),
+		zap.Duration("fetch_time", time.Duration(c.nanos.Load())))
 }
 
 // downConvert turns data, whole v2 batches as the log returned them from

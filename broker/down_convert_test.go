@@ -125,6 +125,9 @@ func TestProduceMessageSets(t *testing.T) {
 			}
 		})
 	}
+	if n := s.conversions.produced.Load(); n != 7 {
+		t.Fatalf("%d up-conversions counted, want 7 (every set of format v0/v1)", n)
+	}
 	// The failed sets appended nothing: offsets 0-6 hold the seven
 	// records above, read back as a v2 batch each.
 	pt, _ := s.replicas.get(topicPartition{"t", 0})

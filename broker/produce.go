@@ -168,7 +168,11 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 	}
 	records := rp.Records
 	if r.Version < firstBatchProduceVersion && !isBatchV2(records) {
+		start := time.Now()
 		converted, err := wire.UpConvertMessageSet(records, vcfg)
+		s.conversions.produced.Add(1)
+		s.conversions.producedBytes.Add(int64(len(records)))
+		s.conversions.produceNanos.Add(int64(time.Since(start)))
 		if err != nil {
 			fail(validationError(err), err.Error())
 			return nil

@@ -283,6 +283,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	<-ctx.Done()
 	s.logger.Info("shutting down")
+	s.logConversions()
 	s.controlledShutdown()
 	s.closeListeners()
 	acceptWG.Wait()
