@@ -264,7 +264,8 @@ func (p *encoderPools) compress(dst []byte, codec int8, src []byte) ([]byte, err
 		} else {
 			zw.Reset(buf)
 		}
-		defer p.gzip.Put(zw)
+		// Reset to io.Discard so the pooled writer holds no output.
+		defer func() { zw.Reset(io.Discard); p.gzip.Put(zw) }()
 		if _, err := zw.Write(src); err != nil {
 			return dst, fmt.Errorf("gzip: %w", err)
 		}
