@@ -399,6 +399,34 @@ func TestUpConvertGolden(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("converted batch\n%x\nwant\n%x", got, want)
 	}
+
+	// Compressed, the bytes depend on the compressor, but the header
+	// (but for length, codec and CRC) and the decompressed records are
+	// fixed.
+	wantHdr, _ := ParseBatchHeader(want)
+	for _, codec := range []int8{CodecGzip, CodecSnappy, CodecLZ4} {
+		got, err := UpConvertMessageSet(wrapper(t, MagicV1, codec, 4, 0, legacySet(MagicV1, msgs...)), ValidateConfig{})
+		if err != nil {
+			t.Fatalf("codec %d: %v", codec, err)
+		}
+		h, err := ParseBatchHeader(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c DownConverter
+		records, err := c.decompress(codec, got[RecordBatchHeaderSize:])
+		if err != nil {
+			t.Fatalf("codec %d: %v", codec, err)
+		}
+		h.BatchLength, h.CRC = wantHdr.BatchLength, wantHdr.CRC
+		if h.Attributes != int16(codec) || !bytes.Equal(records, want[RecordBatchHeaderSize:]) {
+			t.Fatalf("codec %d: attributes %d, records differ", codec, h.Attributes)
+		}
+		h.Attributes = wantHdr.Attributes
+		if h != wantHdr {
+			t.Fatalf("codec %d: header %+v, want %+v", codec, h, wantHdr)
+		}
+	}
 }
 
 // BenchmarkUpConvert converts a Produce v2 message set of 100 messages of
@@ -450,4 +478,30 @@ func BenchmarkDownConvert(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzDownConvert feeds arbitrary bytes as a stored batch to the
+// down-converter: it must not panic, and what it writes must parse as
+// whole messages of the asked format within the bounds.
+func FuzzDownConvert(f *testing.F) {
+	for _, codec := range []int8{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+		f.Add(buildBatch(f, batchSpec{codec: codec, recs: testRecords(4, 10)}), int64(1), uint16(200), false)
+	}
+	f.Fuzz(func(t *testing.T, batch []byte, from int64, maxLen uint16, v0 bool) {
+		c := DownConverter{Magic: MagicV1, MaxDecompressedBytes: 1 << 20}
+		if v0 {
+			c.Magic = MagicV0
+		}
+		out, _, _, err := c.Append(nil, batch, from, int(maxLen), 1<<20)
+		if err != nil {
+			return
+		}
+		for n := 0; len(out) > 0; n++ {
+			m, size, err := readLegacyMessage(out)
+			if err != nil || m.magic != c.Magic {
+				t.Fatalf("message %d: magic %d, %v", n, m.magic, err)
+			}
+			out = out[size:]
+		}
+	})
 }
