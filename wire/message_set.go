@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/bits"
+	"sync"
 
 	"github.com/gokafka/gokafka/internal/recordbatch"
 )
@@ -192,6 +193,33 @@ type messageSetWalker struct {
 	// codec is the codec of the last compressed wrapper, CodecNone when
 	// there was none.
 	codec int8
+	// msg and innerMsg hold the message fn is called with; fn takes a
+	// pointer, which would move a local to the heap for every message.
+	msg, innerMsg legacyMessage
+	// reserve, when set, is told how many bytes a wrapper decompressed
+	// to (a size the data has, not one it announces), so the caller can
+	// grow its output once rather than by doubling.
+	reserve func(n int)
+}
+
+// walkers reuses messageSetWalkers and their decompression buffers.
+var walkers = sync.Pool{New: func() any { return new(messageSetWalker) }}
+
+// getWalker returns a pooled walker allowed to decompress limit bytes.
+func getWalker(limit int64) *messageSetWalker {
+	w := walkers.Get().(*messageSetWalker)
+	w.left, w.codec = limit, CodecNone
+	return w
+}
+
+// release returns w to the pool without references to the request and
+// without a buffer that grew beyond a typical batch.
+func (w *messageSetWalker) release() {
+	w.msg, w.innerMsg, w.reserve = legacyMessage{}, legacyMessage{}, nil
+	if w.inner.Cap() > maxKeptBuffer {
+		w.inner = bytes.Buffer{}
+	}
+	walkers.Put(w)
 }
 
 // walk calls fn for every record of set in order. A wrapper's inner
@@ -216,14 +244,15 @@ func (w *messageSetWalker) walk(set []byte, fn func(*legacyMessage) error) error
 		if err != nil {
 			return fmt.Errorf("message at byte %d: %w", pos, err)
 		}
-		if err := checkLegacyAttributes(&m); err != nil {
+		w.msg = m
+		if err := checkLegacyAttributes(&w.msg); err != nil {
 			return fmt.Errorf("message at byte %d: %w", pos, err)
 		}
 		if m.codec() == CodecNone {
-			if err := fn(&m); err != nil {
+			if err := fn(&w.msg); err != nil {
 				return err
 			}
-		} else if err := w.walkWrapper(&m, fn); err != nil {
+		} else if err := w.walkWrapper(&w.msg, fn); err != nil {
 			return fmt.Errorf("compressed message at byte %d: %w", pos, err)
 		}
 		pos += n
@@ -274,6 +303,9 @@ func (w *messageSetWalker) walkWrapper(m *legacyMessage, fn func(*legacyMessage)
 	if len(inner) == 0 {
 		return fmt.Errorf("%w: no inner messages", ErrCorruptMessage)
 	}
+	if w.reserve != nil {
+		w.reserve(len(inner))
+	}
 	for i, pos := int64(0), 0; pos < len(inner); i++ {
 		im, n, err := readLegacyMessage(inner[pos:])
 		if err != nil {
@@ -287,10 +319,11 @@ func (w *messageSetWalker) walkWrapper(m *legacyMessage, fn func(*legacyMessage)
 		case im.magic == MagicV1 && im.offset != i:
 			return fmt.Errorf("%w: inner message %d has relative offset %d", ErrCorruptMessage, i, im.offset)
 		}
-		if err := checkLegacyAttributes(&im); err != nil {
+		w.innerMsg = im
+		if err := checkLegacyAttributes(&w.innerMsg); err != nil {
 			return fmt.Errorf("inner message %d: %w", i, err)
 		}
-		if err := fn(&im); err != nil {
+		if err := fn(&w.innerMsg); err != nil {
 			return err
 		}
 		pos += n

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gokafka/gokafka/internal/recordbatch"
 )
@@ -31,11 +32,14 @@ func UpConvertMessageSet(set []byte, cfg ValidateConfig) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxDecompressedBytes
 	}
-	w := messageSetWalker{left: limit}
+	w := getWalker(limit)
+	defer w.release()
 	// The records are encoded as they are read; the slice grows with
 	// records actually present (each at least 7 bytes from at least 14
-	// of input), never by a count the input announces.
+	// of input, plain or decompressed), never by a count the input
+	// announces.
 	records := make([]byte, recordbatch.HeaderSize, recordbatch.HeaderSize+len(set))
+	w.reserve = func(n int) { records = slices.Grow(records, n) }
 	var count int64
 	var firstTS, maxTS int64 = recordbatch.NoTimestamp, recordbatch.NoTimestamp
 	err := w.walk(set, func(m *legacyMessage) error {
