@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"testing"
 
 	"github.com/gokafka/gokafka/wire"
@@ -56,7 +57,8 @@ func gzipped(t testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
-// readOldSet decodes a Fetch v0-3 record set of whole messages.
+// readOldSet decodes a Fetch v0-3 record set of whole messages, as an old
+// consumer does: wrapper messages are unpacked.
 func readOldSet(t testing.TB, set []byte) []kmsg.MessageV1 {
 	t.Helper()
 	var out []kmsg.MessageV1
@@ -81,8 +83,32 @@ func readOldSet(t testing.TB, set []byte) []kmsg.MessageV1 {
 		} else if err := m.ReadFrom(set[:n]); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, m)
 		set = set[n:]
+		if m.Attributes&0x07 == 0 {
+			out = append(out, m)
+			continue
+		}
+		// A gzip wrapper (the only codec these tests store): its inner
+		// messages, with offsets relative to the first in format v1.
+		if m.Attributes&0x07 != 1 {
+			t.Fatalf("wrapper codec %d", m.Attributes&0x07)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(m.Value))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inner := readOldSet(t, raw)
+		if m.Magic == 1 {
+			delta := m.Offset - inner[len(inner)-1].Offset
+			for i := range inner {
+				inner[i].Offset += delta
+			}
+		}
+		out = append(out, inner...)
 	}
 	return out
 }

@@ -132,23 +132,29 @@ func TestSaramaOldVersions(t *testing.T) {
 }
 
 // TestSaramaOldConsumersReadV2 writes v2 batches with franz-go (idempotent,
-// snappy, with record headers) and reads them with sarama pinned to 0.10.2
-// (Fetch v3, format v1) and 0.8.2 (Fetch v0, format v0): the broker
-// down-converts, dropping the headers.
+// with record headers; a third each in snappy, gzip and lz4) and reads them
+// with sarama pinned to 0.10.2 (Fetch v3, format v1) and 0.8.2 (Fetch v0,
+// format v0): the broker down-converts into wrapper messages of each codec
+// (lz4 plain for format v0), dropping the headers.
 func TestSaramaOldConsumersReadV2(t *testing.T) {
 	_, b := startBroker(t, nil)
 	const topic = "modern"
 	createTopic(t, newAdmin(t, b), topic, 1, nil)
-	cl := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.SnappyCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	base := time.UnixMilli(time.Now().UnixMilli())
 	recs := make([]*kgo.Record, oldRecords)
 	for i := range recs {
 		recs[i] = &kgo.Record{Key: []byte(fmt.Sprintf("mk%d", i)), Value: bytes.Repeat([]byte{byte('a' + i%26)}, 100+i),
 			Timestamp: base.Add(time.Duration(i) * time.Millisecond), Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("x")}}}
 	}
-	// Two produce calls, so the log holds more than one batch.
-	produceSync(t, cl, recs[:oldRecords/2]...)
-	produceSync(t, cl, recs[oldRecords/2:]...)
+	third := oldRecords / 3
+	for i, codec := range []kgo.CompressionCodec{kgo.SnappyCompression(), kgo.GzipCompression(), kgo.Lz4Compression()} {
+		cl := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(codec), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		end := (i + 1) * third
+		if i == 2 {
+			end = oldRecords
+		}
+		produceSync(t, cl, recs[i*third:end]...)
+	}
 
 	for _, v := range []sarama.KafkaVersion{sarama.V0_10_2_0, sarama.V0_8_2_0} {
 		t.Run(v.String(), func(t *testing.T) {
@@ -207,8 +213,8 @@ c.close()
 `
 
 // TestKafkaPythonOldVersions runs kafka-python with api_version 0.10.1
-// (gzip), 0.9 and 0.8.2, and checks the group commit through franz-go's
-// admin client.
+// and 0.9 (gzip: their fetches get gzip wrapper messages back) and 0.8.2,
+// and checks the group commit through franz-go's admin client.
 func TestKafkaPythonOldVersions(t *testing.T) {
 	requirePythonModule(t, "kafka", "python3-kafka")
 	_, b := startBroker(t, nil)
@@ -218,7 +224,7 @@ func TestKafkaPythonOldVersions(t *testing.T) {
 		group          bool
 	}{
 		{"0.10.1", "gzip", true},
-		{"0.9", "none", true},
+		{"0.9", "gzip", true},
 		{"0.8.2", "none", false},
 	} {
 		t.Run(tc.version, func(t *testing.T) {

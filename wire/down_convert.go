@@ -8,18 +8,27 @@ import (
 	"io"
 
 	"github.com/gokafka/gokafka/internal/recordbatch"
+	"github.com/klauspost/compress/snappy/xerial"
 )
 
 // DownConverter turns stored magic-v2 batches into format v0 or v1 messages
 // for Fetch v0-3, as Kafka's down-conversion does for consumers older than
-// 0.11. Messages are written uncompressed: Kafka keeps the batch's codec in
-// a wrapper message, which saves bandwidth but would make every old
-// consumer's fetch pay for a recompression here. Headers, which formats v0
-// and v1 cannot carry, are dropped; control batches (transaction markers)
-// are skipped whole, as old consumers must never see them.
+// 0.11. An uncompressed batch becomes plain messages; a compressed one
+// becomes one wrapper message of the batch's codec holding the records as
+// inner messages, as Kafka writes it (snappy in snappy-java's framing, which
+// Kafka and its Java clients of that era write), except lz4 for format v0:
+// Kafka writes those frames with the pre-KIP-57 header checksum, which
+// strict lz4 readers reject, so they go out plain, and zstd, which formats
+// v0 and v1 cannot carry (the broker answers a Fetch below v10 that would
+// need it UNSUPPORTED_COMPRESSION_TYPE first). A wrapper that would not
+// be smaller than its messages goes out as plain messages too. Headers,
+// which formats v0 and v1 cannot carry, are dropped; control batches
+// (transaction markers) are skipped whole, as old consumers must never see
+// them.
 //
-// A DownConverter keeps a buffer for decompressed batches between calls;
-// it is not safe for concurrent use.
+// A DownConverter keeps buffers (a decompressed batch, a wrapper's inner
+// messages and their compressed form) between calls; it is not safe for
+// concurrent use.
 type DownConverter struct {
 	// Magic is the format written: MagicV0 for Fetch v0-1, MagicV1 for
 	// Fetch v2-3.
@@ -28,18 +37,26 @@ type DownConverter struct {
 	// to; zero means DefaultMaxDecompressedBytes.
 	MaxDecompressedBytes int
 	buf                  bytes.Buffer
+	inner, comp          []byte
 }
 
-// maxKeptBuffer is the largest decompression buffer Release keeps.
+// maxKeptBuffer is the largest buffer Release (and messageSetWalker's
+// release) keeps.
 const maxKeptBuffer = 1 << 20
 
-// Release drops a decompression buffer that grew beyond a typical batch, so
-// a pooled DownConverter does not pin a rare large one.
+// Release drops buffers that grew beyond a typical batch, so a pooled
+// DownConverter does not pin a rare large one.
 func (c *DownConverter) Release() {
 	if c.buf.Cap() > maxKeptBuffer {
 		c.buf = bytes.Buffer{}
 	} else {
 		c.buf.Reset()
+	}
+	if cap(c.inner) > maxKeptBuffer {
+		c.inner = nil
+	}
+	if cap(c.comp) > maxKeptBuffer {
+		c.comp = nil
 	}
 }
 
@@ -48,13 +65,14 @@ var errRecord = errors.New("malformed record")
 
 // Append appends the records of batch (one whole magic-v2 batch, CRC not
 // checked again) whose offsets are from onwards to dst. It stops before a
-// message that would take dst beyond maxLen, except that the first message
-// of an empty dst may take up to firstMax (at least maxLen): a message
-// larger than the consumer's fetch size still goes out whole when the
-// response has room, so the consumer makes progress (KIP-74's rule) instead
-// of asking for the same offset again. It returns dst, the offset after
-// the last record looked at (the next offset to read), and whether it
-// stopped for the bounds.
+// message that would take dst beyond maxLen (a wrapper counted as if its
+// inner messages were not compressed), except that the first message of an
+// empty dst may take up to firstMax (at least maxLen): a message larger than
+// the consumer's fetch size still goes out whole when the response has
+// room, so the consumer makes progress (KIP-74's rule) instead of asking for
+// the same offset again. It returns dst, the offset after the last record
+// looked at (the next offset to read), and whether it stopped for the
+// bounds.
 func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen, firstMax int) ([]byte, int64, bool, error) {
 	h, err := ParseBatchHeader(batch)
 	if err != nil {
@@ -67,8 +85,9 @@ func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen, firstMax i
 	if h.IsControl() || h.LastOffset() < from {
 		return dst, next, false, nil
 	}
+	codec := h.Compression()
 	payload := batch[RecordBatchHeaderSize:h.Size()]
-	if codec := h.Compression(); codec != CodecNone {
+	if codec != CodecNone {
 		if payload, err = c.decompress(codec, payload); err != nil {
 			return dst, from, false, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 		}
@@ -78,6 +97,16 @@ func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen, firstMax i
 	if logAppend {
 		attrs = legacyAttrTimestampType
 	}
+	// Plain messages go to dst; those of a wrapper to c.inner first, and
+	// the bounds count the wrapper's own header around them.
+	wrap := codec == CodecGzip || codec == CodecSnappy || (codec == CodecLZ4 && c.Magic == MagicV1)
+	out, used := dst, 0
+	if wrap {
+		out, used = c.inner[:0], len(dst)+legacyEntryOverhead+legacyMessageSize(c.Magic, nil, nil)
+	}
+	empty := len(dst) == 0
+	first, last, maxTS := int64(-1), int64(-1), int64(recordbatch.NoTimestamp)
+	stopped := false
 	for i := int32(0); len(payload) > 0; i++ {
 		r, n, err := readRecordV2(payload)
 		if err != nil {
@@ -93,12 +122,64 @@ func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen, firstMax i
 			ts = h.MaxTimestamp
 		}
 		size := legacyEntryOverhead + legacyMessageSize(c.Magic, r.key, r.value)
-		if len(dst)+size > maxLen && (len(dst) > 0 || size > firstMax) {
-			return dst, off, true, nil
+		if total := used + len(out) + size; total > maxLen && (!empty || first >= 0 || total > firstMax) {
+			next, stopped = off, true
+			break
 		}
-		dst = appendLegacyMessage(dst, c.Magic, attrs, off, ts, r.key, r.value)
+		out = appendLegacyMessage(out, c.Magic, attrs, off, ts, r.key, r.value)
+		if first < 0 {
+			first = off
+		}
+		last, maxTS = off, max(maxTS, ts)
 	}
-	return dst, next, false, nil
+	if !wrap {
+		return out, next, stopped, nil
+	}
+	c.inner = out
+	if first < 0 {
+		return dst, next, stopped, nil
+	}
+	wrapperTS := maxTS
+	if logAppend {
+		wrapperTS = h.MaxTimestamp
+	}
+	dst, err = c.appendWrapper(dst, codec, attrs, first, last, wrapperTS)
+	return dst, next, stopped, err
+}
+
+// appendWrapper appends the messages in c.inner (offsets first..last,
+// absolute) as one wrapper message compressed with codec: its offset is
+// that of the last inner message, and in format v1 the inner offsets are
+// relative to the first (KIP-31). When the wrapper would not be smaller
+// than the messages themselves they are appended plain.
+func (c *DownConverter) appendWrapper(dst []byte, codec, attrs int8, first, last, ts int64) ([]byte, error) {
+	if c.Magic == MagicV1 {
+		shiftOffsets(c.inner, -first)
+	}
+	if codec == CodecSnappy {
+		c.comp = xerial.Encode(c.comp[:0], c.inner)
+	} else {
+		var err error
+		if c.comp, err = encoders.compress(c.comp[:0], codec, c.inner); err != nil {
+			return dst, fmt.Errorf("compress offsets %d-%d: %w", first, last, err)
+		}
+	}
+	if legacyEntryOverhead+legacyMessageSize(c.Magic, nil, c.comp) >= len(c.inner) {
+		if c.Magic == MagicV1 {
+			shiftOffsets(c.inner, first)
+		}
+		return append(dst, c.inner...), nil
+	}
+	return appendLegacyMessage(dst, c.Magic, attrs|codec, last, ts, nil, c.comp), nil
+}
+
+// shiftOffsets adds delta to the offset of every entry of a message set
+// built by appendLegacyMessage. Offsets are outside the CRC.
+func shiftOffsets(set []byte, delta int64) {
+	for len(set) >= legacyEntryOverhead {
+		binary.BigEndian.PutUint64(set, uint64(int64(binary.BigEndian.Uint64(set))+delta))
+		set = set[legacyEntryOverhead+int(binary.BigEndian.Uint32(set[8:])):]
+	}
 }
 
 // decompress reads the whole decompressed payload into c's buffer, within

@@ -243,6 +243,53 @@ func TestLZ4HeaderChecksum(t *testing.T) {
 	}
 }
 
+// expandSet decodes a Fetch v0-3 message set as a consumer does: wrapper
+// messages are decompressed and their inner messages given absolute
+// offsets (and, under LogAppendTime, the wrapper's timestamp).
+func expandSet(t testing.TB, set []byte) []legacyMessage {
+	t.Helper()
+	var out []legacyMessage
+	for len(set) > 0 {
+		m, n, err := readLegacyMessage(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set = set[n:]
+		if m.codec() == CodecNone {
+			out = append(out, m)
+			continue
+		}
+		var c DownConverter
+		inner, err := c.decompress(m.codec(), m.value)
+		if err != nil {
+			t.Fatalf("wrapper at offset %d: %v", m.offset, err)
+		}
+		inner = bytes.Clone(inner)
+		var msgs []legacyMessage
+		for len(inner) > 0 {
+			im, k, err := readLegacyMessage(inner)
+			if err != nil || im.magic != m.magic || im.codec() != CodecNone {
+				t.Fatalf("inner message %+v: %v", im, err)
+			}
+			msgs = append(msgs, im)
+			inner = inner[k:]
+		}
+		if len(msgs) == 0 {
+			t.Fatal("empty wrapper")
+		}
+		if m.magic == MagicV1 {
+			delta := m.offset - msgs[len(msgs)-1].offset
+			for i := range msgs {
+				msgs[i].offset += delta
+			}
+		} else if msgs[len(msgs)-1].offset != m.offset {
+			t.Fatalf("v0 wrapper offset %d, last inner %d", m.offset, msgs[len(msgs)-1].offset)
+		}
+		out = append(out, msgs...)
+	}
+	return out
+}
+
 func TestDownConvert(t *testing.T) {
 	recs := testRecords(5, 20) // keys on even records, headers on every third
 	for _, codec := range []int8{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
@@ -250,23 +297,16 @@ func TestDownConvert(t *testing.T) {
 			t.Run(fmt.Sprintf("codec=%d/magic=%d", codec, magic), func(t *testing.T) {
 				batch := buildBatch(t, batchSpec{codec: codec, recs: recs})
 				SetBaseOffset(batch, 100)
-				var c DownConverter
-				c.Magic = magic
+				c := DownConverter{Magic: magic}
 				out, next, stopped, err := c.Append(nil, batch, 102, 1<<20, 1<<30)
 				if err != nil || stopped || next != 105 {
 					t.Fatalf("next %d stopped %v err %v", next, stopped, err)
 				}
-				var got []legacyMessage
-				var ends []int
-				for pos := 0; pos < len(out); {
-					m, n, err := readLegacyMessage(out[pos:])
-					if err != nil {
-						t.Fatal(err)
-					}
-					got = append(got, m)
-					pos += n
-					ends = append(ends, pos)
+				wrapped := codec == CodecGzip || codec == CodecSnappy || (codec == CodecLZ4 && magic == MagicV1)
+				if first, _, _ := readLegacyMessage(out); (first.codec() != CodecNone) != wrapped {
+					t.Fatalf("first entry has codec %d", first.codec())
 				}
+				got := expandSet(t, out)
 				if len(got) != 3 {
 					t.Fatalf("%d messages, want 3 (from offset 102)", len(got))
 				}
@@ -281,17 +321,29 @@ func TestDownConvert(t *testing.T) {
 						t.Fatalf("message %d: %+v, want record %+v", i, m, r)
 					}
 				}
-				// A bound that fits two messages stops before the third.
-				two := ends[2] - 1 // one byte short of three messages
+
+				// Bounds count plain message sizes (and a wrapper's
+				// header): room for exactly two stops before the third.
+				plainBatch := buildBatch(t, batchSpec{recs: recs})
+				SetBaseOffset(plainBatch, 100)
+				plain, _, _, _ := (&DownConverter{Magic: magic}).Append(nil, plainBatch, 102, 1<<20, 1<<30)
+				two := legacyEntryOverhead + int(binary.BigEndian.Uint32(plain[8:]))
+				one := two
+				two += legacyEntryOverhead + int(binary.BigEndian.Uint32(plain[two+8:]))
+				if wrapped {
+					one += legacyEntryOverhead + legacyMessageSize(magic, nil, nil)
+					two += legacyEntryOverhead + legacyMessageSize(magic, nil, nil)
+				}
 				out2, next2, stopped2, err := c.Append(nil, batch, 102, two, 0)
-				if err != nil || !stopped2 || next2 != 104 || !bytes.Equal(out2, out[:ends[1]]) {
+				if err != nil || !stopped2 || next2 != 104 || len(out2) > two || len(expandSet(t, out2)) != 2 {
 					t.Fatalf("bounded: next %d stopped %v err %v, %d bytes of %d", next2, stopped2, err, len(out2), two)
 				}
-				// A bound below one message: nothing, unless first.
+				// A bound below one message: nothing, unless the first
+				// message may take more.
 				if out3, next3, _, _ := c.Append(nil, batch, 102, 10, 0); len(out3) != 0 || next3 != 102 {
 					t.Fatalf("tiny bound: %d bytes, next %d", len(out3), next3)
 				}
-				if out4, next4, _, _ := c.Append(nil, batch, 102, 10, 1<<30); len(out4) != ends[0] || next4 != 103 {
+				if out4, next4, _, _ := c.Append(nil, batch, 102, 10, one); len(expandSet(t, out4)) != 1 || next4 != 103 {
 					t.Fatalf("tiny bound, first: %d bytes, next %d", len(out4), next4)
 				}
 			})
@@ -364,18 +416,14 @@ func FuzzUpConvertMessageSet(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range want {
-			m, n, err := readLegacyMessage(out)
-			if err != nil {
-				t.Fatalf("message %d: %v", i, err)
-			}
-			if !bytes.Equal(m.key, want[i].key) || (m.key == nil) != (want[i].key == nil) || !bytes.Equal(m.value, want[i].value) {
+		got := expandSet(t, out)
+		if len(got) != len(want) {
+			t.Fatalf("%d messages from %d records", len(got), len(want))
+		}
+		for i, m := range got {
+			if m.offset != int64(i) || !bytes.Equal(m.key, want[i].key) || (m.key == nil) != (want[i].key == nil) || !bytes.Equal(m.value, want[i].value) {
 				t.Fatalf("message %d differs", i)
 			}
-			out = out[n:]
-		}
-		if len(out) != 0 {
-			t.Fatal("more messages than records")
 		}
 	})
 }
@@ -498,12 +546,13 @@ func FuzzDownConvert(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for n := 0; len(out) > 0; n++ {
-			m, size, err := readLegacyMessage(out)
-			if err != nil || m.magic != c.Magic {
-				t.Fatalf("message %d: magic %d, %v", n, m.magic, err)
+		if len(out) > int(maxLen) && len(expandSet(t, out)) != 1 {
+			t.Fatalf("%d bytes for a bound of %d, more than one message", len(out), maxLen)
+		}
+		for _, m := range expandSet(t, out) {
+			if m.magic != c.Magic {
+				t.Fatalf("message of magic %d", m.magic)
 			}
-			out = out[size:]
 		}
 	})
 }
