@@ -333,3 +333,20 @@ func TestFetchDownConversionSmallFetchSize(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchDownConversionDisabled: message.downconversion.enable=false
+// answers Fetch v0-3 UNSUPPORTED_VERSION for the topic, as Kafka does;
+// Fetch v4 reads as ever.
+func TestFetchDownConversionDisabled(t *testing.T) {
+	s := newDataServer(t)
+	id := [16]byte{6}
+	cfg := testTopicConfig()
+	cfg.DownConversionDisabled = true
+	addTopic(t, s, "t", id, 1, cfg)
+	doProduce(t, s, produceReq(9, 1, "t", plainBatch(2, 100)))
+	for v, want := range map[int16]int16{0: kerr.UnsupportedVersion.Code, 3: kerr.UnsupportedVersion.Code, 4: 0} {
+		if p := doFetch(t, context.Background(), s, fetchReq(v, "t", id, 1<<20, 0)).Topics[0].Partitions[0]; p.ErrorCode != want {
+			t.Errorf("Fetch v%d: code %d, want %d", v, p.ErrorCode, want)
+		}
+	}
+}

@@ -274,6 +274,10 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		// replica, as in Kafka.
 		return fail(kerr.NotLeaderForPartition)
 	}
+	if r.Version < firstBatchFetchVersion && p.config().DownConversionDisabled {
+		// message.downconversion.enable=false, as Kafka answers it.
+		return fail(kerr.UnsupportedVersion)
+	}
 	hw := p.HighWatermark()
 	// Consumers read up to the high watermark, followers up to the log
 	// end.
