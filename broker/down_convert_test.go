@@ -120,6 +120,14 @@ func TestProduceMessageSets(t *testing.T) {
 	lat.LogAppendTime = true
 	addTopic(t, s, "lat", [16]byte{2}, 1, lat)
 
+	small := testTopicConfig()
+	small.MaxMessageBytes = 300
+	addTopic(t, s, "small", [16]byte{3}, 1, small)
+	tiny := make([]oldMsg, 10)
+	for i := range tiny {
+		tiny[i] = oldMsg{ts: int64(i), value: []byte{'x'}}
+	}
+
 	inner := oldSet(1, oldMsg{ts: 500, key: []byte("k"), value: []byte("a")}, oldMsg{ts: 501, value: []byte("b")})
 	badCRC := oldSet(0, oldMsg{value: []byte("x")})
 	badCRC[len(badCRC)-1] ^= 1
@@ -139,6 +147,8 @@ func TestProduceMessageSets(t *testing.T) {
 		{"bad crc after a good message", 1, "t", append(oldSet(1, oldMsg{value: []byte("y")}), badCRC...), kerr.CorruptMessage.Code, -1},
 		{"log append time from the producer", 2, "t", oldSet(1, oldMsg{attrs: 8, value: []byte("z")}), kerr.InvalidTimestamp.Code, -1},
 		{"log append time topic", 2, "lat", oldSet(1, oldMsg{ts: 5, value: []byte("z")}), 0, 0},
+		{"set above max.message.bytes, messages and batch below", 2, "small", oldSet(1, tiny...), 0, 0},
+		{"message above max.message.bytes", 2, "small", oldSet(1, oldMsg{value: make([]byte, 300)}), kerr.MessageTooLarge.Code, -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,8 +161,8 @@ func TestProduceMessageSets(t *testing.T) {
 			}
 		})
 	}
-	if n := s.conversions.produced.Load(); n != 7 {
-		t.Fatalf("%d up-conversions counted, want 7 (every set of format v0/v1)", n)
+	if n := s.conversions.produced.Load(); n != 9 {
+		t.Fatalf("%d up-conversions counted, want 9 (every set of format v0/v1)", n)
 	}
 	// The failed sets appended nothing: offsets 0-6 hold the seven
 	// records above, read back as a v2 batch each.

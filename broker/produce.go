@@ -158,7 +158,11 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 			return nil
 		}
 	}
-	if len(rp.Records) > int(cfg.MaxMessageBytes) {
+	legacy := r.Version < firstBatchProduceVersion && !isBatchV2(rp.Records)
+	// A v2 set is one batch, so its length is the batch's. A v0/v1 set
+	// holds many messages: as in Kafka, each message and the converted
+	// batch are held to max.message.bytes, not the set.
+	if !legacy && len(rp.Records) > int(cfg.MaxMessageBytes) {
 		fail(kerr.MessageTooLarge, fmt.Sprintf("the batch is %d bytes, max.message.bytes is %d", len(rp.Records), cfg.MaxMessageBytes))
 		return nil
 	}
@@ -167,7 +171,7 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 		MaxDecompressedBytes: decompressedLimit(cfg.MaxMessageBytes),
 	}
 	records := rp.Records
-	if r.Version < firstBatchProduceVersion && !isBatchV2(records) {
+	if legacy {
 		start := time.Now()
 		converted, err := wire.UpConvertMessageSet(records, vcfg)
 		s.conversions.produced.Add(1)

@@ -196,6 +196,11 @@ type messageSetWalker struct {
 	// msg and innerMsg hold the message fn is called with; fn takes a
 	// pointer, which would move a local to the heap for every message.
 	msg, innerMsg legacyMessage
+	// maxMessage, when positive, is max.message.bytes: a message (a
+	// wrapper with all its inner messages) longer than it, counted with
+	// its offset and size, is ErrMessageTooLarge, as Kafka holds each
+	// entry of a v0/v1 set to it.
+	maxMessage int
 	// reserve, when set, is told how many bytes a wrapper decompressed
 	// to (a size the data has, not one it announces), so the caller can
 	// grow its output once rather than by doubling.
@@ -215,7 +220,7 @@ func getWalker(limit int64) *messageSetWalker {
 // release returns w to the pool without references to the request and
 // without a buffer that grew beyond a typical batch.
 func (w *messageSetWalker) release() {
-	w.msg, w.innerMsg, w.reserve = legacyMessage{}, legacyMessage{}, nil
+	w.msg, w.innerMsg, w.reserve, w.maxMessage = legacyMessage{}, legacyMessage{}, nil, 0
 	if w.inner.Cap() > maxKeptBuffer {
 		w.inner = bytes.Buffer{}
 	}
@@ -243,6 +248,9 @@ func (w *messageSetWalker) walk(set []byte, fn func(*legacyMessage) error) error
 		m, n, err := readLegacyMessage(set[pos:])
 		if err != nil {
 			return fmt.Errorf("message at byte %d: %w", pos, err)
+		}
+		if w.maxMessage > 0 && n > w.maxMessage {
+			return fmt.Errorf("%w: message at byte %d is %d bytes, max.message.bytes %d", ErrMessageTooLarge, pos, n, w.maxMessage)
 		}
 		w.msg = m
 		if err := checkLegacyAttributes(&w.msg); err != nil {

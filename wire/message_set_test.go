@@ -206,7 +206,8 @@ func TestUpConvertMessageSetRejects(t *testing.T) {
 		{"inner garbage", wrapper(t, MagicV1, CodecSnappy, 0, 0, []byte("garbage that is no message")), ValidateConfig{}, ErrCorruptMessage},
 		{"inner log append time", wrapper(t, MagicV1, CodecGzip, 0, 0, legacySet(MagicV1, testMsg{attrs: legacyAttrTimestampType, value: []byte("a")})), ValidateConfig{}, ErrInvalidTimestamp},
 		{"decompression bound", wrapper(t, MagicV1, CodecGzip, 0, 0, legacySet(MagicV1, testMsg{value: make([]byte, 100_000)})), ValidateConfig{MaxDecompressedBytes: 50_000}, ErrCorruptMessage},
-		{"converted batch too large", legacySet(MagicV1, testMsg{value: make([]byte, 2000)}), ValidateConfig{MaxBatchBytes: 1000}, ErrMessageTooLarge},
+		{"message too large", legacySet(MagicV1, testMsg{value: make([]byte, 2000)}), ValidateConfig{MaxBatchBytes: 1000}, ErrMessageTooLarge},
+		{"converted batch too large", legacySet(MagicV1, testMsg{value: make([]byte, 600)}, testMsg{value: make([]byte, 600)}), ValidateConfig{MaxBatchBytes: 1000}, ErrMessageTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,8 +24,9 @@ import (
 // picks it); inner offsets and the wrapper's own are not kept, the append
 // assigns new ones.
 //
-// Errors are those of messageSetWalker.walk, and ErrMessageTooLarge when the
-// batch exceeds cfg.MaxBatchBytes. cfg.MaxDecompressedBytes bounds what the
+// Errors are those of messageSetWalker.walk, and ErrMessageTooLarge when a
+// message of the set or the converted batch exceeds cfg.MaxBatchBytes
+// (max.message.bytes; the set as a whole may be longer, as in Kafka). cfg.MaxDecompressedBytes bounds what the
 // wrappers of the set decompress to, all together.
 func UpConvertMessageSet(set []byte, cfg ValidateConfig) ([]byte, error) {
 	limit := int64(cfg.MaxDecompressedBytes)
@@ -34,6 +35,7 @@ func UpConvertMessageSet(set []byte, cfg ValidateConfig) ([]byte, error) {
 	}
 	w := getWalker(limit)
 	defer w.release()
+	w.maxMessage = cfg.MaxBatchBytes
 	// The records are encoded as they are read; the slice grows with
 	// records actually present (each at least 7 bytes from at least 14
 	// of input, plain or decompressed), never by a count the input
