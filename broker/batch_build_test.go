@@ -9,6 +9,7 @@ import (
 type testRecord struct {
 	key, value []byte
 	tsDelta    int64
+	headers    [][2]string // key, value
 }
 
 // testBatchOpts are the header fields of a test batch.
@@ -60,7 +61,13 @@ func testBatch(o testBatchOpts, rs []testRecord) []byte {
 		}
 		body = binary.AppendVarint(body, int64(len(r.value)))
 		body = append(body, r.value...)
-		body = binary.AppendVarint(body, 0) // headers
+		body = binary.AppendVarint(body, int64(len(r.headers)))
+		for _, h := range r.headers {
+			for _, f := range h {
+				body = binary.AppendVarint(body, int64(len(f)))
+				body = append(body, f...)
+			}
+		}
 		recs = binary.AppendVarint(recs, int64(len(body)))
 		recs = append(recs, body...)
 		maxTS = max(maxTS, o.baseTimestamp+r.tsDelta)

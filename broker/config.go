@@ -87,6 +87,10 @@ type Config struct {
 	FetchMaxBytes int32
 	// LogMessageTimestampType is log.message.timestamp.type (CreateTime).
 	LogMessageTimestampType string
+	// LogMessageDownConversionDisabled is log.message.downconversion.enable
+	// set to false (Kafka's default is true): Fetch v0-3, which need
+	// stored batches down-converted, get UNSUPPORTED_VERSION.
+	LogMessageDownConversionDisabled bool
 	// MinInsyncReplicas is min.insync.replicas (1).
 	MinInsyncReplicas int32
 	// LogRetentionCheckInterval is log.retention.check.interval.ms (300000).
@@ -174,6 +178,9 @@ type TopicConfig struct {
 	MaxMessageBytes int32
 	// LogAppendTime is message.timestamp.type=LogAppendTime.
 	LogAppendTime bool
+	// DownConversionDisabled is message.downconversion.enable=false:
+	// Fetch v0-3 of the topic answer UNSUPPORTED_VERSION.
+	DownConversionDisabled bool
 	// MinInsyncReplicas is min.insync.replicas.
 	MinInsyncReplicas int32
 	// Overrides are the topic-level keys as stored in ZooKeeper.
@@ -533,6 +540,7 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	}
 	c.MessageMaxBytes = int32(n("max.message.bytes"))
 	c.LogMessageTimestampType = eff["message.timestamp.type"]
+	c.LogMessageDownConversionDisabled = strings.EqualFold(eff["message.downconversion.enable"], "false")
 	c.MinInsyncReplicas = int32(n("min.insync.replicas"))
 	return c, nil
 }

@@ -90,6 +90,11 @@ func TestLoadConfigValues(t *testing.T) {
 		{"named listener", []string{"listener.security.protocol.map=CLIENT:PLAINTEXT", "listeners=CLIENT://127.0.0.1:9092"}, func(c Config) bool { return c.Listeners[0].Name == "CLIENT" }},
 		{"log append time", []string{"log.message.timestamp.type=LogAppendTime"}, func(c Config) bool { return c.LogMessageTimestampType == "LogAppendTime" }},
 		{"booleans any case", []string{"auto.create.topics.enable=FALSE"}, func(c Config) bool { return !c.AutoCreateTopics }},
+		{"down-conversion off, on again for a topic", []string{"log.message.downconversion.enable=False"}, func(c Config) bool {
+			def, err1 := c.TopicConfig(nil)
+			on, err2 := c.TopicConfig(map[string]string{"message.downconversion.enable": "true"})
+			return c.LogMessageDownConversionDisabled && def.DownConversionDisabled && !on.DownConversionDisabled && err1 == nil && err2 == nil
+		}},
 		{"override value with equals", []string{"log.dirs=/a=b"}, func(c Config) bool { return c.LogDirs[0] == "/a=b" }},
 		{"idle timeout", []string{"connections.max.idle.ms=1500"}, func(c Config) bool { return c.ConnectionsMaxIdle == 1500*time.Millisecond }},
 		{"idle timeout off", []string{"connections.max.idle.ms=-1"}, func(c Config) bool { return c.ConnectionsMaxIdle == 0 }},

@@ -120,8 +120,8 @@ func TestHandleProducePartitionOutcomes(t *testing.T) {
 			[]int16{0}, []int64{0}},
 		{"invalid acks", produceReq(9, 3, "small", plainBatch(1, 1)),
 			[]int16{kerr.InvalidRequiredAcks.Code}, []int64{-1}},
-		{"v2 unsupported", produceReq(2, 1, "small", plainBatch(1, 1)),
-			[]int16{kerr.UnsupportedVersion.Code}, []int64{-1}},
+		{"v2 carrying a v2 batch", produceReq(2, 1, "small", plainBatch(1, 1)),
+			[]int16{0}, []int64{1}},
 		{"transactional batch", produceReq(9, 1, "small", txnBatch),
 			[]int16{kerr.InvalidRecord.Code}, []int64{-1}},
 	}

@@ -37,7 +37,9 @@ type fetchTarget struct {
 	leaderEpoch int32
 }
 
-// handleFetch answers consumer Fetch v4-17.
+// handleFetch answers Fetch v0-17. Below v4 (consumers of 0.10.x and
+// before) the stored batches are down-converted to message format v1 or v0
+// (down_convert.go); from v4 on they go out as stored.
 //
 // Fetch sessions (KIP-227) are not kept: every answer carries session id 0,
 // which tells clients to keep sending full fetches. That is what Kafka does
@@ -272,6 +274,10 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		// replica, as in Kafka.
 		return fail(kerr.NotLeaderForPartition)
 	}
+	if r.Version < firstBatchFetchVersion && p.config().DownConversionDisabled {
+		// message.downconversion.enable=false, as Kafka answers it.
+		return fail(kerr.UnsupportedVersion)
+	}
 	hw := p.HighWatermark()
 	// Consumers read up to the high watermark, followers up to the log
 	// end.
@@ -325,7 +331,26 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		return fail(kerr.UnsupportedCompressionType)
 	}
 	next := region.Next
-	if len(data) > 0 {
+	switch {
+	case len(data) > 0 && r.Version < firstBatchFetchVersion:
+		firstMax := int(min(remaining, math.MaxInt32))
+		if total == 0 {
+			firstMax = math.MaxInt32
+		}
+		conv, n, err := s.downConvert(data, fetchMagic(r.Version), t.offset, readMax, firstMax, decompressedLimit(p.config().MaxMessageBytes))
+		if err != nil {
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			s.logger.Error("fetch down-conversion", zap.String("partition", p.tp.String()), zap.Int64("offset", t.offset), zap.Error(err))
+			return fail(kerr.KafkaStorageError)
+		}
+		if len(conv) == 0 && total > 0 && n < upTo {
+			// The first message does not fit in what the response
+			// has left.
+			return sp, none, true
+		}
+		sp.RecordBatches = conv
+		next = n
+	case len(data) > 0:
 		sp.RecordBatches = data
 		next = nextOffsetAfter(data)
 	}

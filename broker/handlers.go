@@ -21,8 +21,8 @@ type api struct {
 // apis is the table of implemented APIs. It is never mutated.
 var apis = map[int16]api{
 	0:  {wire.VersionRange{Min: 0, Max: 11}, (*Server).handleProduce},
-	1:  {wire.VersionRange{Min: 4, Max: 17}, (*Server).handleFetch},
-	2:  {wire.VersionRange{Min: 1, Max: 9}, (*Server).handleListOffsets},
+	1:  {wire.VersionRange{Min: 0, Max: 17}, (*Server).handleFetch},
+	2:  {wire.VersionRange{Min: 0, Max: 9}, (*Server).handleListOffsets},
 	3:  {wire.VersionRange{Min: 0, Max: 12}, (*Server).handleMetadata},
 	4:  {wire.VersionRange{Min: 0, Max: 7}, (*Server).handleLeaderAndIsr},
 	5:  {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleStopReplica},

@@ -24,7 +24,15 @@ const (
 // offset -1, timestamp -1, without an error code.
 var errOffsetNotFound = errors.New("no such offset")
 
-// handleListOffsets answers ListOffsets v1-9.
+// handleListOffsets answers ListOffsets v0-9.
+//
+// v0 (0.8.2 and 0.9 clients) asks for up to max_num_offsets offsets
+// "before" a timestamp and reads old_style_offsets. Kafka answers it from
+// segment base offsets; gokafka answers one offset, the one v1 would (the
+// high watermark for -1, the log start offset for -2, the first record at
+// or after a timestamp), or none when max_num_offsets is 0 or nothing is
+// found. Old clients ask for -1 and -2 with max_num_offsets 1, where both
+// answers agree.
 //
 // gokafka has no tiered storage, so -4 (earliest local) is the log start
 // offset and -5 (latest tiered) finds nothing (offset -1, timestamp -1,
@@ -56,7 +64,7 @@ func (s *Server) handleListOffsets(ctx context.Context, hdr *wire.RequestHeader,
 				if r.Version >= 4 {
 					epoch = rp.CurrentLeaderEpoch
 				}
-				s.listOffset(p, r, rp.Timestamp, epoch, &sp)
+				s.listOffset(p, r, rp.Timestamp, rp.MaxNumOffsets, epoch, &sp)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -66,7 +74,7 @@ func (s *Server) handleListOffsets(ctx context.Context, hdr *wire.RequestHeader,
 }
 
 // listOffset answers one partition.
-func (s *Server) listOffset(p *Partition, r *kmsg.ListOffsetsRequest, ts int64, currentEpoch int32, sp *kmsg.ListOffsetsResponseTopicPartition) {
+func (s *Server) listOffset(p *Partition, r *kmsg.ListOffsetsRequest, ts int64, maxNum, currentEpoch int32, sp *kmsg.ListOffsetsResponseTopicPartition) {
 	if err := p.checkLeaderEpoch(currentEpoch); err != nil {
 		var ke *kerr.Error
 		errors.As(err, &ke)
@@ -84,6 +92,12 @@ func (s *Server) listOffset(p *Partition, r *kmsg.ListOffsetsRequest, ts int64, 
 	}
 	sp.Offset = offset
 	sp.Timestamp = timestamp
+	if r.Version == 0 {
+		sp.Offset, sp.Timestamp = -1, -1
+		if maxNum > 0 {
+			sp.OldStyleOffsets = []int64{offset}
+		}
+	}
 	if r.Version >= 4 {
 		sp.LeaderEpoch = epoch
 	}

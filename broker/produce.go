@@ -37,11 +37,11 @@ func decompressedLimit(maxMessageBytes int32) int {
 // batches (KIP-110); older requests get UNSUPPORTED_COMPRESSION_TYPE.
 const zstdMinProduceVersion = 7
 
-// minProduceVersion is the oldest Produce version served. The table
-// advertises v0 because librdkafka looks for it (KAFKA-18659), but v0-2
-// carry message-format v0/v1 sets, which gokafka does not accept: like
-// Kafka 4 it answers UNSUPPORTED_VERSION for every partition.
-const minProduceVersion = 3
+// firstBatchProduceVersion is the first Produce version that carries
+// magic-v2 record batches; v0-2 carry message sets of format v0 and v1,
+// which are validated and converted to one v2 batch before the append
+// (wire.UpConvertMessageSet), as Kafka 3.x stores v2 only.
+const firstBatchProduceVersion = 3
 
 // handleProduce answers Produce v0-11. Each partition is checked and
 // appended on its own, so a bad batch for one partition never affects the
@@ -61,8 +61,6 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 
 	var topLevel *kerr.Error
 	switch {
-	case r.Version < minProduceVersion:
-		topLevel = kerr.UnsupportedVersion
 	case r.TransactionID != nil:
 		topLevel = kerr.TransactionalIDAuthorizationFailed
 	case r.Acks != -1 && r.Acks != 0 && r.Acks != 1:
@@ -170,14 +168,32 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 			return nil
 		}
 	}
-	if len(rp.Records) > int(cfg.MaxMessageBytes) {
+	legacy := r.Version < firstBatchProduceVersion && !isBatchV2(rp.Records)
+	// A v2 set is one batch, so its length is the batch's. A v0/v1 set
+	// holds many messages: as in Kafka, each message and the converted
+	// batch are held to max.message.bytes, not the set.
+	if !legacy && len(rp.Records) > int(cfg.MaxMessageBytes) {
 		fail(kerr.MessageTooLarge, fmt.Sprintf("the batch is %d bytes, max.message.bytes is %d", len(rp.Records), cfg.MaxMessageBytes))
 		return nil
 	}
-	bh, err := wire.ValidateProduceBatch(rp.Records, wire.ValidateConfig{
+	vcfg := wire.ValidateConfig{
 		MaxBatchBytes:        int(cfg.MaxMessageBytes),
 		MaxDecompressedBytes: decompressedLimit(cfg.MaxMessageBytes),
-	})
+	}
+	records := rp.Records
+	if legacy {
+		start := time.Now()
+		converted, err := wire.UpConvertMessageSet(records, vcfg)
+		s.conversions.produced.Add(1)
+		s.conversions.producedBytes.Add(int64(len(records)))
+		s.conversions.produceNanos.Add(int64(time.Since(start)))
+		if err != nil {
+			fail(validationError(err), err.Error())
+			return nil
+		}
+		records = converted
+	}
+	bh, err := wire.ValidateProduceBatch(records, vcfg)
 	if err != nil {
 		fail(validationError(err), err.Error())
 		return nil
@@ -193,7 +209,7 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 		fail(kerr.InvalidRecord, "transactions are not supported by this broker")
 		return nil
 	}
-	res, err := p.append(rp.Records, bh, s.leadershipFenced, s.replicas.now())
+	res, err := p.append(records, bh, s.leadershipFenced, s.replicas.now())
 	if err != nil {
 		var ke *kerr.Error
 		if errors.As(err, &ke) {
@@ -243,6 +259,14 @@ func (s *Server) awaitAcks(ctx context.Context, deadline time.Time, pending []pe
 			break
 		}
 	}
+}
+
+// isBatchV2 reports whether records opens with a magic-v2 batch: a
+// Produce v0-2 request from a client that knows format v2 may carry one,
+// which takes the v3+ path.
+func isBatchV2(records []byte) bool {
+	magic, ok := wire.RecordsMagic(records)
+	return ok && magic == 2
 }
 
 // validationError maps a wire batch-validation error to its Kafka code.

@@ -69,6 +69,10 @@ type Server struct {
 	// set by Run once ZooKeeper and the broker list are up.
 	groups *groupcoord.Coordinator
 
+	// conversions counts the down-conversion of Fetch v0-3 answers
+	// (down_convert.go).
+	conversions conversionStats
+
 	versions wire.Versions
 
 	// fenced is true from a ZooKeeper session loss until the new session is
@@ -285,6 +289,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	<-ctx.Done()
 	s.logger.Info("shutting down")
+	s.logConversions()
 	s.controlledShutdown()
 	s.closeListeners()
 	acceptWG.Wait()

@@ -316,6 +316,8 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 		LogAppendTime:     c.LogMessageTimestampType == "LogAppendTime",
 		MinInsyncReplicas: c.MinInsyncReplicas,
 		Overrides:         make(map[string]string, len(overrides)),
+
+		DownConversionDisabled: c.LogMessageDownConversionDisabled,
 	}
 	for k, v := range overrides {
 		tc.Overrides[k] = v
@@ -344,6 +346,8 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 			tc.LogAppendTime = v == "LogAppendTime"
 		case "min.insync.replicas":
 			tc.MinInsyncReplicas = int32(n)
+		case "message.downconversion.enable":
+			tc.DownConversionDisabled = strings.EqualFold(v, "false")
 		}
 	}
 	return tc, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -238,4 +239,68 @@ func decompressError(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrCorruptMessage, err)
+}
+
+// encoderPools caches the gzip and lz4 writers the up-conversion of
+// compressed Produce v0-2 sets uses; like decoderPools it only caches.
+type encoderPools struct {
+	gzip sync.Pool // *gzip.Writer
+	lz4  sync.Pool // *lz4.Writer
+}
+
+var encoders = &encoderPools{}
+
+// compress appends src compressed with codec to dst: gzip as a gzip
+// stream, snappy as one raw block (as librdkafka and franz-go write it;
+// every client reads it, the xerial framing of the Java client is not
+// needed), lz4 as one frame with a correct header checksum (KIP-57).
+func (p *encoderPools) compress(dst []byte, codec int8, src []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	switch codec {
+	case CodecGzip:
+		zw, _ := p.gzip.Get().(*gzip.Writer)
+		if zw == nil {
+			zw = gzip.NewWriter(buf)
+		} else {
+			zw.Reset(buf)
+		}
+		// Reset to io.Discard so the pooled writer holds no output.
+		defer func() { zw.Reset(io.Discard); p.gzip.Put(zw) }()
+		if _, err := zw.Write(src); err != nil {
+			return dst, fmt.Errorf("gzip: %w", err)
+		}
+		if err := zw.Close(); err != nil {
+			return dst, fmt.Errorf("gzip: %w", err)
+		}
+		return buf.Bytes(), nil
+	case CodecSnappy:
+		n := snappy.MaxEncodedLen(len(src))
+		if n < 0 {
+			return dst, fmt.Errorf("snappy: %d bytes is too large", len(src))
+		}
+		dst = slices.Grow(dst, n)
+		out := snappy.Encode(dst[len(dst):len(dst)+n], src)
+		return dst[:len(dst)+len(out)], nil
+	case CodecLZ4:
+		lw, _ := p.lz4.Get().(*lz4.Writer)
+		if lw == nil {
+			lw = lz4.NewWriter(buf)
+			// Kafka's lz4 frames use 64 KiB blocks; the default 4 MiB
+			// would cost as much memory per writer.
+			if err := lw.Apply(lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
+				return dst, fmt.Errorf("lz4: %w", err)
+			}
+		} else {
+			lw.Reset(buf)
+		}
+		defer func() { lw.Reset(nil); p.lz4.Put(lw) }()
+		if _, err := lw.Write(src); err != nil {
+			return dst, fmt.Errorf("lz4: %w", err)
+		}
+		if err := lw.Close(); err != nil {
+			return dst, fmt.Errorf("lz4: %w", err)
+		}
+		return buf.Bytes(), nil
+	}
+	return dst, fmt.Errorf("%w: codec %d", ErrUnsupportedCompression, codec)
 }
