@@ -57,11 +57,11 @@ type Server struct {
 	meta      *metadataCache
 	topicCfgs topicConfigs
 	// dyn holds the dynamic broker configs (dynamic_config.go).
-	dyn dynamicConfigs
-	replicas  *replicaManager
-	fetchers  *fetcherManager
-	isr       *isrManager
-	pids      *producerIDs
+	dyn      dynamicConfigs
+	replicas *replicaManager
+	fetchers *fetcherManager
+	isr      *isrManager
+	pids     *producerIDs
 	// groups is the consumer-group coordinator (group_coordinator.go),
 	// set by Run once ZooKeeper and the broker list are up.
 	groups *groupcoord.Coordinator
