@@ -28,8 +28,11 @@ func (s *Server) newController() *controller.Controller {
 		Logger:                s.logger.Named("controller"),
 		ListenerName:          s.interBrokerListener(),
 		UncleanLeaderElection: s.cfg.UncleanLeaderElection,
-		DeleteTopicEnable:     s.cfg.DeleteTopicEnable,
-		DeadSessions:          s.dirs.PreviousZKSessions,
+		UncleanLeaderElectionNow: func() bool {
+			return s.effectiveConfig().UncleanLeaderElection
+		},
+		DeleteTopicEnable: s.cfg.DeleteTopicEnable,
+		DeadSessions:      s.dirs.PreviousZKSessions,
 	})
 }
 
