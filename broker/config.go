@@ -87,6 +87,10 @@ type Config struct {
 	FetchMaxBytes int32
 	// LogMessageTimestampType is log.message.timestamp.type (CreateTime).
 	LogMessageTimestampType string
+	// LogCleanupPolicy is log.cleanup.policy (delete): the topics'
+	// default cleanup.policy. gokafka has no log cleaner; the policy
+	// decides whether DeleteRecords is allowed.
+	LogCleanupPolicy string
 	// MinInsyncReplicas is min.insync.replicas (1).
 	MinInsyncReplicas int32
 	// LogRetentionCheckInterval is log.retention.check.interval.ms (300000).
@@ -176,6 +180,9 @@ type TopicConfig struct {
 	LogAppendTime bool
 	// MinInsyncReplicas is min.insync.replicas.
 	MinInsyncReplicas int32
+	// CleanupPolicy is cleanup.policy ("delete", "compact" or both,
+	// comma-separated).
+	CleanupPolicy string
 	// Overrides are the topic-level keys as stored in ZooKeeper.
 	Overrides map[string]string
 }
@@ -531,6 +538,7 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	}
 	c.MessageMaxBytes = int32(n("max.message.bytes"))
 	c.LogMessageTimestampType = eff["message.timestamp.type"]
+	c.LogCleanupPolicy = eff["cleanup.policy"]
 	c.MinInsyncReplicas = int32(n("min.insync.replicas"))
 	return c, nil
 }

@@ -194,6 +194,7 @@ func mergeDynamic(static Config, cluster, perBroker map[string]string) (Config, 
 	out.Log = c.Log
 	out.MessageMaxBytes = c.MessageMaxBytes
 	out.LogMessageTimestampType = c.LogMessageTimestampType
+	out.LogCleanupPolicy = c.LogCleanupPolicy
 	out.MinInsyncReplicas = c.MinInsyncReplicas
 	out.UncleanLeaderElection = c.UncleanLeaderElection
 	return out, nil

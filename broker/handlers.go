@@ -40,6 +40,7 @@ var apis = map[int16]api{
 	18: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleAPIVersions},
 	19: {wire.VersionRange{Min: 0, Max: 7}, (*Server).handleCreateTopics},
 	20: {wire.VersionRange{Min: 0, Max: 6}, (*Server).handleDeleteTopics},
+	21: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleDeleteRecords},
 	22: {wire.VersionRange{Min: 0, Max: 5}, (*Server).handleInitProducerID},
 	23: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleOffsetForLeaderEpoch},
 	32: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeConfigs},

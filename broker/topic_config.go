@@ -302,6 +302,7 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 		MaxMessageBytes:   c.MessageMaxBytes,
 		LogAppendTime:     c.LogMessageTimestampType == "LogAppendTime",
 		MinInsyncReplicas: c.MinInsyncReplicas,
+		CleanupPolicy:     c.LogCleanupPolicy,
 		Overrides:         make(map[string]string, len(overrides)),
 	}
 	for k, v := range overrides {
@@ -331,7 +332,23 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 			tc.LogAppendTime = v == "LogAppendTime"
 		case "min.insync.replicas":
 			tc.MinInsyncReplicas = int32(n)
+		case "cleanup.policy":
+			tc.CleanupPolicy = v
 		}
 	}
 	return tc, nil
+}
+
+// deletePolicy reports whether cleanup.policy includes delete (Kafka's
+// LogConfig.delete), which DeleteRecords requires.
+func (tc TopicConfig) deletePolicy() bool {
+	if tc.CleanupPolicy == "" {
+		return true
+	}
+	for _, p := range strings.Split(tc.CleanupPolicy, ",") {
+		if strings.EqualFold(strings.TrimSpace(p), "delete") {
+			return true
+		}
+	}
+	return false
 }
