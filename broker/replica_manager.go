@@ -38,7 +38,7 @@ const (
 type replicaManager struct {
 	// cpMu serializes writeCheckpoints: the periodic writer, shutdown and
 	// DeleteRecords share the files' .tmp names.
-	cpMu sync.Mutex
+	cpMu       sync.Mutex
 	mu         sync.RWMutex
 	partitions map[topicPartition]*Partition
 
