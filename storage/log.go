@@ -325,6 +325,17 @@ func (l *Log) StartOffset() int64 {
 	return l.start
 }
 
+// Size is the bytes of all segments (DescribeLogDirs' partition size).
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
 // EndOffset is the log end offset (LEO): the offset the next record gets.
 func (l *Log) EndOffset() int64 {
 	l.mu.RLock()
