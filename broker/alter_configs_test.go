@@ -323,7 +323,8 @@ func TestDynamicBrokerConfig(t *testing.T) {
 // TestAlterConfigsReachEveryBroker alters a topic key through broker 1
 // and the cluster default through broker 2 of a three-broker cluster, and
 // waits until every broker's replica of the topic uses both: the
-// /config/changes notification, not a restart, carries them.
+// /config/changes notification, not a restart, carries them. A broker
+// restarted afterwards reads them at start.
 func TestAlterConfigsReachEveryBroker(t *testing.T) {
 	c := startTestCluster(t, 3)
 	ctx := adminCtx(t)
@@ -356,5 +357,12 @@ func TestAlterConfigsReachEveryBroker(t *testing.T) {
 	_, cl3 := newAdmin(t, c.addrs[2])
 	if got, _ := describeOne(t, cl3, kmsg.ConfigResourceTypeTopic, "dyn", "retention.ms"); deref(got.Value) != "1234" || got.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
 		t.Errorf("retention.ms via broker 3: %s from %v", deref(got.Value), got.Source)
+	}
+	// A restarted broker reads both at start.
+	c.stop(3)
+	c.start(3)
+	waitFor(t, 30*time.Second, "broker 3 hosts the partition again", func() bool { return hosted(c.servers[2]) != nil })
+	if cfg := hosted(c.servers[2]).config(); cfg.MaxMessageBytes != 4321 || cfg.Log.RetentionMs != 1234 {
+		t.Errorf("after a restart: max.message.bytes %d retention.ms %d", cfg.MaxMessageBytes, cfg.Log.RetentionMs)
 	}
 }

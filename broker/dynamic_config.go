@@ -254,6 +254,18 @@ func (s *Server) reloadTopicConfig(ctx context.Context, name string) error {
 	return nil
 }
 
+// knowsTopic reports whether the topic is in the metadata cache or its
+// config is cached.
+func (s *Server) knowsTopic(name string) bool {
+	if _, ok := s.meta.topic(name); ok {
+		return true
+	}
+	s.topicCfgs.mu.Lock()
+	defer s.topicCfgs.mu.Unlock()
+	_, ok := s.topicCfgs.m[name]
+	return ok
+}
+
 // reapplyTopicConfigs recomputes every cached topic's configuration after
 // the broker defaults changed.
 func (s *Server) reapplyTopicConfigs() {
@@ -274,16 +286,17 @@ func (s *Server) reapplyTopicConfigs() {
 }
 
 // watchConfigChanges is this broker's DynamicConfigManager: it follows
-// /config/changes and, for each new notification, re-reads the entity it
-// names and applies it. Notifications present at start are processed too
-// (harmless re-reads); those older than ConfigChangeExpiry are deleted, as
-// every Kafka broker purges them. A failed round is retried after a
-// backoff; the resync timer also re-reads the broker configs as a
-// backstop to a lost watch.
+// /config/changes and, for each notification newer than the last one it
+// applied, re-reads the entity it names and applies it. Notifications
+// present at start are applied too (they re-read current state, so an old
+// one is harmless). Every round also deletes the notifications older than
+// ConfigChangeExpiry, as every Kafka broker purges them. A failed round is
+// retried after a second; a lost watch (session expiry) fires the channel,
+// and the list is read again.
 func (s *Server) watchConfigChanges(ctx context.Context) {
 	last := int64(-1)
 	for ctx.Err() == nil {
-		changes, ch, err := s.zk.ConfigChanges(ctx, last)
+		changes, ch, err := s.zk.ConfigChanges(ctx, -1)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.logger.Debug("read config changes", zap.Error(err))
@@ -296,6 +309,9 @@ func (s *Server) watchConfigChanges(ctx context.Context) {
 			continue
 		}
 		for _, c := range changes {
+			if c.Seq <= last {
+				continue
+			}
 			if err := s.processConfigChange(ctx, c); err != nil {
 				if ctx.Err() == nil {
 					s.logger.Warn("apply config change", zap.String("notification", c.Name), zap.Error(err))
@@ -303,7 +319,9 @@ func (s *Server) watchConfigChanges(ctx context.Context) {
 				break
 			}
 			last = c.Seq
-			if time.Since(c.Created) > zkmeta.ConfigChangeExpiry {
+		}
+		for _, c := range changes {
+			if c.Seq <= last && time.Since(c.Created) > zkmeta.ConfigChangeExpiry {
 				if err := s.zk.DeleteConfigChange(ctx, c.Name); err != nil && ctx.Err() == nil {
 					s.logger.Debug("purge config change", zap.String("notification", c.Name), zap.Error(err))
 				}
@@ -313,7 +331,6 @@ func (s *Server) watchConfigChanges(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ch:
-		case <-time.After(resyncInterval * 12):
 		}
 	}
 }
@@ -325,7 +342,10 @@ func (s *Server) watchConfigChanges(ctx context.Context) {
 func (s *Server) processConfigChange(ctx context.Context, c zkmeta.ConfigChange) error {
 	switch c.EntityType {
 	case zkmeta.ConfigTypeTopics:
-		if validateTopicName(c.EntityName) != nil {
+		if validateTopicName(c.EntityName) != nil || !s.knowsTopic(c.EntityName) {
+			// A topic this broker has not heard of yet: topicConfigFor
+			// reads its config when it does, so caching it now would
+			// only risk keeping a deleted topic's config.
 			return nil
 		}
 		return s.reloadTopicConfig(ctx, c.EntityName)
