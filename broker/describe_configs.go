@@ -32,13 +32,14 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, hdr *wire.RequestHea
 				res.ErrorMessage = strPtr(err.Error())
 				break
 			}
-			tm, ok := s.meta.topic(rr.ResourceName)
-			if !ok {
+			if _, ok := s.meta.topic(rr.ResourceName); !ok {
 				res.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				res.ErrorMessage = strPtr(fmt.Sprintf("Topic %s does not exist.", rr.ResourceName))
 				break
 			}
-			entries = s.topicConfigEntries(tm.Config.Overrides)
+			// The config cache, not the metadata snapshot: config
+			// changes (dynamic_config.go) update the cache alone.
+			entries = s.topicConfigEntries(s.topicConfigFor(ctx, rr.ResourceName).Overrides)
 		case kmsg.ConfigResourceTypeBroker:
 			if rr.ResourceName == "" {
 				entries = s.brokerConfigEntries(false)

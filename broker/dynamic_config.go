@@ -200,8 +200,8 @@ func mergeDynamic(static Config, cluster, perBroker map[string]string) (Config, 
 	return out, nil
 }
 
-// applyTopicConfig installs a topic's configuration in the cache, the
-// metadata snapshot and every hosted partition of the topic, so that the
+// applyTopicConfig installs a topic's configuration in the cache (which
+// DescribeConfigs reads) and every hosted partition of the topic, so that the
 // next append, fetch or retention pass uses it (Kafka's
 // TopicConfigHandler.processConfigChanges updating each log's config).
 func (s *Server) applyTopicConfig(name string, tc TopicConfig) {
@@ -211,11 +211,6 @@ func (s *Server) applyTopicConfig(name string, tc TopicConfig) {
 	}
 	s.topicCfgs.m[name] = tc
 	s.topicCfgs.mu.Unlock()
-	if tm, ok := s.meta.topic(name); ok {
-		cp := *tm
-		cp.Config = tc
-		s.meta.setTopic(&cp)
-	}
 	if s.replicas == nil {
 		return
 	}
