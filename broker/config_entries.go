@@ -104,7 +104,8 @@ func (l configLayers) merged() map[string]string {
 // broker's dynamic config (DYNAMIC_BROKER_CONFIG), the cluster default's
 // (DYNAMIC_DEFAULT_BROKER_CONFIG), server.properties
 // (STATIC_BROKER_CONFIG) or Kafka's default (DEFAULT_CONFIG). Synonyms
-// list the candidates from the highest precedence down.
+// list the candidates from the highest precedence down, and the source is
+// the first synonym's, as Kafka's ConfigHelper reports them.
 func (s *Server) topicConfigEntries(overrides map[string]string) []configEntry {
 	l := s.layers()
 	raw := l.merged()
@@ -116,13 +117,26 @@ func (s *Server) topicConfigEntries(overrides map[string]string) []configEntry {
 			e.value, e.source = strPtr(v), kmsg.ConfigSourceDynamicTopicConfig
 			e.synonyms = append(e.synonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{Name: k.name, Value: strPtr(v), Source: kmsg.ConfigSourceDynamicTopicConfig})
 		}
-		e.synonyms = append(e.synonyms, l.synonyms(k)...)
+		// Kafka lists the broker synonyms from the first entry of the
+		// topic key's primary broker key on (configSynonyms' dropWhile):
+		// with log.retention.ms unset, retention.ms shows none, even when
+		// log.retention.hours supplies its value, and its source is then
+		// DEFAULT_CONFIG ("retention.ms=604800000 sensitive=false
+		// synonyms={}" in kafka-configs.sh --describe --all).
+		group := l.synonyms(k)
+		if len(k.synonyms) > 0 {
+			primary := k.synonyms[0].name
+			for len(group) > 0 && group[0].Name != primary {
+				group = group[1:]
+			}
+		}
+		e.synonyms = append(e.synonyms, group...)
 		if e.value == nil {
-			v, from := k.brokerDefault(raw)
+			v, _ := k.brokerDefault(raw)
 			e.value = strPtr(v)
 			e.source = kmsg.ConfigSourceDefaultConfig
-			if from != "" {
-				_, e.source, _ = l.lookup(from)
+			if len(group) > 0 {
+				e.source = group[0].Source
 			}
 		}
 		out = append(out, e)
@@ -150,8 +164,8 @@ func brokerKeyDefault(k *topicKey, i int) string {
 // value and source is its highest-precedence layer (this broker's dynamic
 // config, the cluster default's, server.properties, Kafka's default), and
 // only the keys Kafka changes at runtime are read_only false. The cluster
-// default's resource lists only what it sets, as Kafka's does, without
-// per-broker synonyms.
+// default's resource lists only what it sets, as Kafka's does, with only
+// cluster-default synonyms.
 func (s *Server) brokerConfigEntries(perBroker bool) []configEntry {
 	l := s.layers()
 	if !perBroker {
@@ -264,8 +278,8 @@ func (s *Server) brokerConfigEntries(perBroker bool) []configEntry {
 }
 
 // defaultBrokerEntries describes the cluster default's resource: the keys
-// set in /config/brokers/<default>, with their synonyms less this
-// broker's own dynamic values.
+// set in /config/brokers/<default>, with only their cluster-default
+// synonyms (Kafka's createBrokerConfigEntry with perBrokerConfig false).
 func (s *Server) defaultBrokerEntries(l configLayers) []configEntry {
 	out := []configEntry{}
 	for _, name := range sortedKeys(l.cluster) {
@@ -274,7 +288,7 @@ func (s *Server) defaultBrokerEntries(l configLayers) []configEntry {
 		if k, ok := dynamicBrokerTopicKey(name); ok {
 			e.typ = k.typ
 			for _, syn := range l.synonyms(k) {
-				if syn.Source != kmsg.ConfigSourceDynamicBrokerConfig {
+				if syn.Source == kmsg.ConfigSourceDynamicDefaultBrokerConfig {
 					e.synonyms = append(e.synonyms, syn)
 				}
 			}

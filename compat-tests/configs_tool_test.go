@@ -51,7 +51,7 @@ func TestConfigsTool(t *testing.T) {
 		{"describe topic", append(bs, "--entity-type", "topics", "--entity-name", "cfg", "--describe"), 0,
 			"Dynamic configs for topic cfg are:\n" +
 				"  cleanup.policy=compact,delete sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,delete, DEFAULT_CONFIG:log.cleanup.policy=delete}\n" +
-				"  retention.ms=1000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=1000, STATIC_BROKER_CONFIG:log.retention.hours=24, DEFAULT_CONFIG:log.retention.hours=168}\n",
+				"  retention.ms=1000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=1000}\n",
 			"", false},
 		{"describe topic --all", append(bs, "--entity-type", "topics", "--entity-name", "cfg", "--describe", "--all"), 0,
 			"  segment.bytes=1073741824 sensitive=false synonyms={DEFAULT_CONFIG:log.segment.bytes=1073741824}\n", "", true},
@@ -71,7 +71,7 @@ func TestConfigsTool(t *testing.T) {
 			"", "Cannot update these configs dynamically: Set(log.dirs)", false},
 		{"describe the broker default", append(bs, "--entity-type", "brokers", "--entity-default", "--describe"), 0,
 			"Default configs for brokers in the cluster are:\n" +
-				"  log.retention.ms=5000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=5000, STATIC_BROKER_CONFIG:log.retention.hours=24, DEFAULT_CONFIG:log.retention.hours=168}\n",
+				"  log.retention.ms=5000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=5000}\n",
 			"", false},
 		{"describe the broker", append(bs, "--entity-type", "brokers", "--entity-name", id, "--describe"), 0,
 			"Dynamic configs for broker " + id + " are:\n" +
@@ -81,7 +81,7 @@ func TestConfigsTool(t *testing.T) {
 			"Dynamic configs for broker " + id + " are:\n" +
 				"  message.max.bytes=2000000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:message.max.bytes=2000000, DEFAULT_CONFIG:message.max.bytes=1048588}\n" +
 				"Default configs for brokers in the cluster are:\n" +
-				"  log.retention.ms=5000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=5000, STATIC_BROKER_CONFIG:log.retention.hours=24, DEFAULT_CONFIG:log.retention.hours=168}\n",
+				"  log.retention.ms=5000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=5000}\n",
 			"", false},
 		{"topic now inherits the default", append(bs, "--entity-type", "topics", "--entity-name", "cfg", "--describe", "--all"), 0,
 			"  max.message.bytes=2000000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:message.max.bytes=2000000, DEFAULT_CONFIG:message.max.bytes=1048588}\n", "", true},
