@@ -69,6 +69,8 @@ func TestAlterConfigsErrors(t *testing.T) {
 			"Invalid config value for resource ConfigResource(type=TOPIC, name='t'): Invalid value abc for configuration retention.ms: Not a number of type LONG"},
 		{"topic value out of range", topic, "t", ops(set("min.insync.replicas", "0")), kerr.InvalidRequest,
 			"Invalid config value for resource ConfigResource(type=TOPIC, name='t'): Invalid value 0 for configuration min.insync.replicas: Value must be at least 1"},
+		{"bad list item", topic, "t", ops(set("cleanup.policy", "delete,compactx")), kerr.InvalidRequest,
+			"Invalid config value for resource ConfigResource(type=TOPIC, name='t'): Invalid value compactx for configuration cleanup.policy: String must be one of: compact, delete"},
 		{"unknown topic", topic, "nope", ops(set("retention.ms", "1")), kerr.UnknownTopicOrPartition, "The topic 'nope' does not exist."},
 		{"duplicate keys", topic, "t", ops(set("retention.ms", "1"), set("retention.ms", "2")), kerr.InvalidRequest, "Error due to duplicate config keys : retention.ms"},
 		{"null value", topic, "t", ops(op("retention.ms", kmsg.IncrementalAlterConfigOpSet, nil)), kerr.InvalidRequest, "Null value not supported for : SET:retention.ms"},
