@@ -19,7 +19,7 @@ import (
 // brokers: a consumer from the earliest offset then starts at the new log
 // start, every replica checkpoints it in log-start-offset-checkpoint, and
 // after every broker restarted a new consumer from the earliest offset
-// still starts there.
+// still starts there; DescribeLogDirs then shows the three replicas.
 func TestDeleteRecordsThenConsume(t *testing.T) {
 	c := testcluster.New(t)
 	bs := c.StartBrokers(t, 3, map[string]string{"log.segment.bytes": "600"})
@@ -55,8 +55,27 @@ func TestDeleteRecordsThenConsume(t *testing.T) {
 	if r := first(bs[2]); r.Offset != 25 || string(r.Value) != "record-25" {
 		t.Errorf("first record after restarts: %d %q", r.Offset, r.Value)
 	}
-	lo, err := kadm.NewClient(newClient(t, bs[0])).ListStartOffsets(ctx, "dr")
+	adm0 := kadm.NewClient(newClient(t, bs[0]))
+	lo, err := adm0.ListStartOffsets(ctx, "dr")
 	if err != nil || lo["dr"][0].Offset != 25 {
 		t.Errorf("earliest offset after restarts: %v %+v", err, lo)
 	}
+
+	// kafka-log-dirs.sh --describe: every broker holds a replica of
+	// dr-0, as big as its segment files, with no lag once caught up.
+	waitUntil(t, time.Minute, "every replica of dr-0 described without lag", func() bool {
+		dirs, err := adm0.DescribeAllLogDirs(ctx, kadm.TopicsSet{"dr": {0: {}}})
+		if err != nil {
+			return false
+		}
+		n := 0
+		dirs.Each(func(d kadm.DescribedLogDir) {
+			d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+				if p.Size > 0 && p.OffsetLag == 0 && !p.IsFuture {
+					n++
+				}
+			})
+		})
+		return n == 3
+	})
 }
