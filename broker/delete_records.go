@@ -142,9 +142,24 @@ func (p *Partition) deleteRecords(offset int64) (int64, bool, error) {
 		return 0, moved, fmt.Errorf("delete records of %s before %d: %w", p.tp, offset, err)
 	}
 	if moved {
+		if err := p.truncateEpochsFromStartLocked(); err != nil {
+			return offset, moved, err
+		}
 		p.notify()
 	}
 	return offset, moved, nil
+}
+
+// truncateEpochsFromStartLocked drops the leader epochs the log no longer
+// holds after its start moved (Kafka's truncateFromStart). Called with mu
+// held.
+func (p *Partition) truncateEpochsFromStartLocked() error {
+	epochs, err := storage.TruncateLeaderEpochsFromStart(p.log.Dir(), p.log.StartOffset())
+	if err != nil {
+		return fmt.Errorf("leader epochs of %s: %w", p.tp, err)
+	}
+	p.epochs = epochs
+	return nil
 }
 
 // lowWatermark is the smallest log start offset among this leader and its

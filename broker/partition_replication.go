@@ -448,6 +448,9 @@ func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW, leaderL
 		if _, err := p.log.IncrementStartOffset(start); err != nil {
 			return n, fmt.Errorf("follow the leader's log start of %s: %w", p.tp, err)
 		}
+		if err := p.truncateEpochsFromStartLocked(); err != nil {
+			return n, err
+		}
 	}
 	p.notify()
 	return n, nil

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -98,5 +99,35 @@ func TestOpenStartOffsetCapped(t *testing.T) {
 			t.Errorf("saved %d: start %d, want %d", tc.saved, got, tc.want)
 		}
 		l.Close()
+	}
+}
+
+// TestTruncateEpochsFromStart follows Kafka's truncateFromStart: entries
+// at or before the new start go, the last of them kept at the start.
+func TestTruncateEpochsFromStart(t *testing.T) {
+	e := func(epoch int32, off int64) LeaderEpochEntry { return LeaderEpochEntry{Epoch: epoch, StartOffset: off} }
+	base := []LeaderEpochEntry{e(0, 0), e(2, 10), e(5, 30)}
+	tests := []struct {
+		start int64
+		want  []LeaderEpochEntry
+	}{
+		{0, []LeaderEpochEntry{e(0, 0), e(2, 10), e(5, 30)}},
+		{5, []LeaderEpochEntry{e(0, 5), e(2, 10), e(5, 30)}},
+		{10, []LeaderEpochEntry{e(2, 10), e(5, 30)}},
+		{29, []LeaderEpochEntry{e(2, 29), e(5, 30)}},
+		{40, []LeaderEpochEntry{e(5, 40)}},
+	}
+	for _, tc := range tests {
+		dir := t.TempDir()
+		if err := writeLeaderEpochs(dir, base); err != nil {
+			t.Fatal(err)
+		}
+		got, err := TruncateLeaderEpochsFromStart(dir, tc.start)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("start %d: %v %v, want %v", tc.start, got, err, tc.want)
+		}
+		if onDisk, err := ReadLeaderEpochs(dir); err != nil || !slices.Equal(onDisk, tc.want) {
+			t.Errorf("start %d on disk: %v %v", tc.start, onDisk, err)
+		}
 	}
 }
