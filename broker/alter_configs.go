@@ -67,15 +67,7 @@ func (s *Server) handleAlterConfigs(ctx context.Context, hdr *wire.RequestHeader
 
 // alterConfigs replaces one resource's config.
 func (s *Server) alterConfigs(ctx context.Context, rr kmsg.AlterConfigsRequestResource, validateOnly bool) *configError {
-	var nulls []string
-	props := make(map[string]string, len(rr.Configs))
-	for _, c := range rr.Configs {
-		if c.Value == nil {
-			nulls = append(nulls, c.Name)
-			continue
-		}
-		props[c.Name] = *c.Value
-	}
+	props, nulls := configValues(rr.Configs, func(c kmsg.AlterConfigsRequestResourceConfig) (string, *string) { return c.Name, c.Value })
 	if len(nulls) > 0 {
 		return newConfigError(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ","))
 	}
@@ -184,6 +176,23 @@ func (s *Server) incrementalAlterConfigs(ctx context.Context, rr kmsg.Incrementa
 		return s.alterTopicConfig(ctx, rr.ResourceName, props, validateOnly)
 	}
 	return s.alterBrokerConfig(ctx, rr.ResourceName, entity, props, validateOnly)
+}
+
+// configValues collects a request's name/value entries into a map, and
+// the names whose value is null, which CreateTopics and AlterConfigs
+// refuse ("Null value not supported for ...").
+func configValues[T any](entries []T, nameValue func(T) (string, *string)) (map[string]string, []string) {
+	out := make(map[string]string, len(entries))
+	var nulls []string
+	for _, e := range entries {
+		n, v := nameValue(e)
+		if v == nil {
+			nulls = append(nulls, n)
+			continue
+		}
+		out[n] = *v
+	}
+	return out, nulls
 }
 
 // opName is Java's AlterConfigOp.OpType name, as Kafka's messages print it.
