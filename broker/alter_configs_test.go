@@ -370,3 +370,18 @@ func TestAlterConfigsReachEveryBroker(t *testing.T) {
 		t.Errorf("after a restart: max.message.bytes %d retention.ms %d", cfg.MaxMessageBytes, cfg.Log.RetentionMs)
 	}
 }
+
+// TestConfigChangesPurged: a broker deletes the notifications it applied
+// once they are older than the expiry (15 minutes in Kafka; none here).
+func TestConfigChangesPurged(t *testing.T) {
+	srv, addr := startTestServer(t)
+	srv.dyn.expiry.Store(0)
+	adm, _ := newAdmin(t, addr)
+	if rs, err := adm.AlterBrokerConfigs(adminCtx(t), []kadm.AlterConfig{{Name: "log.retention.ms", Value: kadm.StringPtr("1000")}}); err != nil || rs[0].Err != nil {
+		t.Fatalf("alter: %v %+v", err, rs)
+	}
+	waitFor(t, 10*time.Second, "the notification purged", func() bool { return len(notifications(t, srv)) == 0 })
+	if got := srv.effectiveConfig().Log.RetentionMs; got != 1000 {
+		t.Errorf("retention after the change: %d", got)
+	}
+}

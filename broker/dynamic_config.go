@@ -46,6 +46,10 @@ type dynamicConfigs struct {
 	// eff is the static configuration with the dynamic layers applied;
 	// nil until the first load (then the static one is used).
 	eff atomic.Pointer[Config]
+	// expiry is how old (in nanoseconds) an applied notification must be
+	// before this broker deletes it: zkmeta.ConfigChangeExpiry, shorter
+	// in tests.
+	expiry atomic.Int64
 }
 
 // effectiveConfig is the broker configuration in force: server.properties
@@ -316,7 +320,7 @@ func (s *Server) watchConfigChanges(ctx context.Context) {
 			last = c.Seq
 		}
 		for _, c := range changes {
-			if c.Seq <= last && time.Since(c.Created) > zkmeta.ConfigChangeExpiry {
+			if c.Seq <= last && time.Since(c.Created) >= time.Duration(s.dyn.expiry.Load()) {
 				if err := s.zk.DeleteConfigChange(ctx, c.Name); err != nil && ctx.Err() == nil {
 					s.logger.Debug("purge config change", zap.String("notification", c.Name), zap.Error(err))
 				}

@@ -127,6 +127,7 @@ func New(cfg Config, logger *zap.Logger) (*Server, error) {
 		sessionUp: make(chan struct{}, 1),
 		conns:     make(map[net.Conn]struct{}),
 	}
+	s.dyn.expiry.Store(int64(zkmeta.ConfigChangeExpiry))
 	s.fetchers = newFetcherManager(s)
 	s.isr = newISRManager(s)
 	return s, nil
