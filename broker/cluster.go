@@ -28,8 +28,11 @@ func (s *Server) newController() *controller.Controller {
 		Logger:                s.logger.Named("controller"),
 		ListenerName:          s.interBrokerListener(),
 		UncleanLeaderElection: s.cfg.UncleanLeaderElection,
-		DeleteTopicEnable:     s.cfg.DeleteTopicEnable,
-		DeadSessions:          s.dirs.PreviousZKSessions,
+		UncleanLeaderElectionNow: func() bool {
+			return s.effectiveConfig().UncleanLeaderElection
+		},
+		DeleteTopicEnable: s.cfg.DeleteTopicEnable,
+		DeadSessions:      s.dirs.PreviousZKSessions,
 	})
 }
 
@@ -68,20 +71,21 @@ func (s *Server) topicConfigFor(ctx context.Context, name string) TopicConfig {
 	overrides, err := s.zk.TopicConfig(ctx, name)
 	if err != nil && !errors.Is(err, zkmeta.ErrNoNode) {
 		s.logger.Warn("read topic config; using the broker defaults for now", zap.String("topic", name), zap.Error(err))
-		tc, _ = s.cfg.TopicConfig(nil)
+		tc, _ = s.effectiveConfig().TopicConfig(nil)
 		return tc
 	}
-	tc, err = s.cfg.TopicConfig(overrides)
-	if err != nil {
-		s.logger.Warn("invalid topic config in zookeeper; using the broker defaults", zap.String("topic", name), zap.Error(err))
-		tc, _ = s.cfg.TopicConfig(nil)
-		tc.Overrides = overrides
-	}
+	tc = s.resolveTopicConfig(name, overrides)
 	s.topicCfgs.mu.Lock()
 	if s.topicCfgs.m == nil {
 		s.topicCfgs.m = map[string]TopicConfig{}
 	}
-	s.topicCfgs.m[name] = tc
+	// A config change applied while this read was in flight is newer:
+	// keep it.
+	if cur, ok := s.topicCfgs.m[name]; ok {
+		tc = cur
+	} else {
+		s.topicCfgs.m[name] = tc
+	}
 	s.topicCfgs.mu.Unlock()
 	return tc
 }

@@ -91,6 +91,10 @@ type Config struct {
 	// set to false (Kafka's default is true): Fetch v0-3, which need
 	// stored batches down-converted, get UNSUPPORTED_VERSION.
 	LogMessageDownConversionDisabled bool
+	// LogCleanupPolicy is log.cleanup.policy (delete): the topics'
+	// default cleanup.policy. gokafka has no log cleaner; the policy
+	// decides whether DeleteRecords is allowed.
+	LogCleanupPolicy string
 	// MinInsyncReplicas is min.insync.replicas (1).
 	MinInsyncReplicas int32
 	// LogRetentionCheckInterval is log.retention.check.interval.ms (300000).
@@ -183,6 +187,9 @@ type TopicConfig struct {
 	DownConversionDisabled bool
 	// MinInsyncReplicas is min.insync.replicas.
 	MinInsyncReplicas int32
+	// CleanupPolicy is cleanup.policy ("delete", "compact" or both,
+	// comma-separated).
+	CleanupPolicy string
 	// Overrides are the topic-level keys as stored in ZooKeeper.
 	Overrides map[string]string
 }
@@ -541,6 +548,7 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.MessageMaxBytes = int32(n("max.message.bytes"))
 	c.LogMessageTimestampType = eff["message.timestamp.type"]
 	c.LogMessageDownConversionDisabled = strings.EqualFold(eff["message.downconversion.enable"], "false")
+	c.LogCleanupPolicy = eff["cleanup.policy"]
 	c.MinInsyncReplicas = int32(n("min.insync.replicas"))
 	return c, nil
 }

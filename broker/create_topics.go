@@ -135,15 +135,7 @@ func (s *Server) createOneTopic(ctx context.Context, t *kmsg.CreateTopicsRequest
 		assignment = assignReplicas(s.liveBrokerRacks(), 0, np, rf)
 	}
 
-	configs := make(map[string]string, len(t.Configs))
-	var nulls []string
-	for _, c := range t.Configs {
-		if c.Value == nil {
-			nulls = append(nulls, c.Name)
-			continue
-		}
-		configs[c.Name] = *c.Value
-	}
+	configs, nulls := configValues(t.Configs, func(c kmsg.CreateTopicsRequestTopicConfig) (string, *string) { return c.Name, c.Value })
 	if len(nulls) > 0 {
 		fail(kerr.InvalidConfig.Code, "Null value not supported for topic configs: "+strings.Join(nulls, ","))
 		return

@@ -13,8 +13,8 @@ import (
 // handleDescribeConfigs describes TOPIC resources (every key of Kafka
 // 3.9's LogConfig with its value and source) and BROKER resources (the
 // broker keys gokafka implements). The empty broker name is the cluster
-// default resource, which in Kafka holds only dynamic defaults; gokafka
-// has none, so it is empty. configuration_keys filters the entries;
+// default resource, which holds only the dynamic defaults of
+// /config/brokers/<default>. configuration_keys filters the entries;
 // synonyms are sent only when asked (v1+).
 func (s *Server) handleDescribeConfigs(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.DescribeConfigsRequest)
@@ -32,16 +32,17 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, hdr *wire.RequestHea
 				res.ErrorMessage = strPtr(err.Error())
 				break
 			}
-			tm, ok := s.meta.topic(rr.ResourceName)
-			if !ok {
+			if _, ok := s.meta.topic(rr.ResourceName); !ok {
 				res.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				res.ErrorMessage = strPtr(fmt.Sprintf("Topic %s does not exist.", rr.ResourceName))
 				break
 			}
-			entries = s.topicConfigEntries(tm.Config.Overrides)
+			// The config cache, not the metadata snapshot: config
+			// changes (dynamic_config.go) update the cache alone.
+			entries = s.topicConfigEntries(s.topicConfigFor(ctx, rr.ResourceName).Overrides)
 		case kmsg.ConfigResourceTypeBroker:
 			if rr.ResourceName == "" {
-				entries = []configEntry{}
+				entries = s.brokerConfigEntries(false)
 				break
 			}
 			id, err := strconv.ParseInt(rr.ResourceName, 10, 32)
@@ -55,7 +56,7 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, hdr *wire.RequestHea
 				res.ErrorMessage = strPtr(fmt.Sprintf("Unexpected broker id, expected %d or empty string, but received %s", s.cfg.BrokerID, rr.ResourceName))
 				break
 			}
-			entries = s.brokerConfigEntries()
+			entries = s.brokerConfigEntries(true)
 		default:
 			res.ErrorCode = kerr.InvalidRequest.Code
 			res.ErrorMessage = strPtr(fmt.Sprintf("Unsupported resource type %s", rr.ResourceType))

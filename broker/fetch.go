@@ -35,6 +35,9 @@ type fetchTarget struct {
 	offset      int64
 	maxBytes    int32
 	leaderEpoch int32
+	// logStart is the fetcher's log start offset (v5+; -1 before), which
+	// a follower reports for the leader's DeleteRecords low watermark.
+	logStart int64
 }
 
 // handleFetch answers Fetch v0-17. Below v4 (consumers of 0.10.x and
@@ -154,7 +157,10 @@ func (s *Server) resolveFetch(r *kmsg.FetchRequest, follower bool) []fetchTarget
 		}
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]
-			t := fetchTarget{topic: ti, part: pi, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: -1}
+			t := fetchTarget{topic: ti, part: pi, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: -1, logStart: -1}
+			if r.Version >= 5 {
+				t.logStart = rp.LogStartOffset
+			}
 			if r.Version >= 9 {
 				t.leaderEpoch = rp.CurrentLeaderEpoch
 			}
@@ -410,7 +416,7 @@ func (s *Server) recordFollowerFetch(replica int32, targets []fetchTarget) {
 		if t.p.checkLeaderEpoch(t.leaderEpoch) != nil || t.offset > t.p.EndOffset() || t.offset < t.p.StartOffset() {
 			continue
 		}
-		expand, err := t.p.followerFetched(replica, t.offset, now)
+		expand, err := t.p.followerFetched(replica, t.offset, t.logStart, now)
 		if err != nil {
 			var ke *kerr.Error
 			errors.As(err, &ke)

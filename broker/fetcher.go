@@ -475,7 +475,7 @@ func (f *fetcher) handlePartition(tp topicPartition, fp fetchPartition, rp *kmsg
 	}
 	switch err := kerr.ErrorForCode(rp.ErrorCode); {
 	case err == nil:
-		if _, aerr := fp.p.appendAsFollower(rp.RecordBatches, fp.epoch, rp.HighWatermark); aerr != nil {
+		if _, aerr := fp.p.appendAsFollower(rp.RecordBatches, fp.epoch, rp.HighWatermark, rp.LogStartOffset); aerr != nil {
 			f.logger.Error("append fetched records", zap.String("partition", tp.String()), zap.Error(aerr))
 			f.update(tp, fp.epoch, func(x *fetchPartition) { x.truncated = false })
 			backoff()

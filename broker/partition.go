@@ -255,6 +255,11 @@ func (p *Partition) deleteRetained() (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("retention of %s: %w", p.tp, err)
 	}
+	if n > 0 {
+		if err := p.truncateEpochsFromStartLocked(); err != nil {
+			return n, fmt.Errorf("retention of %s: %w", p.tp, err)
+		}
+	}
 	return n, nil
 }
 

@@ -25,6 +25,7 @@ const (
 // caught up, for the ISR rules of replica.lag.time.max.ms.
 type followerState struct {
 	leo                int64 // -1 until it fetches
+	logStart           int64 // the log start offset of its last fetch; -1 until it tells
 	lastCaughtUp       time.Time
 	lastFetch          time.Time
 	lastFetchLeaderLEO int64
@@ -76,7 +77,7 @@ func (p *Partition) becomeLeader(st partitionState, now time.Time) error {
 			p.followers[r] = f
 			continue
 		}
-		p.followers[r] = &followerState{leo: -1, lastCaughtUp: now, lastFetchLeaderLEO: -1}
+		p.followers[r] = &followerState{leo: -1, logStart: -1, lastCaughtUp: now, lastFetchLeaderLEO: -1}
 	}
 	p.maybeIncrementHWLocked()
 	p.notify()
@@ -214,7 +215,10 @@ func (p *Partition) maybeIncrementHWLocked() bool {
 // and the high watermark that may follow. It answers NOT_LEADER_OR_FOLLOWER
 // when this broker does not lead the partition or replica is not one of its
 // replicas, and reports whether the ISR should grow.
-func (p *Partition) followerFetched(replica int32, offset int64, now time.Time) (expand bool, err error) {
+//
+// logStart is the follower's log start offset from the fetch (-1 before
+// Fetch v5); a change wakes DeleteRecords waiting for the low watermark.
+func (p *Partition) followerFetched(replica int32, offset, logStart int64, now time.Time) (expand bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.role != roleLeader {
@@ -234,7 +238,9 @@ func (p *Partition) followerFetched(replica int32, offset int64, now time.Time) 
 	f.leo = offset
 	f.lastFetch = now
 	f.lastFetchLeaderLEO = leo
-	if p.maybeIncrementHWLocked() {
+	movedStart := logStart != f.logStart
+	f.logStart = logStart
+	if p.maybeIncrementHWLocked() || movedStart {
 		p.notify()
 	}
 	// Kafka's isFollowerInSync: caught up with the high watermark and
@@ -392,7 +398,12 @@ func (p *Partition) ackState(last int64, minISR int32) (bool, *kerr.Error) {
 // epochs from the batch headers, and moves the high watermark to the
 // leader's as far as this replica has the data. It appends nothing when
 // the partition is no longer following at epoch.
-func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW int64) (int, error) {
+//
+// leaderLogStart is the leader's log start offset: the follower's follows
+// it up to the high watermark (Kafka's follower
+// maybeIncrementLogStartOffset after a DeleteRecords or retention on the
+// leader).
+func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW, leaderLogStart int64) (int, error) {
 	hdrs, n, err := wire.SplitReplicaBatches(data)
 	if err != nil {
 		return 0, fmt.Errorf("records from the leader of %s: %w", p.tp, err)
@@ -432,6 +443,14 @@ func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW int64) (
 	}
 	if hw := min(leaderHW, p.log.EndOffset()); hw > p.highWatermark.Load() {
 		p.highWatermark.Store(hw)
+	}
+	if start := min(leaderLogStart, p.highWatermark.Load()); start > p.log.StartOffset() {
+		if _, err := p.log.IncrementStartOffset(start); err != nil {
+			return n, fmt.Errorf("follow the leader's log start of %s: %w", p.tp, err)
+		}
+		if err := p.truncateEpochsFromStartLocked(); err != nil {
+			return n, err
+		}
 	}
 	p.notify()
 	return n, nil

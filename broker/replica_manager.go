@@ -36,6 +36,9 @@ const (
 // Partition.mu. The map lock is never held while a log is opened, flushed or
 // deleted.
 type replicaManager struct {
+	// cpMu serializes writeCheckpoints: the periodic writer, shutdown and
+	// DeleteRecords share the files' .tmp names.
+	cpMu       sync.Mutex
 	mu         sync.RWMutex
 	partitions map[topicPartition]*Partition
 
@@ -227,6 +230,9 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 	}
 	if hasSaved && saved.hasRecovery {
 		opts.RecoveryPoint = saved.recoveryPoint
+	}
+	if hasSaved && saved.hasStart {
+		opts.LogStartOffset = saved.start
 	}
 	log, err := storage.Open(dir, cfg.Log, opts)
 	if err != nil {
@@ -452,6 +458,8 @@ func (rm *replicaManager) flushPass() {
 // offsets of every hosted partition (and the saved ones of partitions not
 // opened in this run) to the log dirs' checkpoint files.
 func (rm *replicaManager) writeCheckpoints() error {
+	rm.cpMu.Lock()
+	defer rm.cpMu.Unlock()
 	cp := storage.Checkpoints{
 		RecoveryPoints:  make(map[storage.PartitionDir]int64),
 		HighWatermarks:  make(map[storage.PartitionDir]int64),

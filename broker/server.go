@@ -61,10 +61,12 @@ type Server struct {
 
 	meta      *metadataCache
 	topicCfgs topicConfigs
-	replicas  *replicaManager
-	fetchers  *fetcherManager
-	isr       *isrManager
-	pids      *producerIDs
+	// dyn holds the dynamic broker configs (dynamic_config.go).
+	dyn      dynamicConfigs
+	replicas *replicaManager
+	fetchers *fetcherManager
+	isr      *isrManager
+	pids     *producerIDs
 	// groups is the consumer-group coordinator (group_coordinator.go),
 	// set by Run once ZooKeeper and the broker list are up.
 	groups *groupcoord.Coordinator
@@ -135,6 +137,7 @@ func New(cfg Config, logger *zap.Logger) (*Server, error) {
 		sessionUp:  make(chan struct{}, 1),
 		conns:      make(map[net.Conn]struct{}),
 	}
+	s.dyn.expiry.Store(int64(zkmeta.ConfigChangeExpiry))
 	s.fetchers = newFetcherManager(s)
 	s.isr = newISRManager(s)
 	return s, nil
@@ -210,6 +213,12 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if !clean {
 		s.logger.Info("previous run did not shut down cleanly; logs will be recovered")
 	}
+	// Dynamic broker configs are read before any partition opens, so the
+	// first topic configs already carry them (Kafka reads them at start,
+	// before the log manager).
+	if err := s.loadDynamicBrokerConfigs(ctx); err != nil {
+		return fmt.Errorf("read dynamic broker configs: %w", err)
+	}
 	s.replicas = newReplicaManager(s.dirs, s.logger.Named("replicas"), id, clean, cp)
 	s.replicas.producerExpiryEvery = s.cfg.ProducerIDExpirationCheckInterval
 	s.pids = newProducerIDs(s.zk, id)
@@ -263,7 +272,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// before the election so that a controller on this broker can reach
 	// it.
 	s.ctl = s.newController()
-	bgWG.Add(5)
+	bgWG.Add(6)
+	go func() { defer bgWG.Done(); s.watchConfigChanges(bg) }()
 	go func() { defer bgWG.Done(); s.ctl.Run(bg) }()
 	go func() { defer bgWG.Done(); s.replicas.run(bg, s.cfg.LogRetentionCheckInterval) }()
 	go func() { defer bgWG.Done(); s.isr.run(bg) }()

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -113,11 +114,11 @@ func syn(names ...string) []brokerSynonym {
 // message wording ("Invalid value x for configuration y: ...").
 func (k *topicKey) check(v string) error {
 	if err := checkType(k.typ, v); err != nil {
-		return fmt.Errorf("Invalid value %s for configuration %s: %v", v, k.name, err)
+		return invalidValueError(k.name, v, err)
 	}
 	if k.validate != nil {
 		if err := k.validate(strings.TrimSpace(v)); err != nil {
-			return fmt.Errorf("Invalid value %s for configuration %s: %v", v, k.name, err)
+			return invalidValueError(k.name, v, err)
 		}
 	}
 	return nil
@@ -218,11 +219,32 @@ func listIn(allowed ...string) func(string) error {
 				ok = ok || item == a
 			}
 			if !ok {
-				return fmt.Errorf("String must be one of: %s", strings.Join(allowed, ", "))
+				return listItemError{item: item, msg: "String must be one of: " + strings.Join(allowed, ", ")}
 			}
 		}
 		return nil
 	}
+}
+
+// listItemError is a LIST value refused for one of its items: Kafka's
+// ValidList names the item, not the whole value, in its ConfigException
+// ("Invalid value x for configuration cleanup.policy: String must be one
+// of: compact, delete").
+type listItemError struct {
+	item, msg string
+}
+
+func (e listItemError) Error() string { return e.msg }
+
+// invalidValueError words a refused value as Kafka's ConfigException:
+// "Invalid value <v> for configuration <key>: <why>", where v is the
+// offending item of a list.
+func invalidValueError(key, v string, err error) error {
+	var ie listItemError
+	if errors.As(err, &ie) {
+		v = ie.item
+	}
+	return fmt.Errorf("Invalid value %s for configuration %s: %v", v, key, err)
 }
 
 // throttledReplicas accepts "", "*" or "partition:broker,..." lists.
@@ -315,6 +337,7 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 		MaxMessageBytes:   c.MessageMaxBytes,
 		LogAppendTime:     c.LogMessageTimestampType == "LogAppendTime",
 		MinInsyncReplicas: c.MinInsyncReplicas,
+		CleanupPolicy:     c.LogCleanupPolicy,
 		Overrides:         make(map[string]string, len(overrides)),
 
 		DownConversionDisabled: c.LogMessageDownConversionDisabled,
@@ -348,7 +371,23 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 			tc.MinInsyncReplicas = int32(n)
 		case "message.downconversion.enable":
 			tc.DownConversionDisabled = strings.EqualFold(v, "false")
+		case "cleanup.policy":
+			tc.CleanupPolicy = v
 		}
 	}
 	return tc, nil
+}
+
+// deletePolicy reports whether cleanup.policy includes delete (Kafka's
+// LogConfig.delete), which DeleteRecords requires.
+func (tc TopicConfig) deletePolicy() bool {
+	if tc.CleanupPolicy == "" {
+		return true
+	}
+	for _, p := range strings.Split(tc.CleanupPolicy, ",") {
+		if strings.EqualFold(strings.TrimSpace(p), "delete") {
+			return true
+		}
+	}
+	return false
 }

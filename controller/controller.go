@@ -28,6 +28,11 @@ type Config struct {
 	// unclean.leader.election.enable (Kafka: false); a topic's own setting
 	// in /config/topics overrides it.
 	UncleanLeaderElection bool
+	// UncleanLeaderElectionNow, when set, replaces UncleanLeaderElection
+	// with the broker default in force at the time of the election, so a
+	// dynamic change of the broker key (KIP-226) applies without a
+	// restart.
+	UncleanLeaderElectionNow func() bool
 	// DeleteTopicEnable is delete.topic.enable (Kafka: true). When false,
 	// topics marked in /admin/delete_topics are left alone and logged.
 	DeleteTopicEnable bool

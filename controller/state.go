@@ -345,6 +345,9 @@ func (st *state) uncleanAllowed(ctx context.Context, topic string) bool {
 			return strings.EqualFold(strings.TrimSpace(v), "true")
 		}
 	}
+	if st.c.cfg.UncleanLeaderElectionNow != nil {
+		return st.c.cfg.UncleanLeaderElectionNow()
+	}
 	return st.c.cfg.UncleanLeaderElection
 }
 

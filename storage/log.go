@@ -41,6 +41,12 @@ type OpenOptions struct {
 	RecoveryPoint int64
 	// CleanShutdown skips scanning when the broker stopped cleanly.
 	CleanShutdown bool
+	// LogStartOffset is the log start offset from
+	// log-start-offset-checkpoint: a DeleteRecords (or a leader's log
+	// start, on a follower) may have moved it past the first segment's
+	// base. The larger of the two wins, capped at the log end, as in
+	// Kafka's log loading.
+	LogStartOffset int64
 }
 
 // AppendInfo describes a validated, offset-stamped batch (or run of batches)
@@ -143,7 +149,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		now:        opts.Now,
 		cfg:        cfg,
 		segs:       segs,
-		start:      segs[0].base,
+		start:      max(segs[0].base, min(opts.LogStartOffset, segs[len(segs)-1].next)),
 		end:        segs[len(segs)-1].next,
 		syncRolled: syncRolledSegment,
 	}
@@ -317,6 +323,17 @@ func (l *Log) StartOffset() int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.start
+}
+
+// Size is the bytes of all segments (DescribeLogDirs' partition size).
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
 }
 
 // EndOffset is the log end offset (LEO): the offset the next record gets.

@@ -112,6 +112,37 @@ func TruncateLeaderEpochs(dir string, end int64) ([]LeaderEpochEntry, error) {
 	return kept, nil
 }
 
+// TruncateLeaderEpochsFromStart drops the entries of leader-epoch-checkpoint
+// that start at or before start, keeping the last of them moved to start,
+// as Kafka's LeaderEpochFileCache.truncateFromStart does when the log start
+// offset moves (DeleteRecords, retention), and returns what is left.
+func TruncateLeaderEpochsFromStart(dir string, start int64) ([]LeaderEpochEntry, error) {
+	entries, err := ReadLeaderEpochs(dir)
+	if err != nil {
+		return nil, err
+	}
+	kept := truncateEpochsFromStart(entries, start)
+	if slices.Equal(kept, entries) {
+		return entries, nil
+	}
+	if err := writeLeaderEpochs(dir, kept); err != nil {
+		return nil, fmt.Errorf("truncate leader epochs from %d: %w", start, err)
+	}
+	return kept, nil
+}
+
+func truncateEpochsFromStart(entries []LeaderEpochEntry, start int64) []LeaderEpochEntry {
+	i := 0
+	for i < len(entries) && entries[i].StartOffset <= start {
+		i++
+	}
+	if i == 0 {
+		return entries
+	}
+	kept := append([]LeaderEpochEntry{{Epoch: entries[i-1].Epoch, StartOffset: start}}, entries[i:]...)
+	return kept
+}
+
 // writeLeaderEpochs replaces leader-epoch-checkpoint (version 0, count,
 // "epoch offset" lines).
 func writeLeaderEpochs(dir string, entries []LeaderEpochEntry) error {

@@ -26,7 +26,7 @@ func (l *Log) DeleteRetained() (int, error) {
 	}
 	now := l.now()
 	nowMs := now.UnixMilli()
-	n := 0 // how many of the oldest segments go
+	n := l.startBreachedLocked() // how many of the oldest segments go
 	if l.cfg.RetentionMs >= 0 {
 		for n < len(l.segs) {
 			s := l.segs[n]
@@ -63,11 +63,11 @@ func (l *Log) DeleteRetained() (int, error) {
 	doomed := l.segs[:n:n]
 	l.mu.Lock()
 	l.segs = append([]*segment(nil), l.segs[n:]...)
-	l.start = l.segs[0].base
+	l.start = max(l.start, l.segs[0].base)
 	l.mu.Unlock()
 	var firstErr error
 	for _, s := range doomed {
-		l.logger.Info("deleting segment past retention", zap.Int64("base", s.base), zap.Int64("size", s.size), zap.Int64("maxTimestamp", s.maxTs))
+		l.logger.Info("deleting segment past retention or below the log start offset", zap.Int64("base", s.base), zap.Int64("size", s.size), zap.Int64("maxTimestamp", s.maxTs))
 		if err := s.remove(); err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("retention on %s: %w", l.dir, err)
 		}
@@ -78,6 +78,71 @@ func (l *Log) DeleteRetained() (int, error) {
 	start := l.StartOffset()
 	l.dropSnapshots(func(o int64) bool { return o < start })
 	return n, firstErr
+}
+
+// startBreachedLocked counts the oldest segments that lie wholly below the
+// log start offset: those whose successor starts at or before it (Kafka's
+// deleteLogStartOffsetBreachedSegments). The active segment has no
+// successor and always stays. Called with wmu held.
+func (l *Log) startBreachedLocked() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	n := 0
+	for n+1 < len(l.segs) && l.segs[n+1].base <= l.start {
+		n++
+	}
+	return n
+}
+
+// IncrementStartOffset moves the log start offset up to offset (a
+// DeleteRecords on the leader, or the leader's log start on a follower:
+// Kafka's maybeIncrementLogStartOffset) and deletes the segments that now
+// lie wholly below it. Reads below the new start fail with
+// ErrOffsetOutOfRange; a batch that straddles it stays whole on disk, as in
+// Kafka. An offset at or below the current start changes nothing; one past
+// the log end is an error (the broker checks the high watermark first).
+// It reports whether the start moved.
+func (l *Log) IncrementStartOffset(offset int64) (bool, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return false, fmt.Errorf("move log start of %s: %w", l.dir, ErrClosed)
+	}
+	l.mu.Lock()
+	if offset <= l.start {
+		l.mu.Unlock()
+		return false, nil
+	}
+	if offset > l.end {
+		end := l.end
+		l.mu.Unlock()
+		return false, fmt.Errorf("move log start of %s to %d past the log end %d: %w", l.dir, offset, end, ErrOffsetOutOfRange)
+	}
+	l.start = offset
+	l.mu.Unlock()
+	n := l.startBreachedLocked()
+	var firstErr error
+	if n > 0 {
+		// Segments being fsynced after a roll may be among them.
+		if err := l.waitFlushes(); err != nil {
+			return true, fmt.Errorf("move log start of %s: %w", l.dir, err)
+		}
+		l.mu.Lock()
+		doomed := l.segs[:n:n]
+		l.segs = append([]*segment(nil), l.segs[n:]...)
+		l.mu.Unlock()
+		for _, s := range doomed {
+			l.logger.Info("deleting segment below the log start offset", zap.Int64("base", s.base), zap.Int64("log_start_offset", offset))
+			if err := s.remove(); err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("move log start of %s: %w", l.dir, err)
+			}
+		}
+	}
+	if l.producers != nil {
+		l.producers.truncateHead(offset)
+	}
+	l.dropSnapshots(func(o int64) bool { return o < offset })
+	return true, firstErr
 }
 
 // TruncateTo removes everything at and after offset (a follower's

@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gokafka/gokafka/tools/configs"
 )
 
 // subcommands maps a subcommand name to its entry point. Each returns the
 // process exit code.
 var subcommands = map[string]func(args []string) int{
 	"server":             runServer,
+	"configs":            configs.Main,
 	"producer-perf-test": runProducerPerfTest,
 	"consumer-perf-test": runConsumerPerfTest,
 	"end-to-end-latency": runE2ELatency,
