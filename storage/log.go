@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
 
@@ -23,11 +23,16 @@ var (
 	ErrCorruption = errors.New("corrupt log data")
 	// ErrClosed is returned by operations on a closed log.
 	ErrClosed = errors.New("log closed")
-	// ErrFlushFailed marks a log whose fsync failed, in the background
-	// after a roll or in a flush: from then on Append, Flush, TruncateTo
-	// and Close return it (wrapping the fsync's error) and the recovery
-	// point no longer moves (flush.go).
-	ErrFlushFailed = errors.New("an fsync of the log failed; it takes no more writes")
+	// ErrOffline marks a log taken offline (offline.go): a write, fsync or
+	// truncation of it failed, or of another log in its log dir
+	// (TakeOffline). From then on every writing method returns it,
+	// wrapping the first failure, and the recovery point no longer moves.
+	// The broker answers KAFKA_STORAGE_ERROR for such a partition.
+	ErrOffline = errors.New("log is offline after an I/O failure in its log dir")
+	// ErrFlushFailed marks, besides ErrOffline, a log whose fsync failed, in
+	// the background after a roll or in a flush. The fsync is never retried
+	// (flush.go).
+	ErrFlushFailed = errors.New("an fsync of the log failed")
 )
 
 // OpenOptions carry what Open needs beyond the Config.
@@ -41,6 +46,15 @@ type OpenOptions struct {
 	RecoveryPoint int64
 	// CleanShutdown skips scanning when the broker stopped cleanly.
 	CleanShutdown bool
+	// FS is the file layer; nil means vfs.Default, the operating system's.
+	FS vfs.FS
+	// OnOffline, when set, is called once when an I/O failure takes the log
+	// offline (not for TakeOffline), with the error wrapping ErrOffline, so
+	// that the broker takes the whole log dir offline as Kafka's
+	// LogDirFailureChannel does. It runs in the goroutine that failed, which
+	// may hold the log's and the caller's locks: it must only hand the
+	// failure on, never call back into the log.
+	OnOffline func(err error)
 }
 
 // AppendInfo describes a validated, offset-stamped batch (or run of batches)
@@ -74,9 +88,11 @@ type AppendInfo struct {
 // no reader and no writer waits for its fsync. Lock order: wmu before mu,
 // wmu before fmu; fmu and mu are never held together.
 type Log struct {
-	dir    string
-	logger *zap.Logger
-	now    func() time.Time
+	dir       string
+	fs        vfs.FS
+	logger    *zap.Logger
+	now       func() time.Time
+	onOffline func(error)
 
 	wmu              sync.Mutex
 	cfg              Config         // guarded by wmu
@@ -95,7 +111,9 @@ type Log struct {
 	fmu      sync.Mutex
 	rolled   []rolledSegment // guarded by fmu; waiting for their fsync, oldest first
 	flushing chan struct{}   // guarded by fmu; non-nil while the flusher runs, closed when it exits
-	flushErr error           // guarded by fmu; wraps ErrFlushFailed once an fsync failed
+	// failure wraps ErrOffline once the log is offline; set once, read
+	// without a lock (offline.go).
+	failure atomic.Pointer[error]
 	// syncRolled fsyncs one rolled segment (syncRolledSegment); tests
 	// replace it before the first append to hold or fail the flusher.
 	syncRolled func(rolledSegment) error
@@ -116,7 +134,10 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
 	logger := opts.Logger.With(zap.String("log", dir))
@@ -125,7 +146,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
 	if len(segs) == 0 {
-		s, err := createSegment(dir, 0, opts.Now(), cfg)
+		s, err := createSegment(opts.FS, dir, 0, opts.Now(), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open log %s: %w", dir, err)
 		}
@@ -139,8 +160,10 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	}
 	l := &Log{
 		dir:        dir,
+		fs:         opts.FS,
 		logger:     logger,
 		now:        opts.Now,
+		onOffline:  opts.OnOffline,
 		cfg:        cfg,
 		segs:       segs,
 		start:      segs[0].base,
@@ -170,6 +193,10 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 // Dir is the partition directory.
 func (l *Log) Dir() string { return l.dir }
 
+// FS is the file layer the log uses, for the partition's other files
+// (partition.metadata, leader-epoch-checkpoint).
+func (l *Log) FS() vfs.FS { return l.fs }
+
 // SetConfig replaces the configuration (after an AlterConfigs or a topic
 // config change); it applies from the next append or retention pass.
 func (l *Log) SetConfig(cfg Config) {
@@ -181,15 +208,15 @@ func (l *Log) SetConfig(cfg Config) {
 // Append writes batch, whose first base offset must equal EndOffset(), to the
 // active segment, rolling first when the segment is full or old. It extends
 // the sparse indexes and fsyncs per the flush policy. A roll does not wait
-// for the old segment's fsync (flush.go). After a failed fsync it refuses
-// with ErrFlushFailed.
+// for the old segment's fsync (flush.go). A failed write or fsync takes
+// the log offline; an offline log refuses with ErrOffline.
 func (l *Log) Append(batch []byte, info AppendInfo) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.isClosed() {
 		return fmt.Errorf("append to %s: %w", l.dir, ErrClosed)
 	}
-	if err := l.failedFlush(); err != nil {
+	if err := l.offline(); err != nil {
 		return fmt.Errorf("append to %s: %w", l.dir, err)
 	}
 	if len(batch) == 0 {
@@ -208,15 +235,16 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	s := l.active()
 	if reason := l.rollReason(s, int64(len(batch)), lastOffset, now); reason != "" {
 		if err := l.rollLocked(now); err != nil {
-			return fmt.Errorf("append to %s: roll (%s): %w", l.dir, reason, err)
+			return fmt.Errorf("append to %s: roll (%s): %w", l.dir, reason, l.fail(err))
 		}
 		s = l.active()
 	}
 	pos := s.size
 	if _, err := s.log.WriteAt(batch, pos); err != nil {
-		// Cut whatever part landed so the file ends at a batch boundary.
-		_ = s.log.Truncate(pos)
-		return fmt.Errorf("append to %s: %w", s.log.Name(), err)
+		// Whatever part landed lies past the published size, where no
+		// reader looks, and the next Open cuts it as a torn tail. The log
+		// touches the failing disk no more.
+		return fmt.Errorf("append to %s: %w", s.log.Name(), l.fail(err))
 	}
 	s.dirty = true
 	l.mu.Lock()
@@ -229,7 +257,7 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	l.end = s.next
 	l.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("append to %s: index: %w", l.dir, err)
+		return fmt.Errorf("append to %s: index: %w", l.dir, l.fail(err))
 	}
 	// The producer table follows the log itself, so that a snapshot taken
 	// at any roll or close describes exactly the batches below its offset.
@@ -333,8 +361,11 @@ func (l *Log) Roll() error {
 	if l.isClosed() {
 		return fmt.Errorf("roll %s: %w", l.dir, ErrClosed)
 	}
-	if err := l.rollLocked(l.now()); err != nil {
+	if err := l.offline(); err != nil {
 		return fmt.Errorf("roll %s: %w", l.dir, err)
+	}
+	if err := l.rollLocked(l.now()); err != nil {
+		return fmt.Errorf("roll %s: %w", l.dir, l.fail(err))
 	}
 	return nil
 }
@@ -356,7 +387,7 @@ func (l *Log) rollLocked(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	ns, err := createSegment(l.dir, l.end, now, l.cfg)
+	ns, err := createSegment(l.fs, l.dir, l.end, now, l.cfg)
 	if err != nil {
 		return err
 	}
@@ -385,8 +416,9 @@ func (l *Log) rollLocked(now time.Time) error {
 }
 
 // Flush fsyncs everything appended so far, waiting for the background
-// flush of rolled segments, and advances the recovery point. After a failed
-// fsync it returns ErrFlushFailed and syncs nothing more.
+// flush of rolled segments, and advances the recovery point. A failed
+// fsync takes the log offline; an offline log returns ErrOffline and syncs
+// nothing more.
 func (l *Log) Flush() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -403,8 +435,7 @@ func (l *Log) flushLocked() error {
 	for _, s := range l.segs {
 		if s.dirty {
 			if err := s.sync(); err != nil {
-				l.recordFlushFailure(err)
-				return fmt.Errorf("flush %s: %w", l.dir, l.failedFlush())
+				return fmt.Errorf("flush %s: %w", l.dir, l.fail(fmt.Errorf("%w: %w", ErrFlushFailed, err)))
 			}
 		}
 	}
@@ -435,20 +466,27 @@ func (l *Log) Producers() *ProducerState { return l.producers }
 
 // Close flushes (waiting for the background flush of rolled segments) and
 // closes the files. A flush failure, earlier or now, is returned; the files
-// are closed all the same.
+// are closed all the same. An offline log is only closed: nothing more is
+// written to its disk.
 func (l *Log) Close() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.isClosed() {
 		return nil
 	}
-	ferr := l.flushLocked()
-	if ferr == nil && l.producers != nil && (l.producers.Len() > 0 || l.producersExpired || l.sizeLocked() >= snapshotMinLogBytes) {
-		l.snapshotProducers(l.end)
+	ferr := l.offline()
+	if ferr == nil {
+		ferr = l.flushLocked()
 	}
-	// Leave the active segment's indexes trimmed to their entries, as Kafka
-	// does at a clean close.
-	terr := l.active().trimIndexes()
+	var terr error
+	if ferr == nil {
+		if l.producers != nil && (l.producers.Len() > 0 || l.producersExpired || l.sizeLocked() >= snapshotMinLogBytes) {
+			l.snapshotProducers(l.end)
+		}
+		// Leave the active segment's indexes trimmed to their entries, as
+		// Kafka does at a clean close.
+		terr = l.active().trimIndexes()
+	}
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
@@ -471,7 +509,7 @@ func (l *Log) closeSegments() error {
 // Delete closes the log and removes its directory.
 func (l *Log) Delete() error {
 	cerr := l.Close()
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("delete %s: %w", l.dir, err)
 	}
 	return cerr

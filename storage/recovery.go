@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
 
@@ -18,8 +19,8 @@ import (
 // sorted, after removing leftovers Kafka would also discard on load: files
 // ending in .deleted (a deletion that did not finish), .tmp, and indexes
 // whose .log is gone.
-func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
-	ents, err := os.ReadDir(dir)
+func listSegmentBases(fsys vfs.FS, dir string, logger *zap.Logger) ([]int64, error) {
+	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
@@ -31,7 +32,7 @@ func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
 			continue
 		}
 		if strings.HasSuffix(name, ".deleted") || strings.HasSuffix(name, ".tmp") {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("remove leftover %s: %w", name, err)
 			}
 			continue
@@ -48,7 +49,7 @@ func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
 		base, _ := parseSegmentName(name, filepath.Ext(name))
 		if !logs[base] {
 			logger.Info("removing index without a segment", zap.String("file", filepath.Join(dir, name)))
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("remove orphan index %s: %w", name, err)
 			}
 		}
@@ -242,7 +243,7 @@ func (s *segment) loadFromIndexes(inactive bool, cfg Config) error {
 // is scanned too. A segment cut short by recovery ends the log: the segments
 // after it are deleted, as Kafka does.
 func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) ([]*segment, error) {
-	bases, err := listSegmentBases(dir, logger)
+	bases, err := listSegmentBases(opts.FS, dir, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +255,7 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 		}
 	}
 	for _, b := range bases {
-		s := newSegmentShell(dir, b, now)
+		s := newSegmentShell(opts.FS, dir, b, now)
 		if err := s.openLog(os.O_RDWR); err != nil {
 			closeAll()
 			return nil, err
