@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,11 @@ type Log struct {
 	firstUnflushed   time.Time      // guarded by wmu
 	hdrBuf           []batchHeader  // guarded by wmu; Append's headers, reused
 	producersExpired bool           // guarded by wmu; ExpireProducers removed some
+	// dirUnsynced says a segment file was created (or the directory
+	// itself) since the directory was last fsynced: the next flush syncs
+	// it and its parent before the recovery point covers that segment.
+	// Guarded by wmu. (A roll's new segment is synced by the flusher.)
+	dirUnsynced bool
 
 	mu            sync.RWMutex
 	segs          []*segment // guarded by mu; oldest first, never empty while open
@@ -137,6 +143,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if opts.FS == nil {
 		opts.FS = vfs.Default
 	}
+	_, statErr := opts.FS.Stat(dir)
 	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
@@ -145,7 +152,8 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
-	if len(segs) == 0 {
+	created := len(segs) == 0
+	if created {
 		s, err := createSegment(opts.FS, dir, 0, opts.Now(), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open log %s: %w", dir, err)
@@ -169,6 +177,10 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		start:      segs[0].base,
 		end:        segs[len(segs)-1].next,
 		syncRolled: syncRolledSegment,
+		// A new directory or a first segment created here needs its
+		// directory entry synced (a power loss could drop the whole
+		// log otherwise).
+		dirUnsynced: statErr != nil || created,
 	}
 	// Whatever recovery scanned or rewrote goes to disk before the recovery
 	// point claims it.
@@ -438,6 +450,16 @@ func (l *Log) flushLocked() error {
 				return fmt.Errorf("flush %s: %w", l.dir, l.fail(fmt.Errorf("%w: %w", ErrFlushFailed, err)))
 			}
 		}
+	}
+	if l.dirUnsynced {
+		err := syncDir(l.fs, l.dir)
+		if err == nil {
+			err = syncDir(l.fs, filepath.Dir(l.dir))
+		}
+		if err != nil {
+			return fmt.Errorf("flush %s: %w", l.dir, l.fail(fmt.Errorf("%w: %w", ErrFlushFailed, err)))
+		}
+		l.dirUnsynced = false
 	}
 	l.mu.Lock()
 	l.recoveryPoint = l.end

@@ -241,7 +241,8 @@ func (s *segment) loadFromIndexes(inactive bool, cfg Config) error {
 // segments from the one holding recoveryPoint on (and always the last one)
 // are scanned with recover; any other segment whose indexes fail their checks
 // is scanned too. A segment cut short by recovery ends the log: the segments
-// after it are deleted, as Kafka does.
+// after it are deleted, as Kafka does; so does a scanned segment that ends
+// before the next one begins (a crash lost its last whole batches).
 func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) ([]*segment, error) {
 	bases, err := listSegmentBases(opts.FS, dir, logger)
 	if err != nil {
@@ -297,6 +298,15 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("recover %s: %w", s.log.Name(), err)
+		}
+		if !truncated && i < len(segs)-1 && s.next < segs[i+1].base {
+			// A roll starts the next segment where this one ended, so a
+			// scanned segment that ends short of it lost its tail in a
+			// crash (whole batches, or all of it): the log ends here, as
+			// after a torn batch, rather than skip the lost offsets.
+			logger.Warn("segment ends before the next one begins; its tail was lost",
+				zap.String("segment", s.log.Name()), zap.Int64("nextOffset", s.next), zap.Int64("nextSegment", segs[i+1].base))
+			truncated = true
 		}
 		if !truncated && i < len(segs)-1 {
 			// An inactive segment ends with the time index entry rolling

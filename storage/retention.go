@@ -184,6 +184,7 @@ func (l *Log) truncateFully(offset int64) error {
 	}
 	old := l.segs
 	l.segs = []*segment{ns}
+	l.dirUnsynced = true
 	l.start, l.end, l.recoveryPoint = offset, offset, offset
 	for _, s := range old {
 		if s.base == offset {

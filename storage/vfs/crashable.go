@@ -27,6 +27,9 @@ import (
 // Stores into a memory mapping are not seen until the file is synced, so a
 // crash drops them, which is what the disk may do.
 //
+// Crashable never fsyncs or msyncs the real files: durability is what it
+// models, and the real calls would only make crash tests slow.
+//
 // CrashImage writes what a power loss at that moment leaves into another
 // directory, keeping of each file's unsynced changes what a Keep says:
 // none, a prefix, or a prefix and a torn piece of the next write. OnOp
@@ -57,19 +60,26 @@ type change struct {
 	size  int64
 }
 
-// Keep decides how much of a file's unsynced changes a crash keeps: the
-// first whole changes, then the first torn bytes of the next one when it
-// is a write (a write cut short; 0 keeps none of it). sizes are the
-// changes' lengths in bytes (0 for a truncate). In this model the changes
-// of one file reach the disk in order.
-type Keep func(path string, sizes []int) (whole, torn int)
+// Keep decides how much of a file's unsynced changes a crash keeps. sizes
+// are the changes' lengths in bytes, oldest first (0 for a truncate). In
+// this model the changes of one file reach the disk in order.
+type Keep func(path string, sizes []int) Kept
+
+// Kept is what a crash keeps of a file's unsynced changes: the first Whole
+// changes, then the first Torn bytes of the next one when it is a write (a
+// write cut short). With ZeroTorn those bytes read as zeros instead: the
+// file grew but its data blocks never reached the disk.
+type Kept struct {
+	Whole, Torn int
+	ZeroTorn    bool
+}
 
 // DropUnsynced keeps nothing that was not synced.
-func DropUnsynced(string, []int) (int, int) { return 0, 0 }
+func DropUnsynced(string, []int) Kept { return Kept{} }
 
 // KeepUnsynced keeps every change, as a process crash (the page cache
 // survives) does.
-func KeepUnsynced(_ string, sizes []int) (int, int) { return len(sizes), 0 }
+func KeepUnsynced(_ string, sizes []int) Kept { return Kept{Whole: len(sizes)} }
 
 // NewCrashable tracks root, taking every file already under it as durable.
 func NewCrashable(root string) (*Crashable, error) {
@@ -162,7 +172,11 @@ func (c *Crashable) CrashImage(dst string, keep Keep) error {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return fmt.Errorf("crash image: %w", err)
 		}
-		if err := os.WriteFile(out, c.durable[p].afterCrash(p, keep), 0o644); err != nil {
+		data, size := c.durable[p].afterCrash(p, keep)
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			return fmt.Errorf("crash image: %w", err)
+		}
+		if err := os.Truncate(out, size); err != nil {
 			return fmt.Errorf("crash image: %w", err)
 		}
 	}
@@ -179,41 +193,42 @@ func (c *Crashable) CrashImage(dst string, keep Keep) error {
 	})
 }
 
-// afterCrash is the content a crash leaves: the synced bytes, then the
-// changes keep keeps.
-func (n *inode) afterCrash(path string, keep Keep) []byte {
-	data := make([]byte, n.syncedSize)
-	copy(data, n.synced)
+// afterCrash is the content a crash leaves, the synced bytes and then the
+// changes keep keeps, as the bytes up to the last one written and the
+// file's size (the rest reads as zeros: preallocated indexes stay sparse).
+func (n *inode) afterCrash(path string, keep Keep) ([]byte, int64) {
+	data, size := bytes.Clone(n.synced), n.syncedSize
 	sizes := make([]int, len(n.pending))
 	for i, ch := range n.pending {
 		sizes[i] = len(ch.data)
 	}
-	whole, torn := keep(path, sizes)
-	whole = min(max(whole, 0), len(n.pending))
+	k := keep(path, sizes)
+	whole := min(max(k.Whole, 0), len(n.pending))
 	for _, ch := range n.pending[:whole] {
-		data = ch.apply(data, len(ch.data))
+		data, size = ch.apply(data, size, len(ch.data))
 	}
-	if whole < len(n.pending) && torn > 0 && !n.pending[whole].trunc {
+	if whole < len(n.pending) && k.Torn > 0 && !n.pending[whole].trunc {
 		ch := n.pending[whole]
-		data = ch.apply(data, min(torn, len(ch.data)))
+		if k.ZeroTorn {
+			ch.data = make([]byte, len(ch.data))
+		}
+		data, size = ch.apply(data, size, min(k.Torn, len(ch.data)))
 	}
-	return data
+	return data, size
 }
 
-// apply applies the change to data, of a write only its first n bytes.
-func (ch change) apply(data []byte, n int) []byte {
+// apply applies the change, of a write only its first n bytes, to a file
+// of size bytes whose first len(data) are data.
+func (ch change) apply(data []byte, size int64, n int) ([]byte, int64) {
 	if ch.trunc {
-		if ch.size <= int64(len(data)) {
-			return data[:ch.size]
-		}
-		return append(data, make([]byte, ch.size-int64(len(data)))...)
+		return data[:min(int64(len(data)), ch.size)], ch.size
 	}
 	end := ch.off + int64(n)
 	if end > int64(len(data)) {
 		data = append(data, make([]byte, end-int64(len(data)))...)
 	}
 	copy(data[ch.off:end], ch.data[:n])
-	return data
+	return data, max(size, end)
 }
 
 // record appends a change to the file open as f.
@@ -336,9 +351,6 @@ func (c *Crashable) Truncate(name string, size int64) error {
 // syncs the mapped entries, and the rest of the mapping is the
 // preallocated zero tail.
 func (c *Crashable) SyncMapping(name string, data []byte) error {
-	if err := msync(name, data); err != nil {
-		return err
-	}
 	name = filepath.Clean(name)
 	c.mu.Lock()
 	n := c.live[name]
@@ -428,19 +440,14 @@ func (f *crashFile) Truncate(size int64) error {
 }
 
 func (f *crashFile) Sync() error {
-	if err := f.File.Sync(); err != nil {
-		return err
-	}
 	if f.n == nil {
 		f.c.syncDir(f.dir)
 		return nil
 	}
-	fi, err := f.OS().Stat()
+	// Read back through the descriptor's own inode, whatever its name
+	// now and even when it was opened write-only.
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", f.OS().Fd()))
 	if err != nil {
-		return err
-	}
-	data := make([]byte, fi.Size())
-	if _, err := f.OS().ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	f.c.mu.Lock()
