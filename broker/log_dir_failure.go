@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gokafka/gokafka/internal/backoff"
@@ -89,13 +91,7 @@ func (rm *replicaManager) takeDirOffline(dir string) []topicPartition {
 		tps = append(tps, p.tp)
 	}
 	slices.SortFunc(tps, func(a, b topicPartition) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
 	return tps
 }
@@ -104,17 +100,11 @@ func (rm *replicaManager) takeDirOffline(dir string) []topicPartition {
 // log writes nothing more and is closed, waiting fetches wake up, and every
 // request answers KAFKA_STORAGE_ERROR (goneError).
 func (p *Partition) takeOffline(cause error) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.deleted {
-		return nil
-	}
+	// Flagged first: a request between here and the close meets an
+	// offline log, which answers the same.
 	p.offline.Store(true)
-	p.deleted = true
-	p.gone.Store(true)
-	defer p.notify()
 	p.log.TakeOffline(cause)
-	return p.log.Close()
+	return p.closeLog(false) // only closes: an offline log writes nothing
 }
 
 // markOfflineReplica adds this broker to the offline replicas of a

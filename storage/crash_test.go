@@ -96,11 +96,7 @@ func checkRecovered(t *testing.T, cfg Config, cp crashPoint, a *appended) {
 func TestCrashKeepsFlushedMessages(t *testing.T) {
 	for _, n := range []int64{1, 3, 7} {
 		t.Run(fmt.Sprintf("flush.messages=%d", n), func(t *testing.T) {
-			root := t.TempDir()
-			c, err := vfs.NewCrashable(root)
-			if err != nil {
-				t.Fatal(err)
-			}
+			root, c := newCrashable(t)
 			cfg := DefaultConfig()
 			cfg.FlushMessages = n
 			cfg.IndexIntervalBytes = 1
@@ -142,11 +138,7 @@ func TestCrashKeepsFlushedMessages(t *testing.T) {
 func TestCrashDuringRoll(t *testing.T) {
 	for _, k := range crashKeeps {
 		t.Run(k.name, func(t *testing.T) {
-			root := t.TempDir()
-			c, err := vfs.NewCrashable(root)
-			if err != nil {
-				t.Fatal(err)
-			}
+			root, c := newCrashable(t)
 			cfg := DefaultConfig()
 			cfg.SegmentBytes = 400
 			cfg.IndexIntervalBytes = 100
@@ -304,11 +296,7 @@ func TestCrashDuringCheckpointWrites(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range crashKeeps {
 				t.Run(k.name, func(t *testing.T) {
-					root := t.TempDir()
-					c, err := vfs.NewCrashable(root)
-					if err != nil {
-						t.Fatal(err)
-					}
+					root, c := newCrashable(t)
 					d, err := OpenDirs([]string{root}, 1, "c", nil, c)
 					if err != nil {
 						t.Fatal(err)
@@ -320,23 +308,16 @@ func TestCrashDuringCheckpointWrites(t *testing.T) {
 					if err := tc.write(d, c, root, 1); err != nil {
 						t.Fatal(err)
 					}
-					var imgs []string
-					c.OnOp(func(int) {
-						img := filepath.Join(t.TempDir(), "img")
-						if err := c.CrashImage(img, k.keep); err != nil {
-							t.Error(err)
-						}
-						imgs = append(imgs, img)
-					})
+					imgs := imageEveryOp(t, c, k.keep)
 					if err := tc.write(d, c, root, 2); err != nil {
 						t.Fatal(err)
 					}
 					c.OnOp(nil)
-					if len(imgs) < 4 {
-						t.Fatalf("only %d crash points: the write protocol has at least four steps", len(imgs))
+					if len(*imgs) < 4 {
+						t.Fatalf("only %d crash points: the write protocol has at least four steps", len(*imgs))
 					}
 					sawNew := false
-					for i, img := range imgs {
+					for i, img := range *imgs {
 						v, err := tc.read(img)
 						if err != nil || v != 1 && v != 2 {
 							t.Fatalf("crash after operation %d: version %d (%v), want the old or the new one", i+1, v, err)
@@ -352,28 +333,43 @@ func TestCrashDuringCheckpointWrites(t *testing.T) {
 	}
 }
 
-// TestCrashTearsUnsyncedRename is the control for the test above: the same
-// rename protocol without the fsync (writeFileNoSync, used for producer
-// snapshots, which tolerate it) does lose or tear the file at some crash
-// point, so the layer does catch a protocol that skips a step.
-func TestCrashTearsUnsyncedRename(t *testing.T) {
+// newCrashable returns a fresh temp dir and a crashable layer over it.
+func newCrashable(t *testing.T) (string, *vfs.Crashable) {
+	t.Helper()
 	root := t.TempDir()
 	c, err := vfs.NewCrashable(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(root, "f")
-	if err := writeFileAtomic(c, p, []byte("old version")); err != nil {
-		t.Fatal(err)
-	}
+	return root, c
+}
+
+// imageEveryOp takes a crash image after every later operation of c, for
+// synchronous code (the hook appends without a lock); the images' paths
+// collect in the slice returned.
+func imageEveryOp(t *testing.T, c *vfs.Crashable, keep vfs.Keep) *[]string {
 	var imgs []string
 	c.OnOp(func(int) {
 		img := filepath.Join(t.TempDir(), "img")
-		if err := c.CrashImage(img, vfs.DropUnsynced); err != nil {
+		if err := c.CrashImage(img, keep); err != nil {
 			t.Error(err)
 		}
 		imgs = append(imgs, img)
 	})
+	return &imgs
+}
+
+// TestCrashTearsUnsyncedRename is the control for the test above: the same
+// rename protocol without the fsync (writeFileNoSync, used for producer
+// snapshots, which tolerate it) does lose or tear the file at some crash
+// point, so the layer does catch a protocol that skips a step.
+func TestCrashTearsUnsyncedRename(t *testing.T) {
+	root, c := newCrashable(t)
+	p := filepath.Join(root, "f")
+	if err := writeFileAtomic(c, p, []byte("old version")); err != nil {
+		t.Fatal(err)
+	}
+	imgs := imageEveryOp(t, c, vfs.DropUnsynced)
 	if err := writeFileNoSync(c, p, []byte("new version")); err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +377,7 @@ func TestCrashTearsUnsyncedRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := 0
-	for _, img := range imgs {
+	for _, img := range *imgs {
 		b, _ := os.ReadFile(filepath.Join(img, "f"))
 		if s := string(b); s != "old version" && s != "new version" {
 			bad++

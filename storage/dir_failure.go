@@ -58,21 +58,17 @@ func (d *Dirs) IsOffline(path string) bool {
 }
 
 // OnlinePaths are the log dirs not offline, in configuration order.
-func (d *Dirs) OnlinePaths() []string {
-	d.offlineMu.Lock()
-	defer d.offlineMu.Unlock()
-	return slices.DeleteFunc(slices.Clone(d.paths), func(p string) bool {
-		_, ok := d.offline[p]
-		return ok
-	})
-}
+func (d *Dirs) OnlinePaths() []string { return d.pathsOffline(false) }
 
 // OfflinePaths are the log dirs taken offline, in configuration order.
-func (d *Dirs) OfflinePaths() []string {
+func (d *Dirs) OfflinePaths() []string { return d.pathsOffline(true) }
+
+// pathsOffline are the log dirs whose offline state is offline.
+func (d *Dirs) pathsOffline(offline bool) []string {
 	d.offlineMu.Lock()
 	defer d.offlineMu.Unlock()
 	return slices.DeleteFunc(slices.Clone(d.paths), func(p string) bool {
 		_, ok := d.offline[p]
-		return !ok
+		return ok != offline
 	})
 }
