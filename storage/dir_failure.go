@@ -29,7 +29,10 @@ func (d *Dirs) Fail(path string, err error) bool {
 	}
 	d.offline[dir] = err
 	d.logger.Error("log dir failed; its partitions go offline", zap.String("log_dir", dir), zap.Error(err))
-	d.failed <- dir // buffered for every dir: each is sent at most once
+	select {
+	case d.failed <- dir: // buffered for every log dir, each sent once
+	default: // a path outside the log dirs: recorded, not delivered
+	}
 	return true
 }
 
