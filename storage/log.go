@@ -84,10 +84,11 @@ type AppendInfo struct {
 // writers take it only to publish, after the bytes are in the files, and
 // readers hold its read lock for the whole read, so a segment is never
 // closed under a reader. fmu guards the background flush of rolled segments
-// (flush.go): its queue, the flusher's done channel and the log's flush
-// failure; the flusher takes mu, never wmu, to move the recovery point, so
-// no reader and no writer waits for its fsync. Lock order: wmu before mu,
-// wmu before fmu; fmu and mu are never held together.
+// (flush.go): its queue and the flusher's done channel; the flusher takes
+// mu, never wmu, to move the recovery point, so no reader and no writer
+// waits for its fsync. Lock order: wmu before mu, wmu before fmu; fmu and
+// mu are never held together. The failure that takes the log offline is
+// an atomic, set once (offline.go), so any of them may read it.
 type Log struct {
 	dir       string
 	fs        vfs.FS
