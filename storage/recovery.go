@@ -304,6 +304,9 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 			// scanned segment that ends short of it lost its tail in a
 			// crash (whole batches, or all of it): the log ends here, as
 			// after a torn batch, rather than skip the lost offsets.
+			// (Compaction, which gokafka does not do, can leave such a
+			// gap legitimately; a compacting log would have to tell the
+			// two apart.)
 			logger.Warn("segment ends before the next one begins; its tail was lost",
 				zap.String("segment", s.log.Name()), zap.Int64("nextOffset", s.next), zap.Int64("nextSegment", segs[i+1].base))
 			truncated = true
