@@ -17,17 +17,26 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-// failingDirServer starts a broker with two log dirs on a faulty file
-// layer and a topic "t" with a partition in each dir; it returns the
-// server, its address, the layer, the log dirs and the partition held by
-// each, in that order.
-func failingDirServer(t *testing.T) (*Server, string, *vfs.Faulty, [2]string, [2]int32) {
+// failingDirs is a broker with two log dirs on a faulty file layer and a
+// topic "t" with a partition in each dir.
+type failingDirs struct {
+	s     *Server
+	addr  string
+	cfg   Config
+	stop  func()
+	fsys  *vfs.Faulty
+	dirs  [2]string
+	parts [2]int32 // the partition held by each dir
+}
+
+// failingDirServer starts one (see failingDirs).
+func failingDirServer(t *testing.T) failingDirs {
 	t.Helper()
 	dirs := [2]string{t.TempDir(), t.TempDir()}
 	cfg := testServerConfig(t, "log.dirs="+dirs[0]+","+dirs[1])
 	fsys := vfs.NewFaulty(nil)
 	cfg.FS = fsys
-	s, addr, _ := runTestServerLogged(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
+	s, addr, stop := runTestServerLogged(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
 	createTestTopic(t, s, addr, "t", 2, nil)
 	var parts [2]int32
 	for p := int32(0); p < 2; p++ {
@@ -41,7 +50,22 @@ func failingDirServer(t *testing.T) (*Server, string, *vfs.Faulty, [2]string, [2
 	if parts[0] == parts[1] {
 		t.Fatalf("both partitions placed in one log dir")
 	}
-	return s, addr, fsys, dirs, parts
+	return failingDirs{s: s, addr: addr, cfg: cfg, stop: stop, fsys: fsys, dirs: dirs, parts: parts}
+}
+
+// twoBatches is a batch for each partition of "t".
+func twoBatches() map[int32][]byte {
+	return map[int32][]byte{0: plainBatch(2, time.Now().UnixMilli()), 1: plainBatch(2, time.Now().UnixMilli())}
+}
+
+// produceCodes produces twoBatches and returns each partition's code.
+func produceCodes(t *testing.T, cl *kgo.Client) map[int32]int16 {
+	t.Helper()
+	m := map[int32]int16{}
+	for _, p := range produceRaw(t, cl, "t", twoBatches()).Topics[0].Partitions {
+		m[p.Partition] = p.ErrorCode
+	}
+	return m
 }
 
 // TestLogDirFailure fails the disk under one of two log dirs: the
@@ -49,27 +73,18 @@ func failingDirServer(t *testing.T) (*Server, string, *vfs.Faulty, [2]string, [2
 // and Metadata, while the partition in the other dir keeps serving, and
 // the broker keeps running.
 func TestLogDirFailure(t *testing.T) {
-	s, addr, fsys, dirs, parts := failingDirServer(t)
-	bad, good := parts[0], parts[1]
+	f := failingDirServer(t)
+	s, addr, fsys, dirs := f.s, f.addr, f.fsys, f.dirs
+	bad, good := f.parts[0], f.parts[1]
 	cl := newTestClient(t, addr, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
-	batches := func() map[int32][]byte {
-		return map[int32][]byte{0: plainBatch(2, time.Now().UnixMilli()), 1: plainBatch(2, time.Now().UnixMilli())}
-	}
-	codes := func(resp *kmsg.ProduceResponse) map[int32]int16 {
-		m := map[int32]int16{}
-		for _, p := range resp.Topics[0].Partitions {
-			m[p.Partition] = p.ErrorCode
-		}
-		return m
-	}
-	if c := codes(produceRaw(t, cl, "t", batches())); c[0] != 0 || c[1] != 0 {
+	if c := produceCodes(t, cl); c[0] != 0 || c[1] != 0 {
 		t.Fatalf("produce before the failure: codes %v", c)
 	}
 
 	fsys.Inject(vfs.OpWrite|vfs.OpSync|vfs.OpTruncate|vfs.OpCreate, dirs[0], syscall.EIO)
 	// The append that meets the failure, and every one after it.
 	for i := range 2 {
-		c := codes(produceRaw(t, cl, "t", batches()))
+		c := produceCodes(t, cl)
 		if c[bad] != kerr.KafkaStorageError.Code || c[good] != 0 {
 			t.Fatalf("produce %d after the failure: codes %v, want KAFKA_STORAGE_ERROR for t-%d only", i, c, bad)
 		}
@@ -79,7 +94,7 @@ func TestLogDirFailure(t *testing.T) {
 	if !s.dirs.IsOffline(dirs[0]) || s.dirs.IsOffline(dirs[1]) {
 		t.Fatalf("offline dirs %v, want only %s", s.dirs.OfflinePaths(), dirs[0])
 	}
-	if c := codes(produceRaw(t, cl, "t", batches())); c[bad] != kerr.KafkaStorageError.Code || c[good] != 0 {
+	if c := produceCodes(t, cl); c[bad] != kerr.KafkaStorageError.Code || c[good] != 0 {
 		t.Fatalf("produce once the dir is offline: codes %v", c)
 	}
 
@@ -209,5 +224,42 @@ func TestAllLogDirsFailed(t *testing.T) {
 	}
 	if got := s.dirs.OfflinePaths(); len(got) != 2 {
 		t.Fatalf("offline dirs %v, want both", got)
+	}
+}
+
+// TestLogDirRecoversAtRestart: a log dir that failed is recovered at the
+// next start (its disk replaced, here the faults cleared): its partition
+// serves again, with every batch acknowledged before the failure.
+func TestLogDirRecoversAtRestart(t *testing.T) {
+	f := failingDirServer(t)
+	bad := f.parts[0]
+	cl := newTestClient(t, f.addr, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	for range 2 {
+		if c := produceCodes(t, cl); c[0] != 0 || c[1] != 0 {
+			t.Fatalf("produce before the failure: codes %v", c)
+		}
+	}
+	f.fsys.Inject(vfs.OpWrite|vfs.OpSync, f.dirs[0], syscall.EIO)
+	if c := produceCodes(t, cl); c[bad] != kerr.KafkaStorageError.Code {
+		t.Fatalf("produce after the failure: codes %v", c)
+	}
+	p, _ := f.s.replicas.get(topicPartition{"t", bad})
+	waitUntil(t, "the partition to go offline", p.isOffline)
+	cl.Close()
+	f.stop()
+
+	f.fsys.Clear()
+	s2, addr2, _ := runTestServer(t, f.cfg)
+	waitUntil(t, "t-bad to be led again", func() bool {
+		p, ok := s2.replicas.get(topicPartition{"t", bad})
+		return ok && p.leading.Load() && !p.isOffline()
+	})
+	p2, _ := s2.replicas.get(topicPartition{"t", bad})
+	if end := p2.EndOffset(); end < 4 {
+		t.Fatalf("t-%d ends at %d after the restart, want at least the 4 acknowledged records", bad, end)
+	}
+	cl2 := newTestClient(t, addr2, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if c := produceCodes(t, cl2); c[0] != 0 || c[1] != 0 {
+		t.Fatalf("produce after the restart: codes %v", c)
 	}
 }
