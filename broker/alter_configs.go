@@ -332,7 +332,9 @@ func checkTopicProps(topic string, props map[string]string) *configError {
 // config (DynamicBrokerConfig.validate) and, unless validateOnly, writes
 // it and reloads the dynamic layers here.
 func (s *Server) alterBrokerConfig(ctx context.Context, resource, entity string, props map[string]string, validateOnly bool) *configError {
-	bad := func(err error) *configError { return invalidResourceValue(kmsg.ConfigResourceTypeBroker, resource, err) }
+	bad := func(err error) *configError {
+		return invalidResourceValue(kmsg.ConfigResourceTypeBroker, resource, err)
+	}
 	var static []string
 	for _, n := range sortedKeys(props) {
 		if staticOnlyBrokerKey(n) {

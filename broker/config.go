@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/storage"
+	"github.com/gokafka/gokafka/storage/vfs"
 	"github.com/spf13/viper"
 	"go.uber.org/zap"
 )
@@ -38,6 +39,9 @@ type Config struct {
 	AdvertisedListeners []Listener
 	// LogDirs is log.dirs, else log.dir (default /tmp/kafka-logs).
 	LogDirs []string
+	// FS is the file layer under the log dirs (no key: nil is the
+	// operating system's). Tests set a vfs.Faulty to fail a disk.
+	FS vfs.FS
 	// ZooKeeperConnect is zookeeper.connect (required).
 	ZooKeeperConnect string
 	// ZooKeeperSessionTimeout is zookeeper.session.timeout.ms (18000).

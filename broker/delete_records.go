@@ -154,7 +154,7 @@ func (p *Partition) deleteRecords(offset int64) (int64, bool, error) {
 // holds after its start moved (Kafka's truncateFromStart). Called with mu
 // held.
 func (p *Partition) truncateEpochsFromStartLocked() error {
-	epochs, err := storage.TruncateLeaderEpochsFromStart(p.log.Dir(), p.log.StartOffset())
+	epochs, err := storage.TruncateLeaderEpochsFromStart(p.log.FS(), p.log.Dir(), p.log.StartOffset())
 	if err != nil {
 		return fmt.Errorf("leader epochs of %s: %w", p.tp, err)
 	}

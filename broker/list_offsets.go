@@ -59,6 +59,8 @@ func (s *Server) handleListOffsets(ctx context.Context, hdr *wire.RequestHeader,
 				// Only the leader answers, except to the debugging
 				// consumer (replica id -2), as in Kafka.
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			} else if p.isDeleted() {
+				sp.ErrorCode = p.goneError().Code
 			} else {
 				epoch := int32(-1)
 				if r.Version >= 4 {

@@ -140,6 +140,7 @@ func (s *Server) describeTopic(tm *topicMeta, ops int32) kmsg.MetadataResponseTo
 		if pm.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		}
+		s.markOfflineReplica(name, &mp)
 		t.Partitions = append(t.Partitions, mp)
 	}
 	if t.Partitions == nil {

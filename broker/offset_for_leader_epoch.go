@@ -40,6 +40,8 @@ func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, hdr *wire.Reque
 				} else {
 					op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				}
+			case p.isDeleted():
+				op.ErrorCode = p.goneError().Code
 			case !p.leading.Load():
 				op.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:

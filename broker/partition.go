@@ -60,6 +60,9 @@ type Partition struct {
 	// at shutdown.
 	gone    atomic.Bool
 	removed atomic.Bool
+	// offline says the log's dir failed (takeOffline): the partition
+	// answers KAFKA_STORAGE_ERROR from then on.
+	offline atomic.Bool
 	// waiters counts fetches parked on this partition (for tests and
 	// metrics).
 	waiters atomic.Int32
@@ -236,6 +239,11 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 		Records:              int64(hdr.RecordCount),
 	}
 	if err := p.log.Append(batch, info); err != nil {
+		if errors.Is(err, storage.ErrOffline) {
+			// The log dir failed; its handler takes the partition
+			// offline soon.
+			return appendResult{}, kerr.KafkaStorageError
+		}
 		return appendResult{}, fmt.Errorf("append to %s: %w", p.tp, err)
 	}
 	// storage.Log.Append has recorded the batch in the producer table.
@@ -351,11 +359,19 @@ func (p *Partition) closeLog(remove bool) error {
 func (p *Partition) isDeleted() bool { return p.gone.Load() }
 
 // goneError is what requests for a closed partition answer: the topic is
-// gone after a deletion, and this broker no longer leads it after a
-// shutdown began (both retriable: clients refresh their metadata).
+// gone after a deletion, its log dir failed (KAFKA_STORAGE_ERROR, as
+// Kafka answers for an offline replica), and this broker no longer leads
+// it after a shutdown began (all retriable: clients refresh their
+// metadata).
 func (p *Partition) goneError() *kerr.Error {
-	if p.removed.Load() {
+	switch {
+	case p.removed.Load():
 		return kerr.UnknownTopicOrPartition
+	case p.offline.Load():
+		return kerr.KafkaStorageError
 	}
 	return kerr.NotLeaderForPartition
 }
+
+// isOffline reports whether the partition's log dir failed.
+func (p *Partition) isOffline() bool { return p.offline.Load() }

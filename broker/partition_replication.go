@@ -155,7 +155,7 @@ func (p *Partition) assignEpochLocked(epoch int32, start int64) error {
 		}
 		return nil
 	}
-	if err := storage.AssignLeaderEpoch(p.log.Dir(), epoch, start); err != nil {
+	if err := storage.AssignLeaderEpoch(p.log.FS(), p.log.Dir(), epoch, start); err != nil {
 		return fmt.Errorf("leader epoch of %s: %w", p.tp, err)
 	}
 	p.epochs = slices.DeleteFunc(p.epochs, func(e storage.LeaderEpochEntry) bool {
@@ -506,13 +506,13 @@ func (p *Partition) resetTo(offset int64, epoch int32) error {
 // with a log that was cut back.
 func (p *Partition) afterTruncateLocked() error {
 	end := p.log.EndOffset()
-	epochs, err := storage.TruncateLeaderEpochs(p.log.Dir(), end)
+	epochs, err := storage.TruncateLeaderEpochs(p.log.FS(), p.log.Dir(), end)
 	if err != nil {
 		return fmt.Errorf("truncate %s: %w", p.tp, err)
 	}
 	if p.log.StartOffset() == end {
 		// An empty log has no epochs below its start.
-		epochs, err = storage.TruncateLeaderEpochs(p.log.Dir(), 0)
+		epochs, err = storage.TruncateLeaderEpochs(p.log.FS(), p.log.Dir(), 0)
 		if err != nil {
 			return fmt.Errorf("truncate %s: %w", p.tp, err)
 		}

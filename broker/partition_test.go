@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/storage"
+	"github.com/gokafka/gokafka/storage/vfs"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap/zaptest"
@@ -26,7 +27,7 @@ func newTestReplicaManager(t testing.TB, logDirs ...string) (*replicaManager, *s
 	if len(logDirs) == 0 {
 		logDirs = []string{t.TempDir()}
 	}
-	dirs, err := storage.OpenDirs(logDirs, 0, "test-cluster", zaptest.NewLogger(t))
+	dirs, err := storage.OpenDirs(logDirs, 0, "test-cluster", zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatalf("open dirs: %v", err)
 	}
@@ -66,7 +67,7 @@ func TestMakeLeaderWritesMetadataAndEpochs(t *testing.T) {
 		t.Fatalf("leader epoch = %d, want 3", got)
 	}
 	dir := p.log.Dir()
-	id, ok, err := storage.ReadPartitionMetadata(dir)
+	id, ok, err := storage.ReadPartitionMetadata(vfs.Default, dir)
 	if err != nil || !ok || id != testTopicID {
 		t.Fatalf("partition.metadata = %x, %v, %v; want the topic id", id, ok, err)
 	}
@@ -80,7 +81,7 @@ func TestMakeLeaderWritesMetadataAndEpochs(t *testing.T) {
 	if err := rm.makeLeader(tp, testTopicID, 5, testTopicConfig()); err != nil {
 		t.Fatalf("makeLeader new epoch: %v", err)
 	}
-	epochs, err := storage.ReadLeaderEpochs(dir)
+	epochs, err := storage.ReadLeaderEpochs(vfs.Default, dir)
 	if err != nil {
 		t.Fatalf("read leader epochs: %v", err)
 	}

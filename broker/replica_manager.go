@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/storage"
+	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
 
@@ -48,6 +49,7 @@ type replicaManager struct {
 	openMu sync.Mutex
 
 	dirs          *storage.Dirs
+	fs            vfs.FS // the file layer under the log dirs; nil: the OS's
 	logger        *zap.Logger
 	brokerID      int32
 	cleanShutdown bool
@@ -220,6 +222,10 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 	}
 
 	dir := rm.dirs.PathFor(tp.Topic, tp.Partition)
+	if rm.dirs.IsOffline(dir) {
+		// Kafka neither opens nor re-creates a log in an offline dir.
+		return nil, fmt.Errorf("open %s: log dir of %s is offline: %w", tp, dir, storage.ErrOffline)
+	}
 	rm.mu.RLock()
 	saved, hasSaved := rm.saved[tp]
 	rm.mu.RUnlock()
@@ -227,6 +233,10 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 		Logger:        rm.logger.With(zap.String("partition", tp.String())),
 		Now:           rm.now,
 		CleanShutdown: rm.cleanShutdown,
+		FS:            rm.fs,
+		// An I/O failure of this log takes its whole log dir offline
+		// (log_dir_failure.go).
+		OnOffline: func(err error) { rm.dirs.Fail(dir, err) },
 	}
 	if hasSaved && saved.hasRecovery {
 		opts.RecoveryPoint = saved.recoveryPoint
@@ -244,13 +254,13 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 		}
 		return nil, err
 	}
-	storedID, ok, err := storage.ReadPartitionMetadata(dir)
+	storedID, ok, err := storage.ReadPartitionMetadata(log.FS(), dir)
 	if err != nil {
 		return fail(fmt.Errorf("open %s: %w", tp, err))
 	}
 	switch {
 	case !ok:
-		if err := storage.WritePartitionMetadata(dir, topicID); err != nil {
+		if err := storage.WritePartitionMetadata(log.FS(), dir, topicID); err != nil {
 			return fail(fmt.Errorf("open %s: %w", tp, err))
 		}
 	case storedID != topicID:
@@ -258,7 +268,7 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 	}
 	// Epochs that start at or past the log end describe records the log
 	// no longer has (a crash cut its tail): drop them.
-	epochs, err := storage.TruncateLeaderEpochs(dir, log.EndOffset())
+	epochs, err := storage.TruncateLeaderEpochs(log.FS(), dir, log.EndOffset())
 	if err != nil {
 		return fail(fmt.Errorf("open %s: %w", tp, err))
 	}

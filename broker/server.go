@@ -167,7 +167,8 @@ func (s *Server) leadershipFenced() bool { return s.fenced.Load() }
 // cleanly: stop accepting, finish in-flight requests (bounded), close the
 // logs, mark the clean shutdown, and close ZooKeeper last so the broker's
 // registration disappears only when it is gone. An error means the broker
-// could not start (or could not stop cleanly).
+// could not start (or could not stop cleanly), or that it stopped because
+// every log dir failed (log_dir_failure.go).
 func (s *Server) Run(ctx context.Context) (err error) {
 	id := s.cfg.BrokerID
 	s.quotas, err = newConnQuotas(ctx, s.cfg, s.interBrokerListener())
@@ -201,7 +202,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("read cluster id: %w", err)
 	}
-	s.dirs, err = storage.OpenDirs(s.cfg.LogDirs, id, s.clusterID, s.logger.Named("storage"))
+	s.dirs, err = storage.OpenDirs(s.cfg.LogDirs, id, s.clusterID, s.logger.Named("storage"), s.cfg.FS)
 	if err != nil {
 		return fmt.Errorf("open log dirs: %w", err)
 	}
@@ -221,6 +222,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 	s.replicas = newReplicaManager(s.dirs, s.logger.Named("replicas"), id, clean, cp)
 	s.replicas.producerExpiryEvery = s.cfg.ProducerIDExpirationCheckInterval
+	s.replicas.fs = s.cfg.FS
 	s.pids = newProducerIDs(s.zk, id)
 
 	bg, stopBG := context.WithCancel(context.Background())
@@ -272,8 +274,14 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// before the election so that a controller on this broker can reach
 	// it.
 	s.ctl = s.newController()
-	bgWG.Add(6)
+	// fatal stops the broker from inside: the last log dir failed.
+	fatal := make(chan error, 1)
+	bgWG.Add(7)
 	go func() { defer bgWG.Done(); s.watchConfigChanges(bg) }()
+	go func() {
+		defer bgWG.Done()
+		s.handleLogDirFailures(bg, func(err error) { fatal <- err })
+	}()
 	go func() { defer bgWG.Done(); s.ctl.Run(bg) }()
 	go func() { defer bgWG.Done(); s.replicas.run(bg, s.cfg.LogRetentionCheckInterval) }()
 	go func() { defer bgWG.Done(); s.isr.run(bg) }()
@@ -297,7 +305,11 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.logger.Info(fmt.Sprintf("started (broker id %d, listening on %s)", id, strings.Join(addrs, ", ")),
 		zap.String("cluster_id", s.clusterID), zap.Bool("controller", s.isController()))
 
-	<-ctx.Done()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-fatal:
+	}
 	s.logger.Info("shutting down")
 	s.logConversions()
 	s.controlledShutdown()
@@ -316,7 +328,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if !waitBounded(&s.connWG, connDrainTimeout) {
 		s.logger.Warn("connections still open after shutdown timeout")
 	}
-	return nil
+	return runErr
 }
 
 // waitBounded waits for wg up to d and reports whether it finished.

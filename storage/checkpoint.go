@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 // Names of the per-log-dir offset checkpoint files (Kafka's
@@ -29,9 +31,9 @@ const (
 // writeFileAtomic replaces path with data so that a crash leaves either the
 // old or the new file: write <path>.tmp, fsync it, rename it over path,
 // fsync the directory.
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(fsys vfs.FS, path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -39,23 +41,18 @@ func writeFileAtomic(path string, data []byte) error {
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
+		_ = fsys.Remove(tmp) // best effort: Open removes leftover .tmp files too
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return syncDir(fsys, filepath.Dir(path))
 }
 
 // syncDir fsyncs a directory so a rename or create in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+func syncDir(fsys vfs.FS, dir string) error {
+	if err := vfs.SyncPath(fsys, dir); err != nil {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
@@ -88,8 +85,8 @@ func encodeOffsetCheckpoint(entries []checkpointEntry) []byte {
 // readOffsetCheckpoint parses an offset checkpoint file; a missing file has
 // no entries. A malformed file is an error wrapping ErrCorruption, as Kafka
 // refuses to start on one.
-func readOffsetCheckpoint(path string) ([]checkpointEntry, error) {
-	data, err := os.ReadFile(path)
+func readOffsetCheckpoint(fsys vfs.FS, path string) ([]checkpointEntry, error) {
+	data, err := vfs.ReadFile(fsys, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

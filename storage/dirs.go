@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
 
@@ -45,6 +46,7 @@ var ErrLogDirLocked = errors.New("log dir is locked by another process")
 type Dirs struct {
 	paths  []string
 	logger *zap.Logger
+	fs     vfs.FS
 
 	// locks are the open .lock files, one per dir, holding the flocks;
 	// locked is false on platforms without flock.
@@ -65,6 +67,12 @@ type Dirs struct {
 
 	mu       sync.Mutex
 	assigned map[string]string // partition dir name -> log dir chosen by PathFor, guarded by mu
+
+	// offlineMu guards offline, the log dirs taken offline and why
+	// (dir_failure.go); failed carries each one once to the broker.
+	offlineMu sync.Mutex
+	offline   map[string]error
+	failed    chan string
 }
 
 // OpenDirs creates missing log dirs, locks each one's .lock (failing with
@@ -73,15 +81,22 @@ type Dirs struct {
 // from the arguments is an error (Kafka's InconsistentBrokerIdException /
 // InconsistentClusterIdException); missing files are written. It also reads
 // the ZooKeeper session each dir recorded (PreviousZKSessions). The locks
-// are held until Close; on error none is held.
-func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logger) (_ *Dirs, err error) {
+// are held until Close; on error none is held. Files go through fsys (nil:
+// vfs.Default), except .lock, which must be the OS's for flock.
+func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logger, fsys vfs.FS) (_ *Dirs, err error) {
 	if logger == nil {
 		logger = zap.NewNop()
+	}
+	if fsys == nil {
+		fsys = vfs.Default
 	}
 	if len(paths) == 0 {
 		return nil, errors.New("open log dirs: no log.dirs given")
 	}
-	d := &Dirs{logger: logger, assigned: map[string]string{}, fresh: map[string]bool{}, locked: true}
+	d := &Dirs{
+		logger: logger, fs: fsys, assigned: map[string]string{}, fresh: map[string]bool{}, locked: true,
+		offline: map[string]error{}, failed: make(chan string, len(paths)),
+	}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -89,7 +104,7 @@ func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logg
 	}()
 	for _, p := range paths {
 		p = filepath.Clean(p)
-		if err := os.MkdirAll(p, 0o755); err != nil {
+		if err := fsys.MkdirAll(p, 0o755); err != nil {
 			return nil, fmt.Errorf("open log dir: %w", err)
 		}
 		if slices.Contains(d.paths, p) {
@@ -101,7 +116,7 @@ func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logg
 		}
 		d.locks = append(d.locks, f)
 		d.locked = d.locked && locked
-		m, ok, err := readMetaProperties(p)
+		m, ok, err := readMetaProperties(fsys, p)
 		if err != nil {
 			return nil, fmt.Errorf("open log dir %s: %w", p, err)
 		}
@@ -116,7 +131,7 @@ func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logg
 		}
 		if !ok || m.clusterID == "" {
 			m = metaProperties{version: 0, brokerID: brokerID, clusterID: clusterID}
-			if err := writeFileAtomic(filepath.Join(p, metaPropertiesFile), m.encode(time.Now())); err != nil {
+			if err := writeFileAtomic(fsys, filepath.Join(p, metaPropertiesFile), m.encode(time.Now())); err != nil {
 				return nil, fmt.Errorf("open log dir %s: %w", p, err)
 			}
 		}
@@ -179,8 +194,8 @@ func (d *Dirs) RecordZKSession(id int64) error {
 		return nil
 	}
 	data := []byte(strconv.FormatUint(uint64(id), 16) + "\n")
-	for _, p := range d.paths {
-		if err := writeFileAtomic(filepath.Join(p, zkSessionFile), data); err != nil {
+	for _, p := range d.OnlinePaths() {
+		if err := writeFileAtomic(d.fs, filepath.Join(p, zkSessionFile), data); err != nil {
 			return fmt.Errorf("record zookeeper session: %w", err)
 		}
 	}
@@ -193,7 +208,7 @@ func (d *Dirs) RecordZKSession(id int64) error {
 // old session to expire, as it would without the file.
 func (d *Dirs) readZKSession(dir string) int64 {
 	p := filepath.Join(dir, zkSessionFile)
-	data, err := os.ReadFile(p)
+	data, err := vfs.ReadFile(d.fs, p)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0
 	}
@@ -216,7 +231,7 @@ func (d *Dirs) Paths() []string { return append([]string(nil), d.paths...) }
 func (d *Dirs) Partitions() ([]PartitionDir, error) {
 	var out []PartitionDir
 	for _, p := range d.paths {
-		ents, err := os.ReadDir(p)
+		ents, err := d.fs.ReadDir(p)
 		if err != nil {
 			return nil, fmt.Errorf("list log dir %s: %w", p, err)
 		}
@@ -261,14 +276,15 @@ func ParsePartitionDirName(name string) (topic string, partition int32, ok bool)
 	return name[:i], int32(p), true
 }
 
-// PathFor returns the existing directory of topic-partition, or a new path
-// in the log dir holding the fewest partitions.
+// PathFor returns the existing directory of topic-partition (in an online
+// log dir or not), or a new path in the online log dir holding the fewest
+// partitions (the first log dir when none is online).
 func (d *Dirs) PathFor(topic string, partition int32) string {
 	name := fmt.Sprintf("%s-%d", topic, partition)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, p := range d.paths {
-		if fi, err := os.Stat(filepath.Join(p, name)); err == nil && fi.IsDir() {
+		if fi, err := d.fs.Stat(filepath.Join(p, name)); err == nil && fi.IsDir() {
 			return filepath.Join(p, name)
 		}
 	}
@@ -276,7 +292,7 @@ func (d *Dirs) PathFor(topic string, partition int32) string {
 		return filepath.Join(p, name)
 	}
 	best, bestCount := d.paths[0], -1
-	for _, p := range d.paths {
+	for _, p := range d.OnlinePaths() {
 		n := d.countPartitions(p)
 		if bestCount < 0 || n < bestCount {
 			best, bestCount = p, n
@@ -290,7 +306,7 @@ func (d *Dirs) PathFor(topic string, partition int32) string {
 // PathFor placed there that do not exist yet. Called with mu held.
 func (d *Dirs) countPartitions(p string) int {
 	seen := map[string]bool{}
-	if ents, err := os.ReadDir(p); err == nil {
+	if ents, err := d.fs.ReadDir(p); err == nil {
 		for _, e := range ents {
 			if _, _, ok := ParsePartitionDirName(e.Name()); ok && e.IsDir() {
 				seen[e.Name()] = true
@@ -314,13 +330,13 @@ func (d *Dirs) CleanShutdown() bool {
 		d.clean = true
 		for _, p := range d.paths {
 			marker := filepath.Join(p, cleanShutdownMarker)
-			if _, err := os.Stat(marker); err != nil {
+			if _, err := d.fs.Stat(marker); err != nil {
 				if !d.fresh[p] {
 					d.clean = false
 				}
 				continue
 			}
-			if err := os.Remove(marker); err != nil {
+			if err := d.fs.Remove(marker); err != nil {
 				d.logger.Warn("cannot remove clean-shutdown marker", zap.String("path", marker), zap.Error(err))
 				d.clean = false
 			}
@@ -343,7 +359,10 @@ type Checkpoints struct {
 // WriteCheckpoints writes the checkpoint files (Kafka's text format: version
 // line, count line, then "topic partition offset" lines) atomically. Each
 // log dir's files list the partitions whose Path lies in it; a PartitionDir
-// without a Path goes where PathFor puts it.
+// without a Path goes where PathFor puts it. Offline log dirs are skipped
+// (their recovery points stay as they were), and a log dir whose write
+// fails is taken offline (Fail), as Kafka does; the others are written all
+// the same.
 func (d *Dirs) WriteCheckpoints(c Checkpoints) error {
 	files := []struct {
 		name string
@@ -353,6 +372,7 @@ func (d *Dirs) WriteCheckpoints(c Checkpoints) error {
 		{highWatermarkFile, c.HighWatermarks},
 		{logStartOffsetFile, c.LogStartOffsets},
 	}
+	var errs []error
 	for _, f := range files {
 		perDir := make(map[string][]checkpointEntry, len(d.paths))
 		for pd, off := range f.m {
@@ -363,13 +383,15 @@ func (d *Dirs) WriteCheckpoints(c Checkpoints) error {
 			dir := filepath.Dir(filepath.Clean(path))
 			perDir[dir] = append(perDir[dir], checkpointEntry{topic: pd.Topic, partition: pd.Partition, offset: off})
 		}
-		for _, p := range d.paths {
-			if err := writeFileAtomic(filepath.Join(p, f.name), encodeOffsetCheckpoint(perDir[p])); err != nil {
-				return fmt.Errorf("write checkpoints: %w", err)
+		for _, p := range d.OnlinePaths() {
+			if err := writeFileAtomic(d.fs, filepath.Join(p, f.name), encodeOffsetCheckpoint(perDir[p])); err != nil {
+				err = fmt.Errorf("write checkpoints: %w", err)
+				d.Fail(p, err)
+				errs = append(errs, err)
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ReadCheckpoints reads them back; missing files are empty maps.
@@ -385,7 +407,7 @@ func (d *Dirs) ReadCheckpoints() (Checkpoints, error) {
 			highWatermarkFile:  c.HighWatermarks,
 			logStartOffsetFile: c.LogStartOffsets,
 		} {
-			entries, err := readOffsetCheckpoint(filepath.Join(p, name))
+			entries, err := readOffsetCheckpoint(d.fs, filepath.Join(p, name))
 			if err != nil {
 				return Checkpoints{}, fmt.Errorf("read checkpoints: %w", err)
 			}
@@ -398,10 +420,11 @@ func (d *Dirs) ReadCheckpoints() (Checkpoints, error) {
 	return c, nil
 }
 
-// MarkCleanShutdown writes the clean-shutdown marker in every log dir.
+// MarkCleanShutdown writes the clean-shutdown marker in every online log
+// dir: an offline one is recovered at the next start.
 func (d *Dirs) MarkCleanShutdown() error {
-	for _, p := range d.paths {
-		if err := writeFileAtomic(filepath.Join(p, cleanShutdownMarker), nil); err != nil {
+	for _, p := range d.OnlinePaths() {
+		if err := writeFileAtomic(d.fs, filepath.Join(p, cleanShutdownMarker), nil); err != nil {
 			return fmt.Errorf("mark clean shutdown: %w", err)
 		}
 	}

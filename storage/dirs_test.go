@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gokafka/gokafka/internal/javaprops"
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 func TestParsePartitionDirName(t *testing.T) {
@@ -42,7 +43,7 @@ func TestParsePartitionDirName(t *testing.T) {
 
 func TestOpenDirsMetaProperties(t *testing.T) {
 	a, b := t.TempDir(), filepath.Join(t.TempDir(), "created")
-	d, err := OpenDirs([]string{a, b}, 3, "clusterABC", nil)
+	d, err := OpenDirs([]string{a, b}, 3, "clusterABC", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestOpenDirsMetaProperties(t *testing.T) {
 		{"other cluster", 3, "clusterXYZ", ErrInconsistentMeta},
 	}
 	for _, tc := range tests {
-		d, err := OpenDirs([]string{a, b}, tc.broker, tc.cluster, nil)
+		d, err := OpenDirs([]string{a, b}, tc.broker, tc.cluster, nil, nil)
 		if !errors.Is(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.wantErr)
 		}
@@ -87,13 +88,13 @@ func TestOpenDirsMetaProperties(t *testing.T) {
 	// A file Kafka wrote (different order, extra comment) is accepted.
 	c := t.TempDir()
 	os.WriteFile(filepath.Join(c, "meta.properties"), []byte("#\n#Tue Mar 05 10:00:00 UTC 2024\ncluster.id=clusterABC\nversion=0\nbroker.id=3\n"), 0o644)
-	if d, err := OpenDirs([]string{c}, 3, "clusterABC", nil); err != nil {
+	if d, err := OpenDirs([]string{c}, 3, "clusterABC", nil, nil); err != nil {
 		t.Fatalf("Kafka's meta.properties: %v", err)
 	} else {
 		d.Close()
 	}
 	os.WriteFile(filepath.Join(c, "meta.properties"), []byte("version=1\nnode.id=3\n"), 0o644)
-	if _, err := OpenDirs([]string{c}, 3, "clusterABC", nil); err == nil {
+	if _, err := OpenDirs([]string{c}, 3, "clusterABC", nil, nil); err == nil {
 		t.Fatal("KRaft meta.properties (version 1) accepted")
 	}
 }
@@ -105,7 +106,7 @@ func TestPartitionsAndPathFor(t *testing.T) {
 	}
 	os.Mkdir(filepath.Join(b, "u-0"), 0o755)
 	os.WriteFile(filepath.Join(b, "recovery-point-offset-checkpoint"), []byte("0\n0\n"), 0o644)
-	d, err := OpenDirs([]string{a, b}, 1, "c", nil)
+	d, err := OpenDirs([]string{a, b}, 1, "c", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func itoa(p int32) string { return strconv.Itoa(int(p)) }
 
 func TestCheckpointsRoundTrip(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	d, err := OpenDirs([]string{a, b}, 1, "c", nil)
+	d, err := OpenDirs([]string{a, b}, 1, "c", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestCleanShutdownMarker(t *testing.T) {
 		if cur != nil {
 			cur.Close()
 		}
-		d, err := OpenDirs([]string{a, b}, 1, "c", nil)
+		d, err := OpenDirs([]string{a, b}, 1, "c", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,23 +247,23 @@ func TestCleanShutdownMarker(t *testing.T) {
 
 func TestPartitionMetadata(t *testing.T) {
 	dir := t.TempDir()
-	if _, ok, err := ReadPartitionMetadata(dir); ok || err != nil {
+	if _, ok, err := ReadPartitionMetadata(vfs.Default, dir); ok || err != nil {
 		t.Fatalf("missing file: ok=%v err=%v", ok, err)
 	}
 	id := [16]byte{0xfb, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0xfe}
-	if err := WritePartitionMetadata(dir, id); err != nil {
+	if err := WritePartitionMetadata(vfs.Default, dir, id); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, "partition.metadata"))
 	if string(data) != "version: 0\ntopic_id: -_8BAgMEBQYHCAkKCwwN_g\n" {
 		t.Fatalf("partition.metadata = %q", data)
 	}
-	got, ok, err := ReadPartitionMetadata(dir)
+	got, ok, err := ReadPartitionMetadata(vfs.Default, dir)
 	if err != nil || !ok || got != id {
 		t.Fatalf("read back %x ok=%v err=%v", got, ok, err)
 	}
 	os.WriteFile(filepath.Join(dir, "partition.metadata"), []byte("version: 0\ntopic_id: short\n"), 0o644)
-	if _, _, err := ReadPartitionMetadata(dir); !errors.Is(err, ErrCorruption) {
+	if _, _, err := ReadPartitionMetadata(vfs.Default, dir); !errors.Is(err, ErrCorruption) {
 		t.Fatalf("bad id: %v", err)
 	}
 }
@@ -282,10 +283,10 @@ func TestLeaderEpochCheckpoint(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, s := range steps {
-		if err := AssignLeaderEpoch(dir, s.epoch, s.start); err != nil {
+		if err := AssignLeaderEpoch(vfs.Default, dir, s.epoch, s.start); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ReadLeaderEpochs(dir)
+		got, err := ReadLeaderEpochs(vfs.Default, dir)
 		if err != nil || !slices.Equal(got, s.want) {
 			t.Fatalf("after (%d,%d): %v %v, want %v", s.epoch, s.start, got, err, s.want)
 		}
@@ -301,7 +302,7 @@ func TestLeaderEpochCheckpoint(t *testing.T) {
 // nothing of the failed open stays locked; after Close it opens again.
 func TestLogDirLock(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	first, err := OpenDirs([]string{a}, 1, "c", nil)
+	first, err := OpenDirs([]string{a}, 1, "c", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +310,7 @@ func TestLogDirLock(t *testing.T) {
 		t.Fatalf("no .lock file: %v", err)
 	}
 	// b is listed first so the failed open has locked it before reaching a.
-	_, err = OpenDirs([]string{b, a}, 1, "c", nil)
+	_, err = OpenDirs([]string{b, a}, 1, "c", nil, nil)
 	if !errors.Is(err, ErrLogDirLocked) {
 		t.Fatalf("second open of a locked dir: err = %v, want ErrLogDirLocked", err)
 	}
@@ -317,7 +318,7 @@ func TestLogDirLock(t *testing.T) {
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
-	onlyB, err := OpenDirs([]string{b}, 1, "c", nil)
+	onlyB, err := OpenDirs([]string{b}, 1, "c", nil, nil)
 	if err != nil {
 		t.Fatalf("a failed open left %s locked: %v", b, err)
 	}
@@ -327,13 +328,13 @@ func TestLogDirLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Close() // twice is fine
-	again, err := OpenDirs([]string{a, b}, 1, "c", nil)
+	again, err := OpenDirs([]string{a, b}, 1, "c", nil, nil)
 	if err != nil {
 		t.Fatalf("open after Close: %v", err)
 	}
 	again.Close()
 
-	if _, err := OpenDirs([]string{a, a + "/"}, 1, "c", nil); err == nil || errors.Is(err, ErrLogDirLocked) {
+	if _, err := OpenDirs([]string{a, a + "/"}, 1, "c", nil, nil); err == nil || errors.Is(err, ErrLogDirLocked) {
 		t.Errorf("a dir listed twice: err = %v, want a duplicate-dir error", err)
 	}
 }
@@ -345,7 +346,7 @@ func TestZKSessionRecord(t *testing.T) {
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
 	open := func(paths ...string) *Dirs {
 		t.Helper()
-		d, err := OpenDirs(paths, 1, "c", nil)
+		d, err := OpenDirs(paths, 1, "c", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -423,7 +424,7 @@ func TestReadMetaPropertiesJavaForms(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, metaPropertiesFile), []byte(tc.content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		m, ok, err := readMetaProperties(dir)
+		m, ok, err := readMetaProperties(vfs.Default, dir)
 		if err != nil || !ok || m.brokerID != 3 || m.clusterID != "abcd" {
 			t.Errorf("%s: readMetaProperties = %+v, %v, %v; want broker 3, cluster abcd", tc.name, m, ok, err)
 		}
@@ -432,7 +433,7 @@ func TestReadMetaPropertiesJavaForms(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, metaPropertiesFile), []byte("version=0\nbroker.id=\\u00zz\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := readMetaProperties(dir); !errors.Is(err, ErrCorruption) {
+	if _, _, err := readMetaProperties(vfs.Default, dir); !errors.Is(err, ErrCorruption) {
 		t.Errorf("malformed escape: %v, want ErrCorruption", err)
 	}
 }

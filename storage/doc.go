@@ -118,9 +118,28 @@
 // segment it retires to a background flusher owned by the log (flush.go),
 // which fsyncs the .log, its trimmed indexes and the directory, and only
 // then moves the recovery point to the end of that segment. Flush, Close
-// and TruncateTo wait for that flusher first. A failed fsync is kept, never
-// retried: Append, Flush, TruncateTo and Close then fail with
-// ErrFlushFailed and the recovery point stays put.
+// and TruncateTo wait for that flusher first. A flush also fsyncs the
+// directory (and its parent) when it created a segment the flusher did not
+// sync, such as a new log's first one: without that, a power loss could
+// drop the file the recovery point vouches for.
+//
+// # Failures: the log goes offline
+//
+// A failed write, fsync, truncation or roll takes the log offline
+// (offline.go): the failure is kept, never retried (a second fsync after
+// EIO usually "succeeds" on Linux because the failed pages were marked
+// clean), every writing method returns ErrOffline from then on, the
+// recovery point stays put, and OpenOptions.OnOffline tells the broker,
+// which takes the whole log dir offline (Dirs.Fail, dir_failure.go; Kafka's
+// LogDirFailureChannel): no checkpoints, no clean-shutdown marker and no
+// new partitions there until the next start recovers it.
+//
+// # The file layer
+//
+// Every file goes through a vfs.FS (OpenOptions.FS, OpenDirs), so tests
+// can fail operations (vfs.Faulty) or simulate a power loss (vfs.Crashable,
+// used by crash_test.go). Files are real OS files underneath, for mmap and
+// sendfile; the layer costs an interface call and no allocation.
 //
 // # Recovery
 //
@@ -130,7 +149,9 @@
 // magic 2, non-negative deltas), lie wholly inside the file, start after the
 // previous batch and match its CRC-32C. The .log is truncated at the first
 // batch that fails, later segments are deleted, and the scanned segments'
-// indexes are rebuilt. For any other segment the indexes are checked (size a
+// indexes are rebuilt. A scanned segment that ends before the next one's
+// base offset lost its last batches in a power failure: the log ends there
+// too, rather than skip the lost offsets. For any other segment the indexes are checked (size a
 // multiple of the entry size, entries in order and inside the .log, the last
 // entry pointing at a batch); a segment failing that is scanned the same way.
 // The log end offset is the last batch's base offset + lastOffsetDelta + 1.

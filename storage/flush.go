@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
 
@@ -32,10 +33,11 @@ import (
 //
 // A failed fsync is never retried: on Linux a second fsync after an error
 // usually succeeds because the failed pages were marked clean, which would
-// claim data that may be gone. The first failure, of a background or a
-// synchronous flush, is kept; from then on Append, Flush, TruncateTo and
-// Close return it and the recovery point stays where it was (Kafka takes
-// the log dir offline instead; see issue 13 item 5).
+// claim data that may be gone. The failure, of a background or a
+// synchronous flush, takes the log offline (offline.go): from then on
+// Append, Flush, TruncateTo and Close return it, the recovery point stays
+// where it was, and the broker takes the whole log dir offline, as Kafka
+// does.
 
 // rolledSegment is a segment waiting for its background fsync: what the
 // flusher needs of it, copied at the roll, so the flusher never reads the
@@ -47,6 +49,7 @@ type rolledSegment struct {
 	log     *fileRef
 	indexes [2]string // .index and .timeindex paths
 	dir     string
+	fs      vfs.FS
 }
 
 // syncRolledSegment fsyncs one rolled segment's files and the directory
@@ -57,27 +60,19 @@ func syncRolledSegment(r rolledSegment) error {
 		return fmt.Errorf("fsync %s: %w", r.log.f.Name(), err)
 	}
 	for _, p := range r.indexes {
-		if err := syncPath(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := syncPath(r.fs, p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
-	if err := syncDir(r.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := syncDir(r.fs, r.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
 }
 
 // syncPath fsyncs the file at path through a descriptor of its own.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
+func syncPath(fsys vfs.FS, path string) error {
+	if err := vfs.SyncPath(fsys, path); err != nil {
 		return fmt.Errorf("fsync %s: %w", path, err)
 	}
 	return nil
@@ -90,8 +85,8 @@ func (l *Log) scheduleFlush(s *segment) {
 	s.dirty = false
 	l.fmu.Lock()
 	defer l.fmu.Unlock()
-	if l.flushErr != nil {
-		// The log already failed; nothing more is claimed durable.
+	if l.offline() != nil {
+		// The log is offline; nothing more is claimed durable.
 		return
 	}
 	s.logRef.acquire()
@@ -101,6 +96,7 @@ func (l *Log) scheduleFlush(s *segment) {
 		log:     s.logRef,
 		indexes: [2]string{s.index.file.path, s.times.file.path},
 		dir:     l.dir,
+		fs:      l.fs,
 	})
 	if l.flushing == nil {
 		l.flushing = make(chan struct{})
@@ -114,7 +110,7 @@ func (l *Log) scheduleFlush(s *segment) {
 func (l *Log) flushRolled(done chan struct{}) {
 	for {
 		l.fmu.Lock()
-		if len(l.rolled) == 0 || l.flushErr != nil {
+		if len(l.rolled) == 0 || l.offline() != nil {
 			for _, r := range l.rolled {
 				_ = r.log.release() // a read-only use: a close error loses nothing
 			}
@@ -131,48 +127,34 @@ func (l *Log) flushRolled(done chan struct{}) {
 		_ = r.log.release()
 		if err == nil {
 			l.mu.Lock()
-			l.recoveryPoint = max(l.recoveryPoint, r.next)
+			// Not once the log is offline: a failure elsewhere may
+			// have lost data below this segment's end.
+			if l.offline() == nil {
+				l.recoveryPoint = max(l.recoveryPoint, r.next)
+			}
 			l.mu.Unlock()
+		} else {
+			l.logger.Error("fsync of a rolled segment failed; the log goes offline", zap.Int64("base", r.base), zap.Error(err))
+			l.fail(fmt.Errorf("%w: rolled segment %d: %w", ErrFlushFailed, r.base, err))
 		}
 
 		l.fmu.Lock()
 		l.rolled = l.rolled[1:]
-		if err != nil {
-			l.flushErr = fmt.Errorf("%w: rolled segment %d: %w", ErrFlushFailed, r.base, err)
-			l.logger.Error("fsync of a rolled segment failed; the log takes no more writes", zap.Int64("base", r.base), zap.Error(err))
-		}
 		l.fmu.Unlock()
 	}
 }
 
 // waitFlushes waits for the flusher to finish the segments rolled so far
-// and returns the log's flush failure, if any. Called with wmu held, so no
-// roll queues more meanwhile.
+// and returns the log's failure, if any. Called with wmu held, so no roll
+// queues more meanwhile.
 func (l *Log) waitFlushes() error {
 	for {
 		l.fmu.Lock()
-		done, err := l.flushing, l.flushErr
+		done := l.flushing
 		l.fmu.Unlock()
 		if done == nil {
-			return err
+			return l.offline()
 		}
 		<-done
-	}
-}
-
-// failedFlush returns the log's flush failure, if any, without waiting.
-func (l *Log) failedFlush() error {
-	l.fmu.Lock()
-	defer l.fmu.Unlock()
-	return l.flushErr
-}
-
-// recordFlushFailure keeps the first flush failure; see the comment at the
-// top of this file.
-func (l *Log) recordFlushFailure(err error) {
-	l.fmu.Lock()
-	defer l.fmu.Unlock()
-	if l.flushErr == nil {
-		l.flushErr = fmt.Errorf("%w: %w", ErrFlushFailed, err)
 	}
 }

@@ -299,7 +299,7 @@ func TestRetentionDuringRolledFlush(t *testing.T) {
 		}
 		close(h.release)
 		synctest.Wait()
-		if err := l.failedFlush(); err != nil {
+		if err := l.offline(); err != nil {
 			t.Fatalf("background flush of a deleted segment: %v", err)
 		}
 		if err := l.Close(); err != nil {

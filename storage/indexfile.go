@@ -9,7 +9,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall"
-	"unsafe"
+
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 // indexFile is an .index or .timeindex file reached through a memory
@@ -27,6 +28,7 @@ import (
 // lock may map an inactive index lazily, which is why mu exists at all.
 type indexFile struct {
 	path string
+	fs   vfs.FS
 
 	mu       sync.Mutex
 	data     []byte // the mapping, nil when there is none
@@ -51,10 +53,10 @@ func (f *indexFile) mapWritable(minSize, extra int64, trunc bool) (prevSize int6
 	if trunc {
 		flags |= os.O_CREATE | os.O_TRUNC
 	}
-	fd, err := os.OpenFile(f.path, flags, 0o644)
+	fd, err := f.fs.OpenFile(f.path, flags, 0o644)
 	if errors.Is(err, os.ErrNotExist) && !trunc {
 		created = true
-		fd, err = os.OpenFile(f.path, flags|os.O_CREATE, 0o644)
+		fd, err = f.fs.OpenFile(f.path, flags|os.O_CREATE, 0o644)
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("open %s: %w", f.path, err)
@@ -71,7 +73,7 @@ func (f *indexFile) mapWritable(minSize, extra int64, trunc bool) (prevSize int6
 			return 0, false, fmt.Errorf("preallocate %s to %d bytes: %w", f.path, size, err)
 		}
 	}
-	data, err := syscall.Mmap(int(fd.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(fd.OS().Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return 0, false, fmt.Errorf("mmap %s: %w", f.path, err)
 	}
@@ -88,7 +90,7 @@ func (f *indexFile) view() ([]byte, error) {
 	if f.data != nil {
 		return f.data, nil
 	}
-	fd, err := os.Open(f.path)
+	fd, err := f.fs.OpenFile(f.path, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", f.path, errIndexMissing)
 	}
@@ -103,7 +105,7 @@ func (f *indexFile) view() ([]byte, error) {
 	if fi.Size() == 0 {
 		return nil, nil
 	}
-	data, err := syscall.Mmap(int(fd.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(fd.OS().Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", f.path, err)
 	}
@@ -142,22 +144,16 @@ func (f *indexFile) sync(n int) error {
 	data, writable := f.data, f.writable
 	f.mu.Unlock()
 	if !writable {
-		return syncPath(f.path)
+		return syncPath(f.fs, f.path)
 	}
 	if n <= 0 {
 		return nil
 	}
-	return msync(f.path, data, n)
-}
-
-// msync flushes the pages holding the first n bytes of data, a mapping of
-// path, to disk.
-func msync(path string, data []byte, n int) error {
+	// msync works on whole pages.
 	page := os.Getpagesize()
 	n = min((n+page-1)/page*page, len(data))
-	_, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&data[0])), uintptr(n), syscall.MS_SYNC)
-	if errno != 0 {
-		return fmt.Errorf("msync %s: %w", path, errno)
+	if err := f.fs.SyncMapping(f.path, data[:n]); err != nil {
+		return fmt.Errorf("msync %s: %w", f.path, err)
 	}
 	return nil
 }
@@ -176,7 +172,7 @@ func (f *indexFile) trim(n int) error {
 	if !f.writable {
 		return nil
 	}
-	if err := os.Truncate(f.path, int64(n)); err != nil {
+	if err := f.fs.Truncate(f.path, int64(n)); err != nil {
 		return fmt.Errorf("trim %s to %d bytes: %w", f.path, n, err)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 func TestTruncateLeaderEpochs(t *testing.T) {
@@ -24,18 +26,18 @@ func TestTruncateLeaderEpochs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			for _, e := range base {
-				if err := AssignLeaderEpoch(dir, e.Epoch, e.StartOffset); err != nil {
+				if err := AssignLeaderEpoch(vfs.Default, dir, e.Epoch, e.StartOffset); err != nil {
 					t.Fatal(err)
 				}
 			}
-			got, err := TruncateLeaderEpochs(dir, tc.end)
+			got, err := TruncateLeaderEpochs(vfs.Default, dir, tc.end)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
 				t.Fatalf("returned %v, want %v", got, tc.want)
 			}
-			onDisk, err := ReadLeaderEpochs(dir)
+			onDisk, err := ReadLeaderEpochs(vfs.Default, dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,14 +60,14 @@ func FuzzReadLeaderEpochs(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, leaderEpochFile), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := ReadLeaderEpochs(dir)
+		entries, err := ReadLeaderEpochs(vfs.Default, dir)
 		if err != nil {
 			return
 		}
-		if err := writeLeaderEpochs(dir, entries); err != nil {
+		if err := writeLeaderEpochs(vfs.Default, dir, entries); err != nil {
 			t.Fatal(err)
 		}
-		again, err := ReadLeaderEpochs(dir)
+		again, err := ReadLeaderEpochs(vfs.Default, dir)
 		if err != nil || !slices.Equal(again, entries) {
 			t.Fatalf("round trip: %v then %v (%v)", entries, again, err)
 		}

@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
 
@@ -23,11 +24,16 @@ var (
 	ErrCorruption = errors.New("corrupt log data")
 	// ErrClosed is returned by operations on a closed log.
 	ErrClosed = errors.New("log closed")
-	// ErrFlushFailed marks a log whose fsync failed, in the background
-	// after a roll or in a flush: from then on Append, Flush, TruncateTo
-	// and Close return it (wrapping the fsync's error) and the recovery
-	// point no longer moves (flush.go).
-	ErrFlushFailed = errors.New("an fsync of the log failed; it takes no more writes")
+	// ErrOffline marks a log taken offline (offline.go): a write, fsync or
+	// truncation of it failed, or of another log in its log dir
+	// (TakeOffline). From then on every writing method returns it,
+	// wrapping the first failure, and the recovery point no longer moves.
+	// The broker answers KAFKA_STORAGE_ERROR for such a partition.
+	ErrOffline = errors.New("log is offline after an I/O failure in its log dir")
+	// ErrFlushFailed marks, besides ErrOffline, a log whose fsync failed, in
+	// the background after a roll or in a flush. The fsync is never retried
+	// (flush.go).
+	ErrFlushFailed = errors.New("an fsync of the log failed")
 )
 
 // OpenOptions carry what Open needs beyond the Config.
@@ -47,6 +53,15 @@ type OpenOptions struct {
 	// base. The larger of the two wins, capped at the log end, as in
 	// Kafka's log loading.
 	LogStartOffset int64
+	// FS is the file layer; nil means vfs.Default, the operating system's.
+	FS vfs.FS
+	// OnOffline, when set, is called once when an I/O failure takes the log
+	// offline (not for TakeOffline), with the error wrapping ErrOffline, so
+	// that the broker takes the whole log dir offline as Kafka's
+	// LogDirFailureChannel does. It runs in the goroutine that failed, which
+	// may hold the log's and the caller's locks: it must only hand the
+	// failure on, never call back into the log.
+	OnOffline func(err error)
 }
 
 // AppendInfo describes a validated, offset-stamped batch (or run of batches)
@@ -75,14 +90,17 @@ type AppendInfo struct {
 // writers take it only to publish, after the bytes are in the files, and
 // readers hold its read lock for the whole read, so a segment is never
 // closed under a reader. fmu guards the background flush of rolled segments
-// (flush.go): its queue, the flusher's done channel and the log's flush
-// failure; the flusher takes mu, never wmu, to move the recovery point, so
-// no reader and no writer waits for its fsync. Lock order: wmu before mu,
-// wmu before fmu; fmu and mu are never held together.
+// (flush.go): its queue and the flusher's done channel; the flusher takes
+// mu, never wmu, to move the recovery point, so no reader and no writer
+// waits for its fsync. Lock order: wmu before mu, wmu before fmu; fmu and
+// mu are never held together. The failure that takes the log offline is
+// an atomic, set once (offline.go), so any of them may read it.
 type Log struct {
-	dir    string
-	logger *zap.Logger
-	now    func() time.Time
+	dir       string
+	fs        vfs.FS
+	logger    *zap.Logger
+	now       func() time.Time
+	onOffline func(error)
 
 	wmu              sync.Mutex
 	cfg              Config         // guarded by wmu
@@ -91,6 +109,11 @@ type Log struct {
 	firstUnflushed   time.Time      // guarded by wmu
 	hdrBuf           []batchHeader  // guarded by wmu; Append's headers, reused
 	producersExpired bool           // guarded by wmu; ExpireProducers removed some
+	// dirUnsynced says a segment file was created (or the directory
+	// itself) since the directory was last fsynced: the next flush syncs
+	// it and its parent before the recovery point covers that segment.
+	// Guarded by wmu. (A roll's new segment is synced by the flusher.)
+	dirUnsynced bool
 
 	mu            sync.RWMutex
 	segs          []*segment // guarded by mu; oldest first, never empty while open
@@ -101,7 +124,9 @@ type Log struct {
 	fmu      sync.Mutex
 	rolled   []rolledSegment // guarded by fmu; waiting for their fsync, oldest first
 	flushing chan struct{}   // guarded by fmu; non-nil while the flusher runs, closed when it exits
-	flushErr error           // guarded by fmu; wraps ErrFlushFailed once an fsync failed
+	// failure wraps ErrOffline once the log is offline; set once, read
+	// without a lock (offline.go).
+	failure atomic.Pointer[error]
 	// syncRolled fsyncs one rolled segment (syncRolledSegment); tests
 	// replace it before the first append to hold or fail the flusher.
 	syncRolled func(rolledSegment) error
@@ -122,7 +147,11 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	_, statErr := opts.FS.Stat(dir)
+	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
 	logger := opts.Logger.With(zap.String("log", dir))
@@ -130,8 +159,9 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
-	if len(segs) == 0 {
-		s, err := createSegment(dir, 0, opts.Now(), cfg)
+	created := len(segs) == 0
+	if created {
+		s, err := createSegment(opts.FS, dir, 0, opts.Now(), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open log %s: %w", dir, err)
 		}
@@ -145,13 +175,19 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	}
 	l := &Log{
 		dir:        dir,
+		fs:         opts.FS,
 		logger:     logger,
 		now:        opts.Now,
+		onOffline:  opts.OnOffline,
 		cfg:        cfg,
 		segs:       segs,
 		start:      max(segs[0].base, min(opts.LogStartOffset, segs[len(segs)-1].next)),
 		end:        segs[len(segs)-1].next,
 		syncRolled: syncRolledSegment,
+		// A new directory or a first segment created here needs its
+		// directory entry synced (a power loss could drop the whole
+		// log otherwise).
+		dirUnsynced: statErr != nil || created,
 	}
 	// Whatever recovery scanned or rewrote goes to disk before the recovery
 	// point claims it.
@@ -176,6 +212,10 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 // Dir is the partition directory.
 func (l *Log) Dir() string { return l.dir }
 
+// FS is the file layer the log uses, for the partition's other files
+// (partition.metadata, leader-epoch-checkpoint).
+func (l *Log) FS() vfs.FS { return l.fs }
+
 // SetConfig replaces the configuration (after an AlterConfigs or a topic
 // config change); it applies from the next append or retention pass.
 func (l *Log) SetConfig(cfg Config) {
@@ -187,15 +227,15 @@ func (l *Log) SetConfig(cfg Config) {
 // Append writes batch, whose first base offset must equal EndOffset(), to the
 // active segment, rolling first when the segment is full or old. It extends
 // the sparse indexes and fsyncs per the flush policy. A roll does not wait
-// for the old segment's fsync (flush.go). After a failed fsync it refuses
-// with ErrFlushFailed.
+// for the old segment's fsync (flush.go). A failed write or fsync takes
+// the log offline; an offline log refuses with ErrOffline.
 func (l *Log) Append(batch []byte, info AppendInfo) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.isClosed() {
 		return fmt.Errorf("append to %s: %w", l.dir, ErrClosed)
 	}
-	if err := l.failedFlush(); err != nil {
+	if err := l.offline(); err != nil {
 		return fmt.Errorf("append to %s: %w", l.dir, err)
 	}
 	if len(batch) == 0 {
@@ -214,15 +254,16 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	s := l.active()
 	if reason := l.rollReason(s, int64(len(batch)), lastOffset, now); reason != "" {
 		if err := l.rollLocked(now); err != nil {
-			return fmt.Errorf("append to %s: roll (%s): %w", l.dir, reason, err)
+			return fmt.Errorf("append to %s: roll (%s): %w", l.dir, reason, l.fail(err))
 		}
 		s = l.active()
 	}
 	pos := s.size
 	if _, err := s.log.WriteAt(batch, pos); err != nil {
-		// Cut whatever part landed so the file ends at a batch boundary.
-		_ = s.log.Truncate(pos)
-		return fmt.Errorf("append to %s: %w", s.log.Name(), err)
+		// Whatever part landed lies past the published size, where no
+		// reader looks, and the next Open cuts it as a torn tail. The log
+		// touches the failing disk no more.
+		return fmt.Errorf("append to %s: %w", s.log.Name(), l.fail(err))
 	}
 	s.dirty = true
 	l.mu.Lock()
@@ -235,7 +276,7 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	l.end = s.next
 	l.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("append to %s: index: %w", l.dir, err)
+		return fmt.Errorf("append to %s: index: %w", l.dir, l.fail(err))
 	}
 	// The producer table follows the log itself, so that a snapshot taken
 	// at any roll or close describes exactly the batches below its offset.
@@ -350,8 +391,11 @@ func (l *Log) Roll() error {
 	if l.isClosed() {
 		return fmt.Errorf("roll %s: %w", l.dir, ErrClosed)
 	}
-	if err := l.rollLocked(l.now()); err != nil {
+	if err := l.offline(); err != nil {
 		return fmt.Errorf("roll %s: %w", l.dir, err)
+	}
+	if err := l.rollLocked(l.now()); err != nil {
+		return fmt.Errorf("roll %s: %w", l.dir, l.fail(err))
 	}
 	return nil
 }
@@ -373,7 +417,7 @@ func (l *Log) rollLocked(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	ns, err := createSegment(l.dir, l.end, now, l.cfg)
+	ns, err := createSegment(l.fs, l.dir, l.end, now, l.cfg)
 	if err != nil {
 		return err
 	}
@@ -402,8 +446,9 @@ func (l *Log) rollLocked(now time.Time) error {
 }
 
 // Flush fsyncs everything appended so far, waiting for the background
-// flush of rolled segments, and advances the recovery point. After a failed
-// fsync it returns ErrFlushFailed and syncs nothing more.
+// flush of rolled segments, and advances the recovery point. A failed
+// fsync takes the log offline; an offline log returns ErrOffline and syncs
+// nothing more.
 func (l *Log) Flush() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -420,10 +465,19 @@ func (l *Log) flushLocked() error {
 	for _, s := range l.segs {
 		if s.dirty {
 			if err := s.sync(); err != nil {
-				l.recordFlushFailure(err)
-				return fmt.Errorf("flush %s: %w", l.dir, l.failedFlush())
+				return fmt.Errorf("flush %s: %w", l.dir, l.fail(fmt.Errorf("%w: %w", ErrFlushFailed, err)))
 			}
 		}
+	}
+	if l.dirUnsynced {
+		err := syncDir(l.fs, l.dir)
+		if err == nil {
+			err = syncDir(l.fs, filepath.Dir(l.dir))
+		}
+		if err != nil {
+			return fmt.Errorf("flush %s: %w", l.dir, l.fail(fmt.Errorf("%w: %w", ErrFlushFailed, err)))
+		}
+		l.dirUnsynced = false
 	}
 	l.mu.Lock()
 	l.recoveryPoint = l.end
@@ -452,20 +506,27 @@ func (l *Log) Producers() *ProducerState { return l.producers }
 
 // Close flushes (waiting for the background flush of rolled segments) and
 // closes the files. A flush failure, earlier or now, is returned; the files
-// are closed all the same.
+// are closed all the same. An offline log is only closed: nothing more is
+// written to its disk.
 func (l *Log) Close() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.isClosed() {
 		return nil
 	}
-	ferr := l.flushLocked()
-	if ferr == nil && l.producers != nil && (l.producers.Len() > 0 || l.producersExpired || l.sizeLocked() >= snapshotMinLogBytes) {
-		l.snapshotProducers(l.end)
+	ferr := l.offline()
+	if ferr == nil {
+		ferr = l.flushLocked()
 	}
-	// Leave the active segment's indexes trimmed to their entries, as Kafka
-	// does at a clean close.
-	terr := l.active().trimIndexes()
+	var terr error
+	if ferr == nil {
+		if l.producers != nil && (l.producers.Len() > 0 || l.producersExpired || l.sizeLocked() >= snapshotMinLogBytes) {
+			l.snapshotProducers(l.end)
+		}
+		// Leave the active segment's indexes trimmed to their entries, as
+		// Kafka does at a clean close.
+		terr = l.active().trimIndexes()
+	}
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
@@ -488,7 +549,7 @@ func (l *Log) closeSegments() error {
 // Delete closes the log and removes its directory.
 func (l *Log) Delete() error {
 	cerr := l.Close()
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("delete %s: %w", l.dir, err)
 	}
 	return cerr

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gokafka/gokafka/internal/javaprops"
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 // metaPropertiesFile identifies the broker and cluster a log dir belongs to.
@@ -41,9 +42,9 @@ func (m metaProperties) encode(now time.Time) []byte {
 }
 
 // readMetaProperties reads <dir>/meta.properties; ok is false when missing.
-func readMetaProperties(dir string) (m metaProperties, ok bool, err error) {
+func readMetaProperties(fsys vfs.FS, dir string) (m metaProperties, ok bool, err error) {
 	path := dir + string(os.PathSeparator) + metaPropertiesFile
-	data, err := os.ReadFile(path)
+	data, err := vfs.ReadFile(fsys, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return m, false, nil
 	}

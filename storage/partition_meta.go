@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 // Per-partition metadata files.
@@ -21,9 +23,9 @@ const (
 
 // WritePartitionMetadata writes <dir>/partition.metadata ("version: 0" and
 // "topic_id: <base64url id>") as Kafka does since KIP-516.
-func WritePartitionMetadata(dir string, topicID [16]byte) error {
+func WritePartitionMetadata(fsys vfs.FS, dir string, topicID [16]byte) error {
 	data := fmt.Sprintf("version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(topicID[:]))
-	if err := writeFileAtomic(filepath.Join(dir, partitionMetadataFile), []byte(data)); err != nil {
+	if err := writeFileAtomic(fsys, filepath.Join(dir, partitionMetadataFile), []byte(data)); err != nil {
 		return fmt.Errorf("write partition metadata: %w", err)
 	}
 	return nil
@@ -31,9 +33,9 @@ func WritePartitionMetadata(dir string, topicID [16]byte) error {
 
 // ReadPartitionMetadata reads the topic id back; ok is false when the file
 // is missing.
-func ReadPartitionMetadata(dir string) (topicID [16]byte, ok bool, err error) {
+func ReadPartitionMetadata(fsys vfs.FS, dir string) (topicID [16]byte, ok bool, err error) {
 	path := filepath.Join(dir, partitionMetadataFile)
-	data, err := os.ReadFile(path)
+	data, err := vfs.ReadFile(fsys, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return topicID, false, nil
 	}
@@ -73,11 +75,11 @@ type LeaderEpochEntry struct {
 // already the latest entry at the same or an earlier offset; otherwise every
 // entry with an epoch >= epoch or a start offset >= startOffset is dropped,
 // keeping epochs and offsets both increasing, and the new entry is appended.
-func AssignLeaderEpoch(dir string, epoch int32, startOffset int64) error {
+func AssignLeaderEpoch(fsys vfs.FS, dir string, epoch int32, startOffset int64) error {
 	if epoch < 0 || startOffset < 0 {
 		return fmt.Errorf("assign leader epoch %d at %d: negative", epoch, startOffset)
 	}
-	entries, err := ReadLeaderEpochs(dir)
+	entries, err := ReadLeaderEpochs(fsys, dir)
 	if err != nil {
 		return err
 	}
@@ -88,7 +90,7 @@ func AssignLeaderEpoch(dir string, epoch int32, startOffset int64) error {
 		return e.Epoch >= epoch || e.StartOffset >= startOffset
 	})
 	entries = append(entries, LeaderEpochEntry{Epoch: epoch, StartOffset: startOffset})
-	if err := writeLeaderEpochs(dir, entries); err != nil {
+	if err := writeLeaderEpochs(fsys, dir, entries); err != nil {
 		return fmt.Errorf("assign leader epoch: %w", err)
 	}
 	return nil
@@ -97,8 +99,8 @@ func AssignLeaderEpoch(dir string, epoch int32, startOffset int64) error {
 // TruncateLeaderEpochs drops the entries of leader-epoch-checkpoint that
 // start at or after end, as Kafka's LeaderEpochFileCache.truncateFromEnd
 // does when a follower truncates its log to end, and returns what is left.
-func TruncateLeaderEpochs(dir string, end int64) ([]LeaderEpochEntry, error) {
-	entries, err := ReadLeaderEpochs(dir)
+func TruncateLeaderEpochs(fsys vfs.FS, dir string, end int64) ([]LeaderEpochEntry, error) {
+	entries, err := ReadLeaderEpochs(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +108,7 @@ func TruncateLeaderEpochs(dir string, end int64) ([]LeaderEpochEntry, error) {
 	if len(kept) == len(entries) {
 		return entries, nil
 	}
-	if err := writeLeaderEpochs(dir, kept); err != nil {
+	if err := writeLeaderEpochs(fsys, dir, kept); err != nil {
 		return nil, fmt.Errorf("truncate leader epochs to %d: %w", end, err)
 	}
 	return kept, nil
@@ -116,8 +118,8 @@ func TruncateLeaderEpochs(dir string, end int64) ([]LeaderEpochEntry, error) {
 // that start at or before start, keeping the last of them moved to start,
 // as Kafka's LeaderEpochFileCache.truncateFromStart does when the log start
 // offset moves (DeleteRecords, retention), and returns what is left.
-func TruncateLeaderEpochsFromStart(dir string, start int64) ([]LeaderEpochEntry, error) {
-	entries, err := ReadLeaderEpochs(dir)
+func TruncateLeaderEpochsFromStart(fsys vfs.FS, dir string, start int64) ([]LeaderEpochEntry, error) {
+	entries, err := ReadLeaderEpochs(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +127,7 @@ func TruncateLeaderEpochsFromStart(dir string, start int64) ([]LeaderEpochEntry,
 	if slices.Equal(kept, entries) {
 		return entries, nil
 	}
-	if err := writeLeaderEpochs(dir, kept); err != nil {
+	if err := writeLeaderEpochs(fsys, dir, kept); err != nil {
 		return nil, fmt.Errorf("truncate leader epochs from %d: %w", start, err)
 	}
 	return kept, nil
@@ -145,19 +147,19 @@ func truncateEpochsFromStart(entries []LeaderEpochEntry, start int64) []LeaderEp
 
 // writeLeaderEpochs replaces leader-epoch-checkpoint (version 0, count,
 // "epoch offset" lines).
-func writeLeaderEpochs(dir string, entries []LeaderEpochEntry) error {
+func writeLeaderEpochs(fsys vfs.FS, dir string, entries []LeaderEpochEntry) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "0\n%d\n", len(entries))
 	for _, e := range entries {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	return writeFileAtomic(filepath.Join(dir, leaderEpochFile), b.Bytes())
+	return writeFileAtomic(fsys, filepath.Join(dir, leaderEpochFile), b.Bytes())
 }
 
 // ReadLeaderEpochs reads leader-epoch-checkpoint.
-func ReadLeaderEpochs(dir string) ([]LeaderEpochEntry, error) {
+func ReadLeaderEpochs(fsys vfs.FS, dir string) ([]LeaderEpochEntry, error) {
 	path := filepath.Join(dir, leaderEpochFile)
-	data, err := os.ReadFile(path)
+	data, err := vfs.ReadFile(fsys, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

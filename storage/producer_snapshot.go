@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
 
@@ -132,8 +133,8 @@ func decodeSnapshot(b []byte) (*ProducerState, error) {
 }
 
 // listSnapshots returns the offsets of dir's snapshot files, ascending.
-func listSnapshots(dir string) ([]int64, error) {
-	ents, err := os.ReadDir(dir)
+func listSnapshots(fsys vfs.FS, dir string) ([]int64, error) {
+	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots in %s: %w", dir, err)
 	}
@@ -157,8 +158,8 @@ func listSnapshots(dir string) ([]int64, error) {
 // writeSnapshot writes the table as dir's snapshot at offset: to a temporary
 // file, synced, then renamed, so that a crash leaves the old snapshot or the
 // new one and never half of one.
-func writeSnapshot(dir string, offset int64, s *ProducerState) error {
-	return writeFileAtomic(snapshotPath(dir, offset), encodeSnapshot(s))
+func writeSnapshot(fsys vfs.FS, dir string, offset int64, s *ProducerState) error {
+	return writeFileAtomic(fsys, snapshotPath(dir, offset), encodeSnapshot(s))
 }
 
 // snapshotMinLogBytes is the log size from which a clean close writes a
@@ -174,14 +175,19 @@ const snapshotMinLogBytes = 1 << 20
 // lost or tore fails its CRC at the next Open, which then falls back to an
 // older snapshot or a walk of the log. Losing one costs time, never
 // correctness.
-func writeFileNoSync(path string, data []byte) error {
+func writeFileNoSync(fsys vfs.FS, path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		os.Remove(tmp)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	_, werr := f.Write(data)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		_ = fsys.Remove(tmp) // best effort: Open removes leftover .tmp files too
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := fsys.Rename(tmp, path); err != nil {
+		_ = fsys.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
@@ -194,14 +200,14 @@ func (l *Log) snapshotProducers(offset int64) {
 	if l.producers == nil {
 		return
 	}
-	if err := writeFileNoSync(snapshotPath(l.dir, offset), encodeSnapshot(l.producers)); err != nil {
+	if err := writeFileNoSync(l.fs, snapshotPath(l.dir, offset), encodeSnapshot(l.producers)); err != nil {
 		l.logger.Warn("could not write a producer-state snapshot", zap.Int64("offset", offset), zap.Error(err))
 	}
 }
 
 // dropSnapshots removes the snapshots for which doomed returns true.
 func (l *Log) dropSnapshots(doomed func(offset int64) bool) {
-	offs, err := listSnapshots(l.dir)
+	offs, err := listSnapshots(l.fs, l.dir)
 	if err != nil {
 		l.logger.Warn("could not list producer-state snapshots", zap.Error(err))
 		return
@@ -215,7 +221,7 @@ func (l *Log) dropSnapshots(doomed func(offset int64) bool) {
 
 // removeSnapshot deletes the snapshot at offset; a failure is logged.
 func (l *Log) removeSnapshot(off int64) {
-	if err := os.Remove(snapshotPath(l.dir, off)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := l.fs.Remove(snapshotPath(l.dir, off)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		l.logger.Warn("could not remove a producer-state snapshot", zap.Int64("offset", off), zap.Error(err))
 	}
 }
@@ -228,7 +234,7 @@ func (l *Log) removeSnapshot(off int64) {
 // warning and the next older one tried. Without any, every batch header of
 // the log is walked.
 func (l *Log) loadProducers() (*ProducerState, error) {
-	offs, err := listSnapshots(l.dir)
+	offs, err := listSnapshots(l.fs, l.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +249,7 @@ func (l *Log) loadProducers() (*ProducerState, error) {
 			// An older snapshot of a segment still in the log: kept, as
 			// Kafka keeps one per rolled segment.
 		default:
-			b, err := os.ReadFile(snapshotPath(l.dir, off))
+			b, err := vfs.ReadFile(l.fs, snapshotPath(l.dir, off))
 			if err == nil {
 				ps, err = decodeSnapshot(b)
 			}

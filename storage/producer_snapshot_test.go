@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 // TestSnapshotLayout checks one encoded entry field by field against
@@ -124,7 +126,7 @@ func TestListSnapshots(t *testing.T) {
 	dir := t.TempDir()
 	var s ProducerState
 	for _, off := range []int64{300, 0, 25} {
-		if err := writeSnapshot(dir, off, &s); err != nil {
+		if err := writeSnapshot(vfs.Default, dir, off, &s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +135,7 @@ func TestListSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := listSnapshots(dir)
+	got, err := listSnapshots(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func appendIdempotent(t *testing.T, l *Log, n int, seq map[int64]int32) {
 // snapshotsOf lists dir's snapshot offsets, failing the test on error.
 func snapshotsOf(t *testing.T, dir string) []int64 {
 	t.Helper()
-	offs, err := listSnapshots(dir)
+	offs, err := listSnapshots(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +275,7 @@ func TestSnapshotFallbacks(t *testing.T) {
 		{"snapshot past the end claims a producer that is not in the log", func(t *testing.T, dir string, end int64) {
 			var ps ProducerState
 			ps.Record(ProducerBatch{ProducerID: 99, LastSeq: 5, FirstOffset: end + 10, LastOffset: end + 10})
-			if err := writeSnapshot(dir, end+11, &ps); err != nil {
+			if err := writeSnapshot(vfs.Default, dir, end+11, &ps); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
 
@@ -18,8 +19,8 @@ import (
 // sorted, after removing leftovers Kafka would also discard on load: files
 // ending in .deleted (a deletion that did not finish), .tmp, and indexes
 // whose .log is gone.
-func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
-	ents, err := os.ReadDir(dir)
+func listSegmentBases(fsys vfs.FS, dir string, logger *zap.Logger) ([]int64, error) {
+	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
@@ -31,7 +32,7 @@ func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
 			continue
 		}
 		if strings.HasSuffix(name, ".deleted") || strings.HasSuffix(name, ".tmp") {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("remove leftover %s: %w", name, err)
 			}
 			continue
@@ -48,7 +49,7 @@ func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
 		base, _ := parseSegmentName(name, filepath.Ext(name))
 		if !logs[base] {
 			logger.Info("removing index without a segment", zap.String("file", filepath.Join(dir, name)))
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("remove orphan index %s: %w", name, err)
 			}
 		}
@@ -240,9 +241,10 @@ func (s *segment) loadFromIndexes(inactive bool, cfg Config) error {
 // segments from the one holding recoveryPoint on (and always the last one)
 // are scanned with recover; any other segment whose indexes fail their checks
 // is scanned too. A segment cut short by recovery ends the log: the segments
-// after it are deleted, as Kafka does.
+// after it are deleted, as Kafka does; so does a scanned segment that ends
+// before the next one begins (a crash lost its last whole batches).
 func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) ([]*segment, error) {
-	bases, err := listSegmentBases(dir, logger)
+	bases, err := listSegmentBases(opts.FS, dir, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +256,7 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 		}
 	}
 	for _, b := range bases {
-		s := newSegmentShell(dir, b, now)
+		s := newSegmentShell(opts.FS, dir, b, now)
 		if err := s.openLog(os.O_RDWR); err != nil {
 			closeAll()
 			return nil, err
@@ -296,6 +298,18 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("recover %s: %w", s.log.Name(), err)
+		}
+		if !truncated && i < len(segs)-1 && s.next < segs[i+1].base {
+			// A roll starts the next segment where this one ended, so a
+			// scanned segment that ends short of it lost its tail in a
+			// crash (whole batches, or all of it): the log ends here, as
+			// after a torn batch, rather than skip the lost offsets.
+			// (Compaction, which gokafka does not do, can leave such a
+			// gap legitimately; a compacting log would have to tell the
+			// two apart.)
+			logger.Warn("segment ends before the next one begins; its tail was lost",
+				zap.String("segment", s.log.Name()), zap.Int64("nextOffset", s.next), zap.Int64("nextSegment", segs[i+1].base))
+			truncated = true
 		}
 		if !truncated && i < len(segs)-1 {
 			// An inactive segment ends with the time index entry rolling

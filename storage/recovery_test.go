@@ -358,3 +358,67 @@ func TestSmallRolledSegmentsReopenWithoutRebuild(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryEndsAtShortSegment loses the last whole batches (or all) of
+// a middle segment, as a power loss can when the rolled segment was never
+// synced, and checks that the log ends there, its later segments deleted,
+// instead of claiming offsets it no longer has.
+func TestRecoveryEndsAtShortSegment(t *testing.T) {
+	tests := []struct {
+		name string
+		keep int // batches of the second segment that survive
+	}{
+		{"all of it lost", 0},
+		{"its last batch lost", -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.SegmentBytes = 300
+			src := t.TempDir()
+			l := openLog(t, src, cfg, OpenOptions{})
+			var a appended
+			appendN(t, l, &a, 16, 0)
+			l.Close()
+			dir := copyDir(t, src)
+			logs := segmentFiles(t, dir, ".log")
+			if len(logs) < 3 {
+				t.Fatalf("only %d segments", len(logs))
+			}
+			base, _ := parseSegmentName(logs[1], logSuffix)
+			next, _ := parseSegmentName(logs[2], logSuffix)
+			var in []int // the second segment's batches
+			for i, h := range a.hdrs {
+				if h.BaseOffset >= base && h.BaseOffset < next {
+					in = append(in, i)
+				}
+			}
+			keep := tc.keep
+			if keep < 0 {
+				keep += len(in)
+			}
+			var size int64
+			for _, i := range in[:keep] {
+				size += int64(len(a.batches[i]))
+			}
+			if err := os.Truncate(filepath.Join(dir, logs[1]), size); err != nil {
+				t.Fatal(err)
+			}
+			l = openLog(t, dir, cfg, OpenOptions{RecoveryPoint: 0})
+			defer l.Close()
+			want := base
+			if keep > 0 {
+				want = a.hdrs[in[keep-1]].LastOffset() + 1
+			}
+			if l.EndOffset() != want {
+				t.Fatalf("end %d after recovery, want %d (where the short segment ends)", l.EndOffset(), want)
+			}
+			if n := len(segmentFiles(t, dir, ".log")); n != 2 {
+				t.Fatalf("%d segments after recovery, want 2: the ones after the short segment go", n)
+			}
+			last := in[0] + keep
+			got := appended{batches: a.batches[:last], hdrs: a.hdrs[:last]}
+			checkReadsEverything(t, l, &got)
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 // fileRef counts the users of a segment's .log file: the segment itself
@@ -14,11 +16,11 @@ import (
 // bytes readable (Linux frees an unlinked inode only when its last
 // descriptor closes), and neither side ever waits for the other.
 type fileRef struct {
-	f    *os.File
+	f    vfs.File
 	refs atomic.Int64
 }
 
-func newFileRef(f *os.File) *fileRef {
+func newFileRef(f vfs.File) *fileRef {
 	r := &fileRef{f: f}
 	r.refs.Store(1)
 	return r
@@ -95,5 +97,5 @@ func (l *Log) ReadRegion(offset int64, maxBytes int, maxOffset int64) (Region, e
 	// still there and the count cannot be zero here.
 	r.seg.logRef.acquire()
 	l.regions.Add(1)
-	return Region{File: r.seg.log, Pos: r.pos, Len: r.n, Next: r.next, ref: r.seg.logRef, open: &l.regions}, nil
+	return Region{File: r.seg.log.OS(), Pos: r.pos, Len: r.n, Next: r.next, ref: r.seg.logRef, open: &l.regions}, nil
 }

@@ -24,6 +24,9 @@ func (l *Log) DeleteRetained() (int, error) {
 	if l.isClosed() {
 		return 0, fmt.Errorf("retention on %s: %w", l.dir, ErrClosed)
 	}
+	if err := l.offline(); err != nil {
+		return 0, fmt.Errorf("retention on %s: %w", l.dir, err)
+	}
 	now := l.now()
 	nowMs := now.UnixMilli()
 	n := l.startBreachedLocked() // how many of the oldest segments go
@@ -57,7 +60,7 @@ func (l *Log) DeleteRetained() (int, error) {
 	if n == len(l.segs) {
 		// Keep a segment to append to: start a fresh one at the log end.
 		if err := l.rollLocked(now); err != nil {
-			return 0, fmt.Errorf("retention on %s: %w", l.dir, err)
+			return 0, fmt.Errorf("retention on %s: %w", l.dir, l.fail(err))
 		}
 	}
 	doomed := l.segs[:n:n]
@@ -196,14 +199,14 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.segs = kept
 	for _, d := range doomed {
 		if err := d.remove(); err != nil {
-			return fmt.Errorf("truncate %s: %w", l.dir, err)
+			return fmt.Errorf("truncate %s: %w", l.dir, l.fail(err))
 		}
 	}
 	if err := s.truncateLog(pos); err != nil {
-		return fmt.Errorf("truncate %s: %w", l.dir, err)
+		return fmt.Errorf("truncate %s: %w", l.dir, l.fail(err))
 	}
 	if _, err := s.recover(l.cfg); err != nil {
-		return fmt.Errorf("truncate %s: rebuild indexes: %w", l.dir, err)
+		return fmt.Errorf("truncate %s: rebuild indexes: %w", l.dir, l.fail(err))
 	}
 	l.end = s.next
 	l.recoveryPoint = min(l.recoveryPoint, l.end)
@@ -227,6 +230,9 @@ func (l *Log) TruncateFullyTo(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("truncate %s to %d: negative offset", l.dir, offset)
 	}
+	if err := l.waitFlushes(); err != nil {
+		return fmt.Errorf("truncate %s: %w", l.dir, err)
+	}
 	return l.truncateFully(offset)
 }
 
@@ -237,12 +243,13 @@ func (l *Log) truncateFully(offset int64) error {
 	// of a segment that starts at offset, which no reader may be reading.
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ns, err := createSegment(l.dir, offset, l.now(), l.cfg)
+	ns, err := createSegment(l.fs, l.dir, offset, l.now(), l.cfg)
 	if err != nil {
-		return fmt.Errorf("truncate %s: %w", l.dir, err)
+		return fmt.Errorf("truncate %s: %w", l.dir, l.fail(err))
 	}
 	old := l.segs
 	l.segs = []*segment{ns}
+	l.dirUnsynced = true
 	l.start, l.end, l.recoveryPoint = offset, offset, offset
 	for _, s := range old {
 		if s.base == offset {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/gokafka/gokafka/storage/vfs"
 )
 
 // File name suffixes of a segment, as Kafka names them.
@@ -28,7 +30,8 @@ func segmentFileName(base int64, suffix string) string {
 type segment struct {
 	base int64
 	dir  string
-	log  *os.File
+	fs   vfs.FS
+	log  vfs.File
 	// logRef counts the users of log: the segment and any Region still
 	// being sent; close drops the segment's reference.
 	logRef *fileRef
@@ -54,8 +57,8 @@ func (s *segment) path(suffix string) string {
 // createSegment makes a new empty segment at base, replacing any leftover
 // files of the same name, with its indexes preallocated and mapped for
 // writing.
-func createSegment(dir string, base int64, now time.Time, cfg Config) (*segment, error) {
-	s := newSegmentShell(dir, base, now)
+func createSegment(fsys vfs.FS, dir string, base int64, now time.Time, cfg Config) (*segment, error) {
+	s := newSegmentShell(fsys, dir, base, now)
 	if err := s.openLog(os.O_RDWR | os.O_CREATE | os.O_TRUNC); err != nil {
 		return nil, err
 	}
@@ -66,10 +69,11 @@ func createSegment(dir string, base int64, now time.Time, cfg Config) (*segment,
 	return s, nil
 }
 
-func newSegmentShell(dir string, base int64, now time.Time) *segment {
+func newSegmentShell(fsys vfs.FS, dir string, base int64, now time.Time) *segment {
 	s := &segment{
 		base:          base,
 		dir:           dir,
+		fs:            fsys,
 		next:          base,
 		maxTs:         -1,
 		offsetOfMaxTs: base,
@@ -77,15 +81,15 @@ func newSegmentShell(dir string, base int64, now time.Time) *segment {
 		index:         offsetIndex{base: base},
 		times:         timeIndex{base: base, last: timeEntry{Timestamp: -1, Offset: base}},
 	}
-	s.index.file.path = s.path(indexSuffix)
-	s.times.file.path = s.path(timeIndexSuffix)
+	s.index.file.path, s.index.file.fs = s.path(indexSuffix), fsys
+	s.times.file.path, s.times.file.fs = s.path(timeIndexSuffix), fsys
 	return s
 }
 
 // openLog opens the .log, the one descriptor a segment keeps.
 func (s *segment) openLog(flags int) error {
 	var err error
-	if s.log, err = os.OpenFile(s.path(logSuffix), flags, 0o644); err != nil {
+	if s.log, err = s.fs.OpenFile(s.path(logSuffix), flags, 0o644); err != nil {
 		return fmt.Errorf("open segment: %w", err)
 	}
 	s.logRef = newFileRef(s.log)
@@ -224,7 +228,7 @@ func (s *segment) close() error {
 func (s *segment) remove() error {
 	errs := []error{s.close()}
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(s.path(suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.fs.Remove(s.path(suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"github.com/gokafka/gokafka/storage/vfs"
 	"slices"
 	"testing"
 )
@@ -119,14 +120,14 @@ func TestTruncateEpochsFromStart(t *testing.T) {
 	}
 	for _, tc := range tests {
 		dir := t.TempDir()
-		if err := writeLeaderEpochs(dir, base); err != nil {
+		if err := writeLeaderEpochs(vfs.Default, dir, base); err != nil {
 			t.Fatal(err)
 		}
-		got, err := TruncateLeaderEpochsFromStart(dir, tc.start)
+		got, err := TruncateLeaderEpochsFromStart(vfs.Default, dir, tc.start)
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("start %d: %v %v, want %v", tc.start, got, err, tc.want)
 		}
-		if onDisk, err := ReadLeaderEpochs(dir); err != nil || !slices.Equal(onDisk, tc.want) {
+		if onDisk, err := ReadLeaderEpochs(vfs.Default, dir); err != nil || !slices.Equal(onDisk, tc.want) {
 			t.Errorf("start %d on disk: %v %v", tc.start, onDisk, err)
 		}
 	}
