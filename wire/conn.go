@@ -178,6 +178,12 @@ func (s *connServer) serve(ctx, wctx context.Context) error {
 				zap.Int16("api_key", hdr.APIKey),
 				zap.Int16("api_version", hdr.APIVersion),
 				zap.Error(err))
+			// Earlier responses still queued go out first: Kafka, which
+			// reads no request before the previous one is answered,
+			// would have sent them before it met this one.
+			if derr := s.drain(); derr != nil {
+				return derr
+			}
 			return fmt.Errorf("handle api key %d version %d: %w", hdr.APIKey, hdr.APIVersion, err)
 		}
 		if resp == nil {

@@ -49,6 +49,10 @@ func (h *deferringHandler) Handle(ctx context.Context, hdr *RequestHeader, req k
 	case *kmsg.ProduceRequest:
 		resp := kmsg.NewPtrProduceResponse()
 		resp.ThrottleMillis = cid
+		if r.Acks == 0 {
+			// As the broker does when an acks=0 produce fails.
+			return nil, errors.New("acks=0 produce failed: closing the connection")
+		}
 		if r.Acks != -1 {
 			return resp, nil
 		}
@@ -250,4 +254,27 @@ func TestServeConnDeferredByteBound(t *testing.T) {
 			t.Fatalf("got correlation id %d, want %d", cid, want)
 		}
 	}
+}
+
+// TestServeConnDeferredBeforeError: when a request fails and closes the
+// connection, the responses queued before it are still written first, as
+// Kafka would have answered them before reading the failing request.
+func TestServeConnDeferredBeforeError(t *testing.T) {
+	h := newDeferringHandler()
+	s := serve(t, ConnConfig{}, h)
+	// Produce 1 waits, produce 2 (acks=1) queues behind it, and produce
+	// 3 (acks=0) fails, which closes the connection.
+	out := append(deferProduceFrame(1, -1), deferProduceFrame(2, 1)...)
+	out = append(out, deferProduceFrame(3, 0)...)
+	if _, err := s.client.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	h.waitHandled(t, 3)
+	close(h.gate(1))
+	for _, want := range []int32{1, 2} {
+		if cid, _ := readResponse(t, s.client); cid != want {
+			t.Fatalf("got correlation id %d, want %d", cid, want)
+		}
+	}
+	expectClosed(t, s.client)
 }
