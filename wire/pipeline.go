@@ -72,10 +72,10 @@ type responseQueue struct {
 	outstanding atomic.Int32
 	// frameBytes is the size of the request frames the queue holds.
 	frameBytes atomic.Int64
-	idle        sync.Cond // signalled when outstanding drops to zero
-	mu          sync.Mutex
-	err         error // the first write error; the writer drops what follows
-	done        chan struct{}
+	idle       sync.Cond // signalled when outstanding drops to zero
+	mu         sync.Mutex
+	err        error // the first write error; the writer drops what follows
+	done       chan struct{}
 }
 
 // busy reports whether responses are still queued.
