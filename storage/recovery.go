@@ -241,8 +241,9 @@ func (s *segment) loadFromIndexes(inactive bool, cfg Config) error {
 // segments from the one holding recoveryPoint on (and always the last one)
 // are scanned with recover; any other segment whose indexes fail their checks
 // is scanned too. A segment cut short by recovery ends the log: the segments
-// after it are deleted, as Kafka does; so does a scanned segment that ends
-// before the next one begins (a crash lost its last whole batches).
+// after it are deleted, as Kafka does; so does a segment scanned after an
+// unclean shutdown that ends before the next one begins above the recovery
+// point (a crash lost its last whole batches).
 func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) ([]*segment, error) {
 	bases, err := listSegmentBases(opts.FS, dir, logger)
 	if err != nil {
@@ -299,14 +300,16 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 			closeAll()
 			return nil, fmt.Errorf("recover %s: %w", s.log.Name(), err)
 		}
-		if !truncated && i < len(segs)-1 && s.next < segs[i+1].base {
+		if !truncated && i >= scanFrom && i < len(segs)-1 && s.next < segs[i+1].base && segs[i+1].base > opts.RecoveryPoint {
 			// A roll starts the next segment where this one ended, so a
-			// scanned segment that ends short of it lost its tail in a
-			// crash (whole batches, or all of it): the log ends here, as
-			// after a torn batch, rather than skip the lost offsets.
-			// (Compaction, which gokafka does not do, can leave such a
-			// gap legitimately; a compacting log would have to tell the
-			// two apart.)
+			// segment scanned after an unclean shutdown that ends short
+			// of it, above the recovery point, lost its tail in the crash
+			// (whole batches, or all of it): the log ends here, as after
+			// a torn batch, rather than skip the lost offsets. Below the
+			// recovery point everything, directory entries included, was
+			// synced, so a gap there is not a lost tail (a segment that
+			// retention failed to remove, compaction) and a segment
+			// scanned only to rebuild its indexes never cuts the log.
 			logger.Warn("segment ends before the next one begins; its tail was lost",
 				zap.String("segment", s.log.Name()), zap.Int64("nextOffset", s.next), zap.Int64("nextSegment", segs[i+1].base))
 			truncated = true

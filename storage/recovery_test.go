@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -419,6 +420,51 @@ func TestRecoveryEndsAtShortSegment(t *testing.T) {
 			last := in[0] + keep
 			got := appended{batches: a.batches[:last], hdrs: a.hdrs[:last]}
 			checkReadsEverything(t, l, &got)
+		})
+	}
+}
+
+// TestRecoveryKeepsGapBelowRecoveryPoint: a segment that ends before the
+// next one begins below the recovery point (synced, directory entries
+// included) is not a crash's lost tail: a segment retention failed to
+// remove whole, or one scanned only because its indexes were lost, never
+// cuts the log, whether the shutdown was clean or not.
+func TestRecoveryKeepsGapBelowRecoveryPoint(t *testing.T) {
+	for _, clean := range []bool{true, false} {
+		t.Run(fmt.Sprintf("clean=%v", clean), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.SegmentBytes = 300
+			src := t.TempDir()
+			l := openLog(t, src, cfg, OpenOptions{})
+			var a appended
+			appendN(t, l, &a, 16, 0)
+			end := l.EndOffset()
+			l.Close()
+			dir := copyDir(t, src)
+			logs := segmentFiles(t, dir, ".log")
+			if len(logs) < 4 {
+				t.Fatalf("only %d segments", len(logs))
+			}
+			// The second segment is gone whole and the first lost its
+			// indexes (a retention pass that failed half way), so the
+			// first is scanned and ends before the third begins.
+			if err := os.Remove(filepath.Join(dir, logs[1])); err != nil {
+				t.Fatal(err)
+			}
+			base0, _ := parseSegmentName(logs[0], logSuffix)
+			for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+				if err := os.Remove(filepath.Join(dir, segmentFileName(base0, suffix))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l = openLog(t, dir, cfg, OpenOptions{CleanShutdown: clean, RecoveryPoint: end})
+			defer l.Close()
+			if l.EndOffset() != end {
+				t.Fatalf("end %d after reopening, want %d: a gap below the recovery point cut the log", l.EndOffset(), end)
+			}
+			if n := len(segmentFiles(t, dir, ".log")); n != len(logs)-1 {
+				t.Fatalf("%d segments after reopening, want %d", n, len(logs)-1)
+			}
 		})
 	}
 }
