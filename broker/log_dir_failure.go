@@ -49,12 +49,15 @@ func (s *Server) handleLogDirFailures(ctx context.Context, fatal func(error)) {
 			}
 			s.logger.Error(fmt.Sprintf("stopped serving replicas in dir %s", dir),
 				zap.String("log_dir", dir), zap.Int("partitions", len(tps)), zap.Stringers("offline", tps))
-			s.notifyLogDirEvent(ctx)
+			// With no dir left the broker stops at once, without
+			// waiting for ZooKeeper to take the notification (its
+			// session's end tells the controller instead).
 			if len(s.dirs.OnlinePaths()) == 0 {
 				s.logger.Error("shutting down the broker: all log dirs are offline", zap.Strings("log_dirs", s.dirs.OfflinePaths()))
 				fatal(fmt.Errorf("%w: %v", errAllLogDirsOffline, s.dirs.OfflinePaths()))
 				return
 			}
+			s.notifyLogDirEvent(ctx)
 		}
 	}
 }
