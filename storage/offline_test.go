@@ -200,3 +200,32 @@ func TestTakeOffline(t *testing.T) {
 		t.Fatalf("the active index was trimmed at the close of an offline log (%v)", err)
 	}
 }
+
+// TestSegmentRemovalFailureTakesLogOffline: a segment below a moved log
+// start that cannot be deleted takes the log offline, as a failed write
+// does, instead of leaving its files behind with the log still writing.
+func TestSegmentRemovalFailureTakesLogOffline(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "t-0")
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 300
+	fsys := vfs.NewFaulty(nil)
+	var reports atomic.Int32
+	l := openLog(t, dir, cfg, OpenOptions{FS: fsys, OnOffline: func(error) { reports.Add(1) }})
+	var a appended
+	for l.segmentCount() < 3 {
+		appendN(t, l, &a, 1, 1000)
+	}
+	fsys.Inject(vfs.OpRemove, dir, syscall.EIO)
+	_, err := l.IncrementStartOffset(l.EndOffset() - 1)
+	if !errors.Is(err, ErrOffline) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("moving the log start with removals failing: %v, want ErrOffline wrapping EIO", err)
+	}
+	if n := reports.Load(); n != 1 {
+		t.Fatalf("OnOffline called %d times, want once", n)
+	}
+	fsys.Clear()
+	tb := testBatch{base: l.EndOffset(), records: 1, ts: 9000, valueSize: 3, pid: -1}
+	if err := l.Append(tb.encode(), tb.info()); !errors.Is(err, ErrOffline) {
+		t.Fatalf("Append after the failed removal: %v, want ErrOffline", err)
+	}
+}

@@ -71,8 +71,11 @@ func (l *Log) DeleteRetained() (int, error) {
 	var firstErr error
 	for _, s := range doomed {
 		l.logger.Info("deleting segment past retention or below the log start offset", zap.Int64("base", s.base), zap.Int64("size", s.size), zap.Int64("maxTimestamp", s.maxTs))
+		// A segment that cannot be removed takes the log offline, as
+		// any failed write does (Kafka's IOException on delete): its
+		// files would otherwise outlive the log start they sit below.
 		if err := s.remove(); err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("retention on %s: %w", l.dir, err)
+			firstErr = fmt.Errorf("retention on %s: %w", l.dir, l.fail(err))
 		}
 	}
 	if l.producers != nil {
@@ -137,7 +140,7 @@ func (l *Log) IncrementStartOffset(offset int64) (bool, error) {
 		for _, s := range doomed {
 			l.logger.Info("deleting segment below the log start offset", zap.Int64("base", s.base), zap.Int64("log_start_offset", offset))
 			if err := s.remove(); err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("move log start of %s: %w", l.dir, err)
+				firstErr = fmt.Errorf("move log start of %s: %w", l.dir, l.fail(err))
 			}
 		}
 	}
@@ -260,7 +263,7 @@ func (l *Log) truncateFully(offset int64) error {
 			continue
 		}
 		if err := s.remove(); err != nil {
-			return fmt.Errorf("truncate %s: %w", l.dir, err)
+			return fmt.Errorf("truncate %s: %w", l.dir, l.fail(err))
 		}
 	}
 	l.producers.replaceWith(&ProducerState{})
