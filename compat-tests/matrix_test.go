@@ -89,6 +89,10 @@ type matrixClient struct {
 	absent func() string
 	// lacks maps the features the client has no API for to why.
 	lacks map[string]string
+	// produceOnly maps the produce features whose records the client
+	// writes but cannot read back to why: it prints nothing, and the
+	// harness reads what it wrote with franz-go.
+	produceOnly map[string]string
 	// run does one feature and returns the lines it printed.
 	run func(ctx context.Context, c matrixCase) ([]string, error)
 }
@@ -180,6 +184,10 @@ func matrixClients() []matrixClient {
 func (e *matrixEnv) runCase(t *testing.T, cl matrixClient, feature string) {
 	c := matrixCase{Addr: e.b.Addr(), Feature: feature, Topic: "m-" + cl.name + "-" + feature, Group: "mg-" + cl.name + "-" + feature}
 	want := e.prepare(t, c)
+	if why, ok := cl.produceOnly[feature]; ok {
+		t.Logf("matrix note: %s writes only, read back with franz-go: %s", cl.name, why)
+		want = nil
+	}
 	got, err := cl.run(testCtx(t), c)
 	if err != nil {
 		t.Fatalf("%s %s: %v\nprinted:\n%s", cl.name, feature, err, strings.Join(got, "\n"))
