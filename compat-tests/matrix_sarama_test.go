@@ -156,13 +156,18 @@ func runSarama(ctx context.Context, c matrixCase) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: c.Topic, ConfigNames: []string{"retention.ms"}})
+		res, err := adm.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: c.Topic, ConfigNames: []string{"retention.ms"}}}, sarama.DescribeConfigsOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("describe configs: %w", err)
 		}
 		var lines []string
-		for _, e := range entries {
-			lines = append(lines, e.Name+"="+e.Value)
+		for _, r := range res {
+			if r.ErrorCode != sarama.ErrNoError {
+				return lines, fmt.Errorf("describe configs of %s: %w: %s", r.Name, r.ErrorCode, r.ErrorMsg)
+			}
+			for _, e := range r.Configs {
+				lines = append(lines, e.Name+"="+e.Value)
+			}
 		}
 		return lines, nil
 	case f == "alter-configs":

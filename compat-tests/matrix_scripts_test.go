@@ -21,10 +21,11 @@ import (
 // with `npm ci`.
 const kafkajsDir = "node"
 
-// runLines runs a command and returns its stdout as lines, or an error
-// carrying its stderr.
-func runLines(ctx context.Context, name string, args ...string) ([]string, error) {
+// runLines runs a command with stdin and returns its stdout as lines, or
+// an error carrying its stderr.
+func runLines(ctx context.Context, stdin, name string, args ...string) ([]string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -65,7 +66,7 @@ func pythonMatrixClient(name, module, pkg, script string, lacks, produceOnly map
 		lacks:       lacks,
 		produceOnly: produceOnly,
 		run: func(ctx context.Context, c matrixCase) ([]string, error) {
-			return runLines(ctx, systemPython, filepath.Join("testdata", script), c.Addr, c.Feature, c.Topic, c.Group)
+			return runLines(ctx, "", systemPython, filepath.Join("testdata", script), c.Addr, c.Feature, c.Topic, c.Group)
 		},
 	}
 }
@@ -84,7 +85,7 @@ func kafkaPythonMatrixClient() matrixClient {
 		"idempotent": "kafka-python 2.0 has no idempotent producer",
 	}, map[string]string{
 		"zstd": "kafka-python 2.0 fetches with Fetch v4, and zstd batches need v10 (KIP-110): " +
-			"Kafka and gokafka answer UNSUPPORTED_COMPRESSION_TYPE, which kafka-python retries forever",
+			"Kafka and gokafka answer UNSUPPORTED_COMPRESSION_TYPE (76), which kafka-python 2.0 takes for an unknown error and refetches forever",
 	})
 }
 
@@ -104,7 +105,7 @@ func kafkajsMatrixClient() matrixClient {
 		},
 		lacks: map[string]string{"zstd": "kafkajs has no zstd codec without the native @kafkajs/zstd plugin, which is not installed"},
 		run: func(ctx context.Context, c matrixCase) ([]string, error) {
-			return runLines(ctx, "node", filepath.Join(kafkajsDir, "matrix.js"), c.Addr, c.Feature, c.Topic, c.Group)
+			return runLines(ctx, "", "node", filepath.Join(kafkajsDir, "matrix.js"), c.Addr, c.Feature, c.Topic, c.Group)
 		},
 	}
 }
@@ -130,21 +131,9 @@ const kcatLineFormat = `%o|%k|%s|%h|\n`
 
 func runKcat(ctx context.Context, c matrixCase) ([]string, error) {
 	kc := func(stdin string, args ...string) ([]string, error) {
-		cctx, cancel := context.WithTimeout(ctx, kcatTimeout)
+		kctx, cancel := context.WithTimeout(ctx, kcatTimeout)
 		defer cancel()
-		cmd := exec.CommandContext(cctx, kcatPath, append([]string{"-b", c.Addr}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		var lines []string
-		if s := strings.TrimRight(out.String(), "\n"); s != "" {
-			lines = strings.Split(s, "\n")
-		}
-		if err != nil {
-			return lines, fmt.Errorf("kcat %s: %w\nstderr:\n%s", strings.Join(args, " "), err, errOut.String())
-		}
-		return lines, nil
+		return runLines(kctx, stdin, kcatPath, append([]string{"-b", c.Addr}, args...)...)
 	}
 	consume := func(offset string, n int) ([]string, error) {
 		return kc("", "-C", "-t", c.Topic, "-p", "0", "-o", offset, "-c", strconv.Itoa(n), "-e", "-q", "-f", kcatLineFormat)
@@ -158,19 +147,7 @@ func runKcat(ctx context.Context, c matrixCase) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		var md struct {
-			Brokers []struct {
-				ID   int32  `json:"id"`
-				Name string `json:"name"`
-			} `json:"brokers"`
-			Topics []struct {
-				Topic      string `json:"topic"`
-				Partitions []struct {
-					Partition int32 `json:"partition"`
-					Leader    int32 `json:"leader"`
-				} `json:"partitions"`
-			} `json:"topics"`
-		}
+		var md kcatMetadata
 		if err := json.Unmarshal([]byte(strings.Join(out, "\n")), &md); err != nil {
 			return nil, fmt.Errorf("kcat -L -J: %w", err)
 		}

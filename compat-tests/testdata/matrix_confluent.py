@@ -1,30 +1,27 @@
 """One feature of gokafka's client matrix with confluent-kafka (librdkafka).
 
-Usage: python3 matrix_confluent.py ADDR FEATURE TOPIC GROUP
+Usage: python3 matrix_confluent.py ADDR FEATURE TOPIC GROUP (matrix_common.py)
 Prints the lines compat-tests/matrix_test.go expects for FEATURE; exits
 non-zero on any client error.
 """
+import os
 import sys
 
 from confluent_kafka import Consumer, OFFSET_BEGINNING, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-ADDR, FEATURE, TOPIC, GROUP = sys.argv[1:5]
-CODECS = ('gzip', 'snappy', 'lz4', 'zstd')
-PRODUCED, PREPARED, FROM_OFFSET, GROUP_FIRST = 5, 10, 6, 4
-TS_BASE = 1700000000000
-PAD = '0123456789' * 7
-TIMEOUT = 60
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import matrix_common  # noqa: E402
+from matrix_common import (  # noqa: E402
+    ADDR, ALTERED, CODECS, FEATURE, FROM_OFFSET, GROUP, GROUP_FIRST, PREPARED, PRODUCED, TIMEOUT, TOPIC, TS_BASE, value)
 
 
 def fail(msg):
-    sys.exit('confluent-kafka %s: %s' % (FEATURE, msg))
+    matrix_common.fail('confluent-kafka', msg)
 
 
 def line(m):
-    headers = ','.join('%s=%s' % (k, v.decode()) for k, v in (m.headers() or []))
-    ts = str(m.timestamp()[1]) if FEATURE == 'timestamps' else ''
-    print('%d|%s|%s|%s|%s' % (m.offset(), m.key().decode(), m.value().decode(), headers, ts))
+    matrix_common.line(m.offset(), m.key(), m.value(), m.headers(), m.timestamp()[1])
 
 
 def consumer(extra=None):
@@ -73,7 +70,7 @@ def produce():
             kwargs['headers'] = [('h', str(i).encode())]
         if FEATURE == 'timestamps':
             kwargs['timestamp'] = TS_BASE + i * 1000
-        p.produce(TOPIC, key=b'k%d' % i, value=('v%d-%s' % (i, PAD)).encode(), partition=0,
+        p.produce(TOPIC, key=b'k%d' % i, value=value(i), partition=0,
                   on_delivery=report, **kwargs)
     if p.flush(TIMEOUT) != 0 or errors:
         fail('produce: %s' % errors)
@@ -128,7 +125,7 @@ def main():
         for f in admin.describe_configs([ConfigResource('topic', TOPIC)]).values():
             print('retention.ms=' + f.result(TIMEOUT)['retention.ms'].value)
     elif FEATURE == 'alter-configs':
-        res = ConfigResource('topic', TOPIC, set_config={'retention.ms': '7200000'})
+        res = ConfigResource('topic', TOPIC, set_config={'retention.ms': ALTERED})
         for f in admin.alter_configs([res]).values():
             f.result(TIMEOUT)
         print('altered')

@@ -1,31 +1,28 @@
 """One feature of gokafka's client matrix with kafka-python.
 
-Usage: python3 matrix_kafka_python.py ADDR FEATURE TOPIC GROUP
+Usage: python3 matrix_kafka_python.py ADDR FEATURE TOPIC GROUP (matrix_common.py)
 Prints the lines compat-tests/matrix_test.go expects for FEATURE; exits
 non-zero on any client error.
 """
+import os
 import sys
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 
-ADDR, FEATURE, TOPIC, GROUP = sys.argv[1:5]
-CODECS = ('gzip', 'snappy', 'lz4', 'zstd')
-PRODUCED, PREPARED, FROM_OFFSET, GROUP_FIRST = 5, 10, 6, 4
-TS_BASE = 1700000000000
-PAD = '0123456789' * 7
-TIMEOUT = 60
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import matrix_common  # noqa: E402
+from matrix_common import (  # noqa: E402
+    ADDR, ALTERED, CODECS, FEATURE, FROM_OFFSET, GROUP, GROUP_FIRST, PREPARED, PRODUCED, TIMEOUT, TOPIC, TS_BASE, value)
 
 
 def fail(msg):
-    sys.exit('kafka-python %s: %s' % (FEATURE, msg))
+    matrix_common.fail('kafka-python', msg)
 
 
 def line(m):
-    headers = ','.join('%s=%s' % (k, v.decode()) for k, v in (m.headers or []))
-    ts = str(m.timestamp) if FEATURE == 'timestamps' else ''
-    print('%d|%s|%s|%s|%s' % (m.offset, m.key.decode(), m.value.decode(), headers, ts))
+    matrix_common.line(m.offset, m.key, m.value, m.headers, m.timestamp)
 
 
 def consumer(group=None, topics=()):
@@ -70,7 +67,7 @@ def produce():
             kwargs['headers'] = [('h', str(i).encode())]
         if FEATURE == 'timestamps':
             kwargs['timestamp_ms'] = TS_BASE + i * 1000
-        futures.append(p.send(TOPIC, key=b'k%d' % i, value=('v%d-%s' % (i, PAD)).encode(), partition=0, **kwargs))
+        futures.append(p.send(TOPIC, key=b'k%d' % i, value=value(i), partition=0, **kwargs))
     for f in futures:
         f.get(timeout=TIMEOUT)
     p.close()
@@ -136,7 +133,7 @@ def main():
                     if entry[0] == 'retention.ms':
                         print('retention.ms=' + entry[1])
     elif FEATURE == 'alter-configs':
-        resp = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, TOPIC, configs={'retention.ms': '7200000'})])
+        resp = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, TOPIC, configs={'retention.ms': ALTERED})])
         check_errors(resp.resources)
         print('altered')
     else:
