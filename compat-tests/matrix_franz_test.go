@@ -98,17 +98,11 @@ func runFranz(ctx context.Context, c matrixCase) ([]string, error) {
 		}
 		return franzRead(ctx, c, matrixPrepared-matrixFromOffset, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: {0: kgo.NewOffset().At(o.Offset)}}))
 	case f == "group-commit-resume":
-		group := []kgo.Opt{kgo.ConsumerGroup(c.Group), kgo.ConsumeTopics(c.Topic), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
-		first, err := franzRead(ctx, c, matrixGroupFirst, group...)
+		first, err := franzGroupRead(ctx, c, matrixGroupFirst, true)
 		if err != nil {
 			return first, err
 		}
-		var offs kadm.Offsets
-		offs.AddOffset(c.Topic, 0, matrixGroupFirst, -1)
-		if resp, err := adm.CommitOffsets(ctx, c.Group, offs); err != nil || resp.Error() != nil {
-			return first, fmt.Errorf("commit: %w", errors.Join(err, resp.Error()))
-		}
-		second, err := franzRead(ctx, c, 1, group...)
+		second, err := franzGroupRead(ctx, c, 1, false)
 		return append(first, second...), err
 	case f == "list-groups-offsets":
 		groups, err := adm.ListGroups(ctx)
@@ -162,22 +156,50 @@ func franzRead(ctx context.Context, c matrixCase, n int, opts ...kgo.Opt) ([]str
 		return nil, fmt.Errorf("new consumer: %w", err)
 	}
 	defer cl.Close()
+	lines, _, err := franzPoll(ctx, cl, c.Feature, n)
+	return lines, err
+}
+
+// franzGroupRead joins c.Group, reads n records, commits the offset after
+// the last if commit, and leaves.
+func franzGroupRead(ctx context.Context, c matrixCase, n int, commit bool) ([]string, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.ConsumerGroup(c.Group), kgo.ConsumeTopics(c.Topic), kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return nil, fmt.Errorf("new group consumer: %w", err)
+	}
+	defer cl.Close()
+	lines, last, err := franzPoll(ctx, cl, c.Feature, n)
+	if err != nil || !commit {
+		return lines, err
+	}
+	if err := cl.CommitRecords(ctx, last); err != nil {
+		return lines, fmt.Errorf("commit: %w", err)
+	}
+	return lines, nil
+}
+
+// franzPoll polls n records from cl and returns their lines and the last.
+func franzPoll(ctx context.Context, cl *kgo.Client, feature string, n int) ([]string, *kgo.Record, error) {
 	var lines []string
+	var last *kgo.Record
 	for len(lines) < n {
 		fs := cl.PollRecords(ctx, n-len(lines))
 		if err := ctx.Err(); err != nil {
-			return lines, fmt.Errorf("read %d of %d records: %w", len(lines), n, err)
+			return lines, last, fmt.Errorf("read %d of %d records: %w", len(lines), n, err)
 		}
 		if err := fs.Err(); err != nil {
-			return lines, fmt.Errorf("fetch: %w", err)
+			return lines, last, fmt.Errorf("fetch: %w", err)
 		}
 		for _, r := range fs.Records() {
 			ts := ""
-			if c.Feature == "timestamps" {
+			if feature == "timestamps" {
 				ts = strconv.FormatInt(r.Timestamp.UnixMilli(), 10)
 			}
 			lines = append(lines, matrixLine(r.Offset, string(r.Key), string(r.Value), headerPairs(r.Headers), ts))
+			last = r
 		}
 	}
-	return lines, nil
+	return lines, last, nil
 }
