@@ -8,12 +8,22 @@
 const { Kafka, CompressionTypes, CompressionCodecs, ConfigResourceTypes, logLevel } = require('kafkajs');
 const SnappyCodec = require('kafkajs-snappy');
 const LZ4Codec = require('kafkajs-lz4');
+const zstd = require('@bokuweb/zstd-wasm');
 
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
 CompressionCodecs[CompressionTypes.LZ4] = new LZ4Codec().codec;
+// kafkajs ships no zstd codec and its @kafkajs/zstd is a native addon: this
+// one is zstd compiled to WebAssembly (zstd.init() loads it, in main). A
+// kafkajs codec is a factory of { compress(encoder), decompress(buffer) }.
+CompressionCodecs[CompressionTypes.ZSTD] = () => ({
+  compress: async (encoder) => Buffer.from(zstd.compress(encoder.buffer, 3)),
+  decompress: async (buffer) => Buffer.from(zstd.decompress(buffer)),
+});
 
 const [addr, feature, topic, group] = process.argv.slice(2);
-const codecs = { gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4 };
+const codecs = {
+  gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD,
+};
 const PRODUCED = 5, PREPARED = 10, FROM_OFFSET = 6, GROUP_FIRST = 4;
 const TS_BASE = 1700000000000;
 const PAD = '0123456789'.repeat(7);
@@ -73,6 +83,7 @@ async function produce() {
 }
 
 async function main() {
+  await zstd.init();
   const admin = kafka.admin();
   await admin.connect();
   switch (feature) {
@@ -91,7 +102,7 @@ async function main() {
       await admin.deleteTopics({ topics: [topic] });
       console.log(`deleted ${topic}`);
       break;
-    case 'gzip': case 'snappy': case 'lz4': case 'keys': case 'headers': case 'timestamps': case 'idempotent':
+    case 'gzip': case 'snappy': case 'lz4': case 'zstd': case 'keys': case 'headers': case 'timestamps': case 'idempotent':
       await produce();
       break;
     case 'from-offset':
