@@ -89,8 +89,9 @@ func kafkaPythonMatrixClient() matrixClient {
 	})
 }
 
-// kafkajsMatrixClient is kafkajs (with the kafkajs-snappy and kafkajs-lz4
-// codecs, and a zstd codec on @bokuweb/zstd-wasm) from npm, under node/.
+// kafkajsMatrixClient is kafkajs from npm, under node/, with the
+// kafkajs-snappy codec and lz4 and zstd codecs of node/matrix.js (on lz4js
+// and @bokuweb/zstd-wasm).
 func kafkajsMatrixClient() matrixClient {
 	return matrixClient{
 		name: "kafkajs",

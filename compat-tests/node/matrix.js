@@ -7,14 +7,19 @@
 
 const { Kafka, CompressionTypes, CompressionCodecs, ConfigResourceTypes, logLevel } = require('kafkajs');
 const SnappyCodec = require('kafkajs-snappy');
-const LZ4Codec = require('kafkajs-lz4');
+const lz4 = require('lz4js');
 const zstd = require('@bokuweb/zstd-wasm');
 
+// kafkajs ships only gzip. A codec is a factory of { compress(encoder),
+// decompress(buffer) }. lz4 and zstd are written here on pure JavaScript
+// and WebAssembly implementations, because kafkajs-lz4 and @kafkajs/zstd
+// are native addons that npm would have to build.
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
-CompressionCodecs[CompressionTypes.LZ4] = new LZ4Codec().codec;
-// kafkajs ships no zstd codec and its @kafkajs/zstd is a native addon: this
-// one is zstd compiled to WebAssembly (zstd.init() loads it, in main). A
-// kafkajs codec is a factory of { compress(encoder), decompress(buffer) }.
+CompressionCodecs[CompressionTypes.LZ4] = () => ({
+  compress: async (encoder) => Buffer.from(lz4.compress(encoder.buffer)),
+  decompress: async (buffer) => Buffer.from(lz4.decompress(buffer)),
+});
+// zstd.init(), in main, loads the WebAssembly module.
 CompressionCodecs[CompressionTypes.ZSTD] = () => ({
   compress: async (encoder) => Buffer.from(zstd.compress(encoder.buffer, 3)),
   decompress: async (buffer) => Buffer.from(zstd.decompress(buffer)),
