@@ -33,14 +33,27 @@ import (
 // client that is not installed skips all its cells, unless
 // GOKAFKA_COMPAT_REQUIRE_ALL=1 (set by .ci/run), when it fails them.
 
-// matrixFeatures are the matrix's columns, in order.
-var matrixFeatures = []string{
-	"metadata", "create-delete-topics",
-	"gzip", "snappy", "lz4", "zstd",
-	"keys", "headers", "timestamps", "idempotent",
-	"from-offset", "from-timestamp",
-	"group-commit-resume", "list-groups-offsets",
-	"describe-configs", "alter-configs",
+// matrixFeatures are the matrix's columns, in order, with what each checks
+// (TestMatrix logs these "matrix feature" lines for MATRIX.md's legend).
+// Every produced record has a key and a compressible value; a record the
+// client prints is checked field by field.
+var matrixFeatures = []struct{ name, about string }{
+	{"metadata", "brokers and a 3-partition topic's leaders, as the client's metadata API reports them"},
+	{"create-delete-topics", "the client creates a 2-partition topic and deletes it; the broker lists it no more"},
+	{"gzip", "produce and read back 5 records in this codec; the batches are stored in it"},
+	{"snappy", "as gzip"},
+	{"lz4", "as gzip"},
+	{"zstd", "as gzip (Produce v7 and Fetch v10 at least, KIP-110)"},
+	{"keys", "produce and read back 5 keyed records, uncompressed"},
+	{"headers", "as keys, each record with a header of its own"},
+	{"timestamps", "as keys, with create times the client sets and reads back"},
+	{"idempotent", "as keys, with the idempotent producer; the batches carry a producer id"},
+	{"from-offset", "read a partition from offset 6 of 10 records"},
+	{"from-timestamp", "look up the offset of a timestamp (ListOffsets) and read from it"},
+	{"group-commit-resume", "a group member reads 4 records, commits and leaves; the next member resumes at offset 4"},
+	{"list-groups-offsets", "list the groups and fetch a group's committed offsets with the client's admin API"},
+	{"describe-configs", "describe a topic's configs: retention.ms set at creation"},
+	{"alter-configs", "set a topic's retention.ms (AlterConfigs or IncrementalAlterConfigs); the broker describes it"},
 }
 
 // matrixCodecs maps codec features to the batch attribute of the codec.
@@ -150,10 +163,14 @@ type matrixEnv struct {
 func TestMatrix(t *testing.T) {
 	_, b := startBroker(t, map[string]string{"group.initial.rebalance.delay.ms": "0"})
 	env := &matrixEnv{b: b, adm: newAdmin(t, b)}
+	for _, f := range matrixFeatures {
+		t.Logf("matrix feature %s: %s", f.name, f.about)
+	}
 	for _, cl := range matrixClients() {
 		t.Run(cl.name, func(t *testing.T) {
 			absent := cl.absent()
-			for _, feature := range matrixFeatures {
+			for _, f := range matrixFeatures {
+				feature := f.name
 				t.Run(feature, func(t *testing.T) {
 					if absent != "" {
 						if os.Getenv(requireAllEnv) == "1" {

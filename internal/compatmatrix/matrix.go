@@ -30,6 +30,10 @@ const matrixTest = "TestMatrix"
 // notePrefix marks a test log line that explains a passing cell.
 const notePrefix = "matrix note: "
 
+// featurePrefix marks TestMatrix's log line that says what a column checks:
+// "matrix feature <name>: <what it checks>".
+const featurePrefix = "matrix feature "
+
 // event is one line of `go test -json` (cmd/test2json's TestEvent).
 type event struct {
 	Action string
@@ -62,11 +66,13 @@ type matrix struct {
 	clients  []string
 	features []string
 	cells    map[[2]string]*cell
+	// about says what each feature checks, from TestMatrix's log.
+	about map[string]string
 }
 
 // parse reads `go test -json` output and returns the matrix's cells.
 func parse(r io.Reader) (*matrix, error) {
-	m := &matrix{cells: map[[2]string]*cell{}}
+	m := &matrix{cells: map[[2]string]*cell{}, about: map[string]string{}}
 	output := map[[2]string][]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
@@ -77,6 +83,14 @@ func parse(r io.Reader) (*matrix, error) {
 		var ev event
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if ev.Test == matrixTest && ev.Action == "output" {
+			if _, about, ok := strings.Cut(ev.Output, featurePrefix); ok {
+				if name, text, ok := strings.Cut(strings.TrimSpace(about), ": "); ok {
+					m.about[name] = text
+				}
+			}
+			continue
 		}
 		parts := strings.Split(ev.Test, "/")
 		if len(parts) != 3 || parts[0] != matrixTest {
@@ -191,6 +205,14 @@ func (m *matrix) render(w io.Writer, versions map[string]string) error {
 			fmt.Fprintf(&b, " %s |", text)
 		}
 		b.WriteString("\n")
+	}
+	b.WriteString("\nWhat each column checks:\n\n")
+	for _, f := range m.features {
+		about := m.about[f]
+		if about == "" {
+			about = "(not described)"
+		}
+		fmt.Fprintf(&b, "- **%s**: %s\n", f, about)
 	}
 	if len(notes) > 0 {
 		b.WriteString("\nNotes:\n\n")

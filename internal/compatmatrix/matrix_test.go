@@ -11,6 +11,7 @@ import (
 // ended, and tests that are not cells.
 const events = `# github.com/gokafka/gokafka/compat-tests
 {"Action":"run","Test":"TestMatrix"}
+{"Action":"output","Test":"TestMatrix","Output":"    matrix_test.go:155: matrix feature metadata: brokers and leaders\n"}
 {"Action":"run","Test":"TestMatrix/franz-go"}
 {"Action":"run","Test":"TestMatrix/franz-go/metadata"}
 {"Action":"output","Test":"TestMatrix/franz-go/metadata","Output":"    matrix_test.go:188: matrix note: read back with franz-go\n"}
@@ -92,6 +93,8 @@ func TestRender(t *testing.T) {
 		"| kcat | unknown | **FAIL** | **NOT RUN** |",
 		"1. franz-go, metadata: read back with franz-go",
 		"2. franz-go, zstd: franz-go has no API for this: none",
+		"- **metadata**: brokers and leaders",
+		"- **zstd**: (not described)",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("rendered matrix lacks %q:\n%s", want, b.String())
