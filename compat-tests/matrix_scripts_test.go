@@ -74,7 +74,13 @@ func pythonMatrixClient(name, module, pkg, script string, lacks, produceOnly map
 // confluentMatrixClient is confluent-kafka-python (librdkafka) from Debian's
 // python3-confluent-kafka.
 func confluentMatrixClient() matrixClient {
-	return pythonMatrixClient("confluent-kafka-python", "confluent_kafka", "python3-confluent-kafka", "matrix_confluent.py", nil, nil)
+	cl := pythonMatrixClient("confluent-kafka-python", "confluent_kafka", "python3-confluent-kafka", "matrix_confluent.py", nil, nil)
+	cl.notes = map[string]string{
+		"list-groups-offsets": "groups from AdminClient.list_groups, offsets from Consumer.committed: " +
+			"1.7 has no AdminClient.list_consumer_group_offsets",
+		"alter-configs": "AdminClient.alter_configs (AlterConfigs: 1.7 has no incremental variant)",
+	}
+	return cl
 }
 
 // kafkaPythonMatrixClient is kafka-python from Debian's python3-kafka; its
@@ -103,6 +109,11 @@ func kafkajsMatrixClient() matrixClient {
 				return fmt.Sprintf("kafkajs is not installed: run `npm ci --ignore-scripts --prefix compat-tests/%s` (.ci/run does)", kafkajsDir)
 			}
 			return ""
+		},
+		notes: map[string]string{
+			"snappy": "kafkajs ships only gzip: snappy through the kafkajs-snappy codec",
+			"lz4":    "kafkajs ships only gzip: lz4 through a codec on lz4js, in node/matrix.js",
+			"zstd":   "kafkajs ships only gzip: zstd through a codec on @bokuweb/zstd-wasm, in node/matrix.js",
 		},
 		run: func(ctx context.Context, c matrixCase) ([]string, error) {
 			return runLines(ctx, "", "node", filepath.Join(kafkajsDir, "matrix.js"), c.Addr, c.Feature, c.Topic, c.Group)

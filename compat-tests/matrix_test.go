@@ -106,6 +106,9 @@ type matrixClient struct {
 	// writes but cannot read back to why: it prints nothing, and the
 	// harness reads what it wrote with franz-go.
 	produceOnly map[string]string
+	// notes say how the client does a feature where that is not obvious
+	// (MATRIX.md shows them).
+	notes map[string]string
 	// run does one feature and returns the lines it printed.
 	run func(ctx context.Context, c matrixCase) ([]string, error)
 }
@@ -201,6 +204,9 @@ func matrixClients() []matrixClient {
 func (e *matrixEnv) runCase(t *testing.T, cl matrixClient, feature string) {
 	c := matrixCase{Addr: e.b.Addr(), Feature: feature, Topic: "m-" + cl.name + "-" + feature, Group: "mg-" + cl.name + "-" + feature}
 	want := e.prepare(t, c)
+	if note, ok := cl.notes[feature]; ok {
+		t.Logf("matrix note: %s", note)
+	}
 	if why, ok := cl.produceOnly[feature]; ok {
 		t.Logf("matrix note: %s writes only, read back with franz-go: %s", cl.name, why)
 		want = nil
