@@ -166,8 +166,10 @@ type matrixEnv struct {
 func TestMatrix(t *testing.T) {
 	_, b := startBroker(t, map[string]string{"group.initial.rebalance.delay.ms": "0"})
 	env := &matrixEnv{b: b, adm: newAdmin(t, b)}
-	for _, f := range matrixFeatures {
-		t.Logf("matrix feature %s: %s", f.name, f.about)
+	if testing.Verbose() { // -json too: for MATRIX.md, not for a failure's log
+		for _, f := range matrixFeatures {
+			t.Logf("matrix feature %s: %s", f.name, f.about)
+		}
 	}
 	for _, cl := range matrixClients() {
 		t.Run(cl.name, func(t *testing.T) {
