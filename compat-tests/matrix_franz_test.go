@@ -98,12 +98,7 @@ func runFranz(ctx context.Context, c matrixCase) ([]string, error) {
 		}
 		return franzRead(ctx, c, matrixPrepared-matrixFromOffset, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: {0: kgo.NewOffset().At(o.Offset)}}))
 	case f == "group-commit-resume":
-		first, err := franzGroupRead(ctx, c, matrixGroupFirst, true)
-		if err != nil {
-			return first, err
-		}
-		second, err := franzGroupRead(ctx, c, 1, false)
-		return append(first, second...), err
+		return groupCommitResume(ctx, c, franzGroupRead)
 	case f == "list-groups-offsets":
 		groups, err := adm.ListGroups(ctx)
 		if err != nil {

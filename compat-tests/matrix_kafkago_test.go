@@ -91,12 +91,7 @@ func runKafkaGo(ctx context.Context, c matrixCase) ([]string, error) {
 		at := time.UnixMilli(matrixTimestamp(matrixFromOffset) - 500)
 		return kafkaGoRead(ctx, c, func(r *kafkago.Reader) error { return r.SetOffsetAt(ctx, at) }, matrixPrepared-matrixFromOffset)
 	case f == "group-commit-resume":
-		first, err := kafkaGoGroupRead(ctx, c, matrixGroupFirst, true)
-		if err != nil {
-			return first, err
-		}
-		second, err := kafkaGoGroupRead(ctx, c, 1, false)
-		return append(first, second...), err
+		return groupCommitResume(ctx, c, kafkaGoGroupRead)
 	case f == "list-groups-offsets":
 		gr, err := client.ListGroups(ctx, &kafkago.ListGroupsRequest{})
 		if err == nil {

@@ -122,12 +122,7 @@ func runSarama(ctx context.Context, c matrixCase) ([]string, error) {
 		}
 		return saramaRead(ctx, client, c, off, matrixPrepared-matrixFromOffset)
 	case f == "group-commit-resume":
-		first, err := saramaGroupRead(ctx, c, matrixGroupFirst, true)
-		if err != nil {
-			return first, err
-		}
-		second, err := saramaGroupRead(ctx, c, 1, false)
-		return append(first, second...), err
+		return groupCommitResume(ctx, c, saramaGroupRead)
 	case f == "list-groups-offsets":
 		adm, err := admin()
 		if err != nil {

@@ -156,6 +156,21 @@ func isProduceFeature(feature string) bool {
 	return codec || feature == "keys" || feature == "headers" || feature == "timestamps" || feature == "idempotent"
 }
 
+// groupRead joins c.Group, reads n records (printing their lines), commits
+// the offset after the last if commit, and leaves.
+type groupRead func(ctx context.Context, c matrixCase, n int, commit bool) ([]string, error)
+
+// groupCommitResume is the group-commit-resume feature of a Go client: one
+// member reads and commits matrixGroupFirst records, the next reads one.
+func groupCommitResume(ctx context.Context, c matrixCase, read groupRead) ([]string, error) {
+	first, err := read(ctx, c, matrixGroupFirst, true)
+	if err != nil {
+		return first, err
+	}
+	second, err := read(ctx, c, 1, false)
+	return append(first, second...), err
+}
+
 // matrixEnv is the broker the matrix shares and a franz-go admin on it.
 type matrixEnv struct {
 	b   *testcluster.Broker
