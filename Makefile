@@ -13,7 +13,7 @@ E2E_PKGS  := ./compat-tests/... ./internal/testcluster/... ./internal/clusterben
 UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /compat-tests -e /internal/testcluster -e /internal/clusterbench)
 FUZZTIME ?= 5s
 
-.PHONY: all build run test vet lint unit e2e fuzz-short fuzz bench bench-cluster chaos clean
+.PHONY: all build run test vet lint unit e2e compat fuzz-short fuzz bench bench-cluster chaos clean
 
 all: build
 
@@ -67,6 +67,16 @@ unit:
 e2e: build
 	$(GO) build -tags framepoison -o $(E2E_BIN) ./cmd/gokafka
 	GOKAFKA_BIN=$(CURDIR)/$(E2E_BIN) $(GO) test -p 1 -timeout 15m $(E2E_PKGS)
+
+## compat: the client compatibility matrix (TestMatrix in compat-tests/,
+## also part of e2e), then compat-tests/MATRIX.md rewritten from its results;
+## fails when a cell failed, after writing the matrix.
+COMPAT_JSON := bin/compat-matrix.json
+compat: build
+	GOKAFKA_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -json -timeout 15m -run '^TestMatrix$$' ./compat-tests/ > $(COMPAT_JSON); \
+		status=$$?; \
+		$(GO) run ./internal/compatmatrix -in $(COMPAT_JSON) -out compat-tests/MATRIX.md || exit 1; \
+		exit $$status
 
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

@@ -84,6 +84,22 @@ func TestKcatCodecs(t *testing.T) {
 	}
 }
 
+// kcatMetadata is what kcat -L -J prints.
+type kcatMetadata struct {
+	ControllerID int32 `json:"controllerid"`
+	Brokers      []struct {
+		ID   int32  `json:"id"`
+		Name string `json:"name"`
+	} `json:"brokers"`
+	Topics []struct {
+		Topic      string `json:"topic"`
+		Partitions []struct {
+			Partition int32 `json:"partition"`
+			Leader    int32 `json:"leader"`
+		} `json:"partitions"`
+	} `json:"topics"`
+}
+
 // TestKcatMetadata lists metadata with kcat -L -J and checks brokers,
 // controller and topics.
 func TestKcatMetadata(t *testing.T) {
@@ -92,20 +108,7 @@ func TestKcatMetadata(t *testing.T) {
 	adm := newAdmin(t, b)
 	createTopic(t, adm, "listed", 3, nil)
 
-	var md struct {
-		ControllerID int32 `json:"controllerid"`
-		Brokers      []struct {
-			ID   int32  `json:"id"`
-			Name string `json:"name"`
-		} `json:"brokers"`
-		Topics []struct {
-			Topic      string `json:"topic"`
-			Partitions []struct {
-				Partition int32 `json:"partition"`
-				Leader    int32 `json:"leader"`
-			} `json:"partitions"`
-		} `json:"topics"`
-	}
+	var md kcatMetadata
 	out := kcat(t, b, "", "-L", "-J")
 	if err := json.Unmarshal([]byte(out), &md); err != nil {
 		t.Fatalf("kcat -L -J output is not JSON: %v\n%s", err, out)

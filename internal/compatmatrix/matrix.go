@@ -1,0 +1,262 @@
+// Command compatmatrix writes compat-tests/MATRIX.md, the client
+// compatibility matrix, from the `go test -json` events of
+// compat-tests' TestMatrix (`make compat` runs both).
+//
+// TestMatrix names its subtests TestMatrix/<client>/<feature>; each one's
+// outcome (pass, fail, skip) is a cell. A skipped cell's reason and a
+// passing cell's "matrix note:" lines become footnotes. Client versions come
+// from where each client is installed: go.mod (through `go list -m`), dpkg
+// and npm's node_modules (see clients in versions.go).
+//
+//	go run ./internal/compatmatrix -in results.json -out compat-tests/MATRIX.md
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// matrixTest is the test whose subtests are the cells.
+const matrixTest = "TestMatrix"
+
+// notePrefix marks a test log line that explains a passing cell.
+const notePrefix = "matrix note: "
+
+// featurePrefix marks TestMatrix's log line that says what a column checks:
+// "matrix feature <name>: <what it checks>".
+const featurePrefix = "matrix feature "
+
+// event is one line of `go test -json` (cmd/test2json's TestEvent).
+type event struct {
+	Action string
+	Test   string
+	Output string
+}
+
+// outcome is a cell's result.
+type outcome string
+
+const (
+	pass    outcome = "pass"
+	fail    outcome = "fail"
+	skipped outcome = "skipped"
+	// notRun is a cell whose test started and never ended (a panic or a
+	// timeout of the whole binary): it counts as a failure.
+	notRun outcome = "not run"
+)
+
+// cell is one client x feature result.
+type cell struct {
+	outcome outcome
+	// notes explain the cell: the skip reason, or "matrix note:" lines.
+	notes []string
+}
+
+// matrix holds the cells with the rows and columns in the order the
+// tests ran.
+type matrix struct {
+	clients  []string
+	features []string
+	cells    map[[2]string]*cell
+	// about says what each feature checks, from TestMatrix's log.
+	about map[string]string
+}
+
+// parse reads `go test -json` output and returns the matrix's cells.
+func parse(r io.Reader) (*matrix, error) {
+	m := &matrix{cells: map[[2]string]*cell{}, about: map[string]string{}}
+	output := map[[2]string][]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 || sc.Bytes()[0] != '{' {
+			continue // go build's own output, before the events
+		}
+		var ev event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if ev.Test == matrixTest && ev.Action == "output" {
+			if _, about, ok := strings.Cut(ev.Output, featurePrefix); ok {
+				if name, text, ok := strings.Cut(strings.TrimSpace(about), ": "); ok {
+					m.about[name] = text
+				}
+			}
+			continue
+		}
+		parts := strings.Split(ev.Test, "/")
+		if len(parts) != 3 || parts[0] != matrixTest {
+			continue
+		}
+		key := [2]string{parts[1], parts[2]}
+		if !slices.Contains(m.clients, key[0]) {
+			m.clients = append(m.clients, key[0])
+		}
+		if !slices.Contains(m.features, key[1]) {
+			m.features = append(m.features, key[1])
+		}
+		c := m.cells[key]
+		if c == nil {
+			c = &cell{outcome: notRun}
+			m.cells[key] = c
+		}
+		switch ev.Action {
+		case "output":
+			output[key] = append(output[key], ev.Output)
+		case "pass":
+			c.outcome = pass
+		case "fail":
+			c.outcome = fail
+		case "skip":
+			c.outcome = skipped
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read test events: %w", err)
+	}
+	if len(m.cells) == 0 {
+		return nil, fmt.Errorf("no %s/<client>/<feature> results in the test output", matrixTest)
+	}
+	for key, c := range m.cells {
+		c.notes = cellNotes(c.outcome, output[key])
+	}
+	return m, nil
+}
+
+// cellNotes picks the lines that explain a cell from its test's output:
+// every "matrix note:" line, and for a skip the test's log lines (its
+// reason), without their "file.go:line: " prefix.
+func cellNotes(o outcome, lines []string) []string {
+	var notes []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if _, note, ok := strings.Cut(l, notePrefix); ok {
+			notes = append(notes, note)
+			continue
+		}
+		if o != skipped {
+			continue
+		}
+		if m := logLine.FindStringSubmatch(l); m != nil {
+			notes = append(notes, m[1])
+		}
+	}
+	return notes
+}
+
+// logLine is a line t.Log or t.Skip wrote: "file_test.go:123: message".
+var logLine = regexp.MustCompile(`^[\w.-]+\.go:\d+: (.+)$`)
+
+// failed reports whether any cell failed or did not finish.
+func (m *matrix) failed() bool {
+	for _, c := range m.cells {
+		if c.outcome == fail || c.outcome == notRun {
+			return true
+		}
+	}
+	return false
+}
+
+// render writes the matrix as Markdown: a table of clients (with their
+// versions) by features, then the footnotes.
+func (m *matrix) render(w io.Writer, versions map[string]string) error {
+	var b strings.Builder
+	b.WriteString("# Client compatibility matrix\n\n")
+	b.WriteString("Generated by `make compat` from the results of `TestMatrix` in\n")
+	b.WriteString("[matrix_test.go](matrix_test.go): do not edit. Each cell is one subtest,\n")
+	b.WriteString("`TestMatrix/<client>/<feature>`, run by the client against the real gokafka\n")
+	b.WriteString("binary on a real ZooKeeper (one broker shared by the whole matrix). *skipped*\n")
+	b.WriteString("means the client has no API for the feature (or is not installed); the notes say which.\n\n")
+	b.WriteString("| Client | Version |")
+	for _, f := range m.features {
+		fmt.Fprintf(&b, " %s |", f)
+	}
+	b.WriteString("\n|---|---|")
+	b.WriteString(strings.Repeat("---|", len(m.features)))
+	b.WriteString("\n")
+	var notes []string
+	for _, cl := range m.clients {
+		v := versions[cl]
+		if v == "" {
+			v = "unknown"
+		}
+		fmt.Fprintf(&b, "| %s | %s |", cl, v)
+		for _, f := range m.features {
+			c := m.cells[[2]string{cl, f}]
+			text := "—"
+			if c != nil {
+				text = string(c.outcome)
+				if c.outcome == fail || c.outcome == notRun {
+					text = "**" + strings.ToUpper(text) + "**"
+				}
+				for _, n := range c.notes {
+					notes = append(notes, fmt.Sprintf("%s, %s: %s", cl, f, n))
+					text += fmt.Sprintf(" [%d]", len(notes))
+				}
+			}
+			fmt.Fprintf(&b, " %s |", text)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nWhat each column checks:\n\n")
+	for _, f := range m.features {
+		about := m.about[f]
+		if about == "" {
+			about = "(not described)"
+		}
+		fmt.Fprintf(&b, "- **%s**: %s\n", f, about)
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nNotes:\n\n")
+		for i, n := range notes {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func main() {
+	in := flag.String("in", "", "`go test -json` output of TestMatrix (default: stdin)")
+	out := flag.String("out", "compat-tests/MATRIX.md", "the Markdown file to write")
+	flag.Parse()
+	if err := run(*in, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "compatmatrix:", err)
+		os.Exit(1)
+	}
+}
+
+func run(in, out string) error {
+	r := io.Reader(os.Stdin)
+	if in != "" {
+		f, err := os.Open(in)
+		if err != nil {
+			return fmt.Errorf("open results: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	m, err := parse(r)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", in, err)
+	}
+	var b strings.Builder
+	if err := m.render(&b, clientVersions(m.clients)); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write matrix: %w", err)
+	}
+	if m.failed() {
+		return errors.New("some cells failed: see " + out)
+	}
+	return nil
+}
