@@ -92,9 +92,21 @@ type Config struct {
 	// stored batches down-converted, get UNSUPPORTED_VERSION.
 	LogMessageDownConversionDisabled bool
 	// LogCleanupPolicy is log.cleanup.policy (delete): the topics'
-	// default cleanup.policy. gokafka has no log cleaner; the policy
-	// decides whether DeleteRecords is allowed.
+	// default cleanup.policy: compact has the log cleaner compact the
+	// topic; without delete, DeleteRecords is refused and retention.ms and
+	// retention.bytes do not apply.
 	LogCleanupPolicy string
+	// LogCleanerEnable is log.cleaner.enable (true): run the log cleaner,
+	// which compacts topics whose cleanup.policy has compact.
+	LogCleanerEnable bool
+	// LogCleanerThreads is log.cleaner.threads (1).
+	LogCleanerThreads int
+	// LogCleanerBackoff is log.cleaner.backoff.ms (15000): the pause
+	// between the cleaner's passes.
+	LogCleanerBackoff time.Duration
+	// LogCleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size
+	// (134217728): the offset maps' memory over all cleaner threads.
+	LogCleanerDedupeBufferSize int64
 	// MinInsyncReplicas is min.insync.replicas (1).
 	MinInsyncReplicas int32
 	// LogRetentionCheckInterval is log.retention.check.interval.ms (300000).
@@ -434,6 +446,10 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.AutoCreateTopics = p.bool("auto.create.topics.enable", true)
 	c.DeleteTopicEnable = p.bool("delete.topic.enable", true)
 	c.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes", defaultSocketRequestMaxBytes, 1, math.MaxInt32))
+	c.LogCleanerEnable = p.bool("log.cleaner.enable", true)
+	c.LogCleanerThreads = int(p.int("log.cleaner.threads", 1, 0, math.MaxInt32))
+	c.LogCleanerBackoff = time.Duration(p.int("log.cleaner.backoff.ms", 15000, 0, math.MaxInt64)) * time.Millisecond
+	c.LogCleanerDedupeBufferSize = p.int("log.cleaner.dedupe.buffer.size", 128<<20, 0, math.MaxInt64)
 	idleMs := p.int("connections.max.idle.ms", defaultConnectionsMaxIdleMs, math.MinInt64, math.MaxInt64)
 	if idleMs > 0 {
 		c.ConnectionsMaxIdle = time.Duration(min(idleMs, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
@@ -544,6 +560,13 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 		FlushMs:            n("flush.ms"),
 		// A broker key only: no topic overrides it.
 		ProducerIDExpirationMs: producerIDExpirationMs,
+		DeleteRetentionMs:      n("delete.retention.ms"),
+		MinCompactionLagMs:     n("min.compaction.lag.ms"),
+		MaxCompactionLagMs:     n("max.compaction.lag.ms"),
+		MinCleanableDirtyRatio: 0.5,
+	}
+	if r, err := strconv.ParseFloat(eff["min.cleanable.dirty.ratio"], 64); err == nil {
+		c.Log.MinCleanableDirtyRatio = r
 	}
 	c.MessageMaxBytes = int32(n("max.message.bytes"))
 	c.LogMessageTimestampType = eff["message.timestamp.type"]

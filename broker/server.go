@@ -272,8 +272,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// before the election so that a controller on this broker can reach
 	// it.
 	s.ctl = s.newController()
-	bgWG.Add(6)
+	bgWG.Add(7)
 	go func() { defer bgWG.Done(); s.watchConfigChanges(bg) }()
+	go func() { defer bgWG.Done(); s.runCleaner(bg) }()
 	go func() { defer bgWG.Done(); s.ctl.Run(bg) }()
 	go func() { defer bgWG.Done(); s.replicas.run(bg, s.cfg.LogRetentionCheckInterval) }()
 	go func() { defer bgWG.Done(); s.isr.run(bg) }()

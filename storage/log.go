@@ -97,6 +97,9 @@ type Log struct {
 	start, end    int64      // guarded by mu
 	recoveryPoint int64      // guarded by mu
 	closed        bool       // guarded by mu (written with wmu held too)
+	// truncatedTo is the lowest offset a truncation cut the log to since
+	// the cleaner last asked (CleanedThrough); -1 when none.
+	truncatedTo int64 // guarded by mu
 
 	fmu      sync.Mutex
 	rolled   []rolledSegment // guarded by fmu; waiting for their fsync, oldest first
@@ -109,6 +112,10 @@ type Log struct {
 	scanBufs sync.Pool // *batchScanner buffers reused by readers
 	// regions counts the Regions handed out and not yet released.
 	regions atomic.Int64
+	// cleanHook, when set (tests only), is called at each step of a clean's
+	// swap; an error stops the clean there as a crash would, leaving the
+	// files as they are.
+	cleanHook func(step string) error
 }
 
 // Open opens (creating if needed) the partition directory dir, recovers a
@@ -152,6 +159,8 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		start:      max(segs[0].base, min(opts.LogStartOffset, segs[len(segs)-1].next)),
 		end:        segs[len(segs)-1].next,
 		syncRolled: syncRolledSegment,
+
+		truncatedTo: -1,
 	}
 	// Whatever recovery scanned or rewrote goes to disk before the recovery
 	// point claims it.

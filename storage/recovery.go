@@ -19,6 +19,9 @@ import (
 // ending in .deleted (a deletion that did not finish), .tmp, and indexes
 // whose .log is gone.
 func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
+	if err := finishCleanerFiles(dir, logger); err != nil {
+		return nil, err
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
@@ -59,6 +62,117 @@ func listSegmentBases(dir string, logger *zap.Logger) ([]int64, error) {
 	}
 	slices.Sort(bases)
 	return bases, nil
+}
+
+// finishCleanerFiles settles what a log cleaner left behind in a crash
+// (compact.go's swap), as Kafka's log loading does: .cleaned files are an
+// unfinished clean whose old segments are all still there, and are
+// deleted; a <base>.log.swap is a complete, synced clean of a group of
+// segments starting at base, so it (and its index .swap files, if any are
+// left) is renamed over <base>'s files and the group's other segments, those
+// starting in (base, end of the swapped segment), are deleted. Index .swap
+// files without a .log.swap belong to an unfinished clean and go.
+func finishCleanerFiles(dir string, logger *zap.Logger) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	var swaps []int64
+	var stray []string
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, cleanedSuffix):
+			stray = append(stray, name)
+		case strings.HasSuffix(name, logSuffix+swapSuffix):
+			if base, ok := parseSegmentName(strings.TrimSuffix(name, swapSuffix), logSuffix); ok {
+				swaps = append(swaps, base)
+			} else {
+				stray = append(stray, name)
+			}
+		case strings.HasSuffix(name, swapSuffix):
+			base, ok := parseSegmentName(strings.TrimSuffix(name, swapSuffix), filepath.Ext(strings.TrimSuffix(name, swapSuffix)))
+			if !ok || !fileExists(filepath.Join(dir, segmentFileName(base, logSuffix+swapSuffix))) {
+				stray = append(stray, name)
+			}
+		}
+	}
+	for _, name := range stray {
+		logger.Info("removing an unfinished clean's file", zap.String("file", filepath.Join(dir, name)))
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+	}
+	for _, base := range swaps {
+		p := func(suf string) string { return filepath.Join(dir, segmentFileName(base, suf)) }
+		for _, suf := range []string{timeIndexSuffix, indexSuffix} {
+			if fileExists(p(suf + swapSuffix)) {
+				if err := os.Rename(p(suf+swapSuffix), p(suf)); err != nil {
+					return fmt.Errorf("complete swap of %d: %w", base, err)
+				}
+			} else if err := os.Remove(p(suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				// The old segment's index cannot describe the new .log.
+				return fmt.Errorf("complete swap of %d: %w", base, err)
+			}
+		}
+		if err := os.Rename(p(logSuffix+swapSuffix), p(logSuffix)); err != nil {
+			return fmt.Errorf("complete swap of %d: %w", base, err)
+		}
+		end, err := segmentFileEnd(p(logSuffix), base)
+		if err != nil {
+			return fmt.Errorf("complete swap of %d: %w", base, err)
+		}
+		logger.Warn("completed an interrupted segment swap", zap.Int64("base", base), zap.Int64("end", end))
+		for _, e := range ents {
+			b, ok := parseSegmentName(e.Name(), logSuffix)
+			if !ok || b <= base || b >= end {
+				continue
+			}
+			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+				if err := os.Remove(p2(dir, b, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("complete swap of %d: %w", base, err)
+				}
+			}
+		}
+	}
+	if len(swaps) > 0 {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+func p2(dir string, base int64, suf string) string {
+	return filepath.Join(dir, segmentFileName(base, suf))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// segmentFileEnd walks the batch headers of a .log and returns the offset
+// after its last whole batch (base for an empty file).
+func segmentFileEnd(path string, base int64) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("stat %s: %w", path, err)
+	}
+	sc := newBatchScanner(f, fi.Size())
+	end := base
+	for pos := int64(0); pos < fi.Size(); {
+		h, err := sc.header(pos)
+		if err != nil {
+			break // recovery proper deals with a bad tail
+		}
+		end = max(end, h.LastOffset()+1)
+		pos += h.size()
+	}
+	return end, nil
 }
 
 // parseSegmentName parses "<20 digits><suffix>".
