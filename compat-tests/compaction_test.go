@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -208,4 +209,33 @@ func TestCompactionReplicated(t *testing.T) {
 	}
 	recs = readUpTo(t, rest[1], "compacted-rf3", last2)
 	checkCompactedRead(t, recs, latest, cleaned)
+}
+
+// TestCompactionAfterPolicyChange creates a topic with the delete policy,
+// produces keyed updates, then switches cleanup.policy to compact through
+// IncrementalAlterConfigs (kafka-configs.sh --alter): the running broker's
+// cleaner picks the change up and compacts the topic without a restart.
+func TestCompactionAfterPolicyChange(t *testing.T) {
+	_, b := startBroker(t, map[string]string{"log.cleaner.backoff.ms": "100"})
+	adm := newAdmin(t, b)
+	cfgs := compactTopicConfigs()
+	policy := "delete"
+	cfgs["cleanup.policy"] = &policy
+	createTopic(t, adm, "becomes-compacted", 1, cfgs)
+	cl := newClient(t, b, kgo.DefaultProduceTopic("becomes-compacted"), kgo.ProducerLinger(0))
+	latest, last := produceUpdates(t, cl, 20, 15)
+	if o := cleanerCheckpoint(b, "becomes-compacted", 0); o >= 0 {
+		t.Fatalf("a delete-policy topic was cleaned to %d", o)
+	}
+	compact := "compact"
+	res, err := adm.AlterTopicConfigs(testCtx(t), []kadm.AlterConfig{{Name: "cleanup.policy", Value: &compact}}, "becomes-compacted")
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("alter cleanup.policy: %v %+v", err, res)
+	}
+	var cleaned int64
+	waitUntil(t, time.Minute, "the cleaner to pick up the new policy", func() bool {
+		cleaned = cleanerCheckpoint(b, "becomes-compacted", 0)
+		return cleaned > last/2
+	})
+	checkCompactedRead(t, readUpTo(t, b, "becomes-compacted", last), latest, cleaned)
 }

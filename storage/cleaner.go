@@ -192,6 +192,12 @@ func (c *Cleaner) CleanLog(ctx context.Context, cl CleanerLog, mapEntries int, f
 	if t := cl.Log.CleanedThrough(); t >= 0 && t < first {
 		first = t
 	}
+	if first > cl.Log.EndOffset() {
+		// A checkpoint past the end describes another log (a topic deleted
+		// and created again): start over, as Kafka resets such a
+		// checkpoint to the log start.
+		first = 0
+	}
 	upper := cl.Log.EndOffset()
 	if cl.HighWatermark != nil {
 		upper = cl.HighWatermark()
@@ -210,6 +216,12 @@ func (c *Cleaner) CleanLog(ctx context.Context, cl CleanerLog, mapEntries int, f
 	for k, o := range c.points[dir] {
 		var e checkpointEntry
 		if _, err := fmt.Sscanf(k, "%s %d", &e.topic, &e.partition); err != nil {
+			continue
+		}
+		if !fileExists(filepath.Join(dir, fmt.Sprintf("%s-%d", e.topic, e.partition))) {
+			// The partition was deleted from this dir: forget it, as
+			// Kafka's LogCleanerManager does.
+			delete(c.points[dir], k)
 			continue
 		}
 		e.offset = o

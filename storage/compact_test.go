@@ -550,6 +550,7 @@ func FuzzCleanerRecords(f *testing.F) {
 		h := batchHeader{recordbatch.Header{RecordCount: count, BatchLength: int32(len(payload) + recordbatch.HeaderSize - recordbatch.LogOverhead), Magic: 2}}
 		batch := append(make([]byte, recordbatch.HeaderSize), payload...)
 		batch[recordbatch.MagicOffset] = 2
+		binary.BigEndian.PutUint32(batch[recordbatch.LengthOffset:], uint32(h.BatchLength))
 		_ = forEachRecord(payload, &h, func(r *cleanerRecord) error {
 			if len(r.key) > len(payload) {
 				t.Fatal("key longer than the payload")
