@@ -107,6 +107,9 @@ type Config struct {
 	// LogCleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size
 	// (134217728): the offset maps' memory over all cleaner threads.
 	LogCleanerDedupeBufferSize int64
+	// LogCleanerIOMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second
+	// (unlimited): the cleaner's read rate over all its threads.
+	LogCleanerIOMaxBytesPerSecond float64
 	// MinInsyncReplicas is min.insync.replicas (1).
 	MinInsyncReplicas int32
 	// LogRetentionCheckInterval is log.retention.check.interval.ms (300000).
@@ -236,7 +239,7 @@ var brokerKeys = map[string]bool{
 	"producer.id.expiration.ms": true, "producer.id.expiration.check.interval.ms": true,
 	"log.retention.check.interval.ms": true,
 	"log.cleaner.enable":              true, "log.cleaner.threads": true, "log.cleaner.backoff.ms": true,
-	"log.cleaner.dedupe.buffer.size": true, // log_cleaner.go
+	"log.cleaner.dedupe.buffer.size": true, "log.cleaner.io.max.bytes.per.second": true, // log_cleaner.go
 	"group.min.session.timeout.ms":   true, "group.max.session.timeout.ms": true,
 	"group.max.size": true, "group.initial.rebalance.delay.ms": true,
 	"offsets.retention.minutes": true, "offsets.retention.check.interval.ms": true,
@@ -451,6 +454,13 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.LogCleanerThreads = int(p.int("log.cleaner.threads", 1, 0, math.MaxInt32))
 	c.LogCleanerBackoff = time.Duration(p.int("log.cleaner.backoff.ms", 15000, 0, math.MaxInt64)) * time.Millisecond
 	c.LogCleanerDedupeBufferSize = p.int("log.cleaner.dedupe.buffer.size", 128<<20, 0, math.MaxInt64)
+	if v := strings.TrimSpace(p.str("log.cleaner.io.max.bytes.per.second", "")); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r <= 0 {
+			p.fail(invalidValue("log.cleaner.io.max.bytes.per.second", v, errors.New("Value must be positive")))
+		}
+		c.LogCleanerIOMaxBytesPerSecond = r
+	}
 	idleMs := p.int("connections.max.idle.ms", defaultConnectionsMaxIdleMs, math.MinInt64, math.MaxInt64)
 	if idleMs > 0 {
 		c.ConnectionsMaxIdle = time.Duration(min(idleMs, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond

@@ -16,11 +16,12 @@ func (s *Server) runCleaner(ctx context.Context) {
 		return
 	}
 	c := storage.NewCleaner(storage.CleanerConfig{
-		Threads:          s.cfg.LogCleanerThreads,
-		Backoff:          s.cfg.LogCleanerBackoff,
-		DedupeBufferSize: s.cfg.LogCleanerDedupeBufferSize,
-		Codec:            wire.Codecs{},
-		Logger:           s.logger.Named("cleaner"),
+		Threads:             s.cfg.LogCleanerThreads,
+		Backoff:             s.cfg.LogCleanerBackoff,
+		DedupeBufferSize:    s.cfg.LogCleanerDedupeBufferSize,
+		IOMaxBytesPerSecond: s.cfg.LogCleanerIOMaxBytesPerSecond,
+		Codec:               wire.Codecs{},
+		Logger:              s.logger.Named("cleaner"),
 	}, s.cleanerLogs)
 	c.Start()
 	<-ctx.Done()

@@ -27,6 +27,10 @@ type CleanerConfig struct {
 	// 134217728: the memory for offset maps, shared by the threads, counted
 	// as Kafka counts it (24 bytes a key at a load factor of 0.9).
 	DedupeBufferSize int64
+	// IOMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second, Kafka's
+	// default Double.MaxValue (0 or less here: no limit): the bytes all
+	// threads together read from segments per second.
+	IOMaxBytesPerSecond float64
 	// Codec compresses and decompresses batches (the broker passes
 	// wire's).
 	Codec  Codec
@@ -56,6 +60,8 @@ type Cleaner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	throttle *ioThrottle // nil without a limit
+
 	mu     sync.Mutex
 	points map[string]map[string]int64 // log dir -> "topic partition" -> offset; guarded by mu
 	passes int                         // completed passes; guarded by mu
@@ -77,7 +83,54 @@ func NewCleaner(cfg CleanerConfig, logs func() []CleanerLog) *Cleaner {
 	}
 	c := &Cleaner{cfg: cfg, logs: logs, logger: cfg.Logger, wake: make(chan struct{}, 1), points: map[string]map[string]int64{}}
 	c.passed = sync.NewCond(&c.mu)
+	if cfg.IOMaxBytesPerSecond > 0 {
+		c.throttle = &ioThrottle{rate: cfg.IOMaxBytesPerSecond, now: time.Now}
+	}
 	return c
+}
+
+// ioThrottle holds the cleaner's threads together to a byte rate, as
+// Kafka's Throttler: bytes are counted over a window and, when the window's
+// rate is above the limit, the caller waits until it is not.
+type ioThrottle struct {
+	rate float64
+	now  func() time.Time
+
+	mu    sync.Mutex
+	start time.Time // guarded by mu; the window's start
+	bytes int64     // guarded by mu; counted in the window
+}
+
+// throttleWindow is how often the rate is checked (Kafka's checkIntervalMs
+// is 300 ms).
+const throttleWindow = 300 * time.Millisecond
+
+func (t *ioThrottle) wait(ctx context.Context, n int64) error {
+	t.mu.Lock()
+	now := t.now()
+	if t.start.IsZero() {
+		t.start = now
+	}
+	t.bytes += n
+	elapsed := now.Sub(t.start)
+	if elapsed < throttleWindow {
+		t.mu.Unlock()
+		return nil
+	}
+	need := time.Duration(float64(t.bytes) / t.rate * float64(time.Second))
+	t.start, t.bytes = now, 0
+	t.mu.Unlock()
+	if need <= elapsed {
+		return nil
+	}
+	timer := time.NewTimer(need - elapsed)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Start runs the cleaner until Stop.
@@ -202,7 +255,11 @@ func (c *Cleaner) CleanLog(ctx context.Context, cl CleanerLog, mapEntries int, f
 	if cl.HighWatermark != nil {
 		upper = cl.HighWatermark()
 	}
-	res, err := cl.Log.Clean(ctx, CleanOptions{FirstDirty: first, UpperBound: upper, MapEntries: mapEntries, Codec: c.cfg.Codec, Force: force})
+	opts := CleanOptions{FirstDirty: first, UpperBound: upper, MapEntries: mapEntries, Codec: c.cfg.Codec, Force: force}
+	if c.throttle != nil {
+		opts.Throttle = c.throttle.wait
+	}
+	res, err := cl.Log.Clean(ctx, opts)
 	if err != nil {
 		return res, fmt.Errorf("clean %s-%d: %w", cl.Topic, cl.Partition, err)
 	}

@@ -46,6 +46,10 @@ type CleanOptions struct {
 	Codec Codec
 	// Force cleans whatever the dirty ratio (tests and an explicit call).
 	Force bool
+	// Throttle, when set, is told of every n bytes read or written and
+	// may wait (log.cleaner.io.max.bytes.per.second); an error ends the
+	// clean.
+	Throttle func(ctx context.Context, n int64) error
 }
 
 // CleanResult reports one clean.
@@ -213,7 +217,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 		if i > firstDirtySeg && len(om)+int(v.ends[i]-v.segs[i].base) > opts.MapEntries {
 			break
 		}
-		err := l.scanSegment(ctx, v.segs[i], v.sizes[i], &buf, func(batch []byte, h *batchHeader) error {
+		err := l.scanSegment(ctx, v.segs[i], v.sizes[i], &buf, opts.Throttle, func(batch []byte, h *batchHeader) error {
 			if h.IsControl() {
 				return nil
 			}
@@ -247,7 +251,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		w, err := l.cleanGroup(ctx, v, g, om, horizon, opts.Codec, &buf)
+		w, err := l.cleanGroup(ctx, v, g, om, horizon, opts, &buf)
 		if err != nil {
 			return res, fmt.Errorf("clean %s: %w", l.dir, err)
 		}
@@ -301,7 +305,7 @@ func firstBatchTimestamp(s *segment, size int64) (int64, error) {
 }
 
 // scanSegment calls fn with every whole batch of s's first size bytes.
-func (l *Log) scanSegment(ctx context.Context, s *segment, size int64, buf *[]byte, fn func(batch []byte, h *batchHeader) error) error {
+func (l *Log) scanSegment(ctx context.Context, s *segment, size int64, buf *[]byte, throttle func(context.Context, int64) error, fn func(batch []byte, h *batchHeader) error) error {
 	sc := newBatchScanner(s.log, size)
 	for pos := int64(0); pos < size; {
 		if err := ctx.Err(); err != nil {
@@ -317,6 +321,11 @@ func (l *Log) scanSegment(ctx context.Context, s *segment, size int64, buf *[]by
 		b := (*buf)[:h.size()]
 		if _, err := s.log.ReadAt(b, pos); err != nil {
 			return fmt.Errorf("read %s at %d: %w", s.log.Name(), pos, err)
+		}
+		if throttle != nil {
+			if err := throttle(ctx, h.size()); err != nil {
+				return err
+			}
 		}
 		if err := fn(b, &h); err != nil {
 			return err
@@ -337,7 +346,7 @@ type cleanedGroup struct {
 // delete horizon keep to a new segment named <base>.log.cleaned, synced,
 // with its indexes rebuilt and trimmed and its mtime the group's last
 // segment's (which the delete horizon reads later).
-func (l *Log) cleanGroup(ctx context.Context, v *cleanView, g [2]int, om map[[16]byte]int64, horizon int64, codec Codec, buf *[]byte) (cleanedGroup, error) {
+func (l *Log) cleanGroup(ctx context.Context, v *cleanView, g [2]int, om map[[16]byte]int64, horizon int64, opts CleanOptions, buf *[]byte) (cleanedGroup, error) {
 	var out cleanedGroup
 	first := v.segs[g[0]]
 	ns, err := createCleanedSegment(l.dir, first.base, v.cfg)
@@ -359,7 +368,7 @@ func (l *Log) cleanGroup(ctx context.Context, v *cleanView, g [2]int, om map[[16
 		}
 		lastMtime = fi.ModTime()
 		retainDeletes := fi.ModTime().UnixMilli() > horizon
-		err = l.scanSegment(ctx, s, v.sizes[i], buf, func(batch []byte, h *batchHeader) error {
+		err = l.scanSegment(ctx, s, v.sizes[i], buf, opts.Throttle, func(batch []byte, h *batchHeader) error {
 			dst = dst[:0]
 			var same bool
 			if h.IsControl() {
@@ -370,7 +379,7 @@ func (l *Log) cleanGroup(ctx context.Context, v *cleanView, g [2]int, om map[[16
 				retainEmpty := h.ProducerID >= 0 && ok && last == h.LastOffset()
 				var kept int
 				var err error
-				dst, kept, same, err = filterBatch(dst, batch, h, codec, retainEmpty, func(r *cleanerRecord) bool {
+				dst, kept, same, err = filterBatch(dst, batch, h, opts.Codec, retainEmpty, func(r *cleanerRecord) bool {
 					if !r.hasKey {
 						return false
 					}

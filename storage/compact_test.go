@@ -643,3 +643,36 @@ func TestCleanWhileReading(t *testing.T) {
 		checkCompacted(t, l, latest, l.active().base, true)
 	})
 }
+
+// TestIOThrottle checks log.cleaner.io.max.bytes.per.second's throttle on
+// a fake clock: within a window, or under the rate, no wait; over the rate
+// it waits (seen as the cancelled context's error, so the test never
+// sleeps).
+func TestIOThrottle(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name     string
+		rate     float64
+		advance  time.Duration
+		bytes    int64
+		wantWait bool
+	}{
+		{name: "inside the window", rate: 10, advance: 100 * time.Millisecond, bytes: 1 << 20},
+		{name: "under the rate", rate: 1 << 30, advance: time.Second, bytes: 1 << 20},
+		{name: "over the rate", rate: 1000, advance: time.Second, bytes: 1 << 20, wantWait: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			th := &ioThrottle{rate: tc.rate, now: clock.Now}
+			if err := th.wait(cancelled, 1); err != nil {
+				t.Fatalf("first call: %v", err)
+			}
+			clock.Advance(tc.advance)
+			err := th.wait(cancelled, tc.bytes)
+			if waited := errors.Is(err, context.Canceled); waited != tc.wantWait {
+				t.Fatalf("waited %v, want %v (%v)", waited, tc.wantWait, err)
+			}
+		})
+	}
+}
