@@ -240,7 +240,7 @@ var brokerKeys = map[string]bool{
 	"log.retention.check.interval.ms": true,
 	"log.cleaner.enable":              true, "log.cleaner.threads": true, "log.cleaner.backoff.ms": true,
 	"log.cleaner.dedupe.buffer.size": true, "log.cleaner.io.max.bytes.per.second": true, // log_cleaner.go
-	"group.min.session.timeout.ms":   true, "group.max.session.timeout.ms": true,
+	"group.min.session.timeout.ms": true, "group.max.session.timeout.ms": true,
 	"group.max.size": true, "group.initial.rebalance.delay.ms": true,
 	"offsets.retention.minutes": true, "offsets.retention.check.interval.ms": true,
 	"offset.metadata.max.bytes": true,
