@@ -239,3 +239,59 @@ func TestCompactionAfterPolicyChange(t *testing.T) {
 	})
 	checkCompactedRead(t, readUpTo(t, b, "becomes-compacted", last), latest, cleaned)
 }
+
+// TestCompactionLaggingFollower stops a follower of an RF 3 compacted
+// topic, produces and lets the leader compact, then starts the follower:
+// it catches up by copying the leader's compacted log, gaps included
+// (batches cleaned away whole), rejoins the ISR, and once it is the only
+// broker left and so the leader, a consumer from the earliest offset reads
+// each key's latest value.
+func TestCompactionLaggingFollower(t *testing.T) {
+	c := testcluster.New(t)
+	bs := c.StartBrokers(t, 3, map[string]string{"log.cleaner.backoff.ms": "100", "replica.lag.time.max.ms": "1000"})
+	z := c.ZKClient(t)
+	ctx := testCtx(t)
+	const topic = "compacted-lag"
+	createReplicated(ctx, t, newClient(t, bs[0]), z, topic, 1, compactTopicConfigs())
+	st, ok := readState(t, z, topic, 0)
+	if !ok {
+		t.Fatal("no partition state")
+	}
+	var leader, lagging *testcluster.Broker
+	for _, b := range bs {
+		switch {
+		case b.ID == st.Leader:
+			leader = b
+		case lagging == nil:
+			lagging = b
+		}
+	}
+	lagging.Stop()
+	cl := newClient(t, leader, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()))
+	latest, last := produceUpdates(t, cl, 25, 20)
+	waitUntil(t, time.Minute, "the leader to clean", func() bool { return cleanerCheckpoint(leader, topic, 0) > last/2 })
+	if err := lagging.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "the lagging follower back in the ISR", wholeISRs(t, z, topic, 1, 3))
+	for {
+		s, ok := readState(t, z, topic, 0)
+		if ok && s.Leader == lagging.ID {
+			break
+		}
+		for _, b := range bs {
+			if ok && b.ID == s.Leader {
+				b.Stop()
+			}
+		}
+		waitUntil(t, time.Minute, "a new leader", func() bool {
+			n, ok2 := readState(t, z, topic, 0)
+			return ok2 && n.Leader >= 0 && n.Leader != s.Leader
+		})
+	}
+	recs := readUpTo(t, lagging, topic, last)
+	if len(recs) >= int(last+1) {
+		t.Fatalf("the follower holds %d records of %d: it did not copy a compacted log", len(recs), last+1)
+	}
+	checkCompactedRead(t, recs, latest, cleanerCheckpoint(lagging, topic, 0))
+}

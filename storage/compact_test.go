@@ -676,3 +676,42 @@ func TestIOThrottle(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendWithGap appends as a follower of a compacted leader does:
+// batches may start past the log end (whole batches cleaned away on the
+// leader), never before it; reads and a reopen see the gap as it is.
+func TestAppendWithGap(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, cfg Config) {
+		dir := t.TempDir()
+		l := openLog(t, dir, cfg, OpenOptions{})
+		for _, base := range []int64{0, 5, 6, 40, 41} {
+			b := encodeKeyed(t, base, 100+base, 0, -1, []kv{{key: []byte("k"), value: []byte(fmt.Sprint(base))}})
+			if err := l.Append(b, AppendInfo{BaseOffset: base, LastOffset: base, MaxTimestamp: 100 + base}); err != nil {
+				t.Fatalf("append at %d: %v", base, err)
+			}
+		}
+		b := encodeKeyed(t, 10, 0, 0, -1, []kv{{key: []byte("k")}})
+		if err := l.Append(b, AppendInfo{BaseOffset: 10, LastOffset: 10}); err == nil {
+			t.Fatal("append below the log end accepted")
+		}
+		want := []int64{0, 5, 6, 40, 41}
+		check := func(l *Log) {
+			t.Helper()
+			var got []int64
+			for _, r := range readAll(t, l) {
+				got = append(got, r.offset)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) || l.EndOffset() != 42 {
+				t.Fatalf("offsets %v end %d", got, l.EndOffset())
+			}
+			if data, err := l.Read(20, 1<<20, l.EndOffset()); err != nil || len(splitRead(t, data)) == 0 || splitRead(t, data)[0].BaseOffset != 40 {
+				t.Fatalf("read inside the gap: %v", err)
+			}
+		}
+		check(l)
+		l.Close()
+		l = openLog(t, dir, cfg, OpenOptions{})
+		defer l.Close()
+		check(l)
+	})
+}

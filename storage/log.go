@@ -193,7 +193,9 @@ func (l *Log) SetConfig(cfg Config) {
 	l.wmu.Unlock()
 }
 
-// Append writes batch, whose first base offset must equal EndOffset(), to the
+// Append writes batch, whose first base offset must be at least EndOffset()
+// (the leader appends at EndOffset; a follower of a compacted log may skip
+// offsets), to the
 // active segment, rolling first when the segment is full or old. It extends
 // the sparse indexes and fsyncs per the flush policy. A roll does not wait
 // for the old segment's fsync (flush.go). After a failed fsync it refuses
@@ -215,7 +217,10 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", l.dir, err)
 	}
-	if hdrs[0].BaseOffset != l.end {
+	if hdrs[0].BaseOffset < l.end {
+		// Past the end is allowed: a follower copying a compacted leader's
+		// log gets gaps where whole batches were cleaned away (Kafka's
+		// appendAsFollower only requires offsets to grow).
 		return fmt.Errorf("append to %s: batch starts at offset %d, log ends at %d", l.dir, hdrs[0].BaseOffset, l.end)
 	}
 	lastOffset := hdrs[len(hdrs)-1].LastOffset()
