@@ -240,8 +240,9 @@ func (c *Cleaner) CleanLog(ctx context.Context, cl CleanerLog, mapEntries int, f
 		c.mu.Unlock()
 		return CleanResult{}, err
 	}
-	first, had := c.points[dir][key]
+	stored, had := c.points[dir][key]
 	c.mu.Unlock()
+	first := stored
 	if t := cl.Log.CleanedThrough(); t >= 0 && t < first {
 		first = t
 	}
@@ -263,7 +264,9 @@ func (c *Cleaner) CleanLog(ctx context.Context, cl CleanerLog, mapEntries int, f
 	if err != nil {
 		return res, fmt.Errorf("clean %s-%d: %w", cl.Topic, cl.Partition, err)
 	}
-	if !res.Cleaned && had {
+	if !res.Cleaned && (!had || first == stored) {
+		// Nothing new to record; a checkpoint a truncation pulled back is
+		// written even without a clean, since CleanedThrough forgets it.
 		return res, nil
 	}
 	c.mu.Lock()

@@ -536,8 +536,12 @@ func TestCleanerCheckpoint(t *testing.T) {
 	if err := l.TruncateTo(3); err != nil {
 		t.Fatal(err)
 	}
-	if got := l.CleanedThrough(); got != l.EndOffset() {
-		t.Fatalf("CleanedThrough %d after truncating to end %d", got, l.EndOffset())
+	if _, err := c.CleanLog(ctx, CleanerLog{Topic: "t", Partition: 0, Log: l}, 1<<20, false); err != nil {
+		t.Fatal(err)
+	}
+	entries, err = readOffsetCheckpoint(filepath.Join(root, cleanerCheckpointFile))
+	if err != nil || len(entries) != 1 || entries[0].offset > l.EndOffset() {
+		t.Fatalf("checkpoint after truncating to %d: %+v %v", l.EndOffset(), entries, err)
 	}
 }
 
