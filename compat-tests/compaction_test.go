@@ -290,6 +290,7 @@ func TestCompactionLaggingFollower(t *testing.T) {
 		})
 	}
 	recs := readUpTo(t, lagging, topic, last)
+	t.Logf("broker %d (stopped while %d led) leads; reads %d records of %d produced", lagging.ID, st.Leader, len(recs), last+1)
 	if len(recs) >= int(last+1) {
 		t.Fatalf("the follower holds %d records of %d: it did not copy a compacted log", len(recs), last+1)
 	}
