@@ -96,9 +96,24 @@ type Config struct {
 	// stored batches down-converted, get UNSUPPORTED_VERSION.
 	LogMessageDownConversionDisabled bool
 	// LogCleanupPolicy is log.cleanup.policy (delete): the topics'
-	// default cleanup.policy. gokafka has no log cleaner; the policy
-	// decides whether DeleteRecords is allowed.
+	// default cleanup.policy: compact has the log cleaner compact the
+	// topic; without delete, DeleteRecords is refused and retention.ms and
+	// retention.bytes do not apply.
 	LogCleanupPolicy string
+	// LogCleanerEnable is log.cleaner.enable (true): run the log cleaner,
+	// which compacts topics whose cleanup.policy has compact.
+	LogCleanerEnable bool
+	// LogCleanerThreads is log.cleaner.threads (1).
+	LogCleanerThreads int
+	// LogCleanerBackoff is log.cleaner.backoff.ms (15000): the pause
+	// between the cleaner's passes.
+	LogCleanerBackoff time.Duration
+	// LogCleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size
+	// (134217728): the offset maps' memory over all cleaner threads.
+	LogCleanerDedupeBufferSize int64
+	// LogCleanerIOMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second
+	// (unlimited): the cleaner's read rate over all its threads.
+	LogCleanerIOMaxBytesPerSecond float64
 	// MinInsyncReplicas is min.insync.replicas (1).
 	MinInsyncReplicas int32
 	// LogRetentionCheckInterval is log.retention.check.interval.ms (300000).
@@ -227,7 +242,9 @@ var brokerKeys = map[string]bool{
 	"delete.topic.enable": true, "socket.request.max.bytes": true,
 	"producer.id.expiration.ms": true, "producer.id.expiration.check.interval.ms": true,
 	"log.retention.check.interval.ms": true,
-	"group.min.session.timeout.ms":    true, "group.max.session.timeout.ms": true,
+	"log.cleaner.enable":              true, "log.cleaner.threads": true, "log.cleaner.backoff.ms": true,
+	"log.cleaner.dedupe.buffer.size": true, "log.cleaner.io.max.bytes.per.second": true, // log_cleaner.go
+	"group.min.session.timeout.ms": true, "group.max.session.timeout.ms": true,
 	"group.max.size": true, "group.initial.rebalance.delay.ms": true,
 	"offsets.retention.minutes": true, "offsets.retention.check.interval.ms": true,
 	"offset.metadata.max.bytes": true,
@@ -260,8 +277,7 @@ var ignoredKafkaKeys = []string{
 	"auto.leader.rebalance.enable", "request.timeout.ms", "queued.max.requests",
 	"zookeeper.set.acl", "zookeeper.max.in.flight.requests",
 	"confluent.support.metrics.enable", "confluent.support.customer.id",
-	"log.cleaner.enable", "log.cleaner.threads", "log.cleaner.dedupe.buffer.size",
-	"log.cleaner.io.buffer.size", "log.cleaner.backoff.ms",
+	"log.cleaner.io.buffer.size",
 	"log.flush.offset.checkpoint.interval.ms", "log.flush.start.offset.checkpoint.interval.ms",
 	"metric.reporters", "authorizer.class.name", "allow.everyone.if.no.acl.found",
 	"super.users",
@@ -438,6 +454,17 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.AutoCreateTopics = p.bool("auto.create.topics.enable", true)
 	c.DeleteTopicEnable = p.bool("delete.topic.enable", true)
 	c.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes", defaultSocketRequestMaxBytes, 1, math.MaxInt32))
+	c.LogCleanerEnable = p.bool("log.cleaner.enable", true)
+	c.LogCleanerThreads = int(p.int("log.cleaner.threads", 1, 0, math.MaxInt32))
+	c.LogCleanerBackoff = time.Duration(p.int("log.cleaner.backoff.ms", 15000, 0, math.MaxInt64)) * time.Millisecond
+	c.LogCleanerDedupeBufferSize = p.int("log.cleaner.dedupe.buffer.size", 128<<20, 0, math.MaxInt64)
+	if v := strings.TrimSpace(p.str("log.cleaner.io.max.bytes.per.second", "")); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r <= 0 {
+			p.fail(invalidValue("log.cleaner.io.max.bytes.per.second", v, errors.New("Value must be positive")))
+		}
+		c.LogCleanerIOMaxBytesPerSecond = r
+	}
 	idleMs := p.int("connections.max.idle.ms", defaultConnectionsMaxIdleMs, math.MinInt64, math.MaxInt64)
 	if idleMs > 0 {
 		c.ConnectionsMaxIdle = time.Duration(min(idleMs, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
@@ -548,6 +575,13 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 		FlushMs:            n("flush.ms"),
 		// A broker key only: no topic overrides it.
 		ProducerIDExpirationMs: producerIDExpirationMs,
+		DeleteRetentionMs:      n("delete.retention.ms"),
+		MinCompactionLagMs:     n("min.compaction.lag.ms"),
+		MaxCompactionLagMs:     n("max.compaction.lag.ms"),
+		MinCleanableDirtyRatio: 0.5,
+	}
+	if r, err := strconv.ParseFloat(eff["min.cleanable.dirty.ratio"], 64); err == nil {
+		c.Log.MinCleanableDirtyRatio = r
 	}
 	c.MessageMaxBytes = int32(n("max.message.bytes"))
 	c.LogMessageTimestampType = eff["message.timestamp.type"]

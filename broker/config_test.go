@@ -285,6 +285,38 @@ func TestTopicConfigResolution(t *testing.T) {
 	}
 }
 
+// TestTopicConfigCleanupPolicy checks how cleanup.policy and the compaction
+// keys reach storage: compact turns the cleaner on (and keyless records
+// off), a policy without delete stops time and size retention.
+func TestTopicConfigCleanupPolicy(t *testing.T) {
+	c, err := LoadConfig("", []string{zkOnly, "log.cleaner.delete.retention.ms=5000", "log.cleaner.min.cleanable.ratio=0.25"}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		overrides            map[string]string
+		compact, keepForever bool
+		deleteRetention      int64
+		ratio                float64
+	}{
+		{overrides: nil, deleteRetention: 5000, ratio: 0.25},
+		{overrides: map[string]string{"cleanup.policy": "compact"}, compact: true, keepForever: true, deleteRetention: 5000, ratio: 0.25},
+		{overrides: map[string]string{"cleanup.policy": "compact,delete", "delete.retention.ms": "7", "min.cleanable.dirty.ratio": "0.9"}, compact: true, deleteRetention: 7, ratio: 0.9},
+		{overrides: map[string]string{"cleanup.policy": "delete", "min.compaction.lag.ms": "3"}, deleteRetention: 5000, ratio: 0.25},
+	} {
+		tc, err := c.TopicConfig(tt.overrides)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.Log.Compact != tt.compact || tc.Log.KeepForever != tt.keepForever || tc.Log.DeleteRetentionMs != tt.deleteRetention || tc.Log.MinCleanableDirtyRatio != tt.ratio {
+			t.Errorf("%v: %+v", tt.overrides, tc.Log)
+		}
+	}
+	if !c.LogCleanerEnable || c.LogCleanerThreads != 1 || c.LogCleanerBackoff.Milliseconds() != 15000 || c.LogCleanerDedupeBufferSize != 128<<20 {
+		t.Errorf("cleaner defaults: %v %d %v %d", c.LogCleanerEnable, c.LogCleanerThreads, c.LogCleanerBackoff, c.LogCleanerDedupeBufferSize)
+	}
+}
+
 // TestLoadConfigPropertiesAgree reads the shared table of tricky
 // properties inputs as server.properties: the broker, with viper in
 // between, must read them as javaprops (and so perftest and storage) do.

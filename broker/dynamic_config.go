@@ -32,7 +32,8 @@ import (
 // log.segment.bytes, log.roll.ms, message.max.bytes, min.insync.replicas,
 // unclean.leader.election.enable, ...), which reach every hosted partition
 // at once; the thread-pool, cleaner, connection and throttle keys are
-// stored and described but have no effect (gokafka has no log cleaner and
+// stored and described but have no effect until a restart (the log
+// cleaner reads log.cleaner.* from server.properties at start; gokafka has
 // no replication throttling).
 
 // dynamicConfigs holds this broker's view of /config/brokers.

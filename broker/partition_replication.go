@@ -414,7 +414,9 @@ func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW, leaderL
 		return 0, nil
 	}
 	if n > 0 {
-		if hdrs[0].BaseOffset != p.log.EndOffset() {
+		// A compacted leader log has gaps where whole batches were cleaned
+		// away: the next batch may start past our end, never before it.
+		if hdrs[0].BaseOffset < p.log.EndOffset() {
 			return 0, fmt.Errorf("records from the leader of %s start at %d, the log ends at %d", p.tp, hdrs[0].BaseOffset, p.log.EndOffset())
 		}
 		for _, h := range hdrs {

@@ -179,6 +179,7 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 	vcfg := wire.ValidateConfig{
 		MaxBatchBytes:        int(cfg.MaxMessageBytes),
 		MaxDecompressedBytes: decompressedLimit(cfg.MaxMessageBytes),
+		RequireKeys:          cfg.Log.Compact,
 	}
 	records := rp.Records
 	if legacy {
@@ -194,6 +195,11 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 		records = converted
 	}
 	bh, err := wire.ValidateProduceBatch(records, vcfg)
+	if errors.Is(err, wire.ErrKeylessCompacted) {
+		// Kafka's words (LogValidator.validateKey).
+		fail(kerr.InvalidRecord, fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s.", p.tp))
+		return nil
+	}
 	if err != nil {
 		fail(validationError(err), err.Error())
 		return nil

@@ -276,8 +276,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.ctl = s.newController()
 	// fatal stops the broker from inside: the last log dir failed.
 	fatal := make(chan error, 1)
-	bgWG.Add(7)
+	bgWG.Add(8)
 	go func() { defer bgWG.Done(); s.watchConfigChanges(bg) }()
+	go func() { defer bgWG.Done(); s.runCleaner(bg) }()
 	go func() {
 		defer bgWG.Done()
 		s.handleLogDirFailures(bg, func(err error) { fatal <- err })

@@ -373,9 +373,33 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 			tc.DownConversionDisabled = strings.EqualFold(v, "false")
 		case "cleanup.policy":
 			tc.CleanupPolicy = v
+		case "delete.retention.ms":
+			tc.Log.DeleteRetentionMs = n
+		case "min.compaction.lag.ms":
+			tc.Log.MinCompactionLagMs = n
+		case "max.compaction.lag.ms":
+			tc.Log.MaxCompactionLagMs = n
+		case "min.cleanable.dirty.ratio":
+			if r, err := strconv.ParseFloat(v, 64); err == nil {
+				tc.Log.MinCleanableDirtyRatio = r
+			}
 		}
 	}
+	tc.Log.Compact = tc.compactPolicy()
+	tc.Log.KeepForever = !tc.deletePolicy()
 	return tc, nil
+}
+
+// compactPolicy reports whether cleanup.policy includes compact (Kafka's
+// LogConfig.compact): the log cleaner compacts the log and produce rejects
+// records without a key.
+func (tc TopicConfig) compactPolicy() bool {
+	for _, p := range strings.Split(tc.CleanupPolicy, ",") {
+		if strings.EqualFold(strings.TrimSpace(p), "compact") {
+			return true
+		}
+	}
+	return false
 }
 
 // deletePolicy reports whether cleanup.policy includes delete (Kafka's

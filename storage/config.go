@@ -40,6 +40,31 @@ type Config struct {
 	// expired entries when it loads a snapshot; gokafka leaves them to the
 	// first check after Open.
 	ProducerIDExpirationMs int64
+
+	// Compact is cleanup.policy containing "compact" (log.cleanup.policy,
+	// Kafka's default "delete"): the log cleaner keeps only the last record
+	// per key in the log's closed segments (cleaner.go).
+	Compact bool
+	// KeepForever is cleanup.policy without "delete" (a "compact"-only
+	// topic): DeleteRetained then applies neither retention.ms nor
+	// retention.bytes, as Kafka's LogConfig.delete is false; segments below
+	// the log start offset still go.
+	KeepForever bool
+	// DeleteRetentionMs is delete.retention.ms
+	// (log.cleaner.delete.retention.ms), default 86400000 (1 day): how long
+	// a tombstone survives in the cleaned part of a compacted log.
+	DeleteRetentionMs int64
+	// MinCompactionLagMs is min.compaction.lag.ms, default 0: a segment
+	// whose largest timestamp is younger than this is not cleaned yet.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs is max.compaction.lag.ms, default MaxInt64: a log
+	// whose oldest dirty record is older than this is cleaned whatever its
+	// dirty ratio.
+	MaxCompactionLagMs int64
+	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio
+	// (log.cleaner.min.cleanable.ratio), default 0.5: the share of the
+	// cleanable bytes that must be dirty before the log is cleaned.
+	MinCleanableDirtyRatio float64
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -55,5 +80,8 @@ func DefaultConfig() Config {
 		FlushMs:            1<<63 - 1,
 		// producer.id.expiration.ms
 		ProducerIDExpirationMs: 24 * 60 * 60 * 1000,
+		DeleteRetentionMs:      24 * 60 * 60 * 1000,
+		MaxCompactionLagMs:     1<<63 - 1,
+		MinCleanableDirtyRatio: 0.5,
 	}
 }

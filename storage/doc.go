@@ -11,7 +11,8 @@
 //	  meta.properties                   version=0, broker.id, cluster.id
 //	  recovery-point-offset-checkpoint  \
 //	  replication-offset-checkpoint      > "0\n<count>\n<topic> <partition> <offset>\n..."
-//	  log-start-offset-checkpoint       /  (written to .tmp, fsynced, renamed)
+//	  log-start-offset-checkpoint        > (written to .tmp, fsynced, renamed)
+//	  cleaner-offset-checkpoint         /  compacted partitions, cleaned below offset
 //	  .kafka_cleanshutdown              present only after a clean stop
 //	  .lock                             flock(LOCK_EX|LOCK_NB) held while a broker runs
 //	  .gokafka-zk-session               "<hex session id>\n": the holder's ZooKeeper session
@@ -22,6 +23,8 @@
 //	    00000000000000000000.index      sparse offset index
 //	    00000000000000000000.timeindex  sparse time index
 //	    00000000000000001234.log        next segment: named by its base offset
+//	    00000000000000000000.log.cleaned  a clean in progress (and .index/.timeindex)
+//	    00000000000000000000.log.swap     a finished clean being swapped in
 //	    ...
 //
 // # Log-dir lock and the recorded ZooKeeper session
@@ -157,6 +160,20 @@
 // The log end offset is the last batch's base offset + lastOffsetDelta + 1.
 // Producer state is rebuilt from the newest valid snapshot (below).
 //
+// # Compaction
+//
+// The log cleaner (compact.go, cleaner.go) rewrites a group of closed
+// segments to <base>.log.cleaned (+ .index.cleaned, .timeindex.cleaned),
+// syncs them, renames them to .swap (the .log last: its .swap is the commit
+// point) and then over <base>'s files, deleting the group's other segments.
+// At Open, .cleaned files are deleted (the old segments are intact) and a
+// .log.swap is completed: renamed over <base>.log with its index .swap files
+// (or, without them, <base>'s old indexes deleted and rebuilt), and the
+// segments starting inside its offset range deleted. A crash between the
+// commit and those deletions can leave a later segment of the group whose
+// records were all superseded; it is kept (it holds only older values of
+// keys rewritten above it) and the next clean removes its records again.
+//
 // # Producer-state snapshots
 //
 // Log.Append records every idempotent batch in the log's ProducerState, so
@@ -199,5 +216,8 @@
 // a response still being written to a slow consumer neither blocks a producer
 // nor loses its file to retention (the unlinked file stays readable through
 // the open descriptor). ProducerState is guarded by the caller's partition
-// lock.
+// lock. The log cleaner takes no partition lock: it takes wmu (then mu) to
+// snapshot the segment list and producers' last offsets, reads segments
+// through .log references it holds, and takes wmu then mu again only to
+// swap cleaned segments in, so the lock order is unchanged.
 package storage

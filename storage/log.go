@@ -120,6 +120,9 @@ type Log struct {
 	start, end    int64      // guarded by mu
 	recoveryPoint int64      // guarded by mu
 	closed        bool       // guarded by mu (written with wmu held too)
+	// truncatedTo is the lowest offset a truncation cut the log to since
+	// the cleaner last asked (CleanedThrough); -1 when none.
+	truncatedTo int64 // guarded by mu
 
 	fmu      sync.Mutex
 	rolled   []rolledSegment // guarded by fmu; waiting for their fsync, oldest first
@@ -134,6 +137,10 @@ type Log struct {
 	scanBufs sync.Pool // *batchScanner buffers reused by readers
 	// regions counts the Regions handed out and not yet released.
 	regions atomic.Int64
+	// cleanHook, when set (tests only), is called at each step of a clean's
+	// swap; an error stops the clean there as a crash would, leaving the
+	// files as they are.
+	cleanHook func(step string) error
 }
 
 // Open opens (creating if needed) the partition directory dir, recovers a
@@ -188,6 +195,7 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		// directory entry synced (a power loss could drop the whole
 		// log otherwise).
 		dirUnsynced: statErr != nil || created,
+		truncatedTo: -1,
 	}
 	// Whatever recovery scanned or rewrote goes to disk before the recovery
 	// point claims it.
@@ -224,7 +232,9 @@ func (l *Log) SetConfig(cfg Config) {
 	l.wmu.Unlock()
 }
 
-// Append writes batch, whose first base offset must equal EndOffset(), to the
+// Append writes batch, whose first base offset must be at least EndOffset()
+// (the leader appends at EndOffset; a follower of a compacted log may skip
+// offsets), to the
 // active segment, rolling first when the segment is full or old. It extends
 // the sparse indexes and fsyncs per the flush policy. A roll does not wait
 // for the old segment's fsync (flush.go). A failed write or fsync takes
@@ -246,7 +256,10 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", l.dir, err)
 	}
-	if hdrs[0].BaseOffset != l.end {
+	if hdrs[0].BaseOffset < l.end {
+		// Past the end is allowed: a follower copying a compacted leader's
+		// log gets gaps where whole batches were cleaned away (Kafka's
+		// appendAsFollower only requires offsets to grow).
 		return fmt.Errorf("append to %s: batch starts at offset %d, log ends at %d", l.dir, hdrs[0].BaseOffset, l.end)
 	}
 	lastOffset := hdrs[len(hdrs)-1].LastOffset()

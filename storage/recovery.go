@@ -20,6 +20,9 @@ import (
 // ending in .deleted (a deletion that did not finish), .tmp, and indexes
 // whose .log is gone.
 func listSegmentBases(fsys vfs.FS, dir string, logger *zap.Logger) ([]int64, error) {
+	if err := finishCleanerFiles(fsys, dir, logger); err != nil {
+		return nil, err
+	}
 	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
@@ -60,6 +63,117 @@ func listSegmentBases(fsys vfs.FS, dir string, logger *zap.Logger) ([]int64, err
 	}
 	slices.Sort(bases)
 	return bases, nil
+}
+
+// finishCleanerFiles settles what a log cleaner left behind in a crash
+// (compact.go's swap), as Kafka's log loading does: .cleaned files are an
+// unfinished clean whose old segments are all still there, and are
+// deleted; a <base>.log.swap is a complete, synced clean of a group of
+// segments starting at base, so it (and its index .swap files, if any are
+// left) is renamed over <base>'s files and the group's other segments, those
+// starting in (base, end of the swapped segment), are deleted. Index .swap
+// files without a .log.swap belong to an unfinished clean and go.
+func finishCleanerFiles(fsys vfs.FS, dir string, logger *zap.Logger) error {
+	ents, err := fsys.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	var swaps []int64
+	var stray []string
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, cleanedSuffix):
+			stray = append(stray, name)
+		case strings.HasSuffix(name, logSuffix+swapSuffix):
+			if base, ok := parseSegmentName(strings.TrimSuffix(name, swapSuffix), logSuffix); ok {
+				swaps = append(swaps, base)
+			} else {
+				stray = append(stray, name)
+			}
+		case strings.HasSuffix(name, swapSuffix):
+			base, ok := parseSegmentName(strings.TrimSuffix(name, swapSuffix), filepath.Ext(strings.TrimSuffix(name, swapSuffix)))
+			if !ok || !fileExists(filepath.Join(dir, segmentFileName(base, logSuffix+swapSuffix))) {
+				stray = append(stray, name)
+			}
+		}
+	}
+	for _, name := range stray {
+		logger.Info("removing an unfinished clean's file", zap.String("file", filepath.Join(dir, name)))
+		if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+	}
+	for _, base := range swaps {
+		p := func(suf string) string { return filepath.Join(dir, segmentFileName(base, suf)) }
+		for _, suf := range []string{timeIndexSuffix, indexSuffix} {
+			if fileExists(p(suf + swapSuffix)) {
+				if err := fsys.Rename(p(suf+swapSuffix), p(suf)); err != nil {
+					return fmt.Errorf("complete swap of %d: %w", base, err)
+				}
+			} else if err := fsys.Remove(p(suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				// The old segment's index cannot describe the new .log.
+				return fmt.Errorf("complete swap of %d: %w", base, err)
+			}
+		}
+		if err := fsys.Rename(p(logSuffix+swapSuffix), p(logSuffix)); err != nil {
+			return fmt.Errorf("complete swap of %d: %w", base, err)
+		}
+		end, err := segmentFileEnd(p(logSuffix), base)
+		if err != nil {
+			return fmt.Errorf("complete swap of %d: %w", base, err)
+		}
+		logger.Warn("completed an interrupted segment swap", zap.Int64("base", base), zap.Int64("end", end))
+		for _, e := range ents {
+			b, ok := parseSegmentName(e.Name(), logSuffix)
+			if !ok || b <= base || b >= end {
+				continue
+			}
+			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+				if err := fsys.Remove(p2(dir, b, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("complete swap of %d: %w", base, err)
+				}
+			}
+		}
+	}
+	if len(swaps) > 0 {
+		return syncDir(fsys, dir)
+	}
+	return nil
+}
+
+func p2(dir string, base int64, suf string) string {
+	return filepath.Join(dir, segmentFileName(base, suf))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// segmentFileEnd walks the batch headers of a .log and returns the offset
+// after its last whole batch (base for an empty file).
+func segmentFileEnd(path string, base int64) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("stat %s: %w", path, err)
+	}
+	sc := newBatchScanner(f, fi.Size())
+	end := base
+	for pos := int64(0); pos < fi.Size(); {
+		h, err := sc.header(pos)
+		if err != nil {
+			break // recovery proper deals with a bad tail
+		}
+		end = max(end, h.LastOffset()+1)
+		pos += h.size()
+	}
+	return end, nil
 }
 
 // parseSegmentName parses "<20 digits><suffix>".
@@ -300,7 +414,7 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 			closeAll()
 			return nil, fmt.Errorf("recover %s: %w", s.log.Name(), err)
 		}
-		if !truncated && i >= scanFrom && i < len(segs)-1 && s.next < segs[i+1].base && segs[i+1].base > opts.RecoveryPoint {
+		if !truncated && !cfg.Compact && i >= scanFrom && i < len(segs)-1 && s.next < segs[i+1].base && segs[i+1].base > opts.RecoveryPoint {
 			// A roll starts the next segment where this one ended, so a
 			// segment scanned after an unclean shutdown that ends short
 			// of it, above the recovery point, lost its tail in the crash
@@ -308,8 +422,11 @@ func loadSegments(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) 
 			// a torn batch, rather than skip the lost offsets. Below the
 			// recovery point everything, directory entries included, was
 			// synced, so a gap there is not a lost tail (a segment that
-			// retention failed to remove, compaction) and a segment
-			// scanned only to rebuild its indexes never cuts the log.
+			// retention failed to remove) and a segment scanned only to
+			// rebuild its indexes never cuts the log. A compacted log
+			// has such gaps by design, and the cleaner's rewrite may be
+			// newer than the checkpointed recovery point: it is never
+			// cut at a gap.
 			logger.Warn("segment ends before the next one begins; its tail was lost",
 				zap.String("segment", s.log.Name()), zap.Int64("nextOffset", s.next), zap.Int64("nextSegment", segs[i+1].base))
 			truncated = true

@@ -30,7 +30,7 @@ func (l *Log) DeleteRetained() (int, error) {
 	now := l.now()
 	nowMs := now.UnixMilli()
 	n := l.startBreachedLocked() // how many of the oldest segments go
-	if l.cfg.RetentionMs >= 0 {
+	if l.cfg.RetentionMs >= 0 && !l.cfg.KeepForever {
 		for n < len(l.segs) {
 			s := l.segs[n]
 			if s.size == 0 || nowMs-s.maxTs <= l.cfg.RetentionMs {
@@ -39,7 +39,7 @@ func (l *Log) DeleteRetained() (int, error) {
 			n++
 		}
 	}
-	if l.cfg.RetentionBytes >= 0 {
+	if l.cfg.RetentionBytes >= 0 && !l.cfg.KeepForever {
 		var total int64
 		for _, s := range l.segs[n:] {
 			total += s.size
@@ -213,6 +213,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	l.end = s.next
 	l.recoveryPoint = min(l.recoveryPoint, l.end)
+	l.noteTruncation(l.end)
 	ps, err := l.loadProducers() // drops the snapshots past the new end
 	if err != nil {
 		return fmt.Errorf("truncate %s: %w", l.dir, err)
@@ -254,6 +255,7 @@ func (l *Log) truncateFully(offset int64) error {
 	l.segs = []*segment{ns}
 	l.dirUnsynced = true
 	l.start, l.end, l.recoveryPoint = offset, offset, offset
+	l.noteTruncation(offset)
 	for _, s := range old {
 		if s.base == offset {
 			// createSegment reused its file names; only close it.
@@ -269,4 +271,12 @@ func (l *Log) truncateFully(offset int64) error {
 	l.producers.replaceWith(&ProducerState{})
 	l.dropSnapshots(func(int64) bool { return true })
 	return nil
+}
+
+// noteTruncation records a truncation to offset for the cleaner
+// (CleanedThrough). Called with mu held.
+func (l *Log) noteTruncation(offset int64) {
+	if l.truncatedTo < 0 || offset < l.truncatedTo {
+		l.truncatedTo = offset
+	}
 }

@@ -24,7 +24,15 @@ type ValidateConfig struct {
 	// MaxDecompressedBytes bounds how much a compressed batch may expand
 	// while it is validated; beyond it the batch is ErrCorruptMessage.
 	MaxDecompressedBytes int
+	// RequireKeys rejects a record without a key with ErrKeylessCompacted,
+	// as Kafka's LogValidator does for a topic whose cleanup.policy has
+	// compact (the cleaner would drop the record).
+	RequireKeys bool
 }
+
+// ErrKeylessCompacted is a record without a key sent to a compacted topic,
+// an ErrInvalidRecord (INVALID_RECORD).
+var ErrKeylessCompacted = fmt.Errorf("%w: Compacted topic cannot accept message without key", ErrInvalidRecord)
 
 // minRecordSize is the smallest encoded record: seven one-byte fields
 // (length, attributes, timestamp and offset deltas, key and value lengths,
@@ -138,6 +146,9 @@ func ValidateProduceBatch(records []byte, cfg ValidateConfig) (BatchHeader, erro
 		}
 		if r.offsetDelta != i {
 			return h, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalidRecord, i, r.offsetDelta)
+		}
+		if r.nullKey && cfg.RequireKeys {
+			return h, ErrKeylessCompacted
 		}
 		maxTS = max(maxTS, h.BaseTimestamp+r.timestampDelta)
 	}

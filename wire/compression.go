@@ -301,6 +301,46 @@ func (p *encoderPools) compress(dst []byte, codec int8, src []byte) ([]byte, err
 			return dst, fmt.Errorf("lz4: %w", err)
 		}
 		return buf.Bytes(), nil
+	case CodecZstd:
+		enc, err := zstdEncoder()
+		if err != nil {
+			return dst, fmt.Errorf("zstd: %w", err)
+		}
+		return enc.EncodeAll(src, dst), nil
 	}
 	return dst, fmt.Errorf("%w: codec %d", ErrUnsupportedCompression, codec)
+}
+
+// zstdEncoder is one encoder shared by every caller: EncodeAll is safe for
+// concurrent use. It is built on first use (the log cleaner's).
+var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+})
+
+// Codecs compresses and decompresses whole batch payloads for storage's log
+// cleaner (storage.Codec), with the same codecs and pools as validation.
+type Codecs struct{}
+
+// Decompress returns payload decompressed with codec, failing with
+// ErrCorruptMessage past limit bytes.
+func (Codecs) Decompress(codec int8, payload []byte, limit int) ([]byte, error) {
+	src, release, err := decoders.open(codec, payload, int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(src, int64(limit)+1))
+	if err != nil {
+		return nil, decompressError(err)
+	}
+	if n > int64(limit) {
+		return nil, fmt.Errorf("%w: batch decompresses beyond %d bytes", ErrCorruptMessage, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// Compress appends src compressed with codec to dst.
+func (Codecs) Compress(dst []byte, codec int8, src []byte) ([]byte, error) {
+	return encoders.compress(dst, codec, src)
 }

@@ -203,6 +203,7 @@ func eofIsTruncated(err error) error {
 type recordInfo struct {
 	timestampDelta int64
 	offsetDelta    int32
+	nullKey        bool
 }
 
 // next decodes one magic-v2 record:
@@ -237,7 +238,7 @@ func (c *recordCursor) next() (recordInfo, error) {
 	if r.offsetDelta, err = c.varint(); err != nil {
 		return r, err
 	}
-	if err := c.skipBytes(end, "key", true); err != nil {
+	if r.nullKey, err = c.skipNullable(end, "key"); err != nil {
 		return r, err
 	}
 	if err := c.skipBytes(end, "value", true); err != nil {
@@ -271,18 +272,25 @@ func (c *recordCursor) next() (recordInfo, error) {
 // before end. Negative lengths mean null where nullable (Kafka reads any
 // negative length as null) and are invalid otherwise.
 func (c *recordCursor) skipBytes(end int64, what string, nullable bool) error {
+	null, err := c.skipNullable(end, what)
+	if err == nil && null && !nullable {
+		return fmt.Errorf("negative %s length", what)
+	}
+	return err
+}
+
+// skipNullable is skipBytes for a nullable field, reporting whether it was
+// null.
+func (c *recordCursor) skipNullable(end int64, what string) (bool, error) {
 	n, err := c.varint()
 	if err != nil {
-		return fmt.Errorf("%s length: %w", what, err)
+		return false, fmt.Errorf("%s length: %w", what, err)
 	}
 	if n < 0 {
-		if nullable {
-			return nil
-		}
-		return fmt.Errorf("negative %s length %d", what, n)
+		return true, nil
 	}
 	if left := end - c.offset(); int64(n) > left {
-		return fmt.Errorf("%s length %d exceeds the %d bytes left in the record", what, n, left)
+		return false, fmt.Errorf("%s length %d exceeds the %d bytes left in the record", what, n, left)
 	}
-	return c.skip(int64(n))
+	return false, c.skip(int64(n))
 }
