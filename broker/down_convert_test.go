@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -271,20 +272,39 @@ func TestFetchDownConversionZstd(t *testing.T) {
 	}
 }
 
+// TestListOffsetsV0: v0's offsets "before" a time are segment boundaries,
+// newest first, as Kafka answers them: two rolled segments of three
+// records and an active one.
 func TestListOffsetsV0(t *testing.T) {
 	s := newDataServer(t)
 	addTopic(t, s, "t", [16]byte{1}, 1, testTopicConfig())
-	doProduce(t, s, produceReq(9, 1, "t", plainBatch(3, 1000)))
+	p, ok := s.replicas.get(topicPartition{"t", 0})
+	if !ok {
+		t.Fatal("no partition")
+	}
+	for i := range 3 {
+		doProduce(t, s, produceReq(9, 1, "t", plainBatch(3, 1000)))
+		if i < 2 {
+			if err := p.log.Roll(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	future := time.Now().Add(time.Hour).UnixMilli()
 	for _, tc := range []struct {
 		ts   int64
 		max  int32
 		want []int64
 	}{
-		{-1, 1, []int64{3}},
+		{-1, 1, []int64{9}},
+		{-1, 2, []int64{9, 6}},
+		{-1, 10, []int64{9, 6, 3, 0}},
 		{-2, 1, []int64{0}},
+		{-2, 10, []int64{0}},
 		{-1, 0, nil},
-		{1001, 5, []int64{1}},
-		{9000, 1, nil},
+		{future, 2, []int64{9, 6}},
+		// Every segment was written after the record timestamps.
+		{1001, 5, nil},
 	} {
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.Version = 0
@@ -308,6 +328,36 @@ func TestListOffsetsV0(t *testing.T) {
 		p := back.Topics[0].Partitions[0]
 		if p.ErrorCode != 0 || fmt.Sprint(p.OldStyleOffsets) != fmt.Sprint(tc.want) {
 			t.Errorf("timestamp %d max %d: code %d offsets %v, want %v", tc.ts, tc.max, p.ErrorCode, p.OldStyleOffsets, tc.want)
+		}
+	}
+}
+
+// TestOffsetsBeforeHighWatermark: a consumer never gets an offset above
+// the high watermark from ListOffsets v0; it gets the high watermark
+// first instead. A replica asking sees the log end.
+func TestOffsetsBeforeHighWatermark(t *testing.T) {
+	s := newDataServer(t)
+	addTopic(t, s, "t", [16]byte{2}, 1, testTopicConfig())
+	p, ok := s.replicas.get(topicPartition{"t", 0})
+	if !ok {
+		t.Fatal("no partition")
+	}
+	doProduce(t, s, produceReq(9, 1, "t", plainBatch(3, 1000)))
+	if err := p.log.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	doProduce(t, s, produceReq(9, 1, "t", plainBatch(3, 1000)))
+	p.highWatermark.Store(4) // as if the followers had only offsets 0-3
+	for _, tc := range []struct {
+		consumer bool
+		want     []int64
+	}{
+		{true, []int64{4, 3, 0}},
+		{false, []int64{6, 3, 0}},
+	} {
+		got, err := p.offsetsBefore(-1, 10, tc.consumer, time.Now())
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("consumer %v: %v %v, want %v", tc.consumer, got, err, tc.want)
 		}
 	}
 }

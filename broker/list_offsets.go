@@ -1,9 +1,12 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,12 +30,8 @@ var errOffsetNotFound = errors.New("no such offset")
 // handleListOffsets answers ListOffsets v0-9.
 //
 // v0 (0.8.2 and 0.9 clients) asks for up to max_num_offsets offsets
-// "before" a timestamp and reads old_style_offsets. Kafka answers it from
-// segment base offsets; gokafka answers one offset, the one v1 would (the
-// high watermark for -1, the log start offset for -2, the first record at
-// or after a timestamp), or none when max_num_offsets is 0 or nothing is
-// found. Old clients ask for -1 and -2 with max_num_offsets 1, where both
-// answers agree.
+// "before" a timestamp and reads old_style_offsets: answered as Kafka does,
+// from segment boundaries (offsetsBefore).
 //
 // gokafka has no tiered storage, so -4 (earliest local) is the log start
 // offset and -5 (latest tiered) finds nothing (offset -1, timestamp -1,
@@ -83,6 +82,17 @@ func (s *Server) listOffset(p *Partition, r *kmsg.ListOffsetsRequest, ts int64, 
 		sp.ErrorCode = ke.Code
 		return
 	}
+	if r.Version == 0 {
+		offsets, err := p.offsetsBefore(ts, maxNum, r.ReplicaID < 0, time.Now())
+		if err != nil {
+			s.logger.Error("list offsets", zap.String("partition", p.tp.String()), zap.Int64("timestamp", ts), zap.Error(err))
+			sp.ErrorCode = kerr.KafkaStorageError.Code
+			return
+		}
+		sp.Offset, sp.Timestamp = -1, -1
+		sp.OldStyleOffsets = offsets
+		return
+	}
 	offset, timestamp, epoch, err := p.offsetForTimestamp(ts)
 	switch {
 	case errors.Is(err, errOffsetNotFound):
@@ -94,12 +104,6 @@ func (s *Server) listOffset(p *Partition, r *kmsg.ListOffsetsRequest, ts int64, 
 	}
 	sp.Offset = offset
 	sp.Timestamp = timestamp
-	if r.Version == 0 {
-		sp.Offset, sp.Timestamp = -1, -1
-		if maxNum > 0 {
-			sp.OldStyleOffsets = []int64{offset}
-		}
-	}
 	if r.Version >= 4 {
 		sp.LeaderEpoch = epoch
 	}
@@ -180,4 +184,50 @@ func (p *Partition) recordAt(batch []byte, pick func([]wire.RecordTimestamp) int
 		epoch = -1
 	}
 	return rs[i].Offset, rs[i].Timestamp, epoch, nil
+}
+
+// offsetsBefore answers ListOffsets v0 as Kafka's legacy path does. The
+// candidates are the segment boundaries of SegmentTimes (base offsets with
+// their .log's modification time, then the log end offset at now). -1
+// starts from the newest, -2 from the oldest, and a timestamp from the
+// newest boundary modified at or before it; up to max_num_offsets offsets
+// are answered from there towards older ones, newest first. A consumer
+// (replica id -1) must not see offsets above the high watermark: those
+// are dropped and the high watermark comes first instead.
+func (p *Partition) offsetsBefore(ts int64, maxNum int32, fromConsumer bool, now time.Time) ([]int64, error) {
+	times, err := p.log.SegmentTimes(now)
+	if err != nil {
+		return nil, err
+	}
+	from := -1
+	switch ts {
+	case latestTimestamp:
+		from = len(times) - 1
+	case earliestTimestamp:
+		from = min(0, len(times)-1)
+	default:
+		for i := len(times) - 1; i >= 0; i-- {
+			if times[i].Modified.UnixMilli() <= ts {
+				from = i
+				break
+			}
+		}
+	}
+	n := min(int(max(maxNum, 0)), from+1)
+	offsets := make([]int64, 0, n+1)
+	for i := from; i > from-n; i-- {
+		offsets = append(offsets, times[i].Offset)
+	}
+	slices.SortFunc(offsets, func(a, b int64) int { return cmp.Compare(b, a) })
+	if fromConsumer {
+		hw := p.HighWatermark()
+		if len(offsets) > 0 && offsets[0] > hw {
+			i := 0
+			for i < len(offsets) && offsets[i] > hw {
+				i++
+			}
+			offsets = append([]int64{hw}, offsets[i:]...)
+		}
+	}
+	return offsets, nil
 }
