@@ -381,18 +381,18 @@ func (s *Server) alterBrokerConfig(ctx context.Context, resource, entity string,
 func checkBrokerValue(name, v string) error {
 	if k, ok := dynamicBrokerTopicKey(name); ok {
 		if err := checkType(k.typ, v); err != nil {
-			return invalidValueError(name, v, err)
+			return invalidValue(name, v, err)
 		}
 		if k.validate != nil {
 			if err := k.validate(strings.TrimSpace(v)); err != nil {
-				return invalidValueError(name, v, err)
+				return invalidValue(name, v, err)
 			}
 		}
 		return nil
 	}
 	if t, ok := extraDynamicBrokerKeys[name]; ok {
 		if err := checkType(t, v); err != nil {
-			return invalidValueError(name, v, err)
+			return invalidValue(name, v, err)
 		}
 	}
 	return nil

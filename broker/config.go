@@ -632,9 +632,16 @@ func (p *configParser) int(key string, def, lo, hi int64) int64 {
 
 // invalidValue words a bad value as Kafka's ConfigException does:
 // "Invalid value V for configuration K: reason", K being the key as the
-// user wrote it.
+// user wrote it and V the value, or the offending item when a list was
+// refused for one of its items (listItemError), as Kafka's ValidList names
+// it. Broker properties at start and AlterConfigs both word errors here.
 func invalidValue(key, value string, reason error) error {
-	return fmt.Errorf("Invalid value %s for configuration %s: %w", strings.TrimSpace(value), key, reason)
+	value = strings.TrimSpace(value)
+	var ie listItemError
+	if errors.As(reason, &ie) {
+		value = ie.item
+	}
+	return fmt.Errorf("Invalid value %s for configuration %s: %w", value, key, reason)
 }
 
 func (p *configParser) bool(key string, def bool) bool {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -114,11 +113,11 @@ func syn(names ...string) []brokerSynonym {
 // message wording ("Invalid value x for configuration y: ...").
 func (k *topicKey) check(v string) error {
 	if err := checkType(k.typ, v); err != nil {
-		return invalidValueError(k.name, v, err)
+		return invalidValue(k.name, v, err)
 	}
 	if k.validate != nil {
 		if err := k.validate(strings.TrimSpace(v)); err != nil {
-			return invalidValueError(k.name, v, err)
+			return invalidValue(k.name, v, err)
 		}
 	}
 	return nil
@@ -235,17 +234,6 @@ type listItemError struct {
 }
 
 func (e listItemError) Error() string { return e.msg }
-
-// invalidValueError words a refused value as Kafka's ConfigException:
-// "Invalid value <v> for configuration <key>: <why>", where v is the
-// offending item of a list.
-func invalidValueError(key, v string, err error) error {
-	var ie listItemError
-	if errors.As(err, &ie) {
-		v = ie.item
-	}
-	return fmt.Errorf("Invalid value %s for configuration %s: %v", v, key, err)
-}
 
 // throttledReplicas accepts "", "*" or "partition:broker,..." lists.
 func throttledReplicas(v string) error {

@@ -130,7 +130,7 @@ func finishCleanerFiles(fsys vfs.FS, dir string, logger *zap.Logger) error {
 				continue
 			}
 			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-				if err := fsys.Remove(p2(dir, b, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := fsys.Remove(filepath.Join(dir, segmentFileName(b, suf))); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("complete swap of %d: %w", base, err)
 				}
 			}
@@ -140,10 +140,6 @@ func finishCleanerFiles(fsys vfs.FS, dir string, logger *zap.Logger) error {
 		return syncDir(fsys, dir)
 	}
 	return nil
-}
-
-func p2(dir string, base int64, suf string) string {
-	return filepath.Join(dir, segmentFileName(base, suf))
 }
 
 func fileExists(path string) bool {
