@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // labSeq numbers labs within a test binary; the process id keeps labs of
@@ -86,6 +87,9 @@ func New(t testing.TB, n int) *Lab {
 		l.must("ip", "netns", "exec", h.NS, "ip", "link", "set", peer, "up")
 		l.must("ip", "netns", "exec", h.NS, "ip", "link", "set", "lo", "up")
 	}
+	for _, h := range l.hosts {
+		l.waitForwarding(h.veth, 10*time.Second)
+	}
 	return l
 }
 
@@ -138,10 +142,34 @@ func (l *Lab) Isolate(i int) {
 	l.must("ip", "link", "set", l.hosts[i].veth, "down")
 }
 
-// Rejoin undoes Isolate(i).
+// Rejoin undoes Isolate(i). It returns once the bridge forwards the
+// host's port again: the kernel reports a veth's carrier through linkwatch,
+// which may delay the event by up to a second, and until then the bridge
+// drops the host's frames, so a caller that probed at once could see the
+// host still cut off.
 func (l *Lab) Rejoin(i int) {
 	l.t.Helper()
 	l.must("ip", "link", "set", l.hosts[i].veth, "up")
+	l.waitForwarding(l.hosts[i].veth, 10*time.Second)
+}
+
+// waitForwarding waits until the bridge port dev is up and forwarding
+// (brport state 3), failing the test after limit.
+func (l *Lab) waitForwarding(dev string, limit time.Duration) {
+	l.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		oper, _ := os.ReadFile("/sys/class/net/" + dev + "/operstate")
+		state, _ := os.ReadFile("/sys/class/net/" + dev + "/brport/state")
+		if strings.TrimSpace(string(oper)) == "up" && strings.TrimSpace(string(state)) == "3" {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("netlab: %s not forwarding after %v (operstate %q, bridge port state %q)", dev, limit,
+				strings.TrimSpace(string(oper)), strings.TrimSpace(string(state)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // destroy removes the namespaces (and with them the veth pairs) and the
