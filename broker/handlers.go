@@ -50,6 +50,7 @@ var apis = map[int16]api{
 	42: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleDeleteGroups},
 	47: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleOffsetDelete},
 	44: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleIncrementalAlterConfigs},
+	45: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleAlterPartitionReassignments},
 	46: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleListPartitionReassignments},
 	56: {wire.VersionRange{Min: 0, Max: 3}, (*Server).handleAlterPartition},
 	60: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleDescribeCluster},

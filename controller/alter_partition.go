@@ -18,7 +18,7 @@ import (
 // state znode's zkVersion) must be current (else INVALID_UPDATE_VERSION),
 // and every new ISR member must be a live broker that is not shutting down
 // (else INELIGIBLE_REPLICA). The ISR change keeps the leader epoch.
-func (st *state) alterPartition(ctx context.Context, e evAlterPartition) error {
+func (st *state) alterPartition(ctx context.Context, e evAlterPartition) (err error) {
 	req := e.req
 	resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
 	resp.Version = req.Version
@@ -30,6 +30,14 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) error {
 	}
 	b := st.newBatch()
 	defer st.send(b)
+	// ISR changes of partitions being reassigned may complete them, once
+	// the leader has its answer (Kafka: after the callback).
+	var changed []tp
+	defer func() {
+		if err == nil {
+			err = st.maybeCompleteReassignments(ctx, changed, b)
+		}
+	}()
 	for _, rt := range req.Topics {
 		name := rt.Topic
 		if req.Version >= 2 {
@@ -117,6 +125,9 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) error {
 					}
 					st.logger.Info("ISR changed", zap.String("partition", p.String()),
 						zap.Int32s("from", cur.ISR), zap.Int32s("to", newISR))
+					if st.reassigning(p) {
+						changed = append(changed, p)
+					}
 				}
 				s := st.parts[p]
 				op.LeaderID = s.Leader

@@ -175,6 +175,13 @@ func (st *state) leaderAndIsr(id int32, ps map[tp]bool, fresh map[tp]bool) *kmsg
 		ps.ZKVersion = s.ZkVersion
 		ps.Replicas = slices.Clone(st.replicas(p))
 		ps.IsNew = fresh[p]
+		if a, ok := st.assignmentOf(p); ok && a.reassigning() {
+			ps.AddingReplicas = slices.Clone(a.adding)
+			ps.RemovingReplicas = slices.Clone(a.removing)
+			// A replica a reassignment adds is new (Kafka: it may be
+			// created in any good log dir).
+			ps.IsNew = ps.IsNew || slices.Contains(a.adding, id)
+		}
 		ps.LeaderRecoveryState = s.LeaderRecoveryState
 		req.TopicStates[i].PartitionStates = append(req.TopicStates[i].PartitionStates, ps)
 		if s.Leader >= 0 {
@@ -273,8 +280,11 @@ func (st *state) stopReplica(id int32, ps map[tp]bool) *kmsg.StopReplicaRequest 
 		s := kmsg.NewStopReplicaRequestTopicPartitionState()
 		s.Partition = p.partition
 		s.Delete = ps[p]
+		// The current leader epoch, also when a reassignment deletes a
+		// removed replica; -2 for a topic being deleted (no longer in
+		// parts).
 		s.LeaderEpoch = epochDuringDelete
-		if cur, ok := st.parts[p]; ok && !s.Delete {
+		if cur, ok := st.parts[p]; ok {
 			s.LeaderEpoch = cur.LeaderEpoch
 		}
 		req.Topics[i].PartitionStates = append(req.Topics[i].PartitionStates, s)

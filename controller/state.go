@@ -85,6 +85,9 @@ type state struct {
 	// deletingStates are the last states of the partitions of topics being
 	// deleted, for the UpdateMetadata (leader -2) a returning broker gets.
 	deletingStates map[string]map[tp]zkmeta.LeaderAndIsr
+	// zkReassignCzxid identifies the /admin/reassign_partitions znode
+	// this term already handled (reassign.go).
+	zkReassignCzxid int64
 }
 
 func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
@@ -180,6 +183,9 @@ func (st *state) startup(ctx context.Context) error {
 		return err
 	}
 	st.logger.Info("controller ready", zap.Int("brokers", len(st.brokers)), zap.Int("topics", len(st.topics)), zap.Int("partitions", len(st.parts)))
+	if err := st.initReassignments(ctx); err != nil {
+		return err
+	}
 	return st.deletions(ctx)
 }
 
@@ -206,6 +212,13 @@ func (st *state) apply(ctx context.Context, ev event) error {
 		return st.addPartitions(ctx, e)
 	case evStopReplicaDone:
 		return st.stopReplicaDone(ctx, e)
+	case evAlterReassignments:
+		return st.alterReassignments(ctx, e)
+	case evListReassignments:
+		return st.listReassignments(e)
+	case evZkReassignments:
+		_, err := st.zkReassignments(ctx)
+		return err
 	case evResendDeletion:
 		if ps := st.deleting[e.topic][e.broker]; len(ps) > 0 && st.live(e.broker) {
 			st.sendDeletion(e.topic, e.broker, ps)
@@ -523,6 +536,9 @@ func (st *state) brokersChanged(ctx context.Context) error {
 			}
 		}
 	}
+	if len(born) > 0 {
+		return st.reassignmentsOnBrokerStartup(ctx, born)
+	}
 	return nil
 }
 
@@ -664,6 +680,10 @@ func (st *state) deletions(ctx context.Context) error {
 	defer st.send(b)
 	for _, n := range names {
 		if _, busy := st.deleting[n]; busy {
+			continue
+		}
+		if st.topicReassigning(n) {
+			st.logger.Info("topic deletion waits for its partition reassignments", zap.String("topic", n))
 			continue
 		}
 		t, ok := st.topics[n]
