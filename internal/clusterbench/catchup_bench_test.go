@@ -3,7 +3,6 @@ package clusterbench
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -17,16 +16,7 @@ import (
 // with a note saying so.
 func catchUpMB(b *testing.B) (int, string) {
 	b.Helper()
-	mb := envInt(b, "BENCH_CATCHUP_MB", 1024)
-	free, err := freeBytes(os.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if need := int64(mb) * 5 << 20; free < need {
-		scaled := max(int(free/5>>20)/64*64, 64)
-		return scaled, fmt.Sprintf("scaled down from %d MiB: %d MiB free in %s, the run needs five times the data", mb, free>>20, os.TempDir())
-	}
-	return mb, ""
+	return scaledMB(b, "BENCH_CATCHUP_MB", 1024, 5)
 }
 
 // BenchmarkFollowerCatchUp is issue 8's fifth figure: a follower is

@@ -29,6 +29,8 @@ const (
 	orderSIGKILL
 	orderCatchUpLaunch
 	orderCatchUpServing
+	orderReassignRate
+	orderReassignP99
 )
 
 // produceRun is one producer-perf-test run's outcome.
