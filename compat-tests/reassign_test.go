@@ -305,25 +305,48 @@ func pickBrokers(t *testing.T, z *testcluster.ZKConn, brokers map[int32]*testclu
 	return ctrl, others
 }
 
+// smallCluster is three brokers with a one-partition topic holding
+// numbered records, for the tests that move that one partition.
+type smallCluster struct {
+	ctx     context.Context
+	brokers map[int32]*testcluster.Broker
+	seeds   []string
+	z       *testcluster.ZKConn
+	adm     *kadm.Client
+	ctrl    int32
+	others  []int32 // the brokers that are not the controller, sorted
+}
+
+// newSmallCluster starts three brokers and creates topic on the replicas
+// pick chooses (from the controller and the two others), with
+// values(prefix, n) written at acks=all.
+func newSmallCluster(t *testing.T, topic string, pick func(ctrl int32, others []int32) []int32, prefix string, n int) *smallCluster {
+	t.Helper()
+	c := testcluster.New(t)
+	sc := &smallCluster{z: c.ZKClient(t)}
+	sc.brokers, sc.seeds = threeBrokers(t, c, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	sc.ctx = ctx
+	var cl *kgo.Client
+	sc.adm, cl = reassignAdmin(t, sc.seeds)
+	sc.ctrl, sc.others = pickBrokers(t, sc.z, sc.brokers)
+	createAssigned(ctx, t, cl, topic, pick(sc.ctrl, sc.others), nil)
+	if err := produceValues(ctx, t, sc.seeds, topic, kgo.AllISRAcks(), values(prefix, n)...); err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
 // A reassignment that cannot finish (its new replica's broker is paused,
 // SIGSTOP) is cancelled: the assignment is the original one again, the
 // new broker deletes the replica it had started once it runs again, and
 // no record is lost.
 func TestReassignCancel(t *testing.T) {
-	c := testcluster.New(t)
-	brokers, seeds := threeBrokers(t, c, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	z := c.ZKClient(t)
-	adm, cl := reassignAdmin(t, seeds)
-	ctrl, others := pickBrokers(t, z, brokers)
-	from, to := []int32{ctrl, others[0]}, []int32{ctrl, others[1]}
-
 	const topic = "cancel"
-	createAssigned(ctx, t, cl, topic, from, nil)
-	if err := produceValues(ctx, t, seeds, topic, kgo.AllISRAcks(), values("before", 50)...); err != nil {
-		t.Fatal(err)
-	}
+	sc := newSmallCluster(t, topic, func(ctrl int32, others []int32) []int32 { return []int32{ctrl, others[0]} }, "before", 50)
+	ctx, brokers, seeds, z, adm, ctrl, others := sc.ctx, sc.brokers, sc.seeds, sc.z, sc.adm, sc.ctrl, sc.others
+	from, to := []int32{ctrl, others[0]}, []int32{ctrl, others[1]}
 	if err := brokers[others[1]].Pause(); err != nil {
 		t.Fatal(err)
 	}
@@ -366,19 +389,9 @@ func TestReassignCancel(t *testing.T) {
 // the reassignment in the topic znode and completes it once the new
 // replica catches up.
 func TestReassignControllerKilled(t *testing.T) {
-	c := testcluster.New(t)
-	brokers, seeds := threeBrokers(t, c, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	z := c.ZKClient(t)
-	adm, cl := reassignAdmin(t, seeds)
-	ctrl, others := pickBrokers(t, z, brokers)
-
 	const topic = "failover"
-	createAssigned(ctx, t, cl, topic, []int32{others[0]}, nil)
-	if err := produceValues(ctx, t, seeds, topic, kgo.AllISRAcks(), values("v", 200)...); err != nil {
-		t.Fatal(err)
-	}
+	sc := newSmallCluster(t, topic, func(_ int32, others []int32) []int32 { return others[:1] }, "v", 200)
+	ctx, brokers, z, adm, ctrl, others := sc.ctx, sc.brokers, sc.z, sc.adm, sc.ctrl, sc.others
 	if err := brokers[others[1]].Pause(); err != nil {
 		t.Fatal(err)
 	}
@@ -409,19 +422,9 @@ func TestReassignControllerKilled(t *testing.T) {
 // kafka-reassign-partitions.sh --zookeeper --execute writes it is carried
 // out, and the znode is deleted when every partition in it is done.
 func TestReassignZnodePath(t *testing.T) {
-	c := testcluster.New(t)
-	brokers, seeds := threeBrokers(t, c, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	z := c.ZKClient(t)
-	adm, cl := reassignAdmin(t, seeds)
-	_, others := pickBrokers(t, z, brokers)
-
 	const topic = "zkpath"
-	createAssigned(ctx, t, cl, topic, []int32{others[0]}, nil)
-	if err := produceValues(ctx, t, seeds, topic, kgo.AllISRAcks(), values("v", 100)...); err != nil {
-		t.Fatal(err)
-	}
+	sc := newSmallCluster(t, topic, func(_ int32, others []int32) []int32 { return others[:1] }, "v", 100)
+	ctx, brokers, z, adm, others := sc.ctx, sc.brokers, sc.z, sc.adm, sc.others
 	data := fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"replicas":[%d,%d]}]}`, topic, others[1], others[0])
 	if _, err := z.Conn.Create(z.Path("/admin/reassign_partitions"), []byte(data), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("create /admin/reassign_partitions: %v", err)
