@@ -351,8 +351,9 @@ func (st *state) completeReassignment(ctx context.Context, p tp, a assignment, b
 	}
 	// B8: everyone learns the new replica set.
 	b.update(p)
-	if !st.topicReassigning(p.topic) {
-		// A deletion that waited for the reassignment goes on.
+	if st.deletionWaits[p.topic] && !st.topicReassigning(p.topic) {
+		// A deletion that waited for the reassignments goes on.
+		delete(st.deletionWaits, p.topic)
 		go st.t.post(evDeletions{})
 	}
 	return nil
@@ -474,7 +475,7 @@ func (st *state) zkReassignments(ctx context.Context) (map[tp]bool, error) {
 	for _, r := range z.Reassignments {
 		p := tp{r.Topic, r.Partition}
 		cur, ok := st.assignmentOf(p)
-		if !ok {
+		if !ok || st.deletionWaits[p.topic] {
 			st.logger.Warn("reassignment of a partition that does not exist", zap.String("partition", p.String()))
 			failed[p] = true
 			continue
@@ -570,7 +571,8 @@ func fmtIDs(ids []int32) string {
 // empty, has duplicates or negative ids, or adds a broker that is not live
 // is INVALID_REPLICA_ASSIGNMENT; cancelling a partition that is not being
 // reassigned is NO_REASSIGNMENT_IN_PROGRESS; a partition that does not
-// exist is UNKNOWN_TOPIC_OR_PARTITION. Partitions reassigned here leave
+// exist (or whose topic is marked for deletion) is
+// UNKNOWN_TOPIC_OR_PARTITION. Partitions reassigned here leave
 // /admin/reassign_partitions, whose reassignment they replace.
 func (st *state) alterReassignments(ctx context.Context, e evAlterReassignments) error {
 	req := e.req
@@ -629,7 +631,9 @@ func (st *state) alterReassignments(ctx context.Context, e evAlterReassignments)
 			}
 			it.next = cur.reassignTo(cur.origin())
 		}
-		if !known {
+		if !known || st.deletionWaits[it.p.topic] {
+			// A topic marked for deletion is gone as far as a new
+			// reassignment is concerned.
 			fail(it, kerr.UnknownTopicOrPartition, "The partition does not exist.")
 			continue
 		}

@@ -344,7 +344,8 @@ func TestReassignFailover(t *testing.T) {
 
 // A topic marked for deletion while a partition is being reassigned is
 // deleted once the reassignment is done (Kafka marks it ineligible until
-// then).
+// then); meanwhile a new reassignment of it is refused as for a topic that
+// does not exist.
 func TestReassignDelaysTopicDeletion(t *testing.T) {
 	e := newEnv(t)
 	c, bs := startCluster(t, e, []int32{1, 2})
@@ -359,6 +360,53 @@ func TestReassignDelaysTopicDeletion(t *testing.T) {
 	if !e.exists("/brokers/topics/d") {
 		t.Fatalf("topic deleted while its partition was being reassigned")
 	}
+	errs := reassignErrors(t, c.c.AlterPartitionReassignments(e.ctx, reassignRequest("d", map[int32][]int32{0: {1, 2}})))
+	if errs["d-0"] != kerr.UnknownTopicOrPartition {
+		t.Errorf("reassigning a partition of a topic marked for deletion: %v; want UNKNOWN_TOPIC_OR_PARTITION", errs["d-0"])
+	}
 	c.isrJoined(t, e, bs, "d", 0, 1, 2)
 	waitFor(t, "the topic to be deleted after the reassignment", func() bool { return !e.exists("/brokers/topics/d") })
+}
+
+// The latest request wins, whichever way it came (Kafka's
+// processApiPartitionReassignment and processZkPartitionReassignment): an
+// API reassignment takes its partition out of /admin/reassign_partitions,
+// and a znode entry replaces an API reassignment, stopping the replicas
+// the replaced one was adding.
+func TestReassignLatestRequestWins(t *testing.T) {
+	e := newEnv(t)
+	c, bs := startCluster(t, e, []int32{1, 2, 3})
+	e.createTopic("w", map[int32][]int32{0: {1, 2}, 1: {2, 1}}, nil)
+	e.waitLeader("w", 0, 1, 1, 2)
+	e.waitLeader("w", 1, 2, 2, 1)
+
+	// The znode asks to move w-1; an API request for it replaces that.
+	if err := e.admin.CreatePartitionReassignments(e.ctx, []zkmeta.PartitionReassignment{{Topic: "w", Partition: 1, Replicas: []int32{3, 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitTopicZnode("w", 1, []int32{3, 1, 2}, []int32{3}, []int32{2})
+	c.mustReassign(t, e, "w", map[int32][]int32{1: {2, 3}})
+	e.waitTopicZnode("w", 1, []int32{2, 3, 1}, []int32{3}, []int32{1})
+	waitFor(t, "the znode to be deleted when its only partition was taken over", func() bool { return !e.exists("/admin/reassign_partitions") })
+
+	// An API reassignment of w-0 adding 3; a znode entry replaces it
+	// with a target already in sync, so it completes at once and 3's
+	// replica is stopped.
+	c.mustReassign(t, e, "w", map[int32][]int32{0: {1, 3}})
+	e.waitTopicZnode("w", 0, []int32{1, 3, 2}, []int32{3}, []int32{2})
+	if err := e.admin.CreatePartitionReassignments(e.ctx, []zkmeta.PartitionReassignment{{Topic: "w", Partition: 0, Replicas: []int32{2}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitTopicZnode("w", 0, []int32{2}, nil, nil)
+	e.waitLeader("w", 0, 2, 2)
+	for _, id := range []int32{1, 3} {
+		waitFor(t, fmt.Sprintf("broker %d to delete its replica of w-0", id), func() bool {
+			_, st, ok := bs[id].stopReplicaFor("w", 0)
+			return ok && st.Delete
+		})
+	}
+	waitFor(t, "the second znode to be deleted", func() bool { return !e.exists("/admin/reassign_partitions") })
+	if got := c.listReassignments(t, e); fmt.Sprint(got) != fmt.Sprint(map[string][3][]int32{"w-1": {{2, 3, 1}, {3}, {1}}}) {
+		t.Errorf("ListPartitionReassignments: %v; want only w-1", got)
+	}
 }

@@ -88,6 +88,9 @@ type state struct {
 	// zkReassignCzxid identifies the /admin/reassign_partitions znode
 	// this term already handled (reassign.go).
 	zkReassignCzxid int64
+	// deletionWaits are topics marked for deletion that wait for their
+	// partition reassignments to finish.
+	deletionWaits map[string]bool
 }
 
 func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
@@ -105,6 +108,7 @@ func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
 		parts:          map[tp]zkmeta.LeaderAndIsr{},
 		deleting:       map[string]map[int32]map[tp]bool{},
 		deletingStates: map[string]map[tp]zkmeta.LeaderAndIsr{},
+		deletionWaits:  map[string]bool{},
 	}
 }
 
@@ -684,8 +688,10 @@ func (st *state) deletions(ctx context.Context) error {
 		}
 		if st.topicReassigning(n) {
 			st.logger.Info("topic deletion waits for its partition reassignments", zap.String("topic", n))
+			st.deletionWaits[n] = true
 			continue
 		}
+		delete(st.deletionWaits, n)
 		t, ok := st.topics[n]
 		if !ok {
 			// Nothing left to stop (the topic is gone, or only its
