@@ -17,16 +17,17 @@ import (
 // subcommands maps a subcommand name to its entry point. Each returns the
 // process exit code.
 var subcommands = map[string]func(args []string) int{
-	"server":             runServer,
-	"configs":            configs.Main,
-	"producer-perf-test": runProducerPerfTest,
-	"consumer-perf-test": runConsumerPerfTest,
-	"end-to-end-latency": runE2ELatency,
-	"topics":             runTopics,
-	"console-producer":   runConsoleProducer,
-	"console-consumer":   runConsoleConsumer,
-	"consumer-groups":    runConsumerGroups,
-	"version":            runVersion,
+	"server":              runServer,
+	"configs":             configs.Main,
+	"producer-perf-test":  runProducerPerfTest,
+	"consumer-perf-test":  runConsumerPerfTest,
+	"end-to-end-latency":  runE2ELatency,
+	"topics":              runTopics,
+	"console-producer":    runConsoleProducer,
+	"console-consumer":    runConsoleConsumer,
+	"consumer-groups":     runConsumerGroups,
+	"reassign-partitions": runReassignPartitions,
+	"version":             runVersion,
 	// Hidden: make bench's loopback TCP ceiling (loopback.go).
 	"loopback-test": runLoopbackTest,
 	// Hidden: make bench's restart and many-partition probes (bench_probe.go).
@@ -63,6 +64,7 @@ func usage(w io.Writer) {
   gokafka console-producer  (kafka-console-producer.sh)
   gokafka console-consumer  (kafka-console-consumer.sh)
   gokafka consumer-groups   (kafka-consumer-groups.sh)
+  gokafka reassign-partitions (kafka-reassign-partitions.sh)
   gokafka version
   gokafka producer-perf-test --topic T --num-records N --record-size S --throughput -1 --producer-props bootstrap.servers=HOST:PORT [k=v ...]
   gokafka consumer-perf-test --bootstrap-server HOST:PORT --topic T --messages N

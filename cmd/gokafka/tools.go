@@ -7,6 +7,7 @@ import (
 	"github.com/gokafka/gokafka/tools/cmdline"
 	"github.com/gokafka/gokafka/tools/console"
 	"github.com/gokafka/gokafka/tools/groups"
+	"github.com/gokafka/gokafka/tools/reassign"
 	"github.com/gokafka/gokafka/tools/topics"
 )
 
@@ -23,6 +24,8 @@ func runConsoleProducer(args []string) int {
 func runConsoleConsumer(args []string) int { return console.RunConsumer(args, os.Stdout, os.Stderr) }
 
 func runConsumerGroups(args []string) int { return groups.Run(args, os.Stdout, os.Stderr) }
+
+func runReassignPartitions(args []string) int { return reassign.Run(args, os.Stdout, os.Stderr) }
 
 // runVersion is `gokafka version`.
 func runVersion(args []string) int {
