@@ -252,6 +252,11 @@ func (st *state) reassign(ctx context.Context, p tp, next assignment, b *batch) 
 			}
 		}
 	}
+	if _, ok := st.parts[p]; !ok {
+		// Never online (no replica was live): there is no data to move,
+		// so the assignment is simply the target.
+		return st.finishReassignment(ctx, p, next, b)
+	}
 	if !st.reassignmentComplete(p, next) {
 		// A1, A2: a new leader epoch, and LeaderAndIsr with the full
 		// replica set to every replica (the new ones create the log).
@@ -331,6 +336,13 @@ func (st *state) completeReassignment(ctx context.Context, p tp, a assignment, b
 		st.logger.Info("reassignment moved the leader", zap.String("partition", p.String()),
 			zap.Int32("from", cur.Leader), zap.Int32("to", next.Leader))
 	}
+	return st.finishReassignment(ctx, p, a, b)
+}
+
+// finishReassignment is phase B after the state change: B5 to B8.
+func (st *state) finishReassignment(ctx context.Context, p tp, a assignment, b *batch) error {
+	target := a.target()
+	st.setAssignment(p, assignment{replicas: target})
 	// B5: the removed replicas stop and delete their logs.
 	for _, r := range a.removing {
 		b.stopReplicaFor(r, p, true)

@@ -410,3 +410,20 @@ func TestReassignLatestRequestWins(t *testing.T) {
 		t.Errorf("ListPartitionReassignments: %v; want only w-1", got)
 	}
 }
+
+// A partition that never came online (its only replica's broker never
+// registered) has no data to move: reassigning it writes the target
+// assignment at once, and the partition comes online on it.
+func TestReassignOfflinePartition(t *testing.T) {
+	e := newEnv(t)
+	c, bs := startCluster(t, e, []int32{1, 2})
+	e.createTopic("o", map[int32][]int32{0: {9}}, nil)
+	c.waitLog(t, "new partition has no live replica")
+	c.mustReassign(t, e, "o", map[int32][]int32{0: {1, 2}})
+	e.waitTopicZnode("o", 0, []int32{1, 2}, nil, nil)
+	e.waitLeader("o", 0, 1, 1, 2)
+	bs[2].waitLeaderAndIsr(t, "o", 0, "leader 1", func(l lisrPartition) bool { return l.state.Leader == 1 })
+	if got := c.listReassignments(t, e); len(got) != 0 {
+		t.Errorf("ListPartitionReassignments: %v; want none", got)
+	}
+}
