@@ -348,9 +348,23 @@ func (c *command) execute(ctx context.Context) error {
 	for p, r := range proposed {
 		req.Assign(p.topic, p.partition, r)
 	}
-	resp, err := c.adm.AlterPartitionAssignments(ctx, req)
+	failed, err := c.alter(ctx, req)
 	if err != nil {
 		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("Error reassigning partition(s):\n%s", strings.Join(failed, "\n"))
+	}
+	fmt.Fprintf(c.out, "Successfully started partition reassignment%s for %s\n", plural(len(proposed)), joinTPs(slices.Collect(maps.Keys(proposed))))
+	return nil
+}
+
+// alter sends AlterPartitionReassignments and returns the partitions it
+// refused as "topic-p: message" lines, sorted.
+func (c *command) alter(ctx context.Context, req kadm.AlterPartitionAssignmentsReq) ([]string, error) {
+	resp, err := c.adm.AlterPartitionAssignments(ctx, req)
+	if err != nil {
+		return nil, err
 	}
 	var failed []string
 	resp.Each(func(r kadm.AlterPartitionAssignmentsResponse) {
@@ -358,12 +372,8 @@ func (c *command) execute(ctx context.Context) error {
 			failed = append(failed, fmt.Sprintf("%s: %s", tp{r.Topic, r.Partition}, errMessage(r.Err, r.ErrMessage)))
 		}
 	})
-	if len(failed) > 0 {
-		slices.Sort(failed)
-		return fmt.Errorf("Error reassigning partition(s):\n%s", strings.Join(failed, "\n"))
-	}
-	fmt.Fprintf(c.out, "Successfully started partition reassignment%s for %s\n", plural(len(proposed)), joinTPs(slices.Collect(maps.Keys(proposed))))
-	return nil
+	slices.Sort(failed)
+	return failed, nil
 }
 
 // errMessage is what the Java client's exception says: the broker's
@@ -672,18 +682,11 @@ func (c *command) cancel(ctx context.Context) error {
 		for _, p := range active {
 			req.CancelAssign(p.topic, p.partition)
 		}
-		resp, err := c.adm.AlterPartitionAssignments(ctx, req)
+		failed, err := c.alter(ctx, req)
 		if err != nil {
 			return err
 		}
-		var failed []string
-		resp.Each(func(r kadm.AlterPartitionAssignmentsResponse) {
-			if r.Err != nil {
-				failed = append(failed, fmt.Sprintf("%s: %s", tp{r.Topic, r.Partition}, errMessage(r.Err, r.ErrMessage)))
-			}
-		})
 		if len(failed) > 0 {
-			slices.Sort(failed)
 			return fmt.Errorf("Error cancelling partition reassignment%s for:\n%s", plural(len(failed)), strings.Join(failed, "\n"))
 		}
 		fmt.Fprintf(c.out, "Successfully cancelled partition reassignment%s for: %s\n", plural(len(active)), joinTPs(active))
