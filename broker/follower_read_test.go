@@ -34,13 +34,7 @@ func followerFetchRequest(version int16, offset int64, epoch int32) *kmsg.FetchR
 // and a replica that stopped following serves nobody: what Kafka 3.9's
 // Partition.fetchRecords answers on a follower.
 func TestFollowerServesConsumers(t *testing.T) {
-	rm, _ := newTestReplicaManager(t)
-	defer rm.close()
-	tp := topicPartition{"events", 0}
-	if err := rm.makeLeader(tp, testTopicID, 3, testTopicConfig()); err != nil {
-		t.Fatalf("makeLeader: %v", err)
-	}
-	p, _ := rm.get(tp)
+	_, p := hostEvents0(t)
 	if _, err := p.becomeFollower(partitionState{Leader: 1, LeaderEpoch: 4, ISR: []int32{0, 1}, Replicas: []int32{1, 0}}); err != nil {
 		t.Fatalf("becomeFollower: %v", err)
 	}
@@ -99,6 +93,20 @@ func TestFollowerServesConsumers(t *testing.T) {
 	}
 }
 
+// hostEvents0 opens partition events-0 (leader epoch 3) on a fresh replica
+// manager, closed at the end of the test.
+func hostEvents0(t *testing.T) (*replicaManager, *Partition) {
+	t.Helper()
+	rm, _ := newTestReplicaManager(t)
+	t.Cleanup(func() { rm.close() })
+	tp := topicPartition{"events", 0}
+	if err := rm.makeLeader(tp, testTopicID, 3, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	p, _ := rm.get(tp)
+	return rm, p
+}
+
 // errOrNil turns a nil *kerr.Error into a nil error for comparisons.
 func errOrNil(e *kerr.Error) error {
 	if e == nil {
@@ -127,13 +135,7 @@ func (s *Server) resolveFetchTargetsForTest(r *kmsg.FetchRequest, p *Partition) 
 // consumer of its own rack, of a rack without replicas or without a rack,
 // and one whose offset no follower of its rack has yet.
 func TestSelectReadReplicas(t *testing.T) {
-	rm, _ := newTestReplicaManager(t)
-	defer rm.close()
-	tp := topicPartition{"events", 0}
-	if err := rm.makeLeader(tp, testTopicID, 3, testTopicConfig()); err != nil {
-		t.Fatalf("makeLeader: %v", err)
-	}
-	p, _ := rm.get(tp)
+	rm, p := hostEvents0(t)
 	now := time.Now()
 	if err := p.becomeLeader(partitionState{Leader: 0, LeaderEpoch: 4, ISR: []int32{0, 1, 2, 3}, Replicas: []int32{0, 1, 2, 3}}, now); err != nil {
 		t.Fatalf("becomeLeader: %v", err)
