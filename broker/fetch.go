@@ -28,8 +28,8 @@ const readCommitted = 1
 
 // fetchTarget is one requested partition, resolved once per request.
 type fetchTarget struct {
-	topic       int // index into the request's topics
-	part        int // index into that topic's partitions
+	topic       int32 // index into the request's topics
+	part        int32 // index into that topic's partitions
 	p           *Partition
 	err         *kerr.Error // set when the partition cannot be read at all
 	offset      int64
@@ -164,7 +164,7 @@ func (s *Server) resolveFetch(r *kmsg.FetchRequest, follower bool) []fetchTarget
 		}
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]
-			t := fetchTarget{topic: ti, part: pi, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: -1, logStart: -1}
+			t := fetchTarget{topic: int32(ti), part: int32(pi), offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: -1, logStart: -1}
 			if r.Version >= 5 {
 				t.logStart = rp.LogStartOffset
 			}
@@ -205,7 +205,7 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 	resp := out.FetchResponse
 	resp.Topics = resp.Topics[:0]
 	limit := s.fetchMaxBytes(r)
-	last := -1
+	last := int32(-1)
 	for _, t := range targets {
 		rt := &r.Topics[t.topic]
 		if t.topic != last {

@@ -121,7 +121,7 @@ func (s *Server) resolveFetchTargetsForTest(r *kmsg.FetchRequest, p *Partition) 
 	var out []fetchTarget
 	for ti, rt := range r.Topics {
 		for pi, rp := range rt.Partitions {
-			out = append(out, fetchTarget{topic: ti, part: pi, p: p, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes,
+			out = append(out, fetchTarget{topic: int32(ti), part: int32(pi), p: p, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes,
 				leaderEpoch: rp.CurrentLeaderEpoch, logStart: rp.LogStartOffset})
 		}
 	}
