@@ -3,6 +3,8 @@ package compattests
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gokafka/gokafka/internal/procs"
 	"github.com/gokafka/gokafka/internal/testcluster"
 )
 
@@ -20,10 +23,12 @@ type servedBy struct {
 	mu      sync.Mutex
 	records map[int32]int
 	fetches map[int32]int
+	// ports are the broker ports records came from.
+	ports map[int32]map[int32]bool
 }
 
 func newServedBy() *servedBy {
-	return &servedBy{records: map[int32]int{}, fetches: map[int32]int{}}
+	return &servedBy{records: map[int32]int{}, fetches: map[int32]int{}, ports: map[int32]map[int32]bool{}}
 }
 
 // OnFetchBatchRead implements kgo.HookFetchBatchRead.
@@ -31,6 +36,10 @@ func (s *servedBy) OnFetchBatchRead(meta kgo.BrokerMetadata, _ string, _ int32, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.records[meta.NodeID] += m.NumRecords
+	if s.ports[meta.NodeID] == nil {
+		s.ports[meta.NodeID] = map[int32]bool{}
+	}
+	s.ports[meta.NodeID][meta.Port] = true
 }
 
 // OnBrokerRead implements kgo.HookBrokerRead.
@@ -79,12 +88,28 @@ func consumeN(ctx context.Context, t *testing.T, cl *kgo.Client, n int) []string
 // record, and every record comes from broker 2, the follower in its rack,
 // after the leader sent it there; a consumer without a rack reads them all
 // from the leader. When broker 2 stops, the r2 consumer goes back to the
-// leader and reads what is produced meanwhile.
+// leader and reads what is produced meanwhile. It runs with one listener,
+// and with clients and brokers on separate listeners as in
+// docker-compose.yml (the consumer then reads from the follower's client
+// listener).
 func TestFetchFromClosestReplica(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		listeners bool // a client listener and an inter-broker one
+	}{
+		{"one listener", false},
+		{"client and inter-broker listeners", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testFetchFromClosestReplica(t, tc.listeners) })
+	}
+}
+
+func testFetchFromClosestReplica(t *testing.T, twoListeners bool) {
 	c := testcluster.New(t)
 	var bs []*testcluster.Broker
+	clientPorts := map[int32]int{}
 	for i, rack := range []string{"r1", "r2", "r3"} {
-		bs = append(bs, c.NewBroker(t, map[string]string{
+		props := map[string]string{
 			"broker.id":                 fmt.Sprint(i + 1),
 			"broker.rack":               rack,
 			"replica.selector.class":    "org.apache.kafka.common.replica.RackAwareReplicaSelector",
@@ -92,7 +117,20 @@ func TestFetchFromClosestReplica(t *testing.T) {
 			"replica.fetch.wait.max.ms": "100",
 			// Broker 2 leaves cleanly below, and quickly.
 			"controlled.shutdown.retry.backoff.ms": "200",
-		}))
+		}
+		if twoListeners {
+			ports, err := procs.FreeLoopbackPorts(2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The first listener is the one testcluster probes and
+			// seeds clients with.
+			props["listeners"] = fmt.Sprintf("EXTERNAL://127.0.0.1:%d,INTERNAL://127.0.0.1:%d", ports[0], ports[1])
+			props["listener.security.protocol.map"] = "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT"
+			props["inter.broker.listener.name"] = "INTERNAL"
+		}
+		b := c.NewBroker(t, props)
+		bs = append(bs, b)
 	}
 	for _, b := range bs {
 		if err := b.Launch(); err != nil {
@@ -107,6 +145,8 @@ func TestFetchFromClosestReplica(t *testing.T) {
 			t.Fatal(err)
 		}
 		seeds = append(seeds, b.Addr())
+		_, port, _ := net.SplitHostPort(b.Addr())
+		clientPorts[b.ID], _ = strconv.Atoi(port)
 	}
 
 	adm, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
@@ -173,6 +213,11 @@ func TestFetchFromClosestReplica(t *testing.T) {
 	if fetches[1] == 0 {
 		t.Errorf("consumer in r2: fetches by broker %v, want the first at leader 1 (which names the preferred replica)", fetches)
 	}
+	near.mu.Lock()
+	if ports := near.ports[2]; len(ports) != 1 || !ports[int32(clientPorts[2])] {
+		t.Errorf("consumer in r2 read from broker 2 on ports %v, want its client listener's %d", ports, clientPorts[2])
+	}
+	near.mu.Unlock()
 
 	// Broker 2 goes away: the consumer returns to the leader, which no
 	// longer has an in-sync replica in r2 to offer.
