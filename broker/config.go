@@ -179,6 +179,12 @@ type Config struct {
 	// /brokers/ids/<id>, reported in Metadata, and used by rack-aware
 	// replica assignment when every broker has one.
 	BrokerRack string
+	// ReplicaSelectorClass is replica.selector.class (unset by default:
+	// consumers read from the leader only). The one class gokafka
+	// implements is Kafka's RackAwareReplicaSelector
+	// (replica_selector.go); any other name fails the start, as Kafka's
+	// ClassNotFoundException does.
+	ReplicaSelectorClass string
 	// InterBrokerListenerName is inter.broker.listener.name (default: the
 	// listener of security.inter.broker.protocol, PLAINTEXT; gokafka uses
 	// the first listener when neither names one).
@@ -257,7 +263,7 @@ var brokerKeys = map[string]bool{
 	"controlled.shutdown.retry.backoff.ms": true, "inter.broker.listener.name": true,
 	"broker.rack": true, "connections.max.idle.ms": true, "max.connections": true,
 	"max.connections.per.ip": true, "max.connections.per.ip.overrides": true,
-	"fetch.max.bytes": true,
+	"fetch.max.bytes": true, "replica.selector.class": true, // replica_selector.go
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common
@@ -511,6 +517,12 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.ControlledShutdownRetryBackoff = time.Duration(p.int("controlled.shutdown.retry.backoff.ms", 5000, 0, math.MaxInt32)) * time.Millisecond
 	c.InterBrokerListenerName = p.str("inter.broker.listener.name", "")
 	c.BrokerRack = p.str("broker.rack", "")
+	if v, ok := raw["replica.selector.class"]; ok {
+		c.ReplicaSelectorClass = strings.TrimSpace(v)
+		if err := checkReplicaSelectorClass(c.ReplicaSelectorClass); err != nil {
+			p.fail(err)
+		}
+	}
 	if c.ReplicaFetchWaitMax >= c.ReplicaLagTimeMax && p.err == nil {
 		// Kafka's rule: a fetch that waits longer than the lag limit would
 		// drop caught-up followers from the ISR.

@@ -28,8 +28,8 @@ const readCommitted = 1
 
 // fetchTarget is one requested partition, resolved once per request.
 type fetchTarget struct {
-	topic       int // index into the request's topics
-	part        int // index into that topic's partitions
+	topic       int32 // index into the request's topics
+	part        int32 // index into that topic's partitions
 	p           *Partition
 	err         *kerr.Error // set when the partition cannot be read at all
 	offset      int64
@@ -38,6 +38,11 @@ type fetchTarget struct {
 	// logStart is the fetcher's log start offset (v5+; -1 before), which
 	// a follower reports for the leader's DeleteRecords low watermark.
 	logStart int64
+	// redirect says the replica selector sent this consumer to follower
+	// preferred (replica_selector.go): the answer names it and carries
+	// no records.
+	redirect  bool
+	preferred int32
 }
 
 // handleFetch answers Fetch v0-17. Below v4 (consumers of 0.10.x and
@@ -83,6 +88,8 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 	out := wire.NewFetchResponse(resp)
 	if replicaID >= 0 {
 		s.recordFollowerFetch(replicaID, targets)
+	} else if s.cfg.ReplicaSelectorClass != "" && r.Version >= firstRackFetchVersion {
+		s.selectReadReplicas(ctx, r.Rack, targets)
 	}
 
 	var deadline <-chan time.Time
@@ -157,7 +164,7 @@ func (s *Server) resolveFetch(r *kmsg.FetchRequest, follower bool) []fetchTarget
 		}
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]
-			t := fetchTarget{topic: ti, part: pi, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: -1, logStart: -1}
+			t := fetchTarget{topic: int32(ti), part: int32(pi), offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: -1, logStart: -1}
 			if r.Version >= 5 {
 				t.logStart = rp.LogStartOffset
 			}
@@ -198,7 +205,7 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 	resp := out.FetchResponse
 	resp.Topics = resp.Topics[:0]
 	limit := s.fetchMaxBytes(r)
-	last := -1
+	last := int32(-1)
 	for _, t := range targets {
 		rt := &r.Topics[t.topic]
 		if t.topic != last {
@@ -244,7 +251,8 @@ func (s *Server) fetchMaxBytes(r *kmsg.FetchRequest) int64 {
 // response and the response's limit. The records come back either in
 // sp.RecordBatches (Fetch below v10) or as a file region to release; cut
 // reports that the response's limit, not the partition's, left out
-// batches below the high watermark.
+// batches below the high watermark, or that the answer names a preferred
+// read replica: either answers the fetch at once.
 func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, limit int64, follower bool) (sp kmsg.FetchResponseTopicPartition, region storage.Region, cut bool) {
 	sp = kmsg.NewFetchResponseTopicPartition()
 	// Kafka always answers a record set, empty when there is nothing to
@@ -274,11 +282,19 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		errors.As(err, &ke)
 		return fail(ke)
 	}
-	if !p.leading.Load() && (follower || r.ReplicaID != debugReplicaID) {
-		// Followers and consumers read from the leader only (no KIP-392
-		// follower fetching); the debugging consumer (-2) may read any
-		// replica, as in Kafka.
+	if !p.leading.Load() && (leaderOnlyFetch(r, follower) || !p.servesFollowerReads()) {
+		// Replicas and consumers before Fetch v11 read from the leader
+		// only; later consumers and the debugging consumer (-2) may read
+		// a follower (follower_read.go).
 		return fail(kerr.NotLeaderForPartition)
+	}
+	if t.redirect {
+		// The selector named a follower: no records, the leader's
+		// offsets, and an answer at once, as Kafka's readFromLog does.
+		hw := p.HighWatermark()
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.StartOffset()
+		sp.PreferredReadReplica = t.preferred
+		return sp, none, true
 	}
 	if r.Version < firstBatchFetchVersion && p.config().DownConversionDisabled {
 		// message.downconversion.enable=false, as Kafka answers it.

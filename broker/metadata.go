@@ -199,7 +199,12 @@ func (s *Server) metadataBrokers(ctx context.Context) []kmsg.MetadataResponseBro
 	if !self {
 		for _, a := range s.advertised {
 			if a.Name == name {
-				out = append(out, kmsg.MetadataResponseBroker{NodeID: s.cfg.BrokerID, Host: a.Host, Port: a.Port})
+				b := kmsg.MetadataResponseBroker{NodeID: s.cfg.BrokerID, Host: a.Host, Port: a.Port}
+				if s.cfg.BrokerRack != "" {
+					rack := s.cfg.BrokerRack
+					b.Rack = &rack
+				}
+				out = append(out, b)
 				break
 			}
 		}

@@ -81,8 +81,10 @@ type Partition struct {
 	partitionEpoch int32
 	followers      map[int32]*followerState
 	// leading mirrors role == roleLeader for the produce path's first
-	// check without the lock.
-	leading atomic.Bool
+	// check without the lock; following mirrors role == roleFollower for
+	// consumers' fetches from a follower (follower_read.go).
+	leading   atomic.Bool
+	following atomic.Bool
 }
 
 // newPartition wraps an open log. hw is the high watermark from the

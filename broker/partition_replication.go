@@ -62,6 +62,7 @@ func (p *Partition) becomeLeader(st partitionState, now time.Time) error {
 	wasLeader := p.role == roleLeader
 	p.role = roleLeader
 	p.leading.Store(true)
+	p.following.Store(false)
 	p.leaderID = p.self
 	p.replicas = slices.Clone(st.Replicas)
 	p.isr = slices.Clone(st.ISR)
@@ -100,6 +101,7 @@ func (p *Partition) becomeFollower(st partitionState) (changed bool, err error) 
 	changed = p.role != roleFollower || p.leaderID != st.Leader || p.LeaderEpoch() != st.LeaderEpoch
 	p.role = roleFollower
 	p.leading.Store(false)
+	p.following.Store(true)
 	p.leaderID = st.Leader
 	p.leaderEpoch.Store(st.LeaderEpoch)
 	p.replicas = slices.Clone(st.Replicas)
@@ -141,6 +143,7 @@ func (p *Partition) stopReplica() {
 	defer p.mu.Unlock()
 	p.role = roleNone
 	p.leading.Store(false)
+	p.following.Store(false)
 	p.followers = nil
 	p.pendingISR = nil
 	p.notify()

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
@@ -165,8 +166,10 @@ func TestReplicationThreeBrokers(t *testing.T) {
 		return true
 	})
 
-	// Consumers read from the leader only: a follower answers
-	// NOT_LEADER_OR_FOLLOWER to Fetch and ListOffsets.
+	// Consumers before Fetch v11 read from the leader only: a follower
+	// answers NOT_LEADER_OR_FOLLOWER to their Fetch, and to ListOffsets
+	// at any version. From v11 on it serves them (KIP-392; the whole
+	// rule is in follower_read_test.go).
 	st0, _ := zk.PartitionState(ctx, "rep", 0)
 	follower := st0.ISR[0]
 	if follower == st0.Leader {
@@ -177,7 +180,14 @@ func TestReplicationThreeBrokers(t *testing.T) {
 	fr.ReplicaID = -1
 	fr.MaxBytes = 1 << 20
 	fr.Topics = []kmsg.FetchRequestTopic{{Topic: "rep", TopicID: tm.ID, Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20}}}}
-	raw, err := adm.Broker(int(follower)).Request(ctx, fr)
+	v10 := kversion.Stable()
+	v10.SetMaxKeyVersion(fr.Key(), 10)
+	old10, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MaxVersions(v10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old10.Close()
+	raw, err := old10.Broker(int(follower)).Request(ctx, fr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,8 @@ func TestConfigBadValueFails(t *testing.T) {
 		{"zookeeper.session.timeout.ms", "soon", false},
 		{"log.retention.hours", "forever", true},
 		{"message.max.bytes", "big", true},
+		// A class Kafka would not find (ClassNotFoundException at start).
+		{"replica.selector.class", "com.example.NearestReplicaSelector", false},
 	} {
 		name := tc.key + "=" + tc.value
 		if tc.override {

@@ -16,9 +16,11 @@
 # continues with the same data.
 #
 # Broker N is `gokafka server config/server.properties` with broker.id=N,
-# listeners=PLAINTEXT://127.0.0.1:909(1+N), its log.dirs, all three ZooKeeper
-# nodes in zookeeper.connect, default.replication.factor=3,
-# min.insync.replicas=2 and offsets.topic.replication.factor=3; --override
+# broker.rack=rN, listeners=PLAINTEXT://127.0.0.1:909(1+N), its log.dirs, all
+# three ZooKeeper nodes in zookeeper.connect, Kafka's rack-aware
+# replica.selector.class (a consumer with client.rack=rN reads from broker
+# N), default.replication.factor=3, min.insync.replicas=2 and
+# offsets.topic.replication.factor=3; --override
 # arguments of the foreground run come after those and apply to all three
 # brokers. `start N` starts the binary and configuration of the foreground
 # run with its overrides (recorded in data/cluster/broker-command), unless
@@ -46,6 +48,7 @@ RUN_FILE=$CLUSTER_DIR/broker-command
 ZK_JAR=/usr/share/java/zookeeper.jar
 NODES=(1 2 3)
 ZK_CONNECT=127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183
+REPLICA_SELECTOR=org.apache.kafka.common.replica.RackAwareReplicaSelector
 
 log() { echo "run-cluster: $*" >&2; }
 
@@ -174,6 +177,8 @@ start_broker() {
 	mkdir -p "$CLUSTER_DIR/broker$n"
 	local args=(server "$config"
 		--override "broker.id=$n"
+		--override "broker.rack=r$n"
+		--override "replica.selector.class=$REPLICA_SELECTOR"
 		--override "listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")"
 		--override "log.dirs=./data/cluster/broker$n"
 		--override "zookeeper.connect=$ZK_CONNECT"
