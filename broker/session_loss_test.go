@@ -124,48 +124,68 @@ type sessionLossView struct {
 	chroot string
 }
 
-// brokerOwner returns the session owning /brokers/ids/<id>, or 0 when the
+// owner returns the session owning /brokers/ids/<id>, or 0 when the
 // broker is not registered.
-func (v sessionLossView) brokerOwner(t *testing.T, id int32) int64 {
-	t.Helper()
+func (v sessionLossView) owner(id int32) (int64, error) {
 	ok, st, err := v.conn.Exists(v.chroot + "/brokers/ids/" + strconv.Itoa(int(id)))
 	if err != nil {
-		t.Fatalf("read /brokers/ids/%d: %v", id, err)
+		return 0, fmt.Errorf("read /brokers/ids/%d: %w", id, err)
 	}
 	if !ok {
-		return 0
+		return 0, nil
 	}
-	return st.EphemeralOwner
+	return st.EphemeralOwner, nil
 }
 
-// controller returns the broker id in /controller (-1 when absent) and
-// the epoch in /controller_epoch.
-func (v sessionLossView) controller(t *testing.T) (id, epoch int32) {
+// brokerOwner is owner for a moment when ZooKeeper is known to be up: a
+// read error fails the test.
+func (v sessionLossView) brokerOwner(t *testing.T, id int32) int64 {
 	t.Helper()
+	o, err := v.owner(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// controllerState returns the broker id in /controller (-1 when absent)
+// and the epoch in /controller_epoch.
+func (v sessionLossView) controllerState() (id, epoch int32, err error) {
 	id = -1
 	data, _, err := v.conn.Get(v.chroot + "/controller")
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
 	case err != nil:
-		t.Fatalf("read /controller: %v", err)
+		return 0, 0, fmt.Errorf("read /controller: %w", err)
 	default:
 		var c struct {
 			BrokerID int32 `json:"brokerid"`
 		}
 		if err := json.Unmarshal(data, &c); err != nil {
-			t.Fatalf("decode /controller %q: %v", data, err)
+			return 0, 0, fmt.Errorf("decode /controller %q: %w", data, err)
 		}
 		id = c.BrokerID
 	}
 	data, _, err = v.conn.Get(v.chroot + "/controller_epoch")
 	if err != nil {
-		t.Fatalf("read /controller_epoch: %v", err)
+		return 0, 0, fmt.Errorf("read /controller_epoch: %w", err)
 	}
 	e, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 32)
 	if err != nil {
-		t.Fatalf("decode /controller_epoch %q: %v", data, err)
+		return 0, 0, fmt.Errorf("decode /controller_epoch %q: %w", data, err)
 	}
-	return id, int32(e)
+	return id, int32(e), nil
+}
+
+// controller is controllerState for a moment when ZooKeeper is known to
+// be up: a read error fails the test.
+func (v sessionLossView) controller(t *testing.T) (id, epoch int32) {
+	t.Helper()
+	id, epoch, err := v.controllerState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, epoch
 }
 
 // produceOne sends one raw Produce (acks=all, one record) straight to the
@@ -325,8 +345,18 @@ func testSessionLoss(t *testing.T, tc sessionLossCase) {
 
 	heal(t)
 	waitFor(t, 30*time.Second, "the broker to be registered and hold /controller again", func() bool {
-		o := view.brokerOwner(t, 0)
-		id, e := view.controller(t)
+		// ZooKeeper itself may still be coming back (the outage case):
+		// a failed read is another try, not a failure.
+		o, err := view.owner(0)
+		if err != nil {
+			t.Logf("%v", err)
+			return false
+		}
+		id, e, err := view.controllerState()
+		if err != nil {
+			t.Logf("%v", err)
+			return false
+		}
 		if tc.expires {
 			return o != 0 && o != owner && id == 0 && e > epoch
 		}
