@@ -85,6 +85,9 @@ type state struct {
 	// deletingStates are the last states of the partitions of topics being
 	// deleted, for the UpdateMetadata (leader -2) a returning broker gets.
 	deletingStates map[string]map[tp]zkmeta.LeaderAndIsr
+	// offlineDirs are the replicas each broker reported in a failed log
+	// dir (log_dir_events.go), until the broker restarts or fails.
+	offlineDirs map[int32]map[tp]bool
 }
 
 func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
@@ -180,6 +183,9 @@ func (st *state) startup(ctx context.Context) error {
 		return err
 	}
 	st.logger.Info("controller ready", zap.Int("brokers", len(st.brokers)), zap.Int("topics", len(st.topics)), zap.Int("partitions", len(st.parts)))
+	if err := st.leadershipStartup(ctx); err != nil {
+		return err
+	}
 	return st.deletions(ctx)
 }
 
@@ -212,6 +218,9 @@ func (st *state) apply(ctx context.Context, ev event) error {
 		}
 		return nil
 	default:
+		if handled, err := st.applyLeadership(ctx, ev); handled {
+			return err
+		}
 		st.logger.Error("unknown controller event", zap.String("type", fmt.Sprintf("%T", ev)))
 	}
 	return nil
@@ -359,7 +368,7 @@ func (st *state) elect(ctx context.Context, p tp, b *batch, exclude map[int32]bo
 	if !ok {
 		return nil
 	}
-	eligible := func(r int32) bool { return st.live(r) && !exclude[r] && !st.shuttingDown[r] }
+	eligible := func(r int32) bool { return st.replicaOnline(r, p) && !exclude[r] }
 	reps := st.replicas(p)
 	next := cur
 	next.Leader = -1
@@ -465,6 +474,7 @@ func (st *state) brokersChanged(ctx context.Context) error {
 	for _, id := range dead {
 		delete(st.brokers, id)
 		delete(st.shuttingDown, id)
+		delete(st.offlineDirs, id)
 		st.ch.remove(id)
 	}
 	if len(dead) > 0 {
