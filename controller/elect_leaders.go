@@ -106,6 +106,39 @@ func (st *state) replicaOnline(r int32, p tp) bool {
 	return st.live(r) && !st.shuttingDown[r] && !st.offlineDirs[r][p]
 }
 
+// offlineLeader is Kafka's offline partition leader election
+// (PartitionLeaderElectionAlgorithms.offlinePartitionLeaderElection): the
+// leader is the first replica of the assignment that is eligible and in
+// the ISR, and the ISR keeps its eligible members; when none is and
+// unclean() allows it, the first eligible replica, logged as an unclean
+// election, with the ISR reset to it. Otherwise the leader is -1 and the
+// ISR is cur's.
+func (st *state) offlineLeader(p tp, cur zkmeta.LeaderAndIsr, eligible func(int32) bool, unclean func() bool) zkmeta.LeaderAndIsr {
+	reps := st.replicas(p)
+	next := cur
+	next.Leader = -1
+	for _, r := range reps {
+		if eligible(r) && slices.Contains(cur.ISR, r) {
+			next.Leader = r
+			next.ISR = slices.DeleteFunc(slices.Clone(cur.ISR), func(x int32) bool { return !eligible(x) })
+			return next
+		}
+	}
+	if !unclean() {
+		return next
+	}
+	for _, r := range reps {
+		if eligible(r) {
+			next.Leader = r
+			next.ISR = []int32{r}
+			st.logger.Warn("unclean leader election: no in-sync replica is live; data not on the new leader is lost",
+				zap.String("partition", p.String()), zap.Int32("leader", r), zap.Int32s("previous_isr", cur.ISR))
+			return next
+		}
+	}
+	return next
+}
+
 // replicaElection runs one partition's PREFERRED or UNCLEAN election
 // (Kafka's PreferredReplicaPartitionLeaderElectionStrategy, and
 // OfflinePartitionLeaderElectionStrategy with unclean allowed, since an
@@ -139,24 +172,9 @@ func (st *state) replicaElection(ctx context.Context, typ ElectionType, p tp, b 
 		}
 		next.Leader = -1
 		if ok {
-			for _, r := range reps {
-				if st.replicaOnline(r, p) && slices.Contains(cur.ISR, r) {
-					next.Leader = r
-					next.ISR = slices.DeleteFunc(slices.Clone(cur.ISR), func(x int32) bool { return !st.replicaOnline(x, p) })
-					break
-				}
-			}
-			if next.Leader < 0 {
-				for _, r := range reps {
-					if st.replicaOnline(r, p) {
-						next.Leader = r
-						next.ISR = []int32{r}
-						st.logger.Warn("unclean leader election requested by an admin: no in-sync replica is live; data not on the new leader is lost",
-							zap.String("partition", p.String()), zap.Int32("leader", r), zap.Int32s("previous_isr", cur.ISR))
-						break
-					}
-				}
-			}
+			// An admin asked for it: unclean is allowed whatever the
+			// topic says.
+			next = st.offlineLeader(p, cur, func(r int32) bool { return st.replicaOnline(r, p) }, func() bool { return true })
 		}
 		if next.Leader < 0 {
 			return ElectionResult{Leader: -1, ErrorCode: kerr.EligibleLeadersNotAvailable.Code,

@@ -48,6 +48,20 @@ func expandISR(t *testing.T, e *env, rc *runningController, bs map[int32]*fakeBr
 	return e.waitLeader(topic, p, s.Leader, isr...)
 }
 
+// clusterWithTopic starts brokers 1, 2 and 3 and the controller (tune
+// applied to its config), creates topic t with the assignment parts and
+// waits until each partition is led by its first replica with the full
+// ISR.
+func clusterWithTopic(t *testing.T, e *env, parts map[int32][]int32, tune ...func(*controller.Config)) (*runningController, map[int32]*fakeBroker) {
+	t.Helper()
+	c, bs := startCluster(t, e, []int32{1, 2, 3}, tune...)
+	e.createTopic("t", parts, nil)
+	for p, reps := range parts {
+		e.waitLeader("t", p, reps[0], reps...)
+	}
+	return c, bs
+}
+
 // A PREFERRED election after a bounce: refused while the preferred
 // replica is out of the ISR, then moves leadership back to it with a new
 // leader epoch (the ISR unchanged) and tells the brokers; a partition led
@@ -55,10 +69,7 @@ func expandISR(t *testing.T, e *env, rc *runningController, bs map[int32]*fakeBr
 // UNKNOWN_TOPIC_OR_PARTITION.
 func TestElectLeadersPreferred(t *testing.T) {
 	e := newEnv(t)
-	c, bs := startCluster(t, e, []int32{1, 2, 3})
-	e.createTopic("t", map[int32][]int32{0: {1, 2, 3}, 1: {2, 3, 1}}, nil)
-	e.waitLeader("t", 0, 1, 1, 2, 3)
-	e.waitLeader("t", 1, 2, 2, 3, 1)
+	c, bs := clusterWithTopic(t, e, map[int32][]int32{0: {1, 2, 3}, 1: {2, 3, 1}})
 
 	bs[1].restart()
 	e.waitLeader("t", 0, 2, 2, 3)
@@ -147,10 +158,7 @@ func TestElectLeadersNotController(t *testing.T) {
 // a second request afterwards is handled too (the watch is re-armed).
 func TestPreferredElectionZnode(t *testing.T) {
 	e := newEnv(t)
-	c, bs := startCluster(t, e, []int32{1, 2, 3})
-	e.createTopic("t", map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}}, nil)
-	e.waitLeader("t", 0, 1, 1, 2, 3)
-	e.waitLeader("t", 1, 1, 1, 3, 2)
+	c, bs := clusterWithTopic(t, e, map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}})
 	bs[1].restart()
 	e.waitLeader("t", 0, 2, 2, 3)
 	e.waitLeader("t", 1, 3, 3, 2)
@@ -182,12 +190,9 @@ func TestPreferredElectionZnode(t *testing.T) {
 // replica is out of the ISR is left alone.
 func TestAutoLeaderRebalance(t *testing.T) {
 	e := newEnv(t)
-	c, bs := startCluster(t, e, []int32{1, 2, 3}, func(cfg *controller.Config) {
+	c, bs := clusterWithTopic(t, e, map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}, 2: {2, 3, 1}}, func(cfg *controller.Config) {
 		cfg.AutoLeaderRebalance = controller.AutoLeaderRebalance{Enable: true, ImbalancePercentage: 10, CheckInterval: time.Second}
 	})
-	e.createTopic("t", map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}, 2: {2, 3, 1}}, nil)
-	e.waitLeader("t", 0, 1, 1, 2, 3)
-	e.waitLeader("t", 1, 1, 1, 3, 2)
 	bs[1].restart()
 	e.waitLeader("t", 0, 2, 2, 3)
 	e.waitLeader("t", 1, 3, 3, 2)
@@ -207,11 +212,7 @@ func TestAutoLeaderRebalance(t *testing.T) {
 // again until it restarts. The notification is deleted.
 func TestLogDirFailure(t *testing.T) {
 	e := newEnv(t)
-	c, bs := startCluster(t, e, []int32{1, 2, 3})
-	e.createTopic("t", map[int32][]int32{0: {1, 2, 3}, 1: {2, 1, 3}, 2: {1, 2, 3}}, nil)
-	for p, l := range map[int32]int32{0: 1, 1: 2, 2: 1} {
-		e.waitState("t", p, "a leader", func(s zkmeta.LeaderAndIsr) bool { return s.Leader == l })
-	}
+	c, bs := clusterWithTopic(t, e, map[int32][]int32{0: {1, 2, 3}, 1: {2, 1, 3}, 2: {1, 2, 3}})
 	bs[1].failLogDir("t", 0, 1)
 	if err := e.admin.NotifyLogDirFailure(e.ctx, 1); err != nil {
 		t.Fatal(err)

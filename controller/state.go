@@ -369,28 +369,7 @@ func (st *state) elect(ctx context.Context, p tp, b *batch, exclude map[int32]bo
 		return nil
 	}
 	eligible := func(r int32) bool { return st.replicaOnline(r, p) && !exclude[r] }
-	reps := st.replicas(p)
-	next := cur
-	next.Leader = -1
-	for _, r := range reps {
-		if eligible(r) && slices.Contains(cur.ISR, r) {
-			next.Leader = r
-			break
-		}
-	}
-	if next.Leader >= 0 {
-		next.ISR = slices.DeleteFunc(slices.Clone(cur.ISR), func(r int32) bool { return !eligible(r) })
-	} else if exclude == nil && st.uncleanAllowed(ctx, p.topic) {
-		for _, r := range reps {
-			if eligible(r) {
-				next.Leader = r
-				next.ISR = []int32{r}
-				st.logger.Warn("unclean leader election: no in-sync replica is live; data not on the new leader is lost",
-					zap.String("partition", p.String()), zap.Int32("leader", r), zap.Int32s("previous_isr", cur.ISR))
-				break
-			}
-		}
-	}
+	next := st.offlineLeader(p, cur, eligible, func() bool { return exclude == nil && st.uncleanAllowed(ctx, p.topic) })
 	if next.Leader < 0 {
 		if exclude != nil {
 			return nil // controlled shutdown: leave it where it is

@@ -116,7 +116,7 @@ func (c *Client) RequestPreferredElection(ctx context.Context, parts []Partition
 		Partitions []entry `json:"partitions"`
 	}{Version: 1, Partitions: []entry{}}
 	for _, p := range parts {
-		v.Partitions = append(v.Partitions, entry{p.Topic, p.Partition})
+		v.Partitions = append(v.Partitions, entry(p))
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
