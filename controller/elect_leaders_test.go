@@ -209,7 +209,8 @@ func TestAutoLeaderRebalance(t *testing.T) {
 // KAFKA_STORAGE_ERROR for are offline: the partitions it led get a leader
 // from the rest of the ISR, it leaves the ISRs, is stopped there (not
 // deleted), is listed offline in everyone's metadata, and is not elected
-// again until it restarts. The notification is deleted.
+// again until it restarts or answers a LeaderAndIsr for it without error.
+// The notification is deleted.
 func TestLogDirFailure(t *testing.T) {
 	e := newEnv(t)
 	c, bs := clusterWithTopic(t, e, map[int32][]int32{0: {1, 2, 3}, 1: {2, 1, 3}, 2: {1, 2, 3}})
@@ -239,4 +240,15 @@ func TestLogDirFailure(t *testing.T) {
 	// back in the ISR.
 	expandISR(t, e, c, bs, "t", 0, 2, 3, 1)
 	wantCode(t, "preferred replica offline", elect(t, e, c, controller.ElectPreferred, "t", 0), kerr.PreferredLeaderNotAvailable)
+
+	// A replica answered without error in a later LeaderAndIsr is online
+	// again.
+	bs[1].healLogDirs()
+	if err := e.admin.NotifyLogDirFailure(e.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "broker 1's replica of t-0 to be electable again", func() bool {
+		return elect(t, e, c, controller.ElectPreferred, "t", 0).ErrorCode == 0
+	})
+	e.waitLeader("t", 0, 1, 2, 3, 1)
 }

@@ -409,6 +409,13 @@ func (b *fakeBroker) failLogDir(topic string, ps ...int32) {
 	}
 }
 
+// healLogDirs makes the broker answer every partition without error again.
+func (b *fakeBroker) healLogDirs() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failedDir = nil
+}
+
 // answerLeaderAndIsr answers every partition of r: KAFKA_STORAGE_ERROR
 // for those in a failed log dir, success for the others.
 func (b *fakeBroker) answerLeaderAndIsr(r *kmsg.LeaderAndISRRequest) *kmsg.LeaderAndISRResponse {

@@ -22,16 +22,18 @@ import (
 // (unless they are its last member, which an election can wait for) and
 // their broker gets a StopReplica for them, as Kafka's
 // onReplicasBecomeOffline and the OfflineReplica transition do. Every
-// LeaderAndIsr answer is read this way, so a controller that takes over
-// learns of the failed dirs from the LeaderAndIsr it sends at startup.
+// LeaderAndIsr answer is read this way (a replica answered without error
+// is online again), so a controller that takes over learns of the failed
+// dirs from the LeaderAndIsr it sends at startup.
 
 // evLogDirEvents fires when /log_dir_event_notification changes.
 type evLogDirEvents struct{}
 
-// evLeaderAndIsrDone carries a broker's answer to a LeaderAndIsr that
-// reported replicas in failed log dirs.
+// evLeaderAndIsrDone carries a broker's answer to a LeaderAndIsr sent to
+// it at broker epoch epoch.
 type evLeaderAndIsrDone struct {
 	broker int32
+	epoch  int64
 	resp   kmsg.Response
 }
 
@@ -64,65 +66,57 @@ func (st *state) logDirEvents(ctx context.Context) error {
 }
 
 // leaderAndIsrDone returns the callback for a LeaderAndIsr sent to broker
-// id: errors are logged, and an answer naming replicas in failed log dirs
-// goes to the loop.
+// id: errors are logged and the answer goes to the loop.
 func (st *state) leaderAndIsrDone(id int32) func(kmsg.Response) {
 	logErrors := st.logErrors(id)
 	t := st.t
+	epoch := st.brokerEpoch(id)
 	return func(r kmsg.Response) {
 		logErrors(r)
 		resp, ok := r.(*kmsg.LeaderAndISRResponse)
-		if !ok || resp.ErrorCode != 0 || !hasStorageError(resp) {
+		if !ok || resp.ErrorCode != 0 {
 			return
 		}
 		// Posted from the sender's goroutine, which the loop may be
 		// stopping: never block it.
-		go t.post(evLeaderAndIsrDone{broker: id, resp: r})
+		go t.post(evLeaderAndIsrDone{broker: id, epoch: epoch, resp: r})
 	}
-}
-
-func hasStorageError(r *kmsg.LeaderAndISRResponse) bool {
-	for _, p := range r.Partitions {
-		if p.ErrorCode == kerr.KafkaStorageError.Code {
-			return true
-		}
-	}
-	for _, t := range r.Topics {
-		for _, p := range t.Partitions {
-			if p.ErrorCode == kerr.KafkaStorageError.Code {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // leaderAndIsrResponse marks the replicas a broker answered
-// KAFKA_STORAGE_ERROR for as offline and takes them out of service.
+// KAFKA_STORAGE_ERROR for as offline and takes them out of service, and
+// those it answered without error as online (Kafka's
+// processLeaderAndIsrResponseReceived). An answer from an earlier
+// incarnation of the broker is ignored.
 func (st *state) leaderAndIsrResponse(ctx context.Context, e evLeaderAndIsrDone) error {
 	r, ok := e.resp.(*kmsg.LeaderAndISRResponse)
-	if !ok || !st.live(e.broker) {
+	if !ok || !st.live(e.broker) || st.brokerEpoch(e.broker) != e.epoch {
 		return nil
 	}
 	var failed []tp
 	add := func(topic string, partition int32, code int16) {
 		p := tp{topic, partition}
-		if code == kerr.KafkaStorageError.Code && topic != "" && !st.offlineDirs[e.broker][p] {
+		switch {
+		case topic == "":
+		case code == kerr.KafkaStorageError.Code && !st.offlineDirs[e.broker][p]:
 			failed = append(failed, p)
+		case code == 0 && st.offlineDirs[e.broker][p]:
+			delete(st.offlineDirs[e.broker], p)
+			st.logger.Info("replica online again", zap.Int32("broker", e.broker), zap.String("partition", p.String()))
 		}
 	}
 	for _, p := range r.Partitions {
 		add(p.Topic, p.Partition, p.ErrorCode)
 	}
-	for _, t := range r.Topics {
-		name := ""
+	if len(r.Topics) > 0 {
+		names := make(map[[16]byte]string, len(st.topics))
 		for n, ts := range st.topics {
-			if ts.id == t.TopicID {
-				name = n
-			}
+			names[ts.id] = n
 		}
-		for _, p := range t.Partitions {
-			add(name, p.Partition, p.ErrorCode)
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(names[t.TopicID], p.Partition, p.ErrorCode)
+			}
 		}
 	}
 	if len(failed) == 0 {

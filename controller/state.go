@@ -86,7 +86,8 @@ type state struct {
 	// deleted, for the UpdateMetadata (leader -2) a returning broker gets.
 	deletingStates map[string]map[tp]zkmeta.LeaderAndIsr
 	// offlineDirs are the replicas each broker reported in a failed log
-	// dir (log_dir_events.go), until the broker restarts or fails.
+	// dir (log_dir_events.go), until the broker restarts or fails or
+	// answers a LeaderAndIsr for them without error.
 	offlineDirs map[int32]map[tp]bool
 }
 
