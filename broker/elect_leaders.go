@@ -53,9 +53,12 @@ func (s *Server) handleElectLeaders(ctx context.Context, hdr *wire.RequestHeader
 	results := make(map[zkmeta.PartitionName]controller.ElectionResult, len(parts))
 	switch {
 	case typ != controller.ElectPreferred && typ != controller.ElectUnclean:
-		resp.ErrorCode = kerr.InvalidRequest.Code
+		// Kafka fails such a request with the IllegalArgumentException of
+		// ElectionType.valueOf, which its error response turns into
+		// UNKNOWN_SERVER_ERROR, top level and per partition.
+		resp.ErrorCode = kerr.UnknownServerError.Code
 		for _, p := range parts {
-			results[p] = controller.ElectionResult{Leader: -1, ErrorCode: kerr.InvalidRequest.Code}
+			results[p] = controller.ElectionResult{Leader: -1, ErrorCode: kerr.UnknownServerError.Code}
 		}
 	case !s.isController():
 		for _, p := range parts {

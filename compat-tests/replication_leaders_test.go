@@ -395,6 +395,11 @@ func TestLogDirFailureMovesLeadership(t *testing.T) {
 	if perr != nil {
 		t.Fatalf("the producer failed: %v", perr)
 	}
+	// kafka-topics.sh --describe shows the failed replica as offline.
+	waitUntil(t, 30*time.Second, fmt.Sprintf("metadata to list broker %d as an offline replica of ld-0", leader), func() bool {
+		md, err := lc.adm.Metadata(ctx, "ld")
+		return err == nil && slices.Contains(md.Topics["ld"].Partitions[0].OfflineReplicas, leader)
+	})
 	if kids, err := lc.z.Children("/log_dir_event_notification"); err != nil || len(kids) != 0 {
 		t.Fatalf("log dir notifications left: %v %v", kids, err)
 	}
