@@ -57,6 +57,9 @@ func (s *Server) handleElectLeaders(ctx context.Context, hdr *wire.RequestHeader
 		// ElectionType.valueOf, which its error response turns into
 		// UNKNOWN_SERVER_ERROR, top level and per partition.
 		resp.ErrorCode = kerr.UnknownServerError.Code
+		if all {
+			parts = nil // Kafka's error response lists only requested partitions
+		}
 		for _, p := range parts {
 			results[p] = controller.ElectionResult{Leader: -1, ErrorCode: kerr.UnknownServerError.Code}
 		}
