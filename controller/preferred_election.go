@@ -176,7 +176,7 @@ func (st *state) autoRebalance(ctx context.Context) error {
 		st.logger.Info("leader imbalance above leader.imbalance.per.broker.percentage; moving leadership back to the preferred replica",
 			zap.Int32("broker", id), zap.String("imbalance", fmt.Sprintf("%.1f%%", ratio*100)), zap.Int("partitions", len(c.off)))
 		for _, p := range sortedTPs(setOf(c.off)) {
-			if st.reassigning(p) || !st.replicaOnline(id, p) || !slices.Contains(st.parts[p].ISR, id) {
+			if st.underReassignment(p) || !st.replicaOnline(id, p) || !slices.Contains(st.parts[p].ISR, id) {
 				continue
 			}
 			r, err := st.replicaElection(ctx, ElectPreferred, p, b)
@@ -191,9 +191,9 @@ func (st *state) autoRebalance(ctx context.Context) error {
 	return nil
 }
 
-// reassigning reports whether p has a reassignment under way (KIP-455's
-// adding or removing replicas in the topic znode).
-func (st *state) reassigning(p tp) bool {
+// underReassignment reports whether p has a reassignment under way
+// (KIP-455's adding or removing replicas in the topic znode).
+func (st *state) underReassignment(p tp) bool {
 	t, ok := st.topics[p.topic]
 	if !ok {
 		return false
