@@ -151,6 +151,19 @@ func TestLeaderElectionPreferred(t *testing.T) {
 	}
 	// The answer waited for the controller's own metadata; the others
 	// follow.
+	bm, err := lc.adm.BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("pe")}}
+	mraw, err := lc.cl.Broker(int(bm.Controller)).Request(ctx, mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := mraw.(*kmsg.MetadataResponse).Topics[0].Partitions[0].Leader; l != pref {
+		t.Fatalf("right after the answer the controller's metadata shows leader %d, want %d", l, pref)
+	}
 	for _, b := range lc.brokers {
 		bcl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
 		if err != nil {
@@ -184,12 +197,8 @@ func TestLeaderElectionPreferred(t *testing.T) {
 		t.Fatalf("unknown partitions answered %v", res)
 	}
 
-	md, err := lc.adm.BrokerMetadata(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	other := lc.ids[0]
-	if other == md.Controller {
+	if other == bm.Controller {
 		other = lc.ids[1]
 	}
 	req := kmsg.NewPtrElectLeadersRequest()
