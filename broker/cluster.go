@@ -33,6 +33,11 @@ func (s *Server) newController() *controller.Controller {
 		},
 		DeleteTopicEnable: s.cfg.DeleteTopicEnable,
 		DeadSessions:      s.dirs.PreviousZKSessions,
+		AutoLeaderRebalance: controller.AutoLeaderRebalance{
+			Enable:              s.cfg.AutoLeaderRebalanceEnable,
+			ImbalancePercentage: s.cfg.LeaderImbalancePerBrokerPercentage,
+			CheckInterval:       s.cfg.LeaderImbalanceCheckInterval,
+		},
 	})
 }
 

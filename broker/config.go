@@ -168,6 +168,15 @@ type Config struct {
 	NumReplicaFetchers int
 	// UncleanLeaderElection is unclean.leader.election.enable (false).
 	UncleanLeaderElection bool
+	// AutoLeaderRebalanceEnable is auto.leader.rebalance.enable (true):
+	// the controller moves leadership back to preferred replicas.
+	AutoLeaderRebalanceEnable bool
+	// LeaderImbalancePerBrokerPercentage is
+	// leader.imbalance.per.broker.percentage (10).
+	LeaderImbalancePerBrokerPercentage int
+	// LeaderImbalanceCheckInterval is
+	// leader.imbalance.check.interval.seconds (300).
+	LeaderImbalanceCheckInterval time.Duration
 	// ControlledShutdownEnable is controlled.shutdown.enable (true).
 	ControlledShutdownEnable bool
 	// ControlledShutdownMaxRetries is controlled.shutdown.max.retries (3).
@@ -264,6 +273,9 @@ var brokerKeys = map[string]bool{
 	"broker.rack": true, "connections.max.idle.ms": true, "max.connections": true,
 	"max.connections.per.ip": true, "max.connections.per.ip.overrides": true,
 	"fetch.max.bytes": true, "replica.selector.class": true, // replica_selector.go
+
+	// Read by the controller (controller/preferred_election.go).
+	"auto.leader.rebalance.enable": true, "leader.imbalance.per.broker.percentage": true, "leader.imbalance.check.interval.seconds": true,
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common
@@ -280,7 +292,7 @@ var ignoredKafkaKeys = []string{
 	"broker.id.generation.enable",
 	"inter.broker.protocol.version",
 	"security.inter.broker.protocol",
-	"auto.leader.rebalance.enable", "request.timeout.ms", "queued.max.requests",
+	"request.timeout.ms", "queued.max.requests",
 	"zookeeper.set.acl", "zookeeper.max.in.flight.requests",
 	"confluent.support.metrics.enable", "confluent.support.customer.id",
 	"log.cleaner.io.buffer.size",
@@ -512,6 +524,9 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.ReplicaFetchBackoff = time.Duration(p.int("replica.fetch.backoff.ms", 1000, 0, math.MaxInt32)) * time.Millisecond
 	c.NumReplicaFetchers = int(p.int("num.replica.fetchers", 1, 1, 64))
 	c.UncleanLeaderElection = p.bool("unclean.leader.election.enable", false)
+	c.AutoLeaderRebalanceEnable = p.bool("auto.leader.rebalance.enable", true)
+	c.LeaderImbalancePerBrokerPercentage = int(p.int("leader.imbalance.per.broker.percentage", 10, math.MinInt32, math.MaxInt32))
+	c.LeaderImbalanceCheckInterval = time.Duration(p.int("leader.imbalance.check.interval.seconds", 300, 1, math.MaxInt64/int64(time.Second))) * time.Second
 	c.ControlledShutdownEnable = p.bool("controlled.shutdown.enable", true)
 	c.ControlledShutdownMaxRetries = int(p.int("controlled.shutdown.max.retries", 3, 0, math.MaxInt32))
 	c.ControlledShutdownRetryBackoff = time.Duration(p.int("controlled.shutdown.retry.backoff.ms", 5000, 0, math.MaxInt32)) * time.Millisecond

@@ -48,6 +48,7 @@ var apis = map[int16]api{
 	35: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeLogDirs},
 	37: {wire.VersionRange{Min: 0, Max: 3}, (*Server).handleCreatePartitions},
 	42: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleDeleteGroups},
+	43: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleElectLeaders},
 	47: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleOffsetDelete},
 	44: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleIncrementalAlterConfigs},
 	45: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleAlterPartitionReassignments},

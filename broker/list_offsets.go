@@ -54,7 +54,11 @@ func (s *Server) handleListOffsets(ctx context.Context, hdr *wire.RequestHeader,
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else if _, ok := tm.Partitions[rp.Partition]; !ok {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else if p, ok := s.replicas.get(topicPartition{rt.Topic, rp.Partition}); !ok || (!p.leading.Load() && r.ReplicaID != debugReplicaID) {
+			} else if p, ok := s.replicas.get(topicPartition{rt.Topic, rp.Partition}); ok && p.isOffline() {
+				// A replica in a failed log dir answers so whatever its
+				// role, as Kafka's getPartitionOrException does.
+				sp.ErrorCode = kerr.KafkaStorageError.Code
+			} else if !ok || (!p.leading.Load() && r.ReplicaID != debugReplicaID) {
 				// Only the leader answers, except to the debugging
 				// consumer (replica id -2), as in Kafka.
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code

@@ -27,10 +27,10 @@ import (
 // znode tells the controller. The broker goes on serving its other log
 // dirs; when none is left it stops, as Kafka halts.
 //
-// gokafka's controller does not act on the notification yet: Kafka's
-// would send LeaderAndIsr to learn which replicas are offline and move
-// their leadership. Until then a client of an offline partition keeps
-// getting KAFKA_STORAGE_ERROR (Metadata included) from this broker.
+// The controller then sends this broker a LeaderAndIsr for all its
+// partitions; those in the failed dir answer KAFKA_STORAGE_ERROR
+// (Partition.goneError), and the controller moves their leadership
+// elsewhere (controller/log_dir_events.go).
 
 // errAllLogDirsOffline is what Run returns when the last log dir failed.
 var errAllLogDirsOffline = errors.New("all log dirs are offline")
@@ -112,10 +112,8 @@ func (p *Partition) takeOffline(cause error) error {
 
 // markOfflineReplica adds this broker to the offline replicas of a
 // partition whose log dir failed here, and answers KAFKA_STORAGE_ERROR for
-// it while this broker is still its leader: what Kafka's metadata shows
-// once its controller learned of the failure is a new leader, or none;
-// gokafka's controller does not act on the failure yet, so the broker says
-// what it knows.
+// it while this broker is still its leader: in the moment before the
+// controller has moved the leadership, the broker says what it knows.
 func (s *Server) markOfflineReplica(topic string, mp *kmsg.MetadataResponseTopicPartition) {
 	if s.replicas == nil {
 		return

@@ -69,9 +69,11 @@ func produceCodes(t *testing.T, cl *kgo.Client) map[int32]int16 {
 }
 
 // TestLogDirFailure fails the disk under one of two log dirs: the
-// partition there answers KAFKA_STORAGE_ERROR to Produce, Fetch, ListOffsets
-// and Metadata, while the partition in the other dir keeps serving, and
-// the broker keeps running.
+// partition there answers KAFKA_STORAGE_ERROR to Produce, Fetch and
+// ListOffsets, and once the controller has handled the failure Metadata
+// shows it without a leader, this broker listed as an offline replica;
+// the partition in the other dir keeps serving, and the broker keeps
+// running.
 func TestLogDirFailure(t *testing.T) {
 	f := failingDirServer(t)
 	s, addr, fsys, dirs := f.s, f.addr, f.fsys, f.dirs
@@ -97,6 +99,13 @@ func TestLogDirFailure(t *testing.T) {
 	if c := produceCodes(t, cl); c[bad] != kerr.KafkaStorageError.Code || c[good] != 0 {
 		t.Fatalf("produce once the dir is offline: codes %v", c)
 	}
+	// The controller learns of the failure (the notification, then a
+	// LeaderAndIsr this broker answers KAFKA_STORAGE_ERROR for t-bad) and,
+	// with no other replica to elect, takes the partition offline.
+	waitUntil(t, "the controller to take the offline replica's partition offline", func() bool {
+		tm, ok := s.meta.topic("t")
+		return ok && tm.Partitions[bad].Leader == -1
+	})
 
 	ctx := testCtx(t)
 	tm, _ := s.meta.topic("t")
@@ -164,8 +173,14 @@ func TestLogDirFailure(t *testing.T) {
 	}
 	answers["Metadata"].goodWhole = offlineOK
 	for api, a := range answers {
-		if a.codes[bad] != kerr.KafkaStorageError.Code || a.codes[good] != 0 || !a.goodWhole {
-			t.Errorf("%s: codes %v (want KAFKA_STORAGE_ERROR for t-%d only), healthy partition answered whole: %v", api, a.codes, bad, a.goodWhole)
+		// The replica answers KAFKA_STORAGE_ERROR; Metadata shows what
+		// the controller decided: no leader.
+		want := kerr.KafkaStorageError
+		if api == "Metadata" {
+			want = kerr.LeaderNotAvailable
+		}
+		if a.codes[bad] != want.Code || a.codes[good] != 0 || !a.goodWhole {
+			t.Errorf("%s: codes %v (want %v for t-%d only), healthy partition answered whole: %v", api, a.codes, want, bad, a.goodWhole)
 		}
 	}
 	// The healthy dir's checkpoints go on; the failed one's stay.

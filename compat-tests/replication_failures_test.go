@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -282,38 +281,8 @@ func TestReplicationControlledShutdown(t *testing.T) {
 	st, _ := readState(t, z, "cs", 0)
 	victim := st.Leader
 
-	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic("cs"), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	var mu sync.Mutex
-	var acks []acked
-	var perr error
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			r := &kgo.Record{Partition: 0, Value: []byte(fmt.Sprintf("v%d", i))}
-			err := prod.ProduceSync(ctx, r).FirstErr()
-			mu.Lock()
-			if err != nil {
-				perr = err
-				mu.Unlock()
-				return
-			}
-			acks = append(acks, acked{0, r.Offset, string(r.Value)})
-			mu.Unlock()
-		}
-	}()
-	waitUntil(t, time.Minute, "some writes", func() bool { mu.Lock(); defer mu.Unlock(); return len(acks) > 50 })
+	prod := startAckedProducer(ctx, t, seeds, "cs", func(i int) string { return fmt.Sprintf("v%d", i) })
+	waitUntil(t, time.Minute, "some writes", func() bool { n, _ := prod.progress(); return n > 50 })
 	if code := brokers[victim].Stop(); code != 0 {
 		t.Errorf("broker %d exited with %d on SIGTERM", victim, code)
 	}
@@ -325,12 +294,9 @@ func TestReplicationControlledShutdown(t *testing.T) {
 			t.Errorf("partition %d: leader %d after broker %d stopped", p, st.Leader, victim)
 		}
 	}
-	mu.Lock()
-	n := len(acks)
-	mu.Unlock()
-	waitUntil(t, time.Minute, "writes to continue", func() bool { mu.Lock(); defer mu.Unlock(); return len(acks) > n+50 || perr != nil })
-	close(stop)
-	<-done
+	n, _ := prod.progress()
+	waitUntil(t, time.Minute, "writes to continue", func() bool { m, err := prod.progress(); return m > n+50 || err != nil })
+	acks, perr := prod.finish()
 	if perr != nil {
 		t.Fatalf("the producer failed: %v", perr)
 	}

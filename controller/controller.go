@@ -33,6 +33,9 @@ type Config struct {
 	// dynamic change of the broker key (KIP-226) applies without a
 	// restart.
 	UncleanLeaderElectionNow func() bool
+	// AutoLeaderRebalance is auto.leader.rebalance.enable and its
+	// settings (preferred_election.go).
+	AutoLeaderRebalance AutoLeaderRebalance
 	// DeleteTopicEnable is delete.topic.enable (Kafka: true). When false,
 	// topics marked in /admin/delete_topics are left alone and logged.
 	DeleteTopicEnable bool

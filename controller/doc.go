@@ -29,6 +29,18 @@
 // leader epoch. A dead broker leaves every ISR it was in, except that the
 // last member of an ISR is kept, so that a clean election can wait for it.
 //
+// # Leadership operations
+//
+// Beyond the elections that broker failures force, leadership moves back to
+// the preferred replica (the first of the assignment, when it is online and
+// in the ISR) on request: ElectLeaders (elect_leaders.go, which also runs
+// admin-requested unclean elections), the ZooKeeper-era
+// /admin/preferred_replica_election, and the automatic leader rebalance
+// (preferred_election.go). A broker whose log dir fails notifies the
+// controller, which learns from a LeaderAndIsr which of its replicas are
+// offline and treats them as dead for elections and ISRs
+// (log_dir_events.go).
+//
 // # Talking to brokers
 //
 // Each live broker has its own send queue and goroutine (channel.go), so a

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -49,6 +50,10 @@ type fakeBroker struct {
 	// close the connection without answering, as a broker that crashes
 	// while handling it.
 	dropStopReplica atomic.Bool
+	// failedDir lists partitions whose log dir failed on this broker: a
+	// LeaderAndIsr naming them answers KAFKA_STORAGE_ERROR for them, as
+	// a broker with an offline log dir does.
+	failedDir map[string]bool // "topic-partition"; under mu
 }
 
 // startBroker registers a fake broker with id and starts answering.
@@ -199,6 +204,9 @@ func (b *fakeBroker) Handle(_ context.Context, _ *wire.RequestHeader, req kmsg.R
 	b.mu.Unlock()
 	if _, ok := req.(*kmsg.StopReplicaRequest); ok && b.dropStopReplica.Load() {
 		return nil, errors.New("fake broker: dropping StopReplica")
+	}
+	if r, ok := req.(*kmsg.LeaderAndISRRequest); ok {
+		return b.answerLeaderAndIsr(r), nil
 	}
 	return req.ResponseKind(), nil
 }
@@ -386,4 +394,46 @@ func pollFor(window time.Duration, cond func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return cond()
+}
+
+// failLogDir makes the broker's answers to LeaderAndIsr report the given
+// partitions of topic as in a failed log dir.
+func (b *fakeBroker) failLogDir(topic string, ps ...int32) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failedDir == nil {
+		b.failedDir = map[string]bool{}
+	}
+	for _, p := range ps {
+		b.failedDir[fmt.Sprintf("%s-%d", topic, p)] = true
+	}
+}
+
+// healLogDirs makes the broker answer every partition without error again.
+func (b *fakeBroker) healLogDirs() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failedDir = nil
+}
+
+// answerLeaderAndIsr answers every partition of r: KAFKA_STORAGE_ERROR
+// for those in a failed log dir, success for the others.
+func (b *fakeBroker) answerLeaderAndIsr(r *kmsg.LeaderAndISRRequest) *kmsg.LeaderAndISRResponse {
+	resp := r.ResponseKind().(*kmsg.LeaderAndISRResponse)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ts := range r.TopicStates {
+		rt := kmsg.NewLeaderAndISRResponseTopic()
+		rt.TopicID = ts.TopicID
+		for _, ps := range ts.PartitionStates {
+			rp := kmsg.NewLeaderAndISRResponseTopicPartition()
+			rp.Partition = ps.Partition
+			if b.failedDir[fmt.Sprintf("%s-%d", ts.Topic, ps.Partition)] {
+				rp.ErrorCode = kerr.KafkaStorageError.Code
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }

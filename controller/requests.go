@@ -81,7 +81,7 @@ func (st *state) send(b *batch) {
 	}
 	for id, ps := range b.leaderAndIsr {
 		if st.live(id) && len(ps) > 0 {
-			st.ch.send(id, st.leaderAndIsr(id, ps, b.newPartitions), st.logErrors(id))
+			st.ch.send(id, st.leaderAndIsr(id, ps, b.newPartitions), st.leaderAndIsrDone(id))
 		}
 	}
 	var ps []tp
@@ -228,7 +228,7 @@ func (st *state) updateMetadata(id int32, ps []tp, deleted map[tp]zkmeta.LeaderA
 		x.ZKVersion = s.ZkVersion
 		x.Replicas = slices.Clone(replicas)
 		for _, r := range replicas {
-			if !st.live(r) {
+			if !st.live(r) || st.offlineDirs[r][p] {
 				x.OfflineReplicas = append(x.OfflineReplicas, r)
 			}
 		}

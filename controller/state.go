@@ -91,6 +91,10 @@ type state struct {
 	// deletionWaits are topics marked for deletion that wait for their
 	// partition reassignments to finish.
 	deletionWaits map[string]bool
+	// offlineDirs are the replicas each broker reported in a failed log
+	// dir (log_dir_events.go), until the broker restarts or fails or
+	// answers a LeaderAndIsr for them without error.
+	offlineDirs map[int32]map[tp]bool
 }
 
 func newState(c *Controller, ce zkmeta.ControllerEpoch, t *term) *state {
@@ -187,6 +191,9 @@ func (st *state) startup(ctx context.Context) error {
 		return err
 	}
 	st.logger.Info("controller ready", zap.Int("brokers", len(st.brokers)), zap.Int("topics", len(st.topics)), zap.Int("partitions", len(st.parts)))
+	if err := st.leadershipStartup(ctx); err != nil {
+		return err
+	}
 	if err := st.initReassignments(ctx); err != nil {
 		return err
 	}
@@ -229,6 +236,9 @@ func (st *state) apply(ctx context.Context, ev event) error {
 		}
 		return nil
 	default:
+		if handled, err := st.applyLeadership(ctx, ev); handled {
+			return err
+		}
 		st.logger.Error("unknown controller event", zap.String("type", fmt.Sprintf("%T", ev)))
 	}
 	return nil
@@ -376,29 +386,8 @@ func (st *state) elect(ctx context.Context, p tp, b *batch, exclude map[int32]bo
 	if !ok {
 		return nil
 	}
-	eligible := func(r int32) bool { return st.live(r) && !exclude[r] && !st.shuttingDown[r] }
-	reps := st.replicas(p)
-	next := cur
-	next.Leader = -1
-	for _, r := range reps {
-		if eligible(r) && slices.Contains(cur.ISR, r) {
-			next.Leader = r
-			break
-		}
-	}
-	if next.Leader >= 0 {
-		next.ISR = slices.DeleteFunc(slices.Clone(cur.ISR), func(r int32) bool { return !eligible(r) })
-	} else if exclude == nil && st.uncleanAllowed(ctx, p.topic) {
-		for _, r := range reps {
-			if eligible(r) {
-				next.Leader = r
-				next.ISR = []int32{r}
-				st.logger.Warn("unclean leader election: no in-sync replica is live; data not on the new leader is lost",
-					zap.String("partition", p.String()), zap.Int32("leader", r), zap.Int32s("previous_isr", cur.ISR))
-				break
-			}
-		}
-	}
+	eligible := func(r int32) bool { return st.replicaOnline(r, p) && !exclude[r] }
+	next := st.offlineLeader(p, cur, eligible, func() bool { return exclude == nil && st.uncleanAllowed(ctx, p.topic) })
 	if next.Leader < 0 {
 		if exclude != nil {
 			return nil // controlled shutdown: leave it where it is
@@ -482,6 +471,7 @@ func (st *state) brokersChanged(ctx context.Context) error {
 	for _, id := range dead {
 		delete(st.brokers, id)
 		delete(st.shuttingDown, id)
+		delete(st.offlineDirs, id)
 		st.ch.remove(id)
 	}
 	if len(dead) > 0 {
