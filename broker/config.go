@@ -211,6 +211,10 @@ type TopicConfig struct {
 	CleanupPolicy string
 	// Overrides are the topic-level keys as stored in ZooKeeper.
 	Overrides map[string]string
+	// LeaderThrottled and FollowerThrottled are this broker's part of
+	// {leader,follower}.replication.throttled.replicas
+	// (replication_quota.go); nil throttles nothing.
+	LeaderThrottled, FollowerThrottled *throttledPartitions
 }
 
 // Kafka's defaults for the broker keys gokafka implements.
@@ -257,7 +261,7 @@ var brokerKeys = map[string]bool{
 	"controlled.shutdown.retry.backoff.ms": true, "inter.broker.listener.name": true,
 	"broker.rack": true, "connections.max.idle.ms": true, "max.connections": true,
 	"max.connections.per.ip": true, "max.connections.per.ip.overrides": true,
-	"fetch.max.bytes": true,
+	"fetch.max.bytes": true, "replication.quota.window.num": true, "replication.quota.window.size.seconds": true, // replication_quota.go
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common

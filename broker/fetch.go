@@ -38,6 +38,9 @@ type fetchTarget struct {
 	// logStart is the fetcher's log start offset (v5+; -1 before), which
 	// a follower reports for the leader's DeleteRecords low watermark.
 	logStart int64
+	// sent is the record bytes of the last read, which a follower's
+	// fetch records against the replication quota (replication_quota.go).
+	sent int64
 }
 
 // handleFetch answers Fetch v0-17. Below v4 (consumers of 0.10.x and
@@ -75,14 +78,12 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
-	replicaID := r.ReplicaID
-	if r.Version >= 15 {
-		replicaID = r.ReplicaState.ID
-	}
+	replicaID := fetchReplicaID(r)
 	targets := s.resolveFetch(r, replicaID >= 0)
 	out := wire.NewFetchResponse(resp)
 	if replicaID >= 0 {
 		s.recordFollowerFetch(replicaID, targets)
+		defer s.recordLeaderThrottled(targets)
 	}
 
 	var deadline <-chan time.Time
@@ -128,6 +129,15 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 			return out, nil
 		}
 	}
+}
+
+// fetchReplicaID is the fetching replica's id: the request's replica_id,
+// in ReplicaState from v15 on (KIP-903); negative for consumers.
+func fetchReplicaID(r *kmsg.FetchRequest) int32 {
+	if r.Version >= 15 {
+		return r.ReplicaState.ID
+	}
+	return r.ReplicaID
 }
 
 // resolveFetch looks up every requested partition once.
@@ -199,7 +209,7 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 	resp.Topics = resp.Topics[:0]
 	limit := s.fetchMaxBytes(r)
 	last := -1
-	for _, t := range targets {
+	for i, t := range targets {
 		rt := &r.Topics[t.topic]
 		if t.topic != last {
 			st := kmsg.NewFetchResponseTopic()
@@ -215,7 +225,8 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 		if sp.ErrorCode != 0 {
 			anyErr = true
 		}
-		total += int64(len(sp.RecordBatches)) + region.Len
+		targets[i].sent = int64(len(sp.RecordBatches)) + region.Len
+		total += targets[i].sent
 		st.Partitions = append(st.Partitions, sp)
 		if region.Len > 0 {
 			out.SetFileRecords(len(resp.Topics)-1, len(st.Partitions)-1, wire.FileRecords{
@@ -300,6 +311,10 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	sp.LogStartOffset = start
 	if r.IsolationLevel == readCommitted {
 		sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
+	if follower && s.leaderThrottled(p, fetchReplicaID(r)) {
+		// Over leader.replication.throttled.rate: no data this time.
+		return sp, none, false
 	}
 	remaining := limit - total
 	if total > 0 && remaining <= 0 {

@@ -367,6 +367,10 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 			tc.Log.MinCompactionLagMs = n
 		case "max.compaction.lag.ms":
 			tc.Log.MaxCompactionLagMs = n
+		case "leader.replication.throttled.replicas":
+			tc.LeaderThrottled = parseThrottledPartitions(v, c.BrokerID)
+		case "follower.replication.throttled.replicas":
+			tc.FollowerThrottled = parseThrottledPartitions(v, c.BrokerID)
 		case "min.cleanable.dirty.ratio":
 			if r, err := strconv.ParseFloat(v, 64); err == nil {
 				tc.Log.MinCleanableDirtyRatio = r
