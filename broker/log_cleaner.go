@@ -24,8 +24,10 @@ func (s *Server) runCleaner(ctx context.Context) {
 	if !s.cfg.LogCleanerEnable {
 		return
 	}
-	perBroker, cluster := s.dynamicLayers()
-	cfg, err := cleanerConfigFrom(&s.cfg, cluster, perBroker)
+	// Under the dynamic configs' lock, so that a change loaded from now
+	// on finds the cleaner (loadDynamicBrokerConfigs holds it too).
+	s.dyn.mu.Lock()
+	cfg, err := cleanerConfigFrom(&s.cfg, s.dyn.cluster, s.dyn.perBroker)
 	if err != nil {
 		s.logger.Warn("invalid dynamic log cleaner config in zookeeper; using server.properties", zap.Error(err))
 		cfg, _ = cleanerConfigFrom(&s.cfg, nil, nil)
@@ -34,6 +36,7 @@ func (s *Server) runCleaner(ctx context.Context) {
 	cfg.Logger = s.logger.Named("cleaner")
 	c := storage.NewCleaner(cfg, s.cleanerLogs)
 	s.cleaner.Store(c)
+	s.dyn.mu.Unlock()
 	c.Start()
 	<-ctx.Done()
 	s.cleaner.Store(nil)
