@@ -37,8 +37,9 @@ const (
 // topicKeys is every topic config key Kafka 3.9 knows, sorted by name, with
 // Kafka's defaults. gokafka honours segment.*, retention.*, flush.*,
 // index.interval.bytes, max.message.bytes, message.timestamp.type,
-// min.insync.replicas and the replication throttled replicas lists; the rest are validated, stored and described so that
-// tools see what Kafka shows, but have no effect yet.
+// min.insync.replicas and the replication throttled replicas lists; the
+// rest are validated, stored and described so that tools see what Kafka
+// shows, but have no effect yet.
 var topicKeys = []topicKey{
 	{"cleanup.policy", kmsg.ConfigTypeList, "delete", syn("log.cleanup.policy"), listIn("compact", "delete")},
 	{"compression.gzip.level", kmsg.ConfigTypeInt, "-1", syn("compression.gzip.level"), gzipLevel},
