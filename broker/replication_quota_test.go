@@ -3,6 +3,8 @@ package broker
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -162,4 +164,43 @@ func TestThrottleRateLayers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseThrottledPartitions feeds arbitrary throttled replicas values
+// (they come from ZooKeeper, where any client may write): parsing never
+// panics, and for a value the topic key's validator accepts, exactly the
+// partitions paired with the broker are throttled.
+func FuzzParseThrottledPartitions(f *testing.F) {
+	for _, seed := range []string{"", "*", "0:1,1:2", " 3 : 1 ", "0:1,,", "x:1", "1:99999999999", "-1:-1"} {
+		f.Add(seed, int32(1))
+	}
+	f.Fuzz(func(t *testing.T, v string, broker int32) {
+		got := parseThrottledPartitions(v, broker)
+		if throttledReplicas(strings.TrimSpace(v)) != nil || strings.TrimSpace(v) == "*" {
+			return
+		}
+		want := map[int32]bool{}
+		for _, item := range strings.Split(strings.TrimSpace(v), ",") {
+			if strings.TrimSpace(item) == "" {
+				continue
+			}
+			p, b, _ := strings.Cut(strings.TrimSpace(item), ":")
+			pid, _ := strconv.ParseInt(strings.TrimSpace(p), 10, 32)
+			bid, _ := strconv.ParseInt(strings.TrimSpace(b), 10, 32)
+			if int32(bid) == broker {
+				want[int32(pid)] = true
+			}
+		}
+		if len(want) == 0 && got != nil {
+			t.Fatalf("%q for broker %d: throttled %+v, want nothing", v, broker, got)
+		}
+		for p := range want {
+			if !got.has(p) {
+				t.Fatalf("%q for broker %d: partition %d not throttled", v, broker, p)
+			}
+		}
+		if got != nil && !got.all && len(got.parts) != len(want) {
+			t.Fatalf("%q for broker %d: %v throttled, want %v", v, broker, got.parts, want)
+		}
+	})
 }

@@ -11,12 +11,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// TestLeaderReplicationThrottle sends a stopped follower's fetches to the
-// leader by hand: with the partition in leader.replication.throttled.replicas
-// and leader.replication.throttled.rate exceeded by the first answer, the
-// next follower fetch gets no records (and no error), while a consumer is
-// not throttled; a list that does not name the leader, or removing the
-// rate, lets the follower's fetches through again.
+// TestLeaderReplicationThrottle sends a follower's fetches to the leader by
+// hand, with the partition in leader.replication.throttled.replicas and
+// leader.replication.throttled.rate exceeded by the first answers: while
+// the follower is in the ISR its fetches are answered in full (Kafka never
+// throttles an in-sync replica); once it is stopped and out of the ISR, a
+// fetch in its name gets no records (and no error), while a consumer is not
+// throttled; a list that does not name the leader, or removing the rate,
+// lets the follower's fetches through again.
 func TestLeaderReplicationThrottle(t *testing.T) {
 	c := startTestCluster(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -30,12 +32,6 @@ func TestLeaderReplicationThrottle(t *testing.T) {
 		st, err := zk.PartitionState(ctx, "thr", 0)
 		return err == nil && st.Leader == 1 && len(st.ISR) == 2
 	})
-	c.stop(2)
-	waitFor(t, 30*time.Second, "ISR [1] after broker 2 stopped", func() bool {
-		st, err := zk.PartitionState(ctx, "thr", 0)
-		return err == nil && st.Leader == 1 && len(st.ISR) == 1
-	})
-
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs[0]), kgo.DefaultProduceTopic("thr"), kgo.ProducerLinger(0))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +49,7 @@ func TestLeaderReplicationThrottle(t *testing.T) {
 		t.Fatal("leader does not host thr-0")
 	}
 	topicID := p.TopicID()
-	fetch := func(replica int32, offset int64) (n int, hw int64) {
+	fetchMax := func(replica int32, offset int64, max int32) (n int, hw int64) {
 		t.Helper()
 		req := kmsg.NewPtrFetchRequest()
 		req.Version = replicaFetchVersion
@@ -65,7 +61,7 @@ func TestLeaderReplicationThrottle(t *testing.T) {
 		rt := kmsg.NewFetchRequestTopic()
 		rt.Topic, rt.TopicID = "thr", topicID
 		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = offset, 4096, -1, -1
+		rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = offset, max, -1, -1
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
 		resp, err := req.RequestWith(ctx, b1)
@@ -78,6 +74,7 @@ func TestLeaderReplicationThrottle(t *testing.T) {
 		}
 		return len(p.RecordBatches), p.HighWatermark
 	}
+	fetch := func(replica int32, offset int64) (int, int64) { return fetchMax(replica, offset, 4096) }
 	alterRate := func(value *string) {
 		t.Helper()
 		o := set("leader.replication.throttled.rate", "")
@@ -90,11 +87,20 @@ func TestLeaderReplicationThrottle(t *testing.T) {
 		}
 	}
 
-	// Unlimited: the follower reads, and its bytes are counted.
-	if n, _ := fetch(2, 0); n == 0 {
-		t.Fatal("no records for the follower without a rate")
-	}
+	// In the ISR: never throttled, though the bytes count (64 KiB twice,
+	// far over 1000 B/s for the quota's 11 s).
 	alterRate(kmsg.StringPtr("1000"))
+	for i := range 2 {
+		if n, _ := fetchMax(2, 0, 64<<10); n == 0 {
+			t.Fatalf("in-sync follower throttled at its fetch %d", i+1)
+		}
+	}
+
+	c.stop(2)
+	waitFor(t, 30*time.Second, "ISR [1] after broker 2 stopped", func() bool {
+		st, err := zk.PartitionState(ctx, "thr", 0)
+		return err == nil && st.Leader == 1 && len(st.ISR) == 1
+	})
 	if n, hw := fetch(2, 10); n != 0 || hw != 100 {
 		t.Fatalf("throttled follower fetch: %d record bytes, high watermark %d; want none and 100", n, hw)
 	}
