@@ -257,11 +257,12 @@ var brokerKeys = map[string]bool{
 	"replica.fetch.min.bytes": true, "replica.fetch.max.bytes": true,
 	"replica.fetch.response.max.bytes": true, "replica.fetch.backoff.ms": true,
 	"num.replica.fetchers": true, "unclean.leader.election.enable": true,
+	"replication.quota.window.num": true, "replication.quota.window.size.seconds": true, // replication_quota.go
 	"controlled.shutdown.enable": true, "controlled.shutdown.max.retries": true,
 	"controlled.shutdown.retry.backoff.ms": true, "inter.broker.listener.name": true,
 	"broker.rack": true, "connections.max.idle.ms": true, "max.connections": true,
 	"max.connections.per.ip": true, "max.connections.per.ip.overrides": true,
-	"fetch.max.bytes": true, "replication.quota.window.num": true, "replication.quota.window.size.seconds": true, // replication_quota.go
+	"fetch.max.bytes": true,
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common

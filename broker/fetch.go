@@ -38,9 +38,6 @@ type fetchTarget struct {
 	// logStart is the fetcher's log start offset (v5+; -1 before), which
 	// a follower reports for the leader's DeleteRecords low watermark.
 	logStart int64
-	// sent is the record bytes of the last read, which a follower's
-	// fetch records against the replication quota (replication_quota.go).
-	sent int64
 }
 
 // handleFetch answers Fetch v0-17. Below v4 (consumers of 0.10.x and
@@ -82,8 +79,12 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 	targets := s.resolveFetch(r, replicaID >= 0)
 	out := wire.NewFetchResponse(resp)
 	if replicaID >= 0 {
+		// Once the answer is final: the bytes it carries for throttled
+		// partitions count against the leader's replication quota.
+		defer s.recordLeaderThrottled(targets, out)
+	}
+	if replicaID >= 0 {
 		s.recordFollowerFetch(replicaID, targets)
-		defer s.recordLeaderThrottled(targets)
 	}
 
 	var deadline <-chan time.Time
@@ -209,7 +210,7 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 	resp.Topics = resp.Topics[:0]
 	limit := s.fetchMaxBytes(r)
 	last := -1
-	for i, t := range targets {
+	for _, t := range targets {
 		rt := &r.Topics[t.topic]
 		if t.topic != last {
 			st := kmsg.NewFetchResponseTopic()
@@ -225,8 +226,7 @@ func (s *Server) readFetch(r *kmsg.FetchRequest, out *wire.FetchResponse, target
 		if sp.ErrorCode != 0 {
 			anyErr = true
 		}
-		targets[i].sent = int64(len(sp.RecordBatches)) + region.Len
-		total += targets[i].sent
+		total += int64(len(sp.RecordBatches)) + region.Len
 		st.Partitions = append(st.Partitions, sp)
 		if region.Len > 0 {
 			out.SetFileRecords(len(resp.Topics)-1, len(st.Partitions)-1, wire.FileRecords{

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/wire"
 	"go.uber.org/zap"
 )
 
@@ -275,17 +276,44 @@ func (s *Server) leaderThrottled(p *Partition, replica int32) bool {
 	return !p.inISR(replica) && s.replQuotas.leader.exceeded(time.Now())
 }
 
-// recordLeaderThrottled records the bytes a follower's fetch response
-// carries for partitions in the leader throttled list (Kafka's
-// sizeOfThrottledPartitions), whether or not they were held back.
-func (s *Server) recordLeaderThrottled(targets []fetchTarget) {
-	var n int64
-	for i := range targets {
-		t := &targets[i]
-		if t.p != nil && t.sent > 0 && t.p.cfg.Load().LeaderThrottled.has(t.p.tp.Partition) {
-			n += t.sent
-		}
+// recordLeaderThrottled records the record bytes a follower's fetch
+// response carries for partitions in the leader throttled list (Kafka's
+// sizeOfThrottledPartitions). The response holds one partition per target,
+// in order, a topic for each run of targets of one request topic
+// (readFetch); a response without a throttled partition costs a look at
+// each partition's config.
+func (s *Server) recordLeaderThrottled(targets []fetchTarget, out *wire.FetchResponse) {
+	throttled := func(t *fetchTarget) bool {
+		return t.p != nil && t.p.cfg.Load().LeaderThrottled.has(t.p.tp.Partition)
 	}
+	i := 0
+	for i < len(targets) && !throttled(&targets[i]) {
+		i++
+	}
+	if i == len(targets) {
+		return
+	}
+	type position struct{ topic, partition int }
+	at := map[position]bool{}
+	var n int64
+	topic, part := -1, 0
+	for i := range targets {
+		if i == 0 || targets[i].topic != targets[i-1].topic {
+			topic, part = topic+1, 0
+		} else {
+			part++
+		}
+		if !throttled(&targets[i]) || topic >= len(out.Topics) || part >= len(out.Topics[topic].Partitions) {
+			continue
+		}
+		at[position{topic, part}] = true
+		n += int64(len(out.Topics[topic].Partitions[part].RecordBatches))
+	}
+	out.EachFileRecords(func(topic, partition int, length int64) {
+		if at[position{topic, partition}] {
+			n += length
+		}
+	})
 	if n > 0 {
 		s.replQuotas.leader.record(n, time.Now())
 	}
