@@ -42,8 +42,8 @@ import (
 // samples kept, over the time since the oldest began (at least one
 // sample's length).
 //
-// A follower fetch with no throttled partition pays one atomic load per
-// partition (its config) and takes no lock.
+// A follower fetch with no throttled partition pays a few atomic loads per
+// partition (its config pointer) and neither allocates nor takes a lock.
 
 // Kafka's defaults for the replication quota window.
 const (
