@@ -360,6 +360,9 @@ func (s *Server) alterBrokerConfig(ctx context.Context, resource, entity string,
 	if _, err := mergeDynamic(s.cfg, cluster, perBroker); err != nil {
 		return bad(err)
 	}
+	if err := s.validateBrokerReconfigurables(cluster, perBroker); err != nil {
+		return bad(err)
+	}
 	if validateOnly {
 		return nil
 	}
@@ -394,6 +397,7 @@ func checkBrokerValue(name, v string) error {
 		if err := checkType(t, v); err != nil {
 			return invalidValue(name, v, err)
 		}
+		return checkReconfigurableRange(name, v)
 	}
 	return nil
 }

@@ -226,6 +226,10 @@ type TopicConfig struct {
 	CleanupPolicy string
 	// Overrides are the topic-level keys as stored in ZooKeeper.
 	Overrides map[string]string
+	// LeaderThrottled and FollowerThrottled are this broker's part of
+	// {leader,follower}.replication.throttled.replicas
+	// (replication_quota.go); nil throttles nothing.
+	LeaderThrottled, FollowerThrottled *throttledPartitions
 }
 
 // Kafka's defaults for the broker keys gokafka implements.
@@ -268,6 +272,7 @@ var brokerKeys = map[string]bool{
 	"replica.fetch.min.bytes": true, "replica.fetch.max.bytes": true,
 	"replica.fetch.response.max.bytes": true, "replica.fetch.backoff.ms": true,
 	"num.replica.fetchers": true, "unclean.leader.election.enable": true,
+	"replication.quota.window.num": true, "replication.quota.window.size.seconds": true, // replication_quota.go
 	"controlled.shutdown.enable": true, "controlled.shutdown.max.retries": true,
 	"controlled.shutdown.retry.backoff.ms": true, "inter.broker.listener.name": true,
 	"broker.rack": true, "connections.max.idle.ms": true, "max.connections": true,

@@ -31,10 +31,9 @@ import (
 // Of those gokafka applies the topic defaults (log.retention.*,
 // log.segment.bytes, log.roll.ms, message.max.bytes, min.insync.replicas,
 // unclean.leader.election.enable, ...), which reach every hosted partition
-// at once; the thread-pool, cleaner, connection and throttle keys are
-// stored and described but have no effect until a restart (the log
-// cleaner reads log.cleaner.* from server.properties at start; gokafka has
-// no replication throttling).
+// at once, the log cleaner's keys (log_cleaner.go) and the replication
+// throttle rates (replication_quota.go); the thread-pool and connection
+// keys are stored and described but have no effect until a restart.
 
 // dynamicConfigs holds this broker's view of /config/brokers.
 //
@@ -73,7 +72,8 @@ func (s *Server) dynamicLayers() (perBroker, cluster map[string]string) {
 // extraDynamicBrokerKeys are Kafka's dynamic broker keys that are not
 // topic defaults, with their types (DynamicConfig.Broker,
 // LogCleaner.ReconfigurableConfigs, DynamicThreadPool,
-// DynamicConnectionQuota). gokafka stores them; none has an effect.
+// DynamicConnectionQuota). gokafka stores them all; the cleaner and
+// replication throttle keys take effect at once (reconfigurable.go).
 var extraDynamicBrokerKeys = map[string]kmsg.ConfigType{
 	"leader.replication.throttled.rate":              kmsg.ConfigTypeLong,
 	"follower.replication.throttled.rate":            kmsg.ConfigTypeLong,
@@ -163,6 +163,7 @@ func (s *Server) loadDynamicBrokerConfigs(ctx context.Context) error {
 	s.dyn.mu.Lock()
 	defer s.dyn.mu.Unlock()
 	s.dyn.perBroker, s.dyn.cluster = perBroker, cluster
+	s.applyBrokerReconfigurables(cluster, perBroker)
 	eff, err := mergeDynamic(s.cfg, cluster, perBroker)
 	if err != nil {
 		// Kafka logs and keeps the last valid configuration when a stored

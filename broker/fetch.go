@@ -80,12 +80,14 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
-	replicaID := r.ReplicaID
-	if r.Version >= 15 {
-		replicaID = r.ReplicaState.ID
-	}
+	replicaID := fetchReplicaID(r)
 	targets := s.resolveFetch(r, replicaID >= 0)
 	out := wire.NewFetchResponse(resp)
+	if replicaID >= 0 {
+		// Once the answer is final: the bytes it carries for throttled
+		// partitions count against the leader's replication quota.
+		defer s.recordLeaderThrottled(targets, out)
+	}
 	if replicaID >= 0 {
 		s.recordFollowerFetch(replicaID, targets)
 	} else if s.cfg.ReplicaSelectorClass != "" && r.Version >= firstRackFetchVersion {
@@ -135,6 +137,15 @@ func (s *Server) handleFetch(ctx context.Context, hdr *wire.RequestHeader, req k
 			return out, nil
 		}
 	}
+}
+
+// fetchReplicaID is the fetching replica's id: the request's replica_id,
+// in ReplicaState from v15 on (KIP-903); negative for consumers.
+func fetchReplicaID(r *kmsg.FetchRequest) int32 {
+	if r.Version >= 15 {
+		return r.ReplicaState.ID
+	}
+	return r.ReplicaID
 }
 
 // resolveFetch looks up every requested partition once.
@@ -316,6 +327,10 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	sp.LogStartOffset = start
 	if r.IsolationLevel == readCommitted {
 		sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
+	if follower && s.leaderThrottled(p, fetchReplicaID(r)) {
+		// Over leader.replication.throttled.rate: no data this time.
+		return sp, none, false
 	}
 	remaining := limit - total
 	if total > 0 && remaining <= 0 {

@@ -142,6 +142,10 @@ type fetchPartition struct {
 	// backoff holds the partition out of fetches after an error
 	// (replica.fetch.backoff.ms).
 	backoff time.Time
+	// caughtUp says the last fetch brought the log end to the leader's
+	// high watermark (Kafka's PartitionFetchState.isReplicaInSync): such a
+	// replica is not held back by follower.replication.throttled.rate.
+	caughtUp bool
 }
 
 // fetcher replicates partitions from one leader (Kafka's
@@ -408,7 +412,7 @@ func (f *fetcher) fetch(ctx context.Context, client *wire.Client, parts map[topi
 	sent := map[topicPartition]fetchPartition{}
 	now := time.Now()
 	for tp, fp := range parts {
-		if !fp.truncated || now.Before(fp.backoff) {
+		if !fp.truncated || now.Before(fp.backoff) || f.s.followerThrottled(&fp) {
 			continue
 		}
 		i, ok := byTopic[tp.Topic]
@@ -479,6 +483,11 @@ func (f *fetcher) handlePartition(tp topicPartition, fp fetchPartition, rp *kmsg
 			f.logger.Error("append fetched records", zap.String("partition", tp.String()), zap.Error(aerr))
 			f.update(tp, fp.epoch, func(x *fetchPartition) { x.truncated = false })
 			backoff()
+			return
+		}
+		f.s.recordFollowerThrottled(fp.p, len(rp.RecordBatches))
+		if caughtUp := fp.p.EndOffset() >= rp.HighWatermark; caughtUp != fp.caughtUp {
+			f.update(tp, fp.epoch, func(x *fetchPartition) { x.caughtUp = caughtUp })
 		}
 	case errors.Is(err, kerr.OffsetOutOfRange):
 		// Our log ends before the leader's starts (a replica down for

@@ -67,6 +67,13 @@ type Server struct {
 	fetchers *fetcherManager
 	isr      *isrManager
 	pids     *producerIDs
+
+	// replQuotas are the replication throttles (replication_quota.go);
+	// cleaner is the running log cleaner, for dynamic log.cleaner.*
+	// (log_cleaner.go).
+	replQuotas replicationQuotas
+	cleaner    atomic.Pointer[storage.Cleaner]
+
 	// groups is the consumer-group coordinator (group_coordinator.go),
 	// set by Run once ZooKeeper and the broker list are up.
 	groups *groupcoord.Coordinator
@@ -138,6 +145,7 @@ func New(cfg Config, logger *zap.Logger) (*Server, error) {
 		conns:      make(map[net.Conn]struct{}),
 	}
 	s.dyn.expiry.Store(int64(zkmeta.ConfigChangeExpiry))
+	s.replQuotas.init(cfg.Raw)
 	s.fetchers = newFetcherManager(s)
 	s.isr = newISRManager(s)
 	return s, nil

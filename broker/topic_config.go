@@ -36,9 +36,10 @@ const (
 
 // topicKeys is every topic config key Kafka 3.9 knows, sorted by name, with
 // Kafka's defaults. gokafka honours segment.*, retention.*, flush.*,
-// index.interval.bytes, max.message.bytes, message.timestamp.type and
-// min.insync.replicas; the rest are validated, stored and described so that
-// tools see what Kafka shows, but have no effect yet.
+// index.interval.bytes, max.message.bytes, message.timestamp.type,
+// min.insync.replicas and the replication throttled replicas lists; the
+// rest are validated, stored and described so that tools see what Kafka
+// shows, but have no effect yet.
 var topicKeys = []topicKey{
 	{"cleanup.policy", kmsg.ConfigTypeList, "delete", syn("log.cleanup.policy"), listIn("compact", "delete")},
 	{"compression.gzip.level", kmsg.ConfigTypeInt, "-1", syn("compression.gzip.level"), gzipLevel},
@@ -367,6 +368,10 @@ func (c *Config) TopicConfig(overrides map[string]string) (TopicConfig, error) {
 			tc.Log.MinCompactionLagMs = n
 		case "max.compaction.lag.ms":
 			tc.Log.MaxCompactionLagMs = n
+		case "leader.replication.throttled.replicas":
+			tc.LeaderThrottled = parseThrottledPartitions(v, c.BrokerID)
+		case "follower.replication.throttled.replicas":
+			tc.FollowerThrottled = parseThrottledPartitions(v, c.BrokerID)
 		case "min.cleanable.dirty.ratio":
 			if r, err := strconv.ParseFloat(v, 64); err == nil {
 				tc.Log.MinCleanableDirtyRatio = r

@@ -28,6 +28,9 @@ type CleanerConfig struct {
 	// 134217728: the memory for offset maps, shared by the threads, counted
 	// as Kafka counts it (24 bytes a key at a load factor of 0.9).
 	DedupeBufferSize int64
+	// DedupeLoadFactor is log.cleaner.io.buffer.load.factor, default 0.9:
+	// how full an offset map may get (0 or less here: the default).
+	DedupeLoadFactor float64
 	// IOMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second, Kafka's
 	// default Double.MaxValue (0 or less here: no limit): the bytes all
 	// threads together read from segments per second.
@@ -53,7 +56,6 @@ type CleanerLog struct {
 // A log is cleaned by one goroutine at a time. The cleaner takes no
 // partition lock: Log.Clean takes the log's own locks (compact.go).
 type Cleaner struct {
-	cfg    CleanerConfig
 	logs   func() []CleanerLog
 	logger *zap.Logger
 
@@ -61,9 +63,13 @@ type Cleaner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	throttle *ioThrottle // nil without a limit
+	// throttle is always set; its rate is 0 without a limit, so that
+	// Reconfigure can impose one on a clean in progress.
+	throttle *ioThrottle
 
 	mu     sync.Mutex
+	cfg    CleanerConfig               // guarded by mu; replaced by Reconfigure
+	active int                         // goroutines of the pass in progress or last run; guarded by mu
 	points map[string]map[string]int64 // log dir -> "topic partition" -> offset; guarded by mu
 	passes int                         // completed passes; guarded by mu
 	passed *sync.Cond                  // signalled after each pass
@@ -75,6 +81,15 @@ func NewCleaner(cfg CleanerConfig, logs func() []CleanerLog) *Cleaner {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	cfg = cfg.normalized()
+	c := &Cleaner{cfg: cfg, logs: logs, logger: cfg.Logger, wake: make(chan struct{}, 1), points: map[string]map[string]int64{}}
+	c.passed = sync.NewCond(&c.mu)
+	c.throttle = newIOThrottle(cfg.IOMaxBytesPerSecond, time.Now)
+	return c
+}
+
+// normalized fills in the defaults of unset fields.
+func (cfg CleanerConfig) normalized() CleanerConfig {
 	cfg.Threads = max(cfg.Threads, 1)
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = 15 * time.Second
@@ -82,24 +97,47 @@ func NewCleaner(cfg CleanerConfig, logs func() []CleanerLog) *Cleaner {
 	if cfg.DedupeBufferSize <= 0 {
 		cfg.DedupeBufferSize = 128 << 20
 	}
-	c := &Cleaner{cfg: cfg, logs: logs, logger: cfg.Logger, wake: make(chan struct{}, 1), points: map[string]map[string]int64{}}
-	c.passed = sync.NewCond(&c.mu)
-	if cfg.IOMaxBytesPerSecond > 0 {
-		c.throttle = &ioThrottle{rate: cfg.IOMaxBytesPerSecond, now: time.Now}
+	if cfg.DedupeLoadFactor <= 0 {
+		cfg.DedupeLoadFactor = dedupeLoadFactor
 	}
-	return c
+	return cfg
 }
 
 // ioThrottle holds the cleaner's threads together to a byte rate, as
 // Kafka's Throttler: bytes are counted over a window and, when the window's
 // rate is above the limit, the caller waits until it is not.
 type ioThrottle struct {
-	rate float64
-	now  func() time.Time
+	now func() time.Time
 
 	mu    sync.Mutex
-	start time.Time // guarded by mu; the window's start
-	bytes int64     // guarded by mu; counted in the window
+	rate  float64       // guarded by mu; 0 or less: no limit
+	reset chan struct{} // guarded by mu; closed when the rate changes, to end waits
+	start time.Time     // guarded by mu; the window's start
+	bytes int64         // guarded by mu; counted in the window
+	// waiting counts the callers held back now (guarded by mu), for
+	// tests that change the rate under a waiting clean.
+	waiting int
+}
+
+func newIOThrottle(rate float64, now func() time.Time) *ioThrottle {
+	return &ioThrottle{rate: rate, now: now, reset: make(chan struct{})}
+}
+
+// setRate changes the limit (0 or less: none), ending the waits of the old
+// one and starting a new window, as Kafka's Throttler.updateDesiredRatePerSec
+// applies the next check against the new rate.
+func (t *ioThrottle) setRate(rate float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if rate == t.rate {
+		return
+	}
+	t.rate = rate
+	t.start, t.bytes = time.Time{}, 0
+	if t.reset != nil {
+		close(t.reset)
+	}
+	t.reset = make(chan struct{})
 }
 
 // throttleWindow is how often the rate is checked (Kafka's checkIntervalMs
@@ -108,6 +146,10 @@ const throttleWindow = 300 * time.Millisecond
 
 func (t *ioThrottle) wait(ctx context.Context, n int64) error {
 	t.mu.Lock()
+	if t.rate <= 0 {
+		t.mu.Unlock()
+		return nil
+	}
 	now := t.now()
 	if t.start.IsZero() {
 		t.start = now
@@ -120,18 +162,60 @@ func (t *ioThrottle) wait(ctx context.Context, n int64) error {
 	}
 	need := time.Duration(float64(t.bytes) / t.rate * float64(time.Second))
 	t.start, t.bytes = now, 0
+	reset := t.reset
 	t.mu.Unlock()
 	if need <= elapsed {
 		return nil
 	}
 	timer := time.NewTimer(need - elapsed)
 	defer timer.Stop()
+	t.mu.Lock()
+	t.waiting++
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.waiting--
+		t.mu.Unlock()
+	}()
 	select {
 	case <-timer.C:
+		return nil
+	case <-reset:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Reconfigure applies log.cleaner.* changed at runtime (Kafka's
+// LogCleaner.reconfigure, for LogCleaner.ReconfigurableConfigs): the I/O
+// rate at once, even to a clean in progress; the threads, dedupe buffer and
+// load factor from the next pass; the backoff from now, as a pass starts at
+// once. Kafka restarts its cleaner threads instead, which aborts the
+// cleans in progress; here they finish under the new rate. The caller
+// validates the values (threads at most double or half, ...).
+func (c *Cleaner) Reconfigure(cfg CleanerConfig) {
+	c.mu.Lock()
+	cfg.Codec, cfg.Logger = c.cfg.Codec, c.cfg.Logger
+	c.cfg = cfg.normalized()
+	c.mu.Unlock()
+	c.throttle.setRate(cfg.IOMaxBytesPerSecond)
+	c.Wake()
+}
+
+// Config returns the configuration in force.
+func (c *Cleaner) Config() CleanerConfig {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg
+}
+
+// Threads is the number of goroutines of the pass in progress, or of the
+// last one: log.cleaner.threads as the pass read it.
+func (c *Cleaner) Threads() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.active
 }
 
 // Start runs the cleaner until Stop.
@@ -183,17 +267,22 @@ func (c *Cleaner) run(ctx context.Context) {
 		c.mu.Lock()
 		c.passes++
 		c.passed.Broadcast()
+		backoff := c.cfg.Backoff
 		c.mu.Unlock()
-		t.Reset(c.cfg.Backoff)
+		t.Reset(backoff)
 	}
 }
 
 // pass offers every compacted log to the pool once.
 func (c *Cleaner) pass(ctx context.Context) {
+	c.mu.Lock()
+	cfg := c.cfg
+	c.active = cfg.Threads
+	c.mu.Unlock()
 	work := make(chan CleanerLog)
 	var wg sync.WaitGroup
-	entries := int(float64(c.cfg.DedupeBufferSize) / float64(c.cfg.Threads) / offsetMapEntryBytes * dedupeLoadFactor)
-	for range c.cfg.Threads {
+	entries := int(float64(cfg.DedupeBufferSize) / float64(cfg.Threads) / offsetMapEntryBytes * cfg.DedupeLoadFactor)
+	for range cfg.Threads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -257,10 +346,7 @@ func (c *Cleaner) CleanLog(ctx context.Context, cl CleanerLog, mapEntries int, f
 	if cl.HighWatermark != nil {
 		upper = cl.HighWatermark()
 	}
-	opts := CleanOptions{FirstDirty: first, UpperBound: upper, MapEntries: mapEntries, Codec: c.cfg.Codec, Force: force}
-	if c.throttle != nil {
-		opts.Throttle = c.throttle.wait
-	}
+	opts := CleanOptions{FirstDirty: first, UpperBound: upper, MapEntries: mapEntries, Codec: c.Config().Codec, Force: force, Throttle: c.throttle.wait}
 	res, err := cl.Log.Clean(ctx, opts)
 	if err != nil {
 		return res, fmt.Errorf("clean %s-%d: %w", cl.Topic, cl.Partition, err)

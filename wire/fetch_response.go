@@ -70,6 +70,14 @@ func (r *FetchResponse) FileBytes() int64 {
 	return n
 }
 
+// EachFileRecords calls fn with the response position and length of every
+// record set held in a file, in response order.
+func (r *FetchResponse) EachFileRecords(fn func(topic, partition int, length int64)) {
+	for _, f := range r.files {
+		fn(f.topic, f.partition, f.rec.Length)
+	}
+}
+
 // ReleaseFiles releases every file region and forgets them (before the
 // response is rebuilt, or once it has been written).
 func (r *FetchResponse) ReleaseFiles() {
