@@ -52,10 +52,10 @@ func BuildEndTxnMarker(producerID int64, epoch int16, ts int64, m EndTxnMarker) 
 	}
 	var rec [32]byte
 	body := rec[:0]
-	body = append(body, 0)     // record attributes
-	body = append(body, 0)     // timestamp delta (varint 0)
-	body = append(body, 0)     // offset delta (varint 0)
-	body = append(body, 2*4)   // key length 4 (zig-zag varint)
+	body = append(body, 0)   // record attributes
+	body = append(body, 0)   // timestamp delta (varint 0)
+	body = append(body, 0)   // offset delta (varint 0)
+	body = append(body, 2*4) // key length 4 (zig-zag varint)
 	body = binary.BigEndian.AppendUint16(body, 0)
 	body = binary.BigEndian.AppendUint16(body, uint16(typ))
 	body = append(body, 2*6) // value length 6
@@ -112,7 +112,7 @@ func ReadEndTxnMarker(batch []byte) (m EndTxnMarker, ok bool, err error) {
 	if len(r) < 1 {
 		return m, false, fmt.Errorf("%w: empty record", ErrBadControlRecord)
 	}
-	r = r[1:] // attributes
+	r = r[1:]     // attributes
 	for range 2 { // timestamp delta, offset delta
 		if _, k = binary.Varint(r); k <= 0 {
 			return m, false, fmt.Errorf("%w: record deltas", ErrBadControlRecord)
