@@ -138,8 +138,9 @@ func (s *segment) appendTxnIndex(a AbortedTxn) error {
 }
 
 // writeTxnIndex replaces the segment's transaction index with entries (an
-// empty list removes the file), through a rename so a crash leaves the old
-// file or the new one.
+// empty list removes the file), synced, through a rename so a crash leaves
+// the old file or the new one. Only rebuilds and cleans rewrite a whole
+// index: appends go through appendTxnIndex.
 func (s *segment) writeTxnIndex(entries []AbortedTxn) error {
 	path := s.path(txnIndexSuffix)
 	if len(entries) == 0 {
@@ -152,11 +153,7 @@ func (s *segment) writeTxnIndex(entries []AbortedTxn) error {
 	for _, a := range entries {
 		b = appendAbortedTxn(b, a)
 	}
-	if err := writeFileNoSync(s.fs, path, b); err != nil {
-		return err
-	}
-	s.txnDirty = true
-	return nil
+	return writeFileAtomic(s.fs, path, b)
 }
 
 // syncTxnIndex fsyncs the transaction index when entries were written
