@@ -168,6 +168,17 @@ func TestMarkersAndReadCommitted(t *testing.T) {
 		t.Fatalf("read_committed after the marker: aborted %+v, want none", sp.AbortedTransactions)
 	}
 
+	// A consumer older than 0.11 (Fetch v2, format v1) reads uncommitted,
+	// as in Kafka, without the control batch: offsets 0..4.
+	old := doFetch(t, context.Background(), s, fetchReq(2, "t", id, 1<<20, 0)).Topics[0].Partitions[0]
+	var oldOffs []int64
+	for _, m := range readOldSet(t, old.RecordBatches) {
+		oldOffs = append(oldOffs, m.Offset)
+	}
+	if !slices.Equal(oldOffs, []int64{0, 1, 2, 3, 4}) {
+		t.Fatalf("Fetch v2 after the abort: offsets %v, want 0..4 and no marker", oldOffs)
+	}
+
 	// A committed transaction with a newer coordinator: then an older
 	// coordinator's marker is fenced.
 	txnProduce(t, s, "t", &txn, txnBatch(5, 1, 0, 1)) // 6, new epoch

@@ -114,12 +114,6 @@ func (p *Partition) appendMarker(pid int64, epoch int16, coordinatorEpoch int32,
 	return base, nil
 }
 
-// lastStableOffset is the partition's LSO for consumers: the first offset
-// of its oldest unfinished transaction, else the high watermark.
-func (p *Partition) lastStableOffset() int64 {
-	return p.log.LastStableOffset(p.HighWatermark())
-}
-
 // describeProducers is the partition's producer state for
 // DescribeProducers.
 func (p *Partition) describeProducers() []storage.ProducerInfo {
