@@ -128,7 +128,7 @@ func TestMarkersAndReadCommitted(t *testing.T) {
 	addTopic(t, s, "t", id, 2, testTopicConfig(), 0)
 	txn := "tx"
 	txnProduce(t, s, "t", &txn, txnBatch(5, 0, 0, 3)) // 0..2
-	txnProduce(t, s, "t", nil, plainBatch(2, 1000))    // 3..4
+	txnProduce(t, s, "t", nil, plainBatch(2, 1000))   // 3..4
 	sp, offs, _ := fetchIsolated(t, s, "t", id, 0, 1)
 	if sp.ErrorCode != 0 || sp.LastStableOffset != 0 || sp.HighWatermark != 5 || len(offs) != 0 || sp.AbortedTransactions == nil {
 		t.Fatalf("read_committed with an open transaction: error %d LSO %d HW %d records %v aborted %v; want LSO 0, HW 5, nothing",
