@@ -277,12 +277,12 @@ func TestTxnHooks(t *testing.T) {
 		t.Fatalf("plain batch: error %d, %d calls", sp.ErrorCode, v.calls)
 	}
 
-	if c := writeMarkers(t, s, 1, 0, 0, true, offsetsTopic, 4); c[0] != kerr.UnknownTopicOrPartition.Code {
+	if c := writeMarkers(t, s, 1, 0, 0, true, markerOffsetsTopic, 4); c[0] != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("offsets partition without a hook: %d, want UNKNOWN_TOPIC_OR_PARTITION", c[0])
 	}
 	om := &fakeOffsetsMarker{}
 	s.SetTxnOffsetsMarker(om)
-	if c := writeMarkers(t, s, 1, 0, 0, true, offsetsTopic, 4); c[0] != 0 || !slices.Equal(om.got, []string{"commit=true/1/4"}) {
+	if c := writeMarkers(t, s, 1, 0, 0, true, markerOffsetsTopic, 4); c[0] != 0 || !slices.Equal(om.got, []string{"commit=true/1/4"}) {
 		t.Fatalf("offsets partition with a hook: %d, hook saw %v", c[0], om.got)
 	}
 }

@@ -11,10 +11,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// offsetsTopic is Kafka's internal topic for group offsets. gokafka keeps
+// markerOffsetsTopic is Kafka's internal topic for group offsets. gokafka keeps
 // offsets in ZooKeeper and has no such log: markers for its partitions go
 // to the TxnOffsetsMarker hook.
-const offsetsTopic = "__consumer_offsets"
+const markerOffsetsTopic = "__consumer_offsets"
 
 // markerAckTimeout bounds how long a marker waits for the ISR: Kafka
 // appends markers with acks=-1 and request.timeout.ms (30000 by default)
@@ -87,7 +87,7 @@ func (s *Server) writeMarker(ctx context.Context, m *kmsg.WriteTxnMarkersRequest
 		_, ok = tm.Partitions[part]
 	}
 	if !ok {
-		if topic == offsetsTopic {
+		if topic == markerOffsetsTopic {
 			return nil, s.markOffsets(ctx, m, part)
 		}
 		return nil, kerr.UnknownTopicOrPartition
