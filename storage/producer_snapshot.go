@@ -31,8 +31,8 @@ import (
 //	count x entry (46 bytes):
 //	  producer_id              int64
 //	  epoch                    int16
-//	  last_sequence            int32
-//	  last_offset              int64
+//	  last_sequence            int32  -1 for a producer known only from markers
+//	  last_offset              int64  -1 for such a producer
 //	  offset_delta             int32  last_sequence - first sequence of the last batch
 //	  timestamp                int64  the last batch's max timestamp
 //	  coordinator_epoch        int32  of the producer's last marker, -1 before any
@@ -62,10 +62,8 @@ func snapshotPath(dir string, offset int64) string {
 // by producer id so that equal tables give equal files.
 func encodeSnapshot(s *ProducerState) []byte {
 	ids := make([]int64, 0, len(s.producers))
-	for pid, e := range s.producers {
-		if len(e.batches) > 0 {
-			ids = append(ids, pid)
-		}
+	for pid := range s.producers {
+		ids = append(ids, pid)
 	}
 	slices.Sort(ids)
 	b := make([]byte, snapshotHeaderSize, snapshotHeaderSize+len(ids)*snapshotEntrySize)
@@ -73,7 +71,12 @@ func encodeSnapshot(s *ProducerState) []byte {
 	binary.BigEndian.PutUint32(b[6:], uint32(len(ids)))
 	for _, pid := range ids {
 		e := s.producers[pid]
-		last := e.batches[len(e.batches)-1]
+		// A producer known only from markers has no batch: Kafka writes
+		// sequence -1, offset -1, delta 0 and its last timestamp.
+		last := ProducerBatch{LastSeq: -1, FirstOffset: -1, LastOffset: -1, MaxTimestamp: e.lastTimestamp()}
+		if len(e.batches) > 0 {
+			last = e.batches[len(e.batches)-1]
+		}
 		b = binary.BigEndian.AppendUint64(b, uint64(pid))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
 		b = binary.BigEndian.AppendUint32(b, uint32(last.LastSeq))
@@ -115,6 +118,12 @@ func decodeSnapshot(b []byte) (*ProducerState, error) {
 		ts := int64(binary.BigEndian.Uint64(e[26:]))
 		coordEpoch := int32(binary.BigEndian.Uint32(e[34:]))
 		txnFirst := int64(binary.BigEndian.Uint64(e[38:]))
+		if lastOffset < 0 && pid >= 0 && s.producers[pid] == nil && txnFirst == -1 {
+			// A producer without batches (Kafka's entry with no batch
+			// metadata): its epoch, coordinator epoch and timestamp.
+			s.producers[pid] = &producerEntry{epoch: epoch, coordinatorEpoch: coordEpoch, txnFirst: -1, markerTs: ts}
+			continue
+		}
 		if pid < 0 || lastSeq < 0 || delta < 0 || lastOffset < int64(delta) || s.producers[pid] != nil || txnFirst < -1 || txnFirst > lastOffset {
 			return nil, fmt.Errorf("producer snapshot: entry %d (producer %d, last offset %d, delta %d) is invalid or repeated: %w", i, pid, lastOffset, delta, ErrCorruption)
 		}

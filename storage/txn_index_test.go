@@ -450,6 +450,38 @@ func TestSnapshotKeepsOpenTxn(t *testing.T) {
 	}
 }
 
+// TestSnapshotKeepsMarkerOnlyProducer checks that a producer known only
+// from a marker (no batch in this partition) survives a snapshot with its
+// coordinator epoch, which fences an older coordinator after a restart, in
+// Kafka's encoding (sequence -1, offset -1).
+func TestSnapshotKeepsMarkerOnlyProducer(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, DefaultConfig(), OpenOptions{})
+	w := newTxnWriter(t, l)
+	w.data(-1, 1, false)
+	w.marker(9, false, 6)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	offs, err := listSnapshots(vfs.Default, dir)
+	if err != nil || len(offs) == 0 {
+		t.Fatalf("no snapshot at close: %v %v", offs, err)
+	}
+	b, err := os.ReadFile(snapshotPath(dir, offs[len(offs)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := b[snapshotHeaderSize:]
+	if len(e) != snapshotEntrySize || int32(binary.BigEndian.Uint32(e[10:])) != -1 || int64(binary.BigEndian.Uint64(e[14:])) != -1 {
+		t.Fatalf("snapshot entry %x, want producer 9 with sequence -1 and offset -1", e)
+	}
+	l = openLog(t, dir, DefaultConfig(), OpenOptions{CleanShutdown: true})
+	defer l.Close()
+	if err := l.Producers().CheckMarker(9, 0, 5); !errors.Is(err, ErrCoordinatorFenced) {
+		t.Fatalf("marker of an older coordinator after the reopen: %v, want ErrCoordinatorFenced", err)
+	}
+}
+
 // FuzzTxnIndexDecode feeds arbitrary bytes to the .txnindex decoder: it
 // never panics, keeps only whole valid entries, and what it returns
 // encodes back to a prefix of the input.
