@@ -387,15 +387,13 @@ func TestProduceErrors(t *testing.T) {
 			t.Fatalf("acks=1 answered %d, want success", code)
 		}
 	})
-	t.Run("transactional id", func(t *testing.T) {
+	t.Run("transactional batch without a transactional id", func(t *testing.T) {
 		req := kmsg.NewPtrProduceRequest()
-		txn := "txn"
-		req.TransactionID = &txn
 		req.Acks = -1
 		rt := kmsg.NewProduceRequestTopic()
 		rt.Topic = "two"
 		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = plainBatch(1, 1)
+		rp.Records = txnBatch(9, 0, 0, 1)
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
 		resp, err := req.RequestWith(testCtx(t), cl)

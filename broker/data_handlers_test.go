@@ -122,8 +122,8 @@ func TestHandleProducePartitionOutcomes(t *testing.T) {
 			[]int16{kerr.InvalidRequiredAcks.Code}, []int64{-1}},
 		{"v2 carrying a v2 batch", produceReq(2, 1, "small", plainBatch(1, 1)),
 			[]int16{0}, []int64{1}},
-		{"transactional batch", produceReq(9, 1, "small", txnBatch),
-			[]int16{kerr.InvalidRecord.Code}, []int64{-1}},
+		{"transactional batch without a transactional id", produceReq(9, 1, "small", txnBatch),
+			[]int16{kerr.TransactionalIDAuthorizationFailed.Code}, []int64{-1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,8 +64,9 @@ type fetchTarget struct {
 // watermark and may grow the ISR. Only the leader serves them; a replica id
 // that is not one of the partition's replicas gets NOT_LEADER_OR_FOLLOWER.
 //
-// The answer reads whole batches up to the high watermark (which is also the
-// last stable offset: without transactions nothing is pending), within each
+// The answer reads whole batches up to the high watermark (read_committed:
+// the last stable offset, with the aborted transactions of the range,
+// txn_fetch.go), within each
 // partition's max bytes and the response's max bytes, which is the smaller
 // of the request's max_bytes and the broker's fetch.max.bytes (for
 // followers too, as in Kafka), except that the first batch of the response
@@ -312,20 +313,24 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		return fail(kerr.UnsupportedVersion)
 	}
 	hw := p.HighWatermark()
-	// Consumers read up to the high watermark, followers up to the log
-	// end.
+	lso := p.log.LastStableOffset(hw)
+	// Consumers read up to the high watermark (read_committed ones up to
+	// the last stable offset), followers up to the log end.
 	upTo := hw
-	if follower {
+	switch {
+	case follower:
 		upTo = p.EndOffset()
+	case r.IsolationLevel == readCommitted:
+		upTo = lso
 	}
 	start := p.StartOffset()
 	if t.offset < start || t.offset > p.EndOffset() {
 		return fail(kerr.OffsetOutOfRange)
 	}
 	sp.HighWatermark = hw
-	sp.LastStableOffset = hw
+	sp.LastStableOffset = lso
 	sp.LogStartOffset = start
-	if r.IsolationLevel == readCommitted {
+	if r.IsolationLevel == readCommitted && !follower {
 		sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 	}
 	if follower && s.leaderThrottled(p, fetchReplicaID(r)) {
@@ -390,6 +395,9 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 	case len(data) > 0:
 		sp.RecordBatches = data
 		next = nextOffsetAfter(data)
+	}
+	if sp.AbortedTransactions != nil {
+		sp.AbortedTransactions = abortedTransactions(p, t.offset, next)
 	}
 	cut = remaining < int64(t.maxBytes) && next > 0 && next < upTo
 	return sp, region, cut

@@ -43,6 +43,7 @@ var apis = map[int16]api{
 	21: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleDeleteRecords},
 	22: {wire.VersionRange{Min: 0, Max: 5}, (*Server).handleInitProducerID},
 	23: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleOffsetForLeaderEpoch},
+	27: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleWriteTxnMarkers},
 	32: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeConfigs},
 	33: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleAlterConfigs},
 	35: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeLogDirs},
@@ -55,6 +56,7 @@ var apis = map[int16]api{
 	46: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleListPartitionReassignments},
 	56: {wire.VersionRange{Min: 0, Max: 3}, (*Server).handleAlterPartition},
 	60: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleDescribeCluster},
+	61: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleDescribeProducers},
 }
 
 // apiVersions builds the wire.Versions table from apis.

@@ -97,7 +97,7 @@ func (s *Server) listOffset(p *Partition, r *kmsg.ListOffsetsRequest, ts int64, 
 		sp.OldStyleOffsets = offsets
 		return
 	}
-	offset, timestamp, epoch, err := p.offsetForTimestamp(ts)
+	offset, timestamp, epoch, err := p.offsetForTimestamp(ts, r.Version >= 2 && r.IsolationLevel == readCommitted)
 	switch {
 	case errors.Is(err, errOffsetNotFound):
 		return
@@ -115,11 +115,15 @@ func (s *Server) listOffset(p *Partition, r *kmsg.ListOffsetsRequest, ts int64, 
 
 // offsetForTimestamp resolves a ListOffsets timestamp to an offset, the
 // timestamp of the record found (-1 for the special positions) and the
-// leader epoch of that offset. Read-committed and read-uncommitted answers
-// are the same: without transactions the last stable offset is the high
-// watermark.
-func (p *Partition) offsetForTimestamp(ts int64) (offset, timestamp int64, epoch int32, err error) {
+// leader epoch of that offset. A read_committed request (v2+) sees up to
+// the last stable offset instead of the high watermark, as in Kafka's
+// fetchOffsetForTimestamp: the latest offset is the LSO, and a record found
+// by timestamp must lie below it.
+func (p *Partition) offsetForTimestamp(ts int64, committed bool) (offset, timestamp int64, epoch int32, err error) {
 	hw := p.HighWatermark()
+	if committed {
+		hw = p.log.LastStableOffset(hw)
+	}
 	switch ts {
 	case latestTimestamp:
 		return hw, -1, p.LeaderEpoch(), nil

@@ -211,6 +211,9 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 		case err != nil:
 			return appendResult{}, fmt.Errorf("producer state of %s: %w", p.tp, err)
 		}
+		if err := p.checkTxnLocked(hdr); err != nil {
+			return appendResult{}, err
+		}
 		if dup != nil {
 			// Kafka answers a duplicate with the offsets of the original
 			// append; the batch is not written twice.

@@ -208,6 +208,7 @@ func (p *Partition) maybeIncrementHWLocked() bool {
 	}
 	if hw > p.highWatermark.Load() {
 		p.highWatermark.Store(hw)
+		p.log.HighWatermarkMoved(hw)
 		return true
 	}
 	return false
@@ -448,6 +449,7 @@ func (p *Partition) appendAsFollower(data []byte, epoch int32, leaderHW, leaderL
 	}
 	if hw := min(leaderHW, p.log.EndOffset()); hw > p.highWatermark.Load() {
 		p.highWatermark.Store(hw)
+		p.log.HighWatermarkMoved(hw)
 	}
 	if start := min(leaderLogStart, p.highWatermark.Load()); start > p.log.StartOffset() {
 		if _, err := p.log.IncrementStartOffset(start); err != nil {

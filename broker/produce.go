@@ -47,10 +47,9 @@ const firstBatchProduceVersion = 3
 // appended on its own, so a bad batch for one partition never affects the
 // others in the same request.
 //
-// Transactions are out of scope: a request with a transactional id gets
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition (what Kafka
-// answers when the principal may not use that transactional id), and a
-// transactional or control batch without one is INVALID_RECORD.
+// Transactional batches (txn_produce.go) need the request's transactional
+// id: without one every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+// as Kafka answers. Control batches from clients are INVALID_RECORD.
 //
 // With acks=0 nothing is sent back, but the records are still appended;
 // when any partition failed, the connection is closed instead, as Kafka
@@ -61,7 +60,7 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 
 	var topLevel *kerr.Error
 	switch {
-	case r.TransactionID != nil:
+	case r.TransactionID == nil && hasTransactionalBatch(r):
 		topLevel = kerr.TransactionalIDAuthorizationFailed
 	case r.Acks != -1 && r.Acks != 0 && r.Acks != 1:
 		topLevel = kerr.InvalidRequiredAcks
@@ -83,7 +82,7 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 			sp.LogStartOffset = -1
 			if topLevel != nil {
 				sp.ErrorCode = topLevel.Code
-			} else if pa := s.producePartition(r, rt.Topic, rp, &sp); pa != nil {
+			} else if pa := s.producePartition(ctx, r, rt.Topic, rp, &sp); pa != nil {
 				pa.topic, pa.part = i, j
 				pending = append(pending, *pa)
 			}
@@ -126,7 +125,7 @@ type pendingAck struct {
 
 // producePartition checks, validates and appends one partition's batch,
 // filling sp. With acks=all it returns what the answer must wait for.
-func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *pendingAck {
+func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *pendingAck {
 	fail := func(e *kerr.Error, msg string) {
 		sp.ErrorCode = e.Code
 		if msg != "" && r.Version >= 8 {
@@ -212,8 +211,10 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp *kmsg
 		fail(kerr.InvalidRecord, "clients may not append control batches")
 		return nil
 	case bh.IsTransactional():
-		fail(kerr.InvalidRecord, "transactions are not supported by this broker")
-		return nil
+		if e, msg := s.checkTransactionalBatch(ctx, r, p, bh); e != nil {
+			fail(e, msg)
+			return nil
+		}
 	}
 	res, err := p.append(records, bh, s.leadershipFenced, s.replicas.now())
 	if err != nil {
@@ -246,24 +247,7 @@ func (s *Server) awaitAcks(ctx context.Context, deadline time.Time, pending []pe
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for _, pa := range pending {
-		sp := &resp.Topics[pa.topic].Partitions[pa.part]
-		for {
-			ch := pa.p.waitChan()
-			done, e := pa.p.ackState(pa.last, pa.minISR)
-			if done {
-				if e != nil {
-					sp.ErrorCode = e.Code
-				}
-				break
-			}
-			select {
-			case <-ch:
-				continue
-			case <-wctx.Done():
-			}
-			sp.ErrorCode = kerr.RequestTimedOut.Code
-			break
-		}
+		resp.Topics[pa.topic].Partitions[pa.part].ErrorCode = waitCommitted(wctx, &pa)
 	}
 }
 

@@ -78,6 +78,10 @@ type Server struct {
 	// set by Run once ZooKeeper and the broker list are up.
 	groups *groupcoord.Coordinator
 
+	// txnHooks connect the partitions' side of transactions to the
+	// transaction and group coordinators (txn_hooks.go).
+	txnHooks txnHooks
+
 	// conversions counts the down-conversion of Fetch v0-3 answers
 	// (down_convert.go).
 	conversions conversionStats

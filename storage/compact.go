@@ -82,8 +82,13 @@ type cleanView struct {
 	sizes    []int64
 	maxTs    []int64
 	start    int64
-	bound    int64           // min(active base, upper bound, recovery point)
+	bound    int64           // min(active base, LSO at the upper bound, recovery point)
 	producer map[int64]int64 // producer id -> last offset of its last batch
+	// aborted are the transaction index entries of each segment in segs,
+	// and abortedBy the same by producer, for the clean's
+	// transaction rules (compact_txn.go).
+	aborted   [][]AbortedTxn
+	abortedBy map[int64][]AbortedTxn
 }
 
 func (v *cleanView) release() {
@@ -105,7 +110,9 @@ func (l *Log) view(upper int64) (*cleanView, error) {
 	}
 	v := &cleanView{cfg: l.cfg, start: l.start, producer: map[int64]int64{}}
 	active := l.segs[len(l.segs)-1]
-	v.bound = min(active.base, upper, l.recoveryPoint)
+	// As Kafka, clean below the last stable offset only: every
+	// transaction in the cleaned range is then complete.
+	v.bound = min(active.base, l.LastStableOffset(upper), l.recoveryPoint)
 	for i, s := range l.segs[:len(l.segs)-1] {
 		s.logRef.acquire()
 		v.refs = append(v.refs, s.logRef)
@@ -113,6 +120,7 @@ func (l *Log) view(upper int64) (*cleanView, error) {
 		v.ends = append(v.ends, l.segs[i+1].base)
 		v.sizes = append(v.sizes, s.size)
 		v.maxTs = append(v.maxTs, s.maxTs)
+		v.addAborted(s.aborted)
 	}
 	if l.producers != nil {
 		for pid, e := range l.producers.producers {
@@ -219,7 +227,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 			break
 		}
 		err := l.scanSegment(ctx, v.segs[i], v.sizes[i], &buf, opts.Throttle, func(batch []byte, h *batchHeader) error {
-			if h.IsControl() {
+			if h.IsControl() || v.isAborted(h) {
 				return nil
 			}
 			payload, err := batchPayload(batch, h, opts.Codec)
@@ -373,15 +381,18 @@ func (l *Log) cleanGroup(ctx context.Context, v *cleanView, g [2]int, om map[[16
 			dst = dst[:0]
 			var same bool
 			if h.IsControl() {
-				// No transactions here; a marker is kept as it is.
+				// Markers are kept (Kafka removes them after
+				// delete.retention.ms once their data is gone; gokafka
+				// keeps these few bytes).
 				dst, same = append(dst, batch...), true
 			} else {
+				aborted := v.isAborted(h)
 				last, ok := v.producer[h.ProducerID]
 				retainEmpty := h.ProducerID >= 0 && ok && last == h.LastOffset()
 				var kept int
 				var err error
 				dst, kept, same, err = filterBatch(dst, batch, h, opts.Codec, retainEmpty, func(r *cleanerRecord) bool {
-					if !r.hasKey {
+					if !r.hasKey || aborted {
 						return false
 					}
 					if o, ok := om[md5.Sum(r.key)]; ok && h.BaseOffset+int64(r.offsetDelta) < o {
@@ -417,6 +428,9 @@ func (l *Log) cleanGroup(ctx context.Context, v *cleanView, g [2]int, om map[[16
 	if !changed {
 		ns.removeCleaned()
 		return out, nil
+	}
+	for i := g[0]; i < g[1]; i++ {
+		ns.aborted = append(ns.aborted, v.aborted[i]...)
 	}
 	if err := ns.finishCleaned(v.cfg, lastMtime); err != nil {
 		return fail(err)
@@ -517,6 +531,12 @@ func (l *Log) swap(old []*segment, ns *segment) error {
 	if err := l.hook("cleaned"); err != nil {
 		return err
 	}
+	// The group's transaction index entries go to the first segment's
+	// name first: should a crash stop the swap, Open drops the entries
+	// past that segment's end.
+	if err := ns.writeTxnIndex(ns.aborted); err != nil {
+		return abort(fmt.Errorf("swap segment %d: %w", base, err))
+	}
 	for _, suf := range []string{timeIndexSuffix, indexSuffix, logSuffix} {
 		if err := l.fs.Rename(name(suf)+cleanedSuffix, name(suf)+swapSuffix); err != nil {
 			return abort(fmt.Errorf("swap segment %d: %w", base, err))
@@ -558,7 +578,7 @@ func (l *Log) swap(old []*segment, ns *segment) error {
 		if s == old[0] {
 			continue // its names now belong to ns
 		}
-		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if err := l.fs.Remove(s.path(suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}

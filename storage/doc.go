@@ -22,6 +22,8 @@
 //	    00000000000000000000.log        record batches, exactly as received
 //	    00000000000000000000.index      sparse offset index
 //	    00000000000000000000.timeindex  sparse time index
+//	    00000000000000000000.txnindex   aborted transactions whose markers are in this segment (txn_index.go)
+//	    00000000000000001234.snapshot   producer state at offset 1234 (producer_snapshot.go)
 //	    00000000000000001234.log        next segment: named by its base offset
 //	    00000000000000000000.log.cleaned  a clean in progress (and .index/.timeindex)
 //	    00000000000000000000.log.swap     a finished clean being swapped in

@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"encoding/binary"
 	"math"
 	"os"
 	"testing"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 // FuzzRecovery appends valid batches, then damages the active segment with
@@ -15,6 +18,17 @@ func FuzzRecovery(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 60}, uint16(0), []byte{})
 	f.Add(testBatch{base: 1000, records: 2, pid: -1}.encode(), uint16(3), []byte{0xff})
 	f.Add([]byte{}, uint16(70), []byte{1, 2, 3})
+	// Transaction markers after the data: a commit, and an abort whose
+	// record is damaged (recovery and producer-state replay must not
+	// trip on it).
+	commit := recordbatch.BuildEndTxnMarker(3, 0, 5, recordbatch.EndTxnMarker{Commit: true, CoordinatorEpoch: 1})
+	binary.BigEndian.PutUint64(commit, 1000)
+	f.Add(commit, uint16(0), []byte{})
+	abort := recordbatch.BuildEndTxnMarker(3, 0, 5, recordbatch.EndTxnMarker{})
+	binary.BigEndian.PutUint64(abort, 1000)
+	abort[len(abort)-4] = 0x7f
+	recordbatch.SetCRC(abort)
+	f.Add(abort, uint16(0), []byte{})
 	f.Fuzz(func(t *testing.T, tail []byte, at uint16, overwrite []byte) {
 		cfg := DefaultConfig()
 		cfg.SegmentBytes = 400

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/gokafka/internal/recordbatch"
 	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
@@ -134,6 +135,11 @@ type Log struct {
 	// replace it before the first append to hold or fail the flusher.
 	syncRolled func(rolledSegment) error
 
+	// unstable is the readers' copy of the open and unreplicated
+	// transactions (txn_index.go), nil when there are none; written under
+	// the partition lock that guards producers.
+	unstable atomic.Pointer[unstableView]
+
 	scanBufs sync.Pool // *batchScanner buffers reused by readers
 	// regions counts the Regions handed out and not yet released.
 	regions atomic.Int64
@@ -208,12 +214,27 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 		}
 	}
 	l.recoveryPoint = l.end
-	ps, err := l.loadProducers()
+	for _, s := range segs {
+		if err := s.loadTxnIndex(logger); err != nil {
+			l.closeSegments()
+			return nil, fmt.Errorf("open log %s: %w", dir, err)
+		}
+	}
+	// After an unclean stop, a log that holds transaction indexes replays
+	// producer state from a snapshot no newer than the recovery point, so
+	// that every segment recovery scanned gets its transaction index
+	// rebuilt from the log (txn_index.go).
+	snapLimit := l.end
+	if !opts.CleanShutdown && hasTxnIndexes(segs) {
+		snapLimit = min(snapLimit, opts.RecoveryPoint)
+	}
+	ps, err := l.loadProducers(snapLimit)
 	if err != nil {
 		l.closeSegments()
 		return nil, fmt.Errorf("open log %s: rebuild producer state: %w", dir, err)
 	}
 	l.producers = ps
+	l.publishTxns()
 	return l, nil
 }
 
@@ -294,8 +315,21 @@ func (l *Log) Append(batch []byte, info AppendInfo) error {
 	// The producer table follows the log itself, so that a snapshot taken
 	// at any roll or close describes exactly the batches below its offset.
 	if l.producers != nil {
+		txn := false
 		for i := range hdrs {
-			l.producers.replay(&hdrs[i])
+			if hdrs[i].Attributes&(recordbatch.AttrTransactional|recordbatch.AttrControl) != 0 {
+				txn = true
+				break
+			}
+		}
+		if txn {
+			if err := l.recordAborts(s, batch, hdrs); err != nil {
+				return fmt.Errorf("append to %s: transaction index: %w", l.dir, l.fail(err))
+			}
+		} else {
+			for i := range hdrs {
+				l.producers.replay(&hdrs[i], nil)
+			}
 		}
 	}
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gokafka/gokafka/internal/recordbatch"
 	"github.com/gokafka/gokafka/storage/vfs"
 	"go.uber.org/zap"
 )
@@ -30,12 +31,12 @@ import (
 //	count x entry (46 bytes):
 //	  producer_id              int64
 //	  epoch                    int16
-//	  last_sequence            int32
-//	  last_offset              int64
+//	  last_sequence            int32  -1 for a producer known only from markers
+//	  last_offset              int64  -1 for such a producer
 //	  offset_delta             int32  last_sequence - first sequence of the last batch
 //	  timestamp                int64  the last batch's max timestamp
-//	  coordinator_epoch        int32  -1 here (no transactions)
-//	  current_txn_first_offset int64  -1 here (no transactions)
+//	  coordinator_epoch        int32  of the producer's last marker, -1 before any
+//	  current_txn_first_offset int64  first offset of its open transaction, -1 when none
 //
 // The file's offset is the log end offset the table describes: every batch
 // below it is accounted for. Like Kafka, a snapshot keeps only each
@@ -61,10 +62,8 @@ func snapshotPath(dir string, offset int64) string {
 // by producer id so that equal tables give equal files.
 func encodeSnapshot(s *ProducerState) []byte {
 	ids := make([]int64, 0, len(s.producers))
-	for pid, e := range s.producers {
-		if len(e.batches) > 0 {
-			ids = append(ids, pid)
-		}
+	for pid := range s.producers {
+		ids = append(ids, pid)
 	}
 	slices.Sort(ids)
 	b := make([]byte, snapshotHeaderSize, snapshotHeaderSize+len(ids)*snapshotEntrySize)
@@ -72,15 +71,20 @@ func encodeSnapshot(s *ProducerState) []byte {
 	binary.BigEndian.PutUint32(b[6:], uint32(len(ids)))
 	for _, pid := range ids {
 		e := s.producers[pid]
-		last := e.batches[len(e.batches)-1]
+		// A producer known only from markers has no batch: Kafka writes
+		// sequence -1, offset -1, delta 0 and its last timestamp.
+		last := ProducerBatch{LastSeq: -1, FirstOffset: -1, LastOffset: -1, MaxTimestamp: e.lastTimestamp()}
+		if len(e.batches) > 0 {
+			last = e.batches[len(e.batches)-1]
+		}
 		b = binary.BigEndian.AppendUint64(b, uint64(pid))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
 		b = binary.BigEndian.AppendUint32(b, uint32(last.LastSeq))
 		b = binary.BigEndian.AppendUint64(b, uint64(last.LastOffset))
 		b = binary.BigEndian.AppendUint32(b, uint32(last.LastOffset-last.FirstOffset))
 		b = binary.BigEndian.AppendUint64(b, uint64(last.MaxTimestamp))
-		b = binary.BigEndian.AppendUint32(b, 0xffffffff)         // coordinator epoch -1
-		b = binary.BigEndian.AppendUint64(b, 0xffffffffffffffff) // no open transaction
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordinatorEpoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.txnFirst))
 	}
 	binary.BigEndian.PutUint32(b[2:], crc32.Checksum(b[6:], snapshotCRCTable))
 	return b
@@ -112,14 +116,29 @@ func decodeSnapshot(b []byte) (*ProducerState, error) {
 		lastOffset := int64(binary.BigEndian.Uint64(e[14:]))
 		delta := int32(binary.BigEndian.Uint32(e[22:]))
 		ts := int64(binary.BigEndian.Uint64(e[26:]))
-		if pid < 0 || lastSeq < 0 || delta < 0 || lastOffset < int64(delta) || s.producers[pid] != nil {
+		coordEpoch := int32(binary.BigEndian.Uint32(e[34:]))
+		txnFirst := int64(binary.BigEndian.Uint64(e[38:]))
+		if lastOffset < 0 && pid >= 0 && s.producers[pid] == nil && txnFirst == -1 {
+			// A producer without batches (Kafka's entry with no batch
+			// metadata): its epoch, coordinator epoch and timestamp.
+			s.producers[pid] = &producerEntry{epoch: epoch, coordinatorEpoch: coordEpoch, txnFirst: -1, markerTs: ts}
+			continue
+		}
+		if pid < 0 || lastSeq < 0 || delta < 0 || lastOffset < int64(delta) || s.producers[pid] != nil || txnFirst < -1 || txnFirst > lastOffset {
 			return nil, fmt.Errorf("producer snapshot: entry %d (producer %d, last offset %d, delta %d) is invalid or repeated: %w", i, pid, lastOffset, delta, ErrCorruption)
 		}
 		first := int64(lastSeq) - int64(delta)
 		if first < 0 { // the sequence wrapped past MaxInt32 inside the batch
 			first += math.MaxInt32 + 1
 		}
-		s.producers[pid] = &producerEntry{epoch: epoch, batches: []ProducerBatch{{
+		if txnFirst >= 0 {
+			if s.txns.open == nil {
+				s.txns.open = map[int64]int64{}
+			}
+			s.txns.open[pid] = txnFirst
+			s.txns.changed = true
+		}
+		s.producers[pid] = &producerEntry{epoch: epoch, coordinatorEpoch: coordEpoch, txnFirst: txnFirst, markerTs: -1, batches: []ProducerBatch{{
 			ProducerID:    pid,
 			ProducerEpoch: epoch,
 			FirstSeq:      int32(first),
@@ -233,7 +252,11 @@ func (l *Log) removeSnapshot(off int64) {
 // segments are gone) are removed; an unreadable one is removed with a
 // warning and the next older one tried. Without any, every batch header of
 // the log is walked.
-func (l *Log) loadProducers() (*ProducerState, error) {
+//
+// Snapshots above limit are skipped (not removed): Open passes the
+// recovery point after an unclean stop, so that the replay covers, and
+// rebuilds the transaction indexes of, every segment recovery scanned.
+func (l *Log) loadProducers(limit int64) (*ProducerState, error) {
 	offs, err := listSnapshots(l.fs, l.dir)
 	if err != nil {
 		return nil, err
@@ -245,7 +268,7 @@ func (l *Log) loadProducers() (*ProducerState, error) {
 		switch {
 		case off > l.end || off < l.start:
 			l.removeSnapshot(off)
-		case ps != nil:
+		case ps != nil || off > limit:
 			// An older snapshot of a segment still in the log: kept, as
 			// Kafka keeps one per rolled segment.
 		default:
@@ -273,7 +296,9 @@ func (l *Log) loadProducers() (*ProducerState, error) {
 }
 
 // replayProducers applies to ps every batch whose last offset is at or
-// after from, walking batch headers from the index entry nearest to from.
+// after from, walking batch headers from the index entry nearest to from,
+// and rebuilds the transaction index of every segment it walks: the
+// entries of its markers below from stay, the others come from the replay.
 func (l *Log) replayProducers(ps *ProducerState, from int64) error {
 	for _, s := range l.segs {
 		if s.next <= from {
@@ -287,6 +312,7 @@ func (l *Log) replayProducers(ps *ProducerState, from int64) error {
 			}
 			pos = p
 		}
+		var rebuilt []AbortedTxn
 		sc := newBatchScanner(s.log, s.size)
 		for pos < s.size {
 			h, err := sc.header(pos)
@@ -297,9 +323,22 @@ func (l *Log) replayProducers(ps *ProducerState, from int64) error {
 				return corruptAt(s, pos, err)
 			}
 			if h.LastOffset() >= from {
-				ps.replay(&h)
+				var m *recordbatch.EndTxnMarker
+				if h.IsControl() {
+					b, err := sc.window(pos, h.size())
+					if err != nil {
+						return corruptAt(s, pos, err)
+					}
+					m = markerOf(b, &h, l.logger)
+				}
+				if done, ok := ps.replay(&h, m); ok && done.Aborted {
+					rebuilt = append(rebuilt, ps.abortedEntry(done))
+				}
 			}
 			pos += h.size()
+		}
+		if err := s.rebuildTxnIndex(from, rebuilt); err != nil {
+			return fmt.Errorf("rebuild the transaction index of segment %d: %w", s.base, err)
 		}
 	}
 	return nil

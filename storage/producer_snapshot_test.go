@@ -161,9 +161,9 @@ func FuzzDecodeSnapshot(f *testing.F) {
 			return
 		}
 		if again := encodeSnapshot(got); string(again) != string(b) {
-			// Only the fields a snapshot carries for us round-trip: a file
-			// with other coordinator epochs or transaction offsets decodes
-			// but encodes with -1 there.
+			// An entry without batches (offset -1) keeps only its epoch,
+			// coordinator epoch and timestamp: its sequence and delta
+			// encode as -1 and 0 whatever the file held.
 			if len(again) != len(b) {
 				t.Fatalf("re-encoded %d bytes from %d", len(again), len(b))
 			}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
 
 // Idempotent-producer errors, mapped by the broker to Kafka's codes.
@@ -36,12 +38,30 @@ type ProducerBatch struct {
 // empty table.
 type ProducerState struct {
 	producers map[int64]*producerEntry
+	// txns holds the partition's transactions (producer_txn.go): the
+	// open ones and those completed above the high watermark.
+	txns txnTable
 }
 
 // producerEntry is one producer's epoch and recent batches, oldest first.
 type producerEntry struct {
 	epoch   int16
 	batches []ProducerBatch
+	// coordinatorEpoch is the epoch of the transaction coordinator that
+	// wrote the producer's last marker, -1 before any (Kafka's
+	// ProducerStateEntry.coordinatorEpoch).
+	coordinatorEpoch int32
+	// txnFirst is the first offset of the producer's open transaction,
+	// -1 when it has none (currentTxnFirstOffset).
+	txnFirst int64
+	// markerTs is the timestamp of the producer's last marker, -1 before
+	// any: a marker counts as the producer's latest activity.
+	markerTs int64
+}
+
+// newProducerEntry is an entry without batches, marker or transaction.
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, coordinatorEpoch: -1, txnFirst: -1, markerTs: -1}
 }
 
 // Check decides what to do with an incoming batch from an idempotent
@@ -119,7 +139,7 @@ func (s *ProducerState) entry(pid int64, epoch int16) *producerEntry {
 	e := s.producers[pid]
 	switch {
 	case e == nil:
-		e = &producerEntry{epoch: epoch}
+		e = newProducerEntry(epoch)
 		s.producers[pid] = e
 	case epoch > e.epoch:
 		e.epoch, e.batches = epoch, e.batches[:0]
@@ -130,15 +150,23 @@ func (s *ProducerState) entry(pid int64, epoch int16) *producerEntry {
 }
 
 // replay applies one stored batch header while rebuilding state from the
-// log. Transaction markers (control batches) carry no sequence: they only
-// move the epoch.
-func (s *ProducerState) replay(h *batchHeader) {
+// log or after an append. m is the marker of a control batch (nil for a
+// data batch, or for a control batch that is no transaction marker). A
+// marker that ends a transaction with data returns it (ok).
+func (s *ProducerState) replay(h *batchHeader, m *recordbatch.EndTxnMarker) (done completedTxn, ok bool) {
 	if h.ProducerID < 0 {
-		return
+		return done, false
 	}
-	if h.IsControl() || h.BaseSequence < 0 {
+	if h.IsControl() {
+		if m == nil {
+			s.entry(h.ProducerID, h.ProducerEpoch)
+			return done, false
+		}
+		return s.endTxn(h, *m)
+	}
+	if h.BaseSequence < 0 {
 		s.entry(h.ProducerID, h.ProducerEpoch)
-		return
+		return done, false
 	}
 	s.Record(ProducerBatch{
 		ProducerID:    h.ProducerID,
@@ -149,36 +177,41 @@ func (s *ProducerState) replay(h *batchHeader) {
 		LastOffset:    h.LastOffset(),
 		MaxTimestamp:  h.MaxTimestamp,
 	})
+	if h.IsTransactional() {
+		s.beginTxn(h.ProducerID, h.BaseOffset)
+	}
+	return done, false
 }
 
 // truncateHead forgets producers whose last batch lies wholly before the
 // log start offset, as Kafka does when retention removes their data.
 func (s *ProducerState) truncateHead(start int64) {
 	for pid, e := range s.producers {
-		if len(e.batches) > 0 && e.batches[len(e.batches)-1].LastOffset < start {
+		if len(e.batches) > 0 && e.batches[len(e.batches)-1].LastOffset < start && e.txnFirst < 0 {
 			delete(s.producers, pid)
 		}
 	}
+	s.txns.truncateHead(start)
 }
 
 // lastTimestamp is the max timestamp of the producer's last batch, or -1
 // (Kafka's NO_TIMESTAMP) when it has none (only transaction markers).
 func (e *producerEntry) lastTimestamp() int64 {
 	if len(e.batches) == 0 {
-		return -1
+		return e.markerTs
 	}
-	return e.batches[len(e.batches)-1].MaxTimestamp
+	return max(e.batches[len(e.batches)-1].MaxTimestamp, e.markerTs)
 }
 
 // removeExpired forgets the producers whose last timestamp is at least
 // expirationMs before nowMs, as Kafka's ProducerStateManager does every
 // producer.id.expiration.check.interval.ms, and returns how many it removed.
-// (Kafka keeps a producer with an open transaction; gokafka has none.)
+// A producer with an open transaction is kept, as in Kafka.
 func (s *ProducerState) removeExpired(nowMs, expirationMs int64) int {
 	n := 0
 	cutoff := nowMs - expirationMs // nowMs - ts >= expirationMs, without overflow for any ts
 	for pid, e := range s.producers {
-		if e.lastTimestamp() <= cutoff {
+		if e.lastTimestamp() <= cutoff && e.txnFirst < 0 {
 			delete(s.producers, pid)
 			n++
 		}
@@ -187,7 +220,10 @@ func (s *ProducerState) removeExpired(nowMs, expirationMs int64) int {
 }
 
 // replaceWith swaps in a rebuilt table, keeping the pointer callers hold.
-func (s *ProducerState) replaceWith(o *ProducerState) { s.producers = o.producers }
+func (s *ProducerState) replaceWith(o *ProducerState) {
+	s.producers, s.txns = o.producers, o.txns
+	s.txns.changed = true
+}
 
 // ExpireProducers removes from the producer table every producer whose last
 // batch's max timestamp is producer.id.expiration.ms or more before now by

@@ -80,6 +80,7 @@ func (l *Log) DeleteRetained() (int, error) {
 	}
 	if l.producers != nil {
 		l.producers.truncateHead(l.StartOffset())
+		l.publishTxns()
 	}
 	start := l.StartOffset()
 	l.dropSnapshots(func(o int64) bool { return o < start })
@@ -146,6 +147,7 @@ func (l *Log) IncrementStartOffset(offset int64) (bool, error) {
 	}
 	if l.producers != nil {
 		l.producers.truncateHead(offset)
+		l.publishTxns()
 	}
 	l.dropSnapshots(func(o int64) bool { return o < offset })
 	return true, firstErr
@@ -214,11 +216,12 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.end = s.next
 	l.recoveryPoint = min(l.recoveryPoint, l.end)
 	l.noteTruncation(l.end)
-	ps, err := l.loadProducers() // drops the snapshots past the new end
+	ps, err := l.loadProducers(l.end) // drops the snapshots past the new end
 	if err != nil {
 		return fmt.Errorf("truncate %s: %w", l.dir, err)
 	}
 	l.producers.replaceWith(ps)
+	l.publishTxns()
 	return nil
 }
 
@@ -269,6 +272,7 @@ func (l *Log) truncateFully(offset int64) error {
 		}
 	}
 	l.producers.replaceWith(&ProducerState{})
+	l.publishTxns()
 	l.dropSnapshots(func(int64) bool { return true })
 	return nil
 }

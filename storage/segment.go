@@ -44,7 +44,12 @@ type segment struct {
 	maxTs         int64 // largest batch max timestamp; -1 when empty
 	offsetOfMaxTs int64 // last offset of the batch holding maxTs
 
+	// aborted is the transaction index (txn_index.go), in marker order.
+	aborted []AbortedTxn
+
 	// writer-only
+	txnDirty        bool      // the .txnindex was written since the last fsync
+	txnIndexDamaged bool      // Open found the .txnindex damaged
 	bytesSinceIndex int64     // bytes appended since the last index entry
 	created         time.Time // by the log's clock, for segment.ms
 	dirty           bool      // written since the last fsync
@@ -61,6 +66,12 @@ func createSegment(fsys vfs.FS, dir string, base int64, now time.Time, cfg Confi
 	s := newSegmentShell(fsys, dir, base, now)
 	if err := s.openLog(os.O_RDWR | os.O_CREATE | os.O_TRUNC); err != nil {
 		return nil, err
+	}
+	// A leftover transaction index of an earlier segment at this base
+	// (a truncation reuses the names) describes data that is gone.
+	if err := fsys.Remove(s.path(txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.close()
+		return nil, fmt.Errorf("remove stale %s: %w", s.path(txnIndexSuffix), err)
 	}
 	if err := s.mapIndexesEmpty(cfg); err != nil {
 		s.close()
@@ -204,6 +215,9 @@ func (s *segment) sync() error {
 	if err := s.times.file.sync(s.times.n * timeIndexEntrySize); err != nil {
 		return err
 	}
+	if err := s.syncTxnIndex(); err != nil {
+		return err
+	}
 	s.dirty = false
 	return nil
 }
@@ -227,7 +241,7 @@ func (s *segment) close() error {
 // remove closes the segment and deletes its files.
 func (s *segment) remove() error {
 	errs := []error{s.close()}
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := s.fs.Remove(s.path(suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

@@ -1,0 +1,126 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gokafka/gokafka/internal/recordbatch"
+	"github.com/gokafka/gokafka/storage"
+	"github.com/gokafka/gokafka/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// hasTransactionalBatch reports whether any partition of the request
+// carries a transactional batch (Kafka's
+// RequestUtils.hasTransactionalRecords), reading one attribute byte each.
+func hasTransactionalBatch(r *kmsg.ProduceRequest) bool {
+	for i := range r.Topics {
+		for j := range r.Topics[i].Partitions {
+			rec := r.Topics[i].Partitions[j].Records
+			if len(rec) > recordbatch.AttributesOffset+1 && rec[recordbatch.MagicOffset] == recordbatch.MagicV2 &&
+				rec[recordbatch.AttributesOffset+1]&recordbatch.AttrTransactional != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkTransactionalBatch applies what a transactional batch needs beyond
+// an idempotent one before it is appended: a producer id (Kafka's
+// LogValidator), and, for the first batch of a transaction on this
+// partition, the coordinator's word that the partition is in the
+// transaction (KIP-890, through the installed TxnVerifier, if any).
+func (s *Server) checkTransactionalBatch(ctx context.Context, r *kmsg.ProduceRequest, p *Partition, bh wire.BatchHeader) (*kerr.Error, string) {
+	if bh.ProducerID < 0 {
+		return kerr.InvalidRecord, "a transactional batch needs a producer id"
+	}
+	vp := s.txnHooks.verifier.Load()
+	if vp == nil || r.TransactionID == nil || p.inTxn(bh.ProducerID) {
+		return nil, ""
+	}
+	if e := (*vp).VerifyTxnPartition(ctx, *r.TransactionID, bh.ProducerID, bh.ProducerEpoch, p.tp.Topic, p.tp.Partition); e != nil {
+		return e, fmt.Sprintf("the transaction of producer %d does not include %s", bh.ProducerID, p.tp)
+	}
+	return nil, ""
+}
+
+// inTxn reports whether the producer has an open transaction here.
+func (p *Partition) inTxn(pid int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ps := p.log.Producers()
+	return ps.HasOpenTxns() && ps.CheckTxn(pid, false) != nil
+}
+
+// checkTxnLocked refuses a non-transactional batch from a producer whose
+// transaction is open here (INVALID_TXN_STATE, Kafka's
+// ProducerAppendInfo.appendDataBatch). Batches of producers without
+// transactions cost one length check. Called with p.mu held.
+func (p *Partition) checkTxnLocked(hdr wire.BatchHeader) error {
+	ps := p.log.Producers()
+	if !hdr.IsTransactional() && !ps.HasOpenTxns() {
+		return nil
+	}
+	if err := ps.CheckTxn(hdr.ProducerID, hdr.IsTransactional()); err != nil {
+		if errors.Is(err, storage.ErrInvalidTxnState) {
+			return kerr.InvalidTxnState
+		}
+		return fmt.Errorf("producer state of %s: %w", p.tp, err)
+	}
+	return nil
+}
+
+// appendMarker appends a COMMIT or ABORT marker for the producer as the
+// leader, as Kafka's appendRecords does for origin COORDINATOR: the
+// producer epoch may not be older than the producer's
+// (INVALID_PRODUCER_EPOCH) nor the coordinator epoch older than that of
+// its last marker (TRANSACTION_COORDINATOR_FENCED). The marker ends the
+// producer's transaction here, and an ABORT goes into the transaction
+// index. It returns the marker's offset.
+func (p *Partition) appendMarker(pid int64, epoch int16, coordinatorEpoch int32, commit bool, fenced func() bool, nowMs int64) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return 0, p.goneError()
+	}
+	if (fenced != nil && fenced()) || p.role != roleLeader {
+		return 0, kerr.NotLeaderForPartition
+	}
+	if err := p.log.Producers().CheckMarker(pid, epoch, coordinatorEpoch); err != nil {
+		switch {
+		case errors.Is(err, storage.ErrInvalidProducerEpoch):
+			return 0, kerr.InvalidProducerEpoch
+		case errors.Is(err, storage.ErrCoordinatorFenced):
+			return 0, kerr.TransactionCoordinatorFenced
+		}
+		return 0, fmt.Errorf("producer state of %s: %w", p.tp, err)
+	}
+	batch := recordbatch.BuildEndTxnMarker(pid, epoch, nowMs, recordbatch.EndTxnMarker{Commit: commit, CoordinatorEpoch: coordinatorEpoch})
+	base := p.log.EndOffset()
+	wire.SetBaseOffset(batch, base)
+	wire.SetPartitionLeaderEpoch(batch, p.LeaderEpoch())
+	info := storage.AppendInfo{BaseOffset: base, LastOffset: base, MaxTimestamp: nowMs, OffsetOfMaxTimestamp: base, Records: 1}
+	if err := p.log.Append(batch, info); err != nil {
+		if errors.Is(err, storage.ErrOffline) {
+			return 0, kerr.KafkaStorageError
+		}
+		return 0, fmt.Errorf("append a marker to %s: %w", p.tp, err)
+	}
+	p.maybeIncrementHWLocked()
+	p.notify()
+	return base, nil
+}
+
+// describeProducers is the partition's producer state for
+// DescribeProducers.
+func (p *Partition) describeProducers() []storage.ProducerInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return nil
+	}
+	return p.log.Producers().Describe()
+}
