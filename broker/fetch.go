@@ -304,7 +304,7 @@ func (s *Server) readFetchPartition(r *kmsg.FetchRequest, t fetchTarget, total, 
 		// The selector named a follower: no records, the leader's
 		// offsets, and an answer at once, as Kafka's readFromLog does.
 		hw := p.HighWatermark()
-		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.StartOffset()
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, p.log.LastStableOffset(hw), p.StartOffset()
 		sp.PreferredReadReplica = t.preferred
 		return sp, none, true
 	}
