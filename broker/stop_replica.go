@@ -57,7 +57,12 @@ func (s *Server) handleStopReplica(ctx context.Context, hdr *wire.RequestHeader,
 			s.logger.Error("stop replica", zap.String("partition", it.tp.String()), zap.Bool("delete", it.del), zap.Error(err))
 			code = kerr.KafkaStorageError.Code
 		}
-		if it.del {
+		if it.del && it.epoch < 0 {
+			// Only a topic deletion (epoch -2, or no epoch from an old
+			// controller) forgets the topic's config: a reassignment
+			// that moves one partition away deletes it with a real
+			// epoch and leaves the others here, which must go on
+			// seeing config changes.
 			s.forgetTopicConfig(it.tp.Topic)
 		}
 		resp.Partitions = append(resp.Partitions, kmsg.StopReplicaResponsePartition{Topic: it.tp.Topic, Partition: it.tp.Partition, ErrorCode: code})

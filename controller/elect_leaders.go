@@ -81,7 +81,7 @@ func (st *state) electLeaders(ctx context.Context, e evElectLeaders) error {
 	for i, pn := range e.parts {
 		p := tp{pn.Topic, pn.Partition}
 		switch {
-		case st.deleting[p.topic] != nil:
+		case st.queuedForDeletion(p.topic):
 			out[pn] = ElectionResult{Leader: -1, ErrorCode: kerr.InvalidTopicException.Code, Message: "The topic is being deleted"}
 		case len(st.replicas(p)) == 0:
 			out[pn] = ElectionResult{Leader: -1, ErrorCode: kerr.UnknownTopicOrPartition.Code, Message: "The partition does not exist."}
@@ -163,11 +163,11 @@ func (st *state) replicaElection(ctx context.Context, typ ElectionType, p tp, b 
 		}
 		if !ok || !st.replicaOnline(pref, p) || !slices.Contains(cur.ISR, pref) {
 			return ElectionResult{Leader: -1, ErrorCode: kerr.PreferredLeaderNotAvailable.Code,
-				Message: fmt.Sprintf("Failed to elect leader for partition %s: the preferred replica %d is not live and in the ISR %v", p, pref, cur.ISR)}, nil
+				Message: fmt.Sprintf("Failed to elect leader for partition %s under strategy PreferredReplicaPartitionLeaderElectionStrategy", p)}, nil
 		}
 		next.Leader = pref
 	case ElectUnclean:
-		if cur.Leader >= 0 && st.live(cur.Leader) {
+		if cur.Leader >= 0 && st.live(cur.Leader) && !st.shuttingDown[cur.Leader] {
 			return notNeeded, nil
 		}
 		next.Leader = -1
@@ -178,7 +178,7 @@ func (st *state) replicaElection(ctx context.Context, typ ElectionType, p tp, b 
 		}
 		if next.Leader < 0 {
 			return ElectionResult{Leader: -1, ErrorCode: kerr.EligibleLeadersNotAvailable.Code,
-				Message: fmt.Sprintf("Failed to elect leader for partition %s: no replica of %v is live", p, reps)}, nil
+				Message: fmt.Sprintf("Failed to elect leader for partition %s under strategy OfflinePartitionLeaderElectionStrategy(true)", p)}, nil
 		}
 	default:
 		return ElectionResult{Leader: -1, ErrorCode: kerr.InvalidRequest.Code, Message: fmt.Sprintf("unknown election type %d", typ)}, nil

@@ -50,7 +50,7 @@ func (st *state) preferredElectionZnode(ctx context.Context) error {
 			p := tp{pn.Topic, pn.Partition}
 			reps := st.replicas(p)
 			switch {
-			case st.deleting[p.topic] != nil:
+			case st.queuedForDeletion(p.topic):
 				st.logger.Warn("skipping preferred replica election for a topic being deleted", zap.String("partition", p.String()))
 				continue
 			case len(reps) == 0:
@@ -176,7 +176,7 @@ func (st *state) autoRebalance(ctx context.Context) error {
 		st.logger.Info("leader imbalance above leader.imbalance.per.broker.percentage; moving leadership back to the preferred replica",
 			zap.Int32("broker", id), zap.String("imbalance", fmt.Sprintf("%.1f%%", ratio*100)), zap.Int("partitions", len(c.off)))
 		for _, p := range sortedTPs(setOf(c.off)) {
-			if st.reassigning(p) || !st.replicaOnline(id, p) || !slices.Contains(st.parts[p].ISR, id) {
+			if st.reassigning(p) || st.queuedForDeletion(p.topic) || !st.replicaOnline(id, p) || !slices.Contains(st.parts[p].ISR, id) {
 				continue
 			}
 			r, err := st.replicaElection(ctx, ElectPreferred, p, b)

@@ -143,6 +143,14 @@ func (st *state) assignmentOf(p tp) (assignment, bool) {
 	return assignment{replicas: reps, adding: t.assignment.AddingReplicas[p.partition], removing: t.assignment.RemovingReplicas[p.partition]}, true
 }
 
+// queuedForDeletion reports whether topic is marked for deletion, whether
+// its deletion has started or still waits for its reassignments (Kafka's
+// isTopicQueuedUpForDeletion covers both): elections skip it and new
+// reassignments treat it as gone.
+func (st *state) queuedForDeletion(topic string) bool {
+	return st.deleting[topic] != nil || st.deletionWaits[topic]
+}
+
 // reassigning reports whether p has a reassignment in progress.
 func (st *state) reassigning(p tp) bool {
 	a, ok := st.assignmentOf(p)
@@ -307,10 +315,10 @@ func (st *state) completeReassignment(ctx context.Context, p tp, a assignment, b
 	// B3: the leader moves when it is not a live target replica (Kafka's
 	// ReassignPartitionLeaderElectionStrategy: the first target replica
 	// that is live and in the ISR).
-	if !slices.Contains(target, cur.Leader) || !st.live(cur.Leader) {
+	if !slices.Contains(target, cur.Leader) || !st.replicaOnline(cur.Leader, p) {
 		next.Leader = -1
 		for _, r := range target {
-			if st.live(r) && slices.Contains(cur.ISR, r) {
+			if st.replicaOnline(r, p) && slices.Contains(cur.ISR, r) {
 				next.Leader = r
 				break
 			}
@@ -487,7 +495,7 @@ func (st *state) zkReassignments(ctx context.Context) (map[tp]bool, error) {
 	for _, r := range z.Reassignments {
 		p := tp{r.Topic, r.Partition}
 		cur, ok := st.assignmentOf(p)
-		if !ok || st.deletionWaits[p.topic] {
+		if !ok || st.queuedForDeletion(p.topic) {
 			st.logger.Warn("reassignment of a partition that does not exist", zap.String("partition", p.String()))
 			failed[p] = true
 			continue
@@ -643,7 +651,7 @@ func (st *state) alterReassignments(ctx context.Context, e evAlterReassignments)
 			}
 			it.next = cur.reassignTo(cur.origin())
 		}
-		if !known || st.deletionWaits[it.p.topic] {
+		if !known || st.queuedForDeletion(it.p.topic) {
 			// A topic marked for deletion is gone as far as a new
 			// reassignment is concerned.
 			fail(it, kerr.UnknownTopicOrPartition, "The partition does not exist.")

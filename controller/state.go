@@ -194,10 +194,14 @@ func (st *state) startup(ctx context.Context) error {
 	if err := st.leadershipStartup(ctx); err != nil {
 		return err
 	}
-	if err := st.initReassignments(ctx); err != nil {
+	// Deletions first, as Kafka's controller loads its deletion manager
+	// before it resumes reassignments: a /admin/reassign_partitions entry
+	// for a topic marked for deletion is then refused rather than
+	// holding the deletion back.
+	if err := st.deletions(ctx); err != nil {
 		return err
 	}
-	return st.deletions(ctx)
+	return st.initReassignments(ctx)
 }
 
 // apply handles one event.
