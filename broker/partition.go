@@ -60,6 +60,11 @@ type Partition struct {
 	// at shutdown.
 	gone    atomic.Bool
 	removed atomic.Bool
+	// moved says the replica was deleted because a reassignment took it
+	// off this broker while the topic lives on: requests still in flight
+	// answer NOT_LEADER_OR_FOLLOWER, as Kafka does for a partition its
+	// metadata still knows, so clients look for the new leader.
+	moved atomic.Bool
 	// offline says the log's dir failed (takeOffline): the partition
 	// answers KAFKA_STORAGE_ERROR from then on.
 	offline atomic.Bool
@@ -370,6 +375,8 @@ func (p *Partition) isDeleted() bool { return p.gone.Load() }
 // metadata).
 func (p *Partition) goneError() *kerr.Error {
 	switch {
+	case p.moved.Load():
+		return kerr.NotLeaderForPartition
 	case p.removed.Load():
 		return kerr.UnknownTopicOrPartition
 	case p.offline.Load():

@@ -293,8 +293,9 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 }
 
 // stopPartition stops replicating tp (StopReplica); with deleteLog the log
-// is closed and its directory removed, as for a deleted topic.
-func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog bool) error {
+// is closed and its directory removed, because the topic is deleted
+// (topicDeleted) or the replica was moved to other brokers.
+func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDeleted bool) error {
 	p, ok := rm.get(tp)
 	if !ok {
 		if deleteLog {
@@ -312,6 +313,7 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog bool) error
 	delete(rm.partitions, tp)
 	delete(rm.saved, tp)
 	rm.mu.Unlock()
+	p.moved.Store(!topicDeleted)
 	if err := p.closeLog(true); err != nil {
 		return err
 	}

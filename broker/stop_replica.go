@@ -53,11 +53,11 @@ func (s *Server) handleStopReplica(ctx context.Context, hdr *wire.RequestHeader,
 		}
 		s.fetchers.remove(it.tp)
 		code := int16(0)
-		if err := s.replicas.stopPartition(it.tp, it.del); err != nil {
+		if err := s.replicas.stopPartition(it.tp, it.del, it.epoch < 0); err != nil {
 			s.logger.Error("stop replica", zap.String("partition", it.tp.String()), zap.Bool("delete", it.del), zap.Error(err))
 			code = kerr.KafkaStorageError.Code
 		}
-		if it.del && it.epoch < 0 {
+		if it.del && it.epoch < 0 { // see stopPartition
 			// Only a topic deletion (epoch -2, or no epoch from an old
 			// controller) forgets the topic's config: a reassignment
 			// that moves one partition away deletes it with a real
