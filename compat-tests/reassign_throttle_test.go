@@ -116,6 +116,22 @@ func TestReassignThrottled(t *testing.T) {
 		return true
 	})
 
+	// The configs went in before the move began: ZooKeeper changed them
+	// before it changed the topic znode to add the new replica.
+	moveZxid := mzxid(t, z, "/brokers/topics/"+topic)
+	if tz := readTopicZnode(t, z, topic); !slices.Equal(tz.AddingReplicas["0"], []int32{nb.ID}) {
+		t.Fatalf("topic znode after --execute: %+v; want the move to broker %d under way", tz, nb.ID)
+	}
+	paths := []string{"/config/topics/" + topic}
+	for _, id := range involved {
+		paths = append(paths, fmt.Sprintf("/config/brokers/%d", id))
+	}
+	for _, p := range paths {
+		if zx := mzxid(t, z, p); zx > moveZxid {
+			t.Errorf("%s changed (zxid %d) after the move began (zxid %d): the throttle came after the move", p, zx, moveZxid)
+		}
+	}
+
 	rates := growthRates(ctx, t, nb, topic, 8<<20, 16<<20, 3, moving)
 	for i, r := range rates {
 		t.Logf("span %d: the new replica grew at %.0f B/s (throttle %d B/s)", i, r, throttleRate)
@@ -220,6 +236,16 @@ func logBytes(t *testing.T, b *testcluster.Broker, topic string) []byte {
 		out = append(out, logs[name]...)
 	}
 	return out
+}
+
+// mzxid is the zxid of the last change to a znode.
+func mzxid(t *testing.T, z *testcluster.ZKConn, path string) int64 {
+	t.Helper()
+	_, st, err := z.Conn.Get(z.Path(path))
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return st.Mzxid
 }
 
 // throttleConfigs returns the topic's throttled replica lists set on it.
