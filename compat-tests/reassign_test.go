@@ -172,12 +172,7 @@ func TestReassignGrowCluster(t *testing.T) {
 
 	nb := c.StartBroker(t, reassignOverrides)
 	brokers[nb.ID] = nb
-	waitUntil(t, time.Minute, "the new broker in Metadata", func() bool {
-		// A direct request: kadm's BrokerMetadata answers from kgo's
-		// metadata cache.
-		m, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
-		return err == nil && slices.ContainsFunc(m.Brokers, func(b kmsg.MetadataResponseBroker) bool { return b.NodeID == nb.ID })
-	})
+	waitInMetadata(ctx, t, cl, nb.ID)
 
 	before := replicasOf(t, z, topic)
 	target := map[int32][]int32{}
@@ -211,6 +206,18 @@ func TestReassignGrowCluster(t *testing.T) {
 	}
 	w.stop()
 	w.check(ctx, seeds)
+}
+
+// waitInMetadata waits until Metadata lists broker id, as a tool would
+// see a broker just started.
+func waitInMetadata(ctx context.Context, t *testing.T, cl *kgo.Client, id int32) {
+	t.Helper()
+	waitUntil(t, time.Minute, fmt.Sprintf("broker %d in Metadata", id), func() bool {
+		// A direct request: kadm's BrokerMetadata answers from kgo's
+		// metadata cache.
+		m, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		return err == nil && slices.ContainsFunc(m.Brokers, func(b kmsg.MetadataResponseBroker) bool { return b.NodeID == id })
+	})
 }
 
 // Take a broker out of every assignment, then stop it: no partition goes

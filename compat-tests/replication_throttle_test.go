@@ -3,6 +3,7 @@ package compattests
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,21 +113,39 @@ func checkRate(t *testing.T, side string, rate float64) {
 // measures the steady rate.
 func catchUpRate(ctx context.Context, t *testing.T, b *testcluster.Broker, topic string, span int64) float64 {
 	t.Helper()
+	return growthRates(ctx, t, b, topic, 8<<20, span, 1, math.MaxInt64)[0]
+}
+
+// growthRates measures how fast partition 0 of topic grows on a broker's
+// disk: once it has grown skip bytes, the rate over each of n consecutive
+// spans of span bytes. It fails the test if the log reaches limit bytes
+// (a replica catching up has caught up) before the last span ends: the
+// rates could not be measured, so the bytes came much faster than asked.
+func growthRates(ctx context.Context, t *testing.T, b *testcluster.Broker, topic string, skip, span int64, n int, limit int64) []float64 {
+	t.Helper()
 	base := partitionLogBytes(b, topic, 0)
+	var rates []float64
 	var from int64
 	var start time.Time
 	for {
-		n := partitionLogBytes(b, topic, 0)
+		size := partitionLogBytes(b, topic, 0)
 		now := time.Now()
 		switch {
-		case start.IsZero() && n-base >= 8<<20:
-			from, start = n, now
-		case !start.IsZero() && n-from >= span:
-			return float64(n-from) / now.Sub(start).Seconds()
+		case size >= limit:
+			t.Fatalf("the log of %s-0 on broker %d reached %d bytes after %d of %d spans of %d bytes (rates %.0f B/s): too fast to measure",
+				topic, b.ID, size, len(rates), n, span, rates)
+		case start.IsZero() && size-base >= skip:
+			from, start = size, now
+		case !start.IsZero() && size-from >= span:
+			rates = append(rates, float64(size-from)/now.Sub(start).Seconds())
+			if len(rates) == n {
+				return rates
+			}
+			from, start = size, now
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the follower's log grew %d bytes, then stopped", n-base)
+			t.Fatalf("the log of %s-0 on broker %d grew %d bytes, then stopped", topic, b.ID, size-base)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
