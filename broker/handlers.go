@@ -45,6 +45,7 @@ var apis = map[int16]api{
 	23: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleOffsetForLeaderEpoch},
 	32: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeConfigs},
 	33: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleAlterConfigs},
+	34: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleAlterReplicaLogDirs},
 	35: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeLogDirs},
 	37: {wire.VersionRange{Min: 0, Max: 3}, (*Server).handleCreatePartitions},
 	42: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleDeleteGroups},

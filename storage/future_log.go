@@ -152,6 +152,12 @@ func (d *Dirs) LogDirFor(path string) (string, bool) {
 	return "", false
 }
 
+// FutureDirNameTooLong reports whether the future dir of topic-partition
+// would have a name longer than 255 bytes, which Kafka refuses to create.
+func FutureDirNameTooLong(topic string, partition int32) bool {
+	return len(futureDirName(topic, partition, newMoveID())) > maxDirNameLen
+}
+
 // NewFuturePath returns a fresh future dir path for topic-partition in the
 // log dir logDir (one of Paths): "<logDir>/<topic>-<partition>.<id>-future".
 func (d *Dirs) NewFuturePath(topic string, partition int32, logDir string) (string, error) {
@@ -302,6 +308,15 @@ func (d *Dirs) RemoveDeleted() (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// RemoveDir removes a directory tree in the log dirs (a -delete dir a move
+// left) through the dirs' file layer.
+func (d *Dirs) RemoveDir(path string) error {
+	if err := d.fs.RemoveAll(path); err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
 }
 
 // WriteLeaderEpochs replaces dir's leader-epoch-checkpoint with entries:

@@ -72,7 +72,11 @@ func TestFutureLogMoveWhileAppending(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer dirs.Close()
-		cur := openLog(t, filepath.Join(d1, "t-0"), cfg, OpenOptions{})
+		// No fsyncs: the table's tiny segments roll at every batch, and
+		// durability is TestFutureLogKilledDuringMove's business.
+		fsys := noSyncFS{vfs.Default}
+		cfg.SegmentIndexBytes = min(cfg.SegmentIndexBytes, 4096) // cheap preallocated indexes
+		cur := openLog(t, filepath.Join(d1, "t-0"), cfg, OpenOptions{FS: fsys})
 		defer cur.Close()
 		var a appended
 		var pmu sync.Mutex // the partition lock
@@ -94,7 +98,7 @@ func TestFutureLogMoveWhileAppending(t *testing.T) {
 		if _, _, _, ok := ParseFutureDirName(filepath.Base(fp)); !ok {
 			t.Fatalf("future dir %s does not parse", fp)
 		}
-		future := openLog(t, fp, cfg, OpenOptions{})
+		future := openLog(t, fp, cfg, OpenOptions{FS: fsys})
 
 		done := make(chan struct{})
 		var wg sync.WaitGroup
