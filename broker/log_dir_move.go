@@ -160,6 +160,9 @@ func (rm *replicaManager) startMove(p *Partition, target, path string) error {
 
 	rm.logger.Info("moving a replica to another log dir", zap.String("partition", p.tp.String()),
 		zap.String("from", filepath.Dir(p.log.Dir())), zap.String("to", target), zap.Bool("resumed", resume))
+	if rm.onMoveStart != nil {
+		rm.onMoveStart(m)
+	}
 	rm.moveWG.Add(1)
 	go func() {
 		defer rm.moveWG.Done()

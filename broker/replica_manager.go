@@ -79,6 +79,9 @@ type replicaManager struct {
 	// alterMu serializes AlterReplicaLogDirs changes, as Kafka's
 	// replicaStateChangeLock does.
 	alterMu sync.Mutex
+	// onMoveStart, set by tests only, sees each move before its mover
+	// starts.
+	onMoveStart func(*logMove)
 }
 
 // savedOffsets is one partition's line in each checkpoint file.
