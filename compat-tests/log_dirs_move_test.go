@@ -145,21 +145,32 @@ func TestLogDirMoveWhileProducing(t *testing.T) {
 	waitUntil(t, time.Minute, "records acknowledged after the move", func() bool { return ackedCount() >= n+1000 })
 	stopProducing()
 	<-produced
+	// Records already sent are still acknowledged after the cancel: wait
+	// for every answer before the logs are compared.
+	if err := producer.Flush(ctx); err != nil {
+		t.Fatalf("flush the producer: %v", err)
+	}
 	mu.Lock()
 	if len(produceErrs) > 0 {
 		t.Errorf("%d produce errors, first %v", len(produceErrs), produceErrs[0])
 	}
 	mu.Unlock()
 
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "jbod-0") {
-			t.Errorf("left in the source dir %s: %s", src, e.Name())
+	// The old dir, renamed -delete at the swap, is removed after it.
+	var left []string
+	waitUntil(t, time.Minute, "nothing of jbod-0 left in the source dir", func() bool {
+		ents, err := os.ReadDir(src)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		left = left[:0]
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "jbod-0") {
+				left = append(left, e.Name())
+			}
+		}
+		return len(left) == 0
+	})
 
 	// Every replica caught up: the moved one is the other replicas' log,
 	// byte for byte.
@@ -215,13 +226,15 @@ func TestLogDirMoveWhileProducing(t *testing.T) {
 	if !slices.IsSorted(order) {
 		t.Error("records read out of order")
 	}
-	lost := 0
+	var lost []string
 	for v := range acked {
 		if !seen[v] {
-			lost++
+			lost = append(lost, v[:8])
 		}
 	}
-	if lost > 0 {
-		t.Fatalf("%d of %d acknowledged records lost", lost, want)
+	if len(lost) > 0 {
+		slices.Sort(lost)
+		t.Fatalf("%d of %d acknowledged records lost (%s..%s); read %d records up to the high watermark %d, the last %s",
+			len(lost), want, lost[0], lost[len(lost)-1], len(recs), end.Offset, order[len(order)-1])
 	}
 }
