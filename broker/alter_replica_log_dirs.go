@@ -3,8 +3,9 @@ package broker
 import (
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/gokafka/gokafka/storage"
 	"github.com/gokafka/gokafka/wire"
@@ -59,12 +60,7 @@ func (s *Server) handleAlterReplicaLogDirs(ctx context.Context, hdr *wire.Reques
 		}
 		byTopic[tp.Topic] = append(byTopic[tp.Topic], rp)
 	}
-	names := make([]string, 0, len(byTopic))
-	for n := range byTopic {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(byTopic)) {
 		t := kmsg.NewAlterReplicaLogDirsResponseTopic()
 		t.Topic = n
 		t.Partitions = byTopic[n]

@@ -41,6 +41,12 @@ func (s *Server) handleDescribeLogDirs(ctx context.Context, hdr *wire.RequestHea
 	}
 	// Partitions by the log dir that holds them.
 	byDir := map[string]map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
+	add := func(dir, topic string, rp kmsg.DescribeLogDirsResponseDirTopicPartition) {
+		if byDir[dir] == nil {
+			byDir[dir] = map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
+		}
+		byDir[dir][topic] = append(byDir[dir][topic], rp)
+	}
 	for _, p := range s.replicas.all() {
 		if p.isDeleted() {
 			continue
@@ -48,29 +54,21 @@ func (s *Server) handleDescribeLogDirs(ctx context.Context, hdr *wire.RequestHea
 		if want != nil && !want[p.tp.Topic][p.tp.Partition] {
 			continue
 		}
-		dir := filepath.Dir(p.log.Dir())
-		if byDir[dir] == nil {
-			byDir[dir] = map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
-		}
 		rp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
 		rp.Partition = p.tp.Partition
 		rp.Size = p.log.Size()
 		rp.OffsetLag = max(p.HighWatermark()-p.EndOffset(), 0)
-		byDir[dir][p.tp.Topic] = append(byDir[dir][p.tp.Topic], rp)
+		add(filepath.Dir(p.log.Dir()), p.tp.Topic, rp)
 		if m := p.move.Load(); m != nil {
 			// The replica moving to another log dir: Kafka lists its
 			// future log there, lagging the current log by the
 			// offsets still to copy.
-			fdir := filepath.Dir(m.future.Dir())
-			if byDir[fdir] == nil {
-				byDir[fdir] = map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
-			}
 			fp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
 			fp.Partition = p.tp.Partition
 			fp.Size = m.future.Size()
 			fp.OffsetLag = p.EndOffset() - m.future.EndOffset()
 			fp.IsFuture = true
-			byDir[fdir][p.tp.Topic] = append(byDir[fdir][p.tp.Topic], fp)
+			add(filepath.Dir(m.future.Dir()), p.tp.Topic, fp)
 		}
 	}
 	for _, dir := range s.dirs.Paths() {

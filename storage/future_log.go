@@ -168,24 +168,36 @@ func (d *Dirs) NewFuturePath(topic string, partition int32, logDir string) (stri
 	return filepath.Join(logDir, name), nil
 }
 
-// FutureDirs lists the future logs' directories in the online log dirs.
-func (d *Dirs) FutureDirs() ([]FutureDir, error) {
-	var out []FutureDir
-	for _, p := range d.OnlinePaths() {
+// eachSubdir calls fn with every directory in the log dirs paths, by its
+// log dir and name; a log dir that cannot be listed ends it with an error.
+func (d *Dirs) eachSubdir(paths []string, fn func(logDir, name string) error) error {
+	for _, p := range paths {
 		ents, err := d.fs.ReadDir(p)
 		if err != nil {
-			return nil, fmt.Errorf("list log dir %s: %w", p, err)
+			return fmt.Errorf("list log dir %s: %w", p, err)
 		}
 		for _, e := range ents {
 			if !e.IsDir() {
 				continue
 			}
-			if topic, part, id, ok := ParseFutureDirName(e.Name()); ok {
-				out = append(out, FutureDir{Topic: topic, Partition: part, ID: id, Path: filepath.Join(p, e.Name())})
+			if err := fn(p, e.Name()); err != nil {
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// FutureDirs lists the future logs' directories in the online log dirs.
+func (d *Dirs) FutureDirs() ([]FutureDir, error) {
+	var out []FutureDir
+	err := d.eachSubdir(d.OnlinePaths(), func(p, name string) error {
+		if topic, part, id, ok := ParseFutureDirName(name); ok {
+			out = append(out, FutureDir{Topic: topic, Partition: part, ID: id, Path: filepath.Join(p, name)})
+		}
+		return nil
+	})
+	return out, err
 }
 
 // SetPreferred records logDir as where PathFor creates topic-partition
@@ -233,44 +245,33 @@ func (d *Dirs) countFutures(ents []os.DirEntry) int {
 // calls it before anything lists the partitions.
 func (d *Dirs) completeMoves() error {
 	deleting := map[string]bool{} // ids of -delete dirs
-	for _, p := range d.paths {
-		ents, err := d.fs.ReadDir(p)
-		if err != nil {
-			return fmt.Errorf("list log dir %s: %w", p, err)
+	err := d.eachSubdir(d.paths, func(_, name string) error {
+		if _, _, id, ok := parseSuffixedDirName(name, deleteDirSuffix); ok {
+			deleting[id] = true
 		}
-		for _, e := range ents {
-			if _, _, id, ok := parseSuffixedDirName(e.Name(), deleteDirSuffix); ok && e.IsDir() {
-				deleting[id] = true
-			}
-		}
-	}
-	if len(deleting) == 0 {
 		return nil
+	})
+	if err != nil || len(deleting) == 0 {
+		return err
 	}
-	for _, p := range d.paths {
-		ents, err := d.fs.ReadDir(p)
-		if err != nil {
-			return fmt.Errorf("list log dir %s: %w", p, err)
+	return d.eachSubdir(d.paths, func(p, dirName string) error {
+		topic, part, id, ok := ParseFutureDirName(dirName)
+		if !ok || !deleting[id] {
+			return nil
 		}
-		for _, e := range ents {
-			topic, part, id, ok := ParseFutureDirName(e.Name())
-			if !ok || !e.IsDir() || !deleting[id] {
-				continue
-			}
-			name := fmt.Sprintf("%s-%d", topic, part)
-			if d.hasPartitionDir(name) {
-				continue
-			}
-			if err := d.fs.Rename(filepath.Join(p, e.Name()), filepath.Join(p, name)); err != nil {
-				return fmt.Errorf("complete the move of %s: %w", name, err)
-			}
-			if err := syncDir(d.fs, p); err != nil {
-				return fmt.Errorf("complete the move of %s: %w", name, err)
-			}
-			d.logger.Info("completed a log dir move interrupted by a crash", zap.String("partition", name), zap.String("log_dir", p))
+		name := fmt.Sprintf("%s-%d", topic, part)
+		if d.hasPartitionDir(name) {
+			return nil
 		}
-	}
-	return nil
+		if err := d.fs.Rename(filepath.Join(p, dirName), filepath.Join(p, name)); err != nil {
+			return fmt.Errorf("complete the move of %s: %w", name, err)
+		}
+		if err := syncDir(d.fs, p); err != nil {
+			return fmt.Errorf("complete the move of %s: %w", name, err)
+		}
+		d.logger.Info("completed a log dir move interrupted by a crash", zap.String("partition", name), zap.String("log_dir", p))
+		return nil
+	})
 }
 
 // hasPartitionDir reports whether a directory called name exists in any
@@ -290,24 +291,18 @@ func (d *Dirs) hasPartitionDir(name string) bool {
 func (d *Dirs) RemoveDeleted() (int, error) {
 	n := 0
 	var errs []error
-	for _, p := range d.OnlinePaths() {
-		ents, err := d.fs.ReadDir(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list log dir %s: %w", p, err))
-			continue
+	err := d.eachSubdir(d.OnlinePaths(), func(p, name string) error {
+		if _, _, _, ok := parseSuffixedDirName(name, deleteDirSuffix); !ok {
+			return nil
 		}
-		for _, e := range ents {
-			if _, _, _, ok := parseSuffixedDirName(e.Name(), deleteDirSuffix); !ok || !e.IsDir() {
-				continue
-			}
-			if err := d.fs.RemoveAll(filepath.Join(p, e.Name())); err != nil {
-				errs = append(errs, fmt.Errorf("remove %s: %w", e.Name(), err))
-				continue
-			}
-			n++
+		if err := d.fs.RemoveAll(filepath.Join(p, name)); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
+			return nil
 		}
-	}
-	return n, errors.Join(errs...)
+		n++
+		return nil
+	})
+	return n, errors.Join(append(errs, err)...)
 }
 
 // RemoveDir removes a directory tree in the log dirs (a -delete dir a move

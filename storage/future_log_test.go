@@ -14,6 +14,19 @@ import (
 	"github.com/gokafka/gokafka/storage/vfs"
 )
 
+// twoLogDirs opens log dirs d1 and d2 under root on fsys (nil: the OS's),
+// closed at the end of the test.
+func twoLogDirs(t *testing.T, root string, fsys vfs.FS) (dirs *Dirs, d1, d2 string) {
+	t.Helper()
+	d1, d2 = filepath.Join(root, "d1"), filepath.Join(root, "d2")
+	dirs, err := OpenDirs([]string{d1, d2}, 1, "c", nil, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dirs.Close() })
+	return dirs, d1, d2
+}
+
 // readLogBytes reads every batch of l from its start, checking each one.
 func readLogBytes(t testing.TB, l *Log) []byte {
 	t.Helper()
@@ -65,13 +78,7 @@ func segmentBytes(t testing.TB, dir string) []byte {
 // same content.
 func TestFutureLogMoveWhileAppending(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, cfg Config) {
-		root := t.TempDir()
-		d1, d2 := filepath.Join(root, "d1"), filepath.Join(root, "d2")
-		dirs, err := OpenDirs([]string{d1, d2}, 1, "c", nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dirs.Close()
+		dirs, d1, d2 := twoLogDirs(t, t.TempDir(), nil)
 		// No fsyncs: the table's tiny segments roll at every batch, and
 		// durability is TestFutureLogKilledDuringMove's business.
 		fsys := noSyncFS{vfs.Default}
@@ -273,11 +280,7 @@ func TestFutureLogKilledDuringMove(t *testing.T) {
 	cfg.SegmentBytes = 600 // several segments, rolled while copying
 	cfg.IndexIntervalBytes = 1
 	cfg.SegmentIndexBytes = 4096
-	d1, d2 := filepath.Join(root, "d1"), filepath.Join(root, "d2")
-	dirs, err := OpenDirs([]string{d1, d2}, 1, "c", nil, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dirs, d1, d2 := twoLogDirs(t, root, c)
 	cur := openLog(t, filepath.Join(d1, "t-0"), cfg, OpenOptions{FS: c})
 	var a appended
 	appendN(t, cur, &a, 20, 1000)
@@ -370,13 +373,7 @@ func TestFutureLogKilledDuringMove(t *testing.T) {
 // the fewest partitions, future logs counted, unless AlterReplicaLogDirs
 // preferred a dir for it first; the preference is used once.
 func TestPathForPreferredAndFutures(t *testing.T) {
-	root := t.TempDir()
-	d1, d2 := filepath.Join(root, "d1"), filepath.Join(root, "d2")
-	dirs, err := OpenDirs([]string{d1, d2}, 1, "c", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dirs.Close()
+	dirs, d1, d2 := twoLogDirs(t, t.TempDir(), nil)
 	mk := func(p string) {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
@@ -395,7 +392,7 @@ func TestPathForPreferredAndFutures(t *testing.T) {
 	if got, ok := dirs.LogDirFor(d2); !ok || got != d2 {
 		t.Fatalf("LogDirFor(%s) = %s, %v", d2, got, ok)
 	}
-	if _, ok := dirs.LogDirFor(filepath.Join(root, "nope")); ok {
+	if _, ok := dirs.LogDirFor(filepath.Join(d1, "nope")); ok {
 		t.Fatal("LogDirFor found an unconfigured dir")
 	}
 }
