@@ -55,6 +55,37 @@ func concatSegments(t *testing.T, dir string) ([]byte, []string) {
 // another replica's; no produce failed and every acknowledged record
 // reads back once.
 func TestLogDirMoveWhileProducing(t *testing.T) {
+	testLogDirMove(t, 3000, nil)
+}
+
+// TestLogDirMoveSurvivesSIGKILL is TestLogDirMoveWhileProducing with the
+// broker killed (SIGKILL) right after it accepted the move, with some
+// megabytes still to copy, and started again: wherever the kill caught the
+// move (copying, between the swap's renames, removing the old dir), the
+// restarted broker finishes it, resuming the future log, and the same
+// checks hold.
+func TestLogDirMoveSurvivesSIGKILL(t *testing.T) {
+	testLogDirMove(t, 30000, func(b *testcluster.Broker) {
+		b.Kill()
+		ctx, cancel := context.WithTimeout(context.Background(), testcluster.StartTimeout)
+		defer cancel()
+		if err := b.Start(ctx); err != nil {
+			t.Fatalf("restart broker %d after SIGKILL: %v", b.ID, err)
+		}
+		t.Cleanup(func() { // where the kill caught the move, for the record
+			for _, l := range strings.Split(b.Log(), "\n") {
+				if strings.Contains(l, "log dir") {
+					t.Logf("after the restart: %s", l)
+				}
+			}
+		})
+	})
+}
+
+// testLogDirMove runs the move once before records (of about 300 bytes)
+// were acknowledged; afterAlter, when set, acts on the moving broker right
+// after it answered AlterReplicaLogDirs.
+func testLogDirMove(t *testing.T, before int, afterAlter func(*testcluster.Broker)) {
 	c := testcluster.New(t)
 	b0 := c.StartBroker(t, nil)
 	b1 := c.StartBroker(t, nil)
@@ -109,20 +140,20 @@ func TestLogDirMoveWhileProducing(t *testing.T) {
 		}
 	}()
 	ackedCount := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-	waitUntil(t, time.Minute, "records acknowledged before the move", func() bool { return ackedCount() >= 3000 })
+	waitUntil(t, time.Minute, "records acknowledged before the move", func() bool { return ackedCount() >= before })
 
-	where := func() map[string]kadm.DescribedLogDirPartition {
+	where := func() (map[string]kadm.DescribedLogDirPartition, bool) {
 		dirs, err := adm.DescribeBrokerLogDirs(ctx, b2.ID, kadm.TopicsSet{"jbod": {0: {}}})
 		if err != nil {
-			t.Fatalf("describe log dirs of broker %d: %v", b2.ID, err)
+			return nil, false
 		}
 		out := map[string]kadm.DescribedLogDirPartition{}
 		dirs.Each(func(d kadm.DescribedLogDir) {
 			d.Topics.Each(func(p kadm.DescribedLogDirPartition) { out[d.Dir] = p })
 		})
-		return out
+		return out, true
 	}
-	if before := where(); len(before) != 1 || before[src].Size <= 0 || before[src].IsFuture {
+	if before, ok := where(); !ok || len(before) != 1 || before[src].Size <= 0 || before[src].IsFuture {
 		t.Fatalf("before the move broker %d describes jbod-0 as %+v, want it in %s", b2.ID, before, src)
 	}
 
@@ -135,8 +166,14 @@ func TestLogDirMoveWhileProducing(t *testing.T) {
 	if r := resps["jbod"][0]; r.Err != nil {
 		t.Fatalf("alter replica log dirs: jbod-0: %v", r.Err)
 	}
+	if afterAlter != nil {
+		afterAlter(b2)
+	}
 	waitUntil(t, time.Minute, "the replica to be in the target dir", func() bool {
-		after := where()
+		after, ok := where()
+		if !ok {
+			return false // restarting
+		}
 		p, ok := after[dst]
 		return len(after) == 1 && ok && !p.IsFuture
 	})
