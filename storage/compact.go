@@ -84,10 +84,6 @@ type cleanView struct {
 	start    int64
 	bound    int64           // min(active base, upper bound, recovery point)
 	producer map[int64]int64 // producer id -> last offset of its last batch
-	// dir is the log's directory when the view was taken: a move to
-	// another log dir (future_log.go) may change the log's meanwhile,
-	// which the swap then notices.
-	dir string
 }
 
 func (v *cleanView) release() {
@@ -107,7 +103,7 @@ func (l *Log) view(upper int64) (*cleanView, error) {
 	if l.closed {
 		return nil, fmt.Errorf("clean %s: %w", l.dir, ErrClosed)
 	}
-	v := &cleanView{cfg: l.cfg, start: l.start, producer: map[int64]int64{}, dir: l.dir}
+	v := &cleanView{cfg: l.cfg, start: l.start, producer: map[int64]int64{}}
 	active := l.segs[len(l.segs)-1]
 	v.bound = min(active.base, upper, l.recoveryPoint)
 	for i, s := range l.segs[:len(l.segs)-1] {
@@ -168,6 +164,9 @@ func (l *Log) CleanedThrough() int64 {
 // It returns the new cleaner checkpoint in CleanResult.NextDirty.
 func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error) {
 	res := CleanResult{NextDirty: opts.FirstDirty}
+	// Read under the log's lock: a log dir move (future_log.go) may
+	// change it during the clean, whose swap then aborts.
+	dir := l.Dir()
 	v, err := l.view(opts.UpperBound)
 	if err != nil {
 		return res, err
@@ -238,7 +237,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 			})
 		})
 		if err != nil {
-			return res, fmt.Errorf("clean %s: offset map: %w", v.dir, err)
+			return res, fmt.Errorf("clean %s: offset map: %w", dir, err)
 		}
 		res.BytesRead += v.sizes[i]
 		mapEnd = i + 1
@@ -258,7 +257,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 		}
 		w, err := l.cleanGroup(ctx, v, g, om, horizon, opts, &buf)
 		if err != nil {
-			return res, fmt.Errorf("clean %s: %w", v.dir, err)
+			return res, fmt.Errorf("clean %s: %w", dir, err)
 		}
 		res.Segments += g[1] - g[0]
 		res.RecordsRemoved += w.removed
@@ -266,7 +265,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 			continue // nothing changed
 		}
 		if err := l.swap(v.segs[g[0]:g[1]], w.seg); err != nil {
-			return res, fmt.Errorf("clean %s: %w", v.dir, err)
+			return res, fmt.Errorf("clean %s: %w", dir, err)
 		}
 		res.Groups++
 		res.BytesWritten += w.seg.size
@@ -354,7 +353,7 @@ type cleanedGroup struct {
 func (l *Log) cleanGroup(ctx context.Context, v *cleanView, g [2]int, om map[[16]byte]int64, horizon int64, opts CleanOptions, buf *[]byte) (cleanedGroup, error) {
 	var out cleanedGroup
 	first := v.segs[g[0]]
-	ns, err := createCleanedSegment(l.fs, v.dir, first.base, v.cfg)
+	ns, err := createCleanedSegment(l.fs, first.dir, first.base, v.cfg) // its dir, not the log's: see Clean
 	if err != nil {
 		return out, err
 	}
