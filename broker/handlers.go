@@ -46,6 +46,7 @@ var apis = map[int16]api{
 	27: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleWriteTxnMarkers},
 	32: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeConfigs},
 	33: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleAlterConfigs},
+	34: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleAlterReplicaLogDirs},
 	35: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeLogDirs},
 	37: {wire.VersionRange{Min: 0, Max: 3}, (*Server).handleCreatePartitions},
 	42: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleDeleteGroups},

@@ -85,7 +85,13 @@ func (rm *replicaManager) takeDirOffline(dir string) []topicPartition {
 	cause := fmt.Errorf("log dir %s is offline", dir)
 	var tps []topicPartition
 	for _, p := range rm.all() {
-		if rm.dirs.LogDirOf(p.log.Dir()) != dir {
+		here := rm.dirs.LogDirOf(p.log.Dir()) == dir
+		if fd := p.futureDir(); fd != "" && (fd == dir || here) {
+			// A move from or to the failed dir stops; its future log
+			// stays on disk, as Kafka leaves it, for the next start.
+			rm.cancelMove(p, false)
+		}
+		if !here {
 			continue
 		}
 		if err := p.takeOffline(cause); err != nil {

@@ -71,6 +71,9 @@ type Partition struct {
 	// waiters counts fetches parked on this partition (for tests and
 	// metrics).
 	waiters atomic.Int32
+	// move is the replica's move to another log dir in progress, nil when
+	// none (log_dir_move.go); set and cleared under mu.
+	move atomic.Pointer[logMove]
 
 	// Replication state (partition_replication.go), guarded by mu except
 	// where noted: this broker's role, the assignment and the committed

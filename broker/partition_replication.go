@@ -529,6 +529,10 @@ func (p *Partition) afterTruncateLocked() error {
 		p.highWatermark.Store(end)
 	}
 	p.notify()
+	// A replica moving to another log dir follows the cut.
+	if err := p.truncateFutureLocked(); err != nil {
+		return fmt.Errorf("truncate the future log of %s: %w", p.tp, err)
+	}
 	return nil
 }
 

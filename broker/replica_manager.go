@@ -67,6 +67,21 @@ type replicaManager struct {
 	// checkpoint written before every partition is opened does not forget
 	// their recovery points (guarded by mu).
 	saved map[topicPartition]savedOffsets
+
+	// Log dir moves (log_dir_move.go): futures are the -future dirs found
+	// at start, resumed when their partition opens (guarded by mu);
+	// moveCtx is the movers' parent, cancelled at close, and moveWG waits
+	// for them.
+	futures    map[topicPartition]storage.FutureDir
+	moveCtx    context.Context
+	moveCancel context.CancelFunc
+	moveWG     sync.WaitGroup
+	// alterMu serializes AlterReplicaLogDirs changes, as Kafka's
+	// replicaStateChangeLock does.
+	alterMu sync.Mutex
+	// onMoveStart, set by tests only, sees each move before its mover
+	// starts.
+	onMoveStart func(*logMove)
 }
 
 // savedOffsets is one partition's line in each checkpoint file.
@@ -97,6 +112,15 @@ func newReplicaManager(dirs *storage.Dirs, logger *zap.Logger, brokerID int32, c
 		flushEvery:      flushCheckInterval,
 		checkpointEvery: checkpointInterval,
 		saved:           make(map[topicPartition]savedOffsets),
+		futures:         make(map[topicPartition]storage.FutureDir),
+	}
+	rm.moveCtx, rm.moveCancel = context.WithCancel(context.Background())
+	if futures, err := dirs.FutureDirs(); err != nil {
+		logger.Error("listing future logs to resume", zap.Error(err))
+	} else {
+		for _, f := range futures {
+			rm.futures[topicPartition{f.Topic, f.Partition}] = f
+		}
 	}
 	entry := func(d storage.PartitionDir) savedOffsets {
 		tp := topicPartition{d.Topic, d.Partition}
@@ -286,7 +310,12 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 	rm.mu.Lock()
 	rm.partitions[tp] = p
 	delete(rm.saved, tp)
+	future, resume := rm.futures[tp]
+	delete(rm.futures, tp)
 	rm.mu.Unlock()
+	if resume {
+		rm.resumeMove(p, future)
+	}
 	rm.logger.Debug("opened partition", zap.String("partition", tp.String()),
 		zap.Int64("log_end_offset", log.EndOffset()), zap.Int64("high_watermark", p.HighWatermark()))
 	return p, nil
@@ -307,6 +336,7 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDelet
 		p.stopReplica()
 		return nil
 	}
+	rm.cancelMove(p, true)
 	rm.openMu.Lock()
 	defer rm.openMu.Unlock()
 	rm.mu.Lock()
@@ -340,7 +370,7 @@ func (rm *replicaManager) removeUnopened(tp topicPartition) error {
 			}
 		}
 	}
-	return nil
+	return rm.removeFutures(func(t topicPartition) bool { return t == tp })
 }
 
 // removeTopic closes and deletes every local partition log of topic,
@@ -366,6 +396,7 @@ func (rm *replicaManager) removeTopic(topic string) error {
 
 	var errs []error
 	for _, p := range doomed {
+		rm.cancelMove(p, true)
 		if err := p.closeLog(true); err != nil {
 			errs = append(errs, err)
 		}
@@ -382,6 +413,7 @@ func (rm *replicaManager) removeTopic(topic string) error {
 			errs = append(errs, fmt.Errorf("remove topic %s: %w", topic, err))
 		}
 	}
+	errs = append(errs, rm.removeFutures(func(tp topicPartition) bool { return tp.Topic == topic }))
 	if len(doomed) > 0 {
 		rm.logger.Info("deleted topic logs", zap.String("topic", topic), zap.Int("partitions", len(doomed)))
 	}
@@ -395,6 +427,11 @@ func (rm *replicaManager) removeTopic(topic string) error {
 func (rm *replicaManager) run(ctx context.Context, retentionCheck time.Duration) {
 	if retentionCheck <= 0 {
 		retentionCheck = 5 * time.Minute
+	}
+	if n, err := rm.dirs.RemoveDeleted(); err != nil {
+		rm.logger.Warn("removing -delete dirs", zap.Error(err))
+	} else if n > 0 {
+		rm.logger.Info("removed -delete dirs left by an earlier run", zap.Int("dirs", n))
 	}
 	retention := time.NewTicker(retentionCheck)
 	defer retention.Stop()
@@ -511,6 +548,7 @@ func (rm *replicaManager) writeCheckpoints() error {
 // cover everything) and closes the logs. The caller then marks the clean
 // shutdown in the log dirs.
 func (rm *replicaManager) close() error {
+	rm.stopMoves()
 	rm.openMu.Lock()
 	defer rm.openMu.Unlock()
 	var errs []error

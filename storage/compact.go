@@ -172,6 +172,9 @@ func (l *Log) CleanedThrough() int64 {
 // It returns the new cleaner checkpoint in CleanResult.NextDirty.
 func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error) {
 	res := CleanResult{NextDirty: opts.FirstDirty}
+	// Read under the log's lock: a log dir move (future_log.go) may
+	// change it during the clean, whose swap then aborts.
+	dir := l.Dir()
 	v, err := l.view(opts.UpperBound)
 	if err != nil {
 		return res, err
@@ -242,7 +245,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 			})
 		})
 		if err != nil {
-			return res, fmt.Errorf("clean %s: offset map: %w", l.dir, err)
+			return res, fmt.Errorf("clean %s: offset map: %w", dir, err)
 		}
 		res.BytesRead += v.sizes[i]
 		mapEnd = i + 1
@@ -262,7 +265,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 		}
 		w, err := l.cleanGroup(ctx, v, g, om, horizon, opts, &buf)
 		if err != nil {
-			return res, fmt.Errorf("clean %s: %w", l.dir, err)
+			return res, fmt.Errorf("clean %s: %w", dir, err)
 		}
 		res.Segments += g[1] - g[0]
 		res.RecordsRemoved += w.removed
@@ -270,7 +273,7 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanResult, error)
 			continue // nothing changed
 		}
 		if err := l.swap(v.segs[g[0]:g[1]], w.seg); err != nil {
-			return res, fmt.Errorf("clean %s: %w", l.dir, err)
+			return res, fmt.Errorf("clean %s: %w", dir, err)
 		}
 		res.Groups++
 		res.BytesWritten += w.seg.size
@@ -358,7 +361,7 @@ type cleanedGroup struct {
 func (l *Log) cleanGroup(ctx context.Context, v *cleanView, g [2]int, om map[[16]byte]int64, horizon int64, opts CleanOptions, buf *[]byte) (cleanedGroup, error) {
 	var out cleanedGroup
 	first := v.segs[g[0]]
-	ns, err := createCleanedSegment(l.fs, l.dir, first.base, v.cfg)
+	ns, err := createCleanedSegment(l.fs, first.dir, first.base, v.cfg) // its dir, not the log's: see Clean
 	if err != nil {
 		return out, err
 	}

@@ -67,6 +67,9 @@ type Dirs struct {
 
 	mu       sync.Mutex
 	assigned map[string]string // partition dir name -> log dir chosen by PathFor, guarded by mu
+	// preferred holds the log dirs AlterReplicaLogDirs asked for
+	// partitions not created yet (future_log.go), guarded by mu.
+	preferred map[string]string
 
 	// offlineMu guards offline, the log dirs taken offline and why
 	// (dir_failure.go); failed carries each one once to the broker.
@@ -137,6 +140,9 @@ func OpenDirs(paths []string, brokerID int32, clusterID string, logger *zap.Logg
 		}
 		d.paths = append(d.paths, p)
 		d.prevSessions = append(d.prevSessions, d.readZKSession(p))
+	}
+	if err := d.completeMoves(); err != nil {
+		return nil, fmt.Errorf("open log dirs: %w", err)
 	}
 	return d, nil
 }
@@ -277,8 +283,10 @@ func ParsePartitionDirName(name string) (topic string, partition int32, ok bool)
 }
 
 // PathFor returns the existing directory of topic-partition (in an online
-// log dir or not), or a new path in the online log dir holding the fewest
-// partitions (the first log dir when none is online).
+// log dir or not), or a new path in the log dir AlterReplicaLogDirs
+// preferred for it (SetPreferred), or else in the online log dir holding
+// the fewest partitions, future logs included (Kafka's
+// LogManager.nextLogDirs; the first log dir when none is online).
 func (d *Dirs) PathFor(topic string, partition int32) string {
 	name := fmt.Sprintf("%s-%d", topic, partition)
 	d.mu.Lock()
@@ -289,6 +297,10 @@ func (d *Dirs) PathFor(topic string, partition int32) string {
 		}
 	}
 	if p, ok := d.assigned[name]; ok {
+		return filepath.Join(p, name)
+	}
+	if p, ok := d.takePreferred(name); ok {
+		d.assigned[name] = p
 		return filepath.Join(p, name)
 	}
 	best, bestCount := d.paths[0], -1
@@ -306,19 +318,21 @@ func (d *Dirs) PathFor(topic string, partition int32) string {
 // PathFor placed there that do not exist yet. Called with mu held.
 func (d *Dirs) countPartitions(p string) int {
 	seen := map[string]bool{}
+	futures := 0
 	if ents, err := d.fs.ReadDir(p); err == nil {
 		for _, e := range ents {
 			if _, _, ok := ParsePartitionDirName(e.Name()); ok && e.IsDir() {
 				seen[e.Name()] = true
 			}
 		}
+		futures = d.countFutures(ents)
 	}
 	for name, dir := range d.assigned {
 		if dir == p {
 			seen[name] = true
 		}
 	}
-	return len(seen)
+	return len(seen) + futures
 }
 
 // CleanShutdown reports whether the previous run left the clean-shutdown

@@ -238,8 +238,13 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 	return l, nil
 }
 
-// Dir is the partition directory.
-func (l *Log) Dir() string { return l.dir }
+// Dir is the partition directory. It changes when a future log replaces
+// the log's files (ReplaceWithFuture).
+func (l *Log) Dir() string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.dir
+}
 
 // FS is the file layer the log uses, for the partition's other files
 // (partition.metadata, leader-epoch-checkpoint).

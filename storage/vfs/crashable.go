@@ -323,6 +323,13 @@ func (c *Crashable) Rename(oldpath, newpath string) error {
 		c.live[newpath] = n
 		delete(c.live, oldpath)
 	}
+	// A directory's files move with it (a log moved between log dirs).
+	for p, n := range c.live {
+		if under(p, oldpath) && p != oldpath {
+			c.live[filepath.Join(newpath, strings.TrimPrefix(p, oldpath+string(filepath.Separator)))] = n
+			delete(c.live, p)
+		}
+	}
 	c.mu.Unlock()
 	c.did()
 	return nil

@@ -1,0 +1,113 @@
+package broker
+
+import (
+	"bytes"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gokafka/gokafka/storage"
+	"github.com/gokafka/gokafka/wire"
+)
+
+// readWholeLog reads every batch of the partition's log.
+func readWholeLog(t *testing.T, p *Partition) []byte {
+	t.Helper()
+	data, err := p.log.Read(p.log.StartOffset(), math.MaxInt32, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestLogDirMoveFollowsTruncation truncates the current log (as a follower
+// does for a new leader) after the future log copied all of it, and writes
+// as many different batches in place: the future log must be cut back
+// with it, or the two would end at the same offset with different bytes.
+// The moved log holds exactly the current log's bytes, with the leader
+// epochs, in the target dir.
+func TestLogDirMoveFollowsTruncation(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	rm, _ := newTestReplicaManager(t, d1, d2)
+	defer rm.close()
+	tp := topicPartition{"tr", 0}
+	if err := rm.makeLeader(tp, testTopicID, 2, testTopicConfig()); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := rm.get(tp)
+	for i := range 10 {
+		if _, err := appendBatch(t, p, plainBatch(1, int64(1000+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := d1
+	if filepath.Dir(p.log.Dir()) == d1 {
+		target = d2
+	}
+	// Holding the partition lock keeps the mover from swapping; it copies
+	// without it.
+	rm.onMoveStart = func(*logMove) { p.mu.Lock() } // before the mover starts
+	if err := rm.startMove(p, target, ""); err != nil {
+		t.Fatal(err)
+	}
+	m := p.move.Load()
+	if m == nil {
+		p.mu.Unlock()
+		t.Fatal("no move")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		caught := m.future.EndOffset() == p.log.EndOffset()
+		m.mu.Unlock()
+		if caught {
+			break
+		}
+		if time.Now().After(deadline) {
+			p.mu.Unlock()
+			t.Fatal("the future log did not catch up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.log.TruncateTo(5); err != nil {
+		p.mu.Unlock()
+		t.Fatal(err)
+	}
+	if err := p.afterTruncateLocked(); err != nil {
+		p.mu.Unlock()
+		t.Fatal(err)
+	}
+	if got := m.future.EndOffset(); got != 5 {
+		p.mu.Unlock()
+		t.Fatalf("future log ends at %d after the current log was cut to 5", got)
+	}
+	for i := range 5 { // different batches at the same offsets
+		b := plainBatch(1, int64(9000+i))
+		wire.SetBaseOffset(b, p.log.EndOffset())
+		if err := p.log.Append(b, storage.AppendInfo{}); err != nil {
+			p.mu.Unlock()
+			t.Fatal(err)
+		}
+	}
+	want := readWholeLog(t, p)
+	p.mu.Unlock()
+
+	deadline = time.Now().Add(10 * time.Second)
+	for p.move.Load() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the move did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := filepath.Dir(p.log.Dir()); got != target {
+		t.Fatalf("the log is in %s after the move, want %s", got, target)
+	}
+	if got := readWholeLog(t, p); !bytes.Equal(got, want) {
+		t.Fatalf("the moved log holds %d bytes, the current log had %d (or they differ)", len(got), len(want))
+	}
+	epochs, err := storage.ReadLeaderEpochs(p.log.FS(), p.log.Dir())
+	if err != nil || len(epochs) != 1 || epochs[0].Epoch != 2 {
+		t.Fatalf("leader epochs in the new dir: %+v, %v", epochs, err)
+	}
+}
