@@ -43,6 +43,10 @@ var apis = map[int16]api{
 	21: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleDeleteRecords},
 	22: {wire.VersionRange{Min: 0, Max: 5}, (*Server).handleInitProducerID},
 	23: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleOffsetForLeaderEpoch},
+	24: {wire.VersionRange{Min: 0, Max: 5}, (*Server).handleAddPartitionsToTxn},
+	25: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleAddOffsetsToTxn},
+	26: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleEndTxn},
+	28: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleTxnOffsetCommit},
 	32: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeConfigs},
 	33: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleAlterConfigs},
 	35: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeLogDirs},
@@ -53,6 +57,8 @@ var apis = map[int16]api{
 	46: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleListPartitionReassignments},
 	56: {wire.VersionRange{Min: 0, Max: 3}, (*Server).handleAlterPartition},
 	60: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleDescribeCluster},
+	65: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleDescribeTransactions},
+	66: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleListTransactions},
 }
 
 // apiVersions builds the wire.Versions table from apis.
