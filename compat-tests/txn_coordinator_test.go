@@ -252,3 +252,37 @@ func TestTxnCoordinatorFailover(t *testing.T) {
 		t.Fatalf("AddPartitionsToTxn at the new coordinator: %v", kerr.ErrorForCode(code))
 	}
 }
+
+// TestTxnCoordinatorAbortsTimedOut: a transaction left open past its
+// timeout is aborted by the coordinator
+// (transaction.abort.timed.out.transaction.cleanup.interval.ms), which
+// bumps the producer's epoch: the producer is fenced. The abort's markers
+// need the partition side to complete, so the state is PrepareAbort or,
+// with it, CompleteAbort.
+func TestTxnCoordinatorAbortsTimedOut(t *testing.T) {
+	c := testcluster.New(t)
+	_, seeds := threeBrokers(t, c, map[string]string{"transaction.abort.timed.out.transaction.cleanup.interval.ms": "300"})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl := txnTestClient(t, seeds)
+	createReplicated(ctx, t, cl, c.ZKClient(t), "timeout-data", 1, nil)
+	const id = "timeout-txn"
+	node := txnCoordinator(ctx, t, cl, id)
+	pe := initPID(ctx, t, cl, node, id, 2000)
+	if pe.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(pe.ErrorCode))
+	}
+	if code := addPartitions(ctx, t, cl, node, id, pe.ProducerID, pe.ProducerEpoch, "timeout-data", 0); code != 0 {
+		t.Fatalf("AddPartitionsToTxn: %v", kerr.ErrorForCode(code))
+	}
+	waitUntil(t, time.Minute, "the coordinator to abort the timed-out transaction", func() bool {
+		_, d := describeTxn(ctx, t, cl, id)
+		return (d.State == "PrepareAbort" || d.State == "CompleteAbort") && d.ProducerEpoch == pe.ProducerEpoch+1
+	})
+	end := kmsg.NewPtrEndTxnRequest()
+	end.Version = 3
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = id, pe.ProducerID, pe.ProducerEpoch, true
+	if r := txnRequest(ctx, t, cl, node, end, func(r *kmsg.EndTxnResponse) int16 { return r.ErrorCode }); r.ErrorCode != kerr.ProducerFenced.Code {
+		t.Fatalf("EndTxn of the timed-out producer: %v, want PRODUCER_FENCED", kerr.ErrorForCode(r.ErrorCode))
+	}
+}
