@@ -330,7 +330,11 @@ func TestTxnCoordinatorKilledMidTransactions(t *testing.T) {
 			t.Logf("SIGKILL the transaction coordinator, broker %d", node)
 			byID[node].Kill()
 		}
+		start := time.Now()
 		err := runTxn(ctx, p, true, seq(fmt.Sprintf("t%02d-", i), 5)...)
+		if d := time.Since(start); d > time.Second {
+			t.Logf("transaction %d took %v", i, d.Round(time.Millisecond))
+		}
 		if err == nil {
 			committed[i] = true
 			continue

@@ -12,13 +12,21 @@ import (
 // current producer with no transition in flight and no commit or abort
 // being decided, as AddPartitionsToTxn and its verify-only form do.
 func (c *Coordinator) checkProducer(op, id string, t *txnEntry, producerID int64, epoch int16) *kerr.Error {
+	return c.checkProducerPending(op, id, t, producerID, epoch, false)
+}
+
+// checkProducerPending is checkProducer; with addsPending, a pending
+// transition that only adds partitions (Ongoing to Ongoing) does not
+// count: the partitions already in the transaction stay in it.
+func (c *Coordinator) checkProducerPending(op, id string, t *txnEntry, producerID int64, epoch int16, addsPending bool) *kerr.Error {
 	fields := []zap.Field{zap.Int64("producer_id", producerID), zap.Int16("producer_epoch", epoch)}
 	switch {
 	case t == nil || t.meta.ProducerID != producerID:
 		return c.reject(op, id, kerr.InvalidProducerIDMapping, fields...)
 	case t.meta.ProducerEpoch != epoch:
 		return c.reject(op, id, kerr.ProducerFenced, append(fields, zap.Int16("current_producer_epoch", t.meta.ProducerEpoch))...)
-	case t.pending, t.meta.State == PrepareCommit, t.meta.State == PrepareAbort:
+	case t.pending && !(addsPending && t.meta.State == Ongoing && t.pendingTo == Ongoing),
+		t.meta.State == PrepareCommit, t.meta.State == PrepareAbort:
 		return kerr.ConcurrentTransactions
 	case t.meta.State == PrepareEpochFence || t.meta.State == Dead:
 		return kerr.ConcurrentTransactions
@@ -80,13 +88,15 @@ func (c *Coordinator) OffsetsPartitionFor(group string) TopicPartition {
 // leaders send before appending a producer's first transactional batch to
 // a partition (KIP-890): each partition is NONE when it is in the open
 // transaction, INVALID_TXN_STATE when not. A failure of the producer check
-// applies to all of them.
+// applies to all of them. An AddPartitionsToTxn being written for other
+// partitions does not hold the answer up (a producer adds partitions from
+// several connections at once, and the partitions already added stay).
 func (c *Coordinator) Verify(id string, producerID int64, epoch int16, tps []TopicPartition) (map[TopicPartition]*kerr.Error, *kerr.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_, t, e := c.lookup(id)
 	if e == nil {
-		e = c.checkProducer("AddPartitionsToTxn (verify)", id, t, producerID, epoch)
+		e = c.checkProducerPending("AddPartitionsToTxn (verify)", id, t, producerID, epoch, true)
 	}
 	if e != nil {
 		return nil, e

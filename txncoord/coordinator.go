@@ -166,6 +166,8 @@ type txnEntry struct {
 	// commit or abort is completing. Requests meanwhile are answered
 	// CONCURRENT_TRANSACTIONS.
 	pending bool
+	// pendingTo is the state the pending transition leads to.
+	pendingTo State
 }
 
 // New returns a coordinator that owns no partition yet, and starts its
@@ -271,7 +273,7 @@ func (c *Coordinator) begin(t *txnEntry, next Metadata) *kerr.Error {
 			zap.Stringer("from", t.meta.State), zap.Stringer("to", next.State))
 		return kerr.UnknownServerError
 	}
-	t.pending = true
+	t.pending, t.pendingTo = true, next.State
 	return nil
 }
 

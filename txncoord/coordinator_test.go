@@ -470,3 +470,51 @@ func TestTransitionTable(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyDuringAddPartitions: while an AddPartitionsToTxn write is in
+// flight, verification of partitions already in the transaction succeeds
+// (a producer adds partitions from several connections at once), a second
+// AddPartitionsToTxn is CONCURRENT_TRANSACTIONS, and the new partitions
+// count only once written.
+func TestVerifyDuringAddPartitions(t *testing.T) {
+	h := newHarness(t)
+	pe := h.begin(t, "a") // t-0
+	gate := make(chan struct{})
+	h.log.mu.Lock()
+	h.log.gate = gate
+	h.log.mu.Unlock()
+	done := make(chan *kerr.Error, 1)
+	go func() { done <- h.c.AddPartitions(bg, "a", pe.ID, pe.Epoch, []TopicPartition{{"t", 1}}) }()
+	waitFor(t, "the write to be held", func() bool {
+		h.log.mu.Lock()
+		defer h.log.mu.Unlock()
+		return h.log.waiting == 1
+	})
+	got, e := h.c.Verify("a", pe.ID, pe.Epoch, []TopicPartition{{"t", 0}, {"t", 1}})
+	if e != nil || got[TopicPartition{"t", 0}] != nil || got[TopicPartition{"t", 1}] != kerr.InvalidTxnState {
+		t.Fatalf("Verify during the write = %v, %v", got, errName(e))
+	}
+	if e := h.c.AddPartitions(bg, "a", pe.ID, pe.Epoch, []TopicPartition{{"t", 2}}); e != kerr.ConcurrentTransactions {
+		t.Fatalf("second AddPartitions = %v, want CONCURRENT_TRANSACTIONS", errName(e))
+	}
+	h.log.mu.Lock()
+	h.log.gate = nil
+	h.log.mu.Unlock()
+	close(gate)
+	if e := <-done; e != nil {
+		t.Fatal(e)
+	}
+	if got, e := h.c.Verify("a", pe.ID, pe.Epoch, []TopicPartition{{"t", 1}}); e != nil || got[TopicPartition{"t", 1}] != nil {
+		t.Fatalf("Verify after the write = %v, %v", got, errName(e))
+	}
+	// A commit being decided does hold verification up.
+	h.markers.setHold(true)
+	if e := h.c.EndTxn(bg, "a", pe.ID, pe.Epoch, true); e != nil {
+		t.Fatal(e)
+	}
+	if _, e := h.c.Verify("a", pe.ID, pe.Epoch, []TopicPartition{{"t", 0}}); e != kerr.ConcurrentTransactions {
+		t.Fatalf("Verify during the commit = %v, want CONCURRENT_TRANSACTIONS", errName(e))
+	}
+	h.markers.setHold(false)
+	h.waitState(t, "a", CompleteCommit)
+}

@@ -82,7 +82,7 @@ func (c *Coordinator) prepareEnd(ctx context.Context, p *txnPartition, t *txnEnt
 	}
 	c.mu.Unlock()
 	return c.persist(ctx, p, t, next, func() {
-		t.pending = true
+		t.pending, t.pendingTo = true, completeState(next.State)
 		c.startCompletion(p, t)
 	})
 }
@@ -127,6 +127,14 @@ func (c *Coordinator) startCompletion(p *txnPartition, t *txnEntry) {
 	}()
 }
 
+// completeState is the state that completes prepared.
+func completeState(prepared State) State {
+	if prepared == PrepareCommit {
+		return CompleteCommit
+	}
+	return CompleteAbort
+}
+
 func (c *Coordinator) complete(p *txnPartition, t *txnEntry, m Metadata) {
 	marker := Marker{TransactionalID: t.id, ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch,
 		Commit: m.State == PrepareCommit, CoordinatorEpoch: p.epoch, Partitions: m.Partitions}
@@ -143,10 +151,7 @@ func (c *Coordinator) complete(p *txnPartition, t *txnEntry, m Metadata) {
 		}
 	}
 	next := m.clone()
-	next.State = CompleteAbort
-	if m.State == PrepareCommit {
-		next.State = CompleteCommit
-	}
+	next.State = completeState(m.State)
 	next.Partitions = nil
 	next.LastUpdateMs = c.nowMs()
 	for {
@@ -159,7 +164,7 @@ func (c *Coordinator) complete(p *txnPartition, t *txnEntry, m Metadata) {
 			return
 		}
 		c.mu.Lock()
-		t.pending = true // persist cleared it; the completion is still under way
+		t.pending, t.pendingTo = true, next.State // persist cleared it; the completion is still under way
 		c.mu.Unlock()
 		if !sleep(p.ctx, c.cfg.RetryBackoff) {
 			return

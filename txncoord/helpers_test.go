@@ -22,10 +22,21 @@ type fakeLog struct {
 	mu      sync.Mutex
 	records map[int32][][2][]byte
 	fail    error
+	// gate, when set, holds every write until it is closed; waiting
+	// counts the writes held.
+	gate    chan struct{}
+	waiting int
 }
 
 func (l *fakeLog) Write(ctx context.Context, partition int32, key, value []byte) error {
 	l.mu.Lock()
+	if gate := l.gate; gate != nil {
+		l.waiting++
+		l.mu.Unlock()
+		<-gate
+		l.mu.Lock()
+		l.waiting--
+	}
 	defer l.mu.Unlock()
 	if l.fail != nil {
 		return l.fail

@@ -121,7 +121,7 @@ func (c *Coordinator) finishLoad(p *txnPartition, txns map[string]Metadata) {
 		t := &txnEntry{id: id, meta: m}
 		p.txns[id] = t
 		if m.State == PrepareCommit || m.State == PrepareAbort {
-			t.pending = true
+			t.pending, t.pendingTo = true, completeState(m.State)
 			c.startCompletion(p, t)
 			resumed++
 		}
