@@ -266,6 +266,7 @@ var brokerKeys = map[string]bool{
 	"transaction.max.timeout.ms": true, "transactional.id.expiration.ms": true,
 	"transaction.abort.timed.out.transaction.cleanup.interval.ms": true,
 	"transaction.remove.expired.transaction.cleanup.interval.ms":  true,
+	"transaction.partition.verification.enable":                   true,
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common

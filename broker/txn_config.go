@@ -36,6 +36,11 @@ type TxnConfig struct {
 	// transaction.remove.expired.transaction.cleanup.interval.ms (3600000,
 	// at least 1).
 	RemoveExpiredInterval time.Duration
+	// SkipPartitionVerification is transaction.partition.verification.enable
+	// (true) negated: when the key is false, partition leaders append a
+	// transactional batch without asking the coordinator whether the
+	// partition is in the transaction (KIP-890's check; txn_verify.go).
+	SkipPartitionVerification bool
 }
 
 func loadTxnConfig(p *configParser) TxnConfig {
@@ -51,6 +56,7 @@ func loadTxnConfig(p *configParser) TxnConfig {
 		IDExpiration:              ms("transactional.id.expiration.ms", 604800000),
 		AbortTimedOutInterval:     ms("transaction.abort.timed.out.transaction.cleanup.interval.ms", 10000),
 		RemoveExpiredInterval:     ms("transaction.remove.expired.transaction.cleanup.interval.ms", 3600000),
+		SkipPartitionVerification: !p.bool("transaction.partition.verification.enable", true),
 	}
 }
 

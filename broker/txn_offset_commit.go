@@ -44,11 +44,7 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, hdr *wire.RequestHea
 		for _, p := range t.Partitions {
 			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
-			if unknown.has(t.Topic, p.Partition) {
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
-				rp.ErrorCode = codes[t.Topic][p.Partition]
-			}
+			rp.ErrorCode = codes.answer(unknown, t.Topic, p.Partition)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

@@ -45,18 +45,24 @@ func txnCoordinator(ctx context.Context, t *testing.T, cl *kgo.Client, id string
 }
 
 // txnRequest sends req to broker node, retrying while the coordinator is
-// loading its state, and returns the answer.
+// loading its state or has not yet heard from the controller that it leads
+// the id's partition (FindCoordinator may name it first), and returns the
+// answer.
 func txnRequest[R kmsg.Response](ctx context.Context, t *testing.T, cl *kgo.Client, node int32, req kmsg.Request, code func(R) int16) R {
 	t.Helper()
 	var resp R
-	waitUntil(t, time.Minute, "an answer other than COORDINATOR_LOAD_IN_PROGRESS", func() bool {
+	waitUntil(t, time.Minute, "an answer from the coordinator", func() bool {
 		raw, err := cl.Broker(int(node)).Request(ctx, req)
 		if err != nil {
 			t.Logf("request %d to %d: %v", req.Key(), node, err)
 			return false
 		}
 		resp = raw.(R)
-		return code(resp) != kerr.CoordinatorLoadInProgress.Code
+		switch code(resp) {
+		case kerr.CoordinatorLoadInProgress.Code, kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code:
+			return false
+		}
+		return true
 	})
 	return resp
 }
