@@ -4,8 +4,10 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 
+	"github.com/gokafka/gokafka/groupcoord"
 	"github.com/gokafka/gokafka/txncoord"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -151,5 +153,100 @@ func TestTxnHandlers(t *testing.T) {
 	lr := callTxn[*kmsg.ListTransactionsResponse](t, s, (*Server).handleListTransactions, list)
 	if lr.ErrorCode != 0 || len(lr.TransactionStates) != 1 || lr.TransactionStates[0].TransactionalID != "tx" || !slices.Equal(lr.UnknownStateFilters, []string{"Nope"}) {
 		t.Fatalf("ListTransactions: %+v", lr)
+	}
+}
+
+// memOffsets is an in-memory groupcoord.OffsetStore.
+type memOffsets struct {
+	mu sync.Mutex
+	m  map[string]map[groupcoord.TopicPartition]groupcoord.CommittedOffset
+}
+
+func (s *memOffsets) Commit(_ context.Context, group string, offsets []groupcoord.CommittedOffset) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[group] == nil {
+		s.m[group] = map[groupcoord.TopicPartition]groupcoord.CommittedOffset{}
+	}
+	for _, o := range offsets {
+		s.m[group][o.TopicPartition] = o
+	}
+	return nil
+}
+
+func (s *memOffsets) Fetch(_ context.Context, group string) (map[groupcoord.TopicPartition]groupcoord.CommittedOffset, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.m[group]), nil
+}
+
+func (s *memOffsets) Delete(context.Context, string, ...groupcoord.TopicPartition) error { return nil }
+func (s *memOffsets) Groups(context.Context) ([]string, error)                           { return nil, nil }
+
+// TestTxnOffsetCommitHandler: TxnOffsetCommit needs the group's offsets
+// partition in the producer's transaction at its epoch; its offsets stay
+// pending (UNSTABLE_OFFSET_COMMIT for require_stable) until the marker
+// commits them to the store.
+func TestTxnOffsetCommitHandler(t *testing.T) {
+	s := newTxnServer(t)
+	store := &memOffsets{m: map[string]map[groupcoord.TopicPartition]groupcoord.CommittedOffset{}}
+	g, err := groupcoord.New(groupcoord.Config{Store: store, OffsetsRetentionCheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	s.groups = g
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.Version = 4
+	init.TransactionalID = kmsg.StringPtr("eos")
+	init.TransactionTimeoutMillis = 60000
+	ip := callTxn[*kmsg.InitProducerIDResponse](t, s, (*Server).handleInitProducerID, init)
+	pid := ip.ProducerID
+
+	commit := func(v int16, epoch int16) int16 {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.Version = v
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch, req.Generation = "eos", "copy", pid, epoch, -1
+		req.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "data", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 1, Offset: 42, LeaderEpoch: -1}}}}
+		return callTxn[*kmsg.TxnOffsetCommitResponse](t, s, (*Server).handleTxnOffsetCommit, req).Topics[0].Partitions[0].ErrorCode
+	}
+	if code := commit(3, 0); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("TxnOffsetCommit before AddOffsetsToTxn: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	}
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.Version = 3
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = "eos", pid, 0, "copy"
+	if r := callTxn[*kmsg.AddOffsetsToTxnResponse](t, s, (*Server).handleAddOffsetsToTxn, ao); r.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	for _, tt := range []struct {
+		v     int16
+		epoch int16
+		want  int16
+	}{{3, 1, kerr.ProducerFenced.Code}, {2, 1, kerr.InvalidProducerEpoch.Code}, {3, 0, 0}} {
+		if code := commit(tt.v, tt.epoch); code != tt.want {
+			t.Errorf("TxnOffsetCommit v%d at epoch %d: %v, want %v", tt.v, tt.epoch, kerr.ErrorForCode(code), kerr.ErrorForCode(tt.want))
+		}
+	}
+	fetch := func() (int64, int16) {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = 8
+		req.RequireStable = true
+		req.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "copy", Topics: []kmsg.OffsetFetchRequestGroupTopic{{Topic: "data", Partitions: []int32{1}}}}}
+		p := g.OffsetFetch(context.Background(), req).Groups[0].Topics[0].Partitions[0]
+		return p.Offset, p.ErrorCode
+	}
+	if off, code := fetch(); off != -1 || code != kerr.UnstableOffsetCommit.Code {
+		t.Fatalf("require_stable fetch while pending: %d, %v", off, kerr.ErrorForCode(code))
+	}
+	part := txncoord.PartitionFor("copy", 50)
+	if e := (txnOffsetsMarker{s}).CompleteTxnOffsets(context.Background(), pid, 0, 1, true, part); e != nil {
+		t.Fatal(e)
+	}
+	if off, code := fetch(); off != 42 || code != 0 {
+		t.Fatalf("fetch after the COMMIT marker: %d, %v", off, kerr.ErrorForCode(code))
+	}
+	if o := store.m["copy"][groupcoord.TopicPartition{Topic: "data", Partition: 1}]; o.Offset != 42 {
+		t.Fatalf("store after the marker: %+v", o)
 	}
 }
