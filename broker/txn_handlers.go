@@ -198,17 +198,10 @@ func (s *Server) handleDescribeTransactions(ctx context.Context, hdr *wire.Reque
 		}
 		st.State, st.TimeoutMillis, st.StartTimestamp = d.State.String(), d.TimeoutMs, d.StartMs
 		st.ProducerID, st.ProducerEpoch = d.ProducerID, d.ProducerEpoch
-		idx := map[string]int{}
-		for _, tp := range d.Partitions {
-			i, ok := idx[tp.Topic]
-			if !ok {
-				t := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
-				t.Topic = tp.Topic
-				st.Topics = append(st.Topics, t)
-				i = len(st.Topics) - 1
-				idx[tp.Topic] = i
-			}
-			st.Topics[i].Partitions = append(st.Topics[i].Partitions, tp.Partition)
+		for _, tg := range txncoord.GroupByTopic(d.Partitions) {
+			t := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
+			t.Topic, t.Partitions = tg.Topic, tg.Partitions
+			st.Topics = append(st.Topics, t)
 		}
 		resp.TransactionStates = append(resp.TransactionStates, st)
 	}

@@ -131,15 +131,7 @@ func (w *markerWriter) WriteMarkers(ctx context.Context, m txncoord.Marker) []tx
 		}()
 	}
 	wg.Wait()
-	slices.SortFunc(retry, func(a, b txncoord.TopicPartition) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
-	})
+	slices.SortFunc(retry, txncoord.CompareTopicPartitions)
 	return slices.Compact(retry)
 }
 
@@ -165,17 +157,10 @@ func (w *markerWriter) send(ctx context.Context, leader int32, m txncoord.Marker
 	req.Version = 1
 	rm := kmsg.NewWriteTxnMarkersRequestMarker()
 	rm.ProducerID, rm.ProducerEpoch, rm.Committed, rm.CoordinatorEpoch = m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch
-	idx := map[string]int{}
-	for _, tp := range tps {
-		i, ok := idx[tp.Topic]
-		if !ok {
-			t := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
-			t.Topic = tp.Topic
-			rm.Topics = append(rm.Topics, t)
-			i = len(rm.Topics) - 1
-			idx[tp.Topic] = i
-		}
-		rm.Topics[i].Partitions = append(rm.Topics[i].Partitions, tp.Partition)
+	for _, tg := range txncoord.GroupByTopic(tps) {
+		t := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		t.Topic, t.Partitions = tg.Topic, tg.Partitions
+		rm.Topics = append(rm.Topics, t)
 	}
 	req.Markers = append(req.Markers, rm)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -79,7 +80,7 @@ func encodeValue(m Metadata, version int16) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(m.ProducerEpoch))
 	b = binary.BigEndian.AppendUint32(b, uint32(m.TimeoutMs))
 	b = append(b, byte(m.State))
-	topics := groupByTopic(m.Partitions)
+	topics := GroupByTopic(m.Partitions)
 	switch {
 	case m.State == Empty && len(topics) == 0:
 		// Kafka writes a null partition list for an Empty id.
@@ -91,9 +92,9 @@ func encodeValue(m Metadata, version int16) []byte {
 	default:
 		b = appendLen(b, len(topics), flex)
 		for _, t := range topics {
-			b = appendString(b, t.topic, flex)
-			b = appendLen(b, len(t.partitions), flex)
-			for _, p := range t.partitions {
+			b = appendString(b, t.Topic, flex)
+			b = appendLen(b, len(t.Partitions), flex)
+			for _, p := range t.Partitions {
 				b = binary.BigEndian.AppendUint32(b, uint32(p))
 			}
 			if flex {
@@ -129,32 +130,26 @@ func appendString(b []byte, s string, flex bool) []byte {
 	return append(b, s...)
 }
 
-type topicPartitions struct {
-	topic      string
-	partitions []int32
+// TopicPartitions is one topic's partitions.
+type TopicPartitions struct {
+	Topic      string
+	Partitions []int32
 }
 
-// groupByTopic groups partitions by topic, topics and partitions sorted,
-// so that a value's bytes depend only on the set.
-func groupByTopic(tps []TopicPartition) []topicPartitions {
+// GroupByTopic groups partitions by topic, topics and partitions sorted
+// and without duplicates: a record value's bytes depend only on the set,
+// and requests list each topic once.
+func GroupByTopic(tps []TopicPartition) []TopicPartitions {
 	by := map[string][]int32{}
 	for _, tp := range tps {
 		by[tp.Topic] = append(by[tp.Topic], tp.Partition)
 	}
-	out := make([]topicPartitions, 0, len(by))
+	out := make([]TopicPartitions, 0, len(by))
 	for t, ps := range by {
 		slices.Sort(ps)
-		out = append(out, topicPartitions{t, slices.Compact(ps)})
+		out = append(out, TopicPartitions{t, slices.Compact(ps)})
 	}
-	slices.SortFunc(out, func(a, b topicPartitions) int {
-		switch {
-		case a.topic < b.topic:
-			return -1
-		case a.topic > b.topic:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b TopicPartitions) int { return strings.Compare(a.Topic, b.Topic) })
 	return out
 }
 

@@ -97,14 +97,15 @@ func (m Metadata) clone() Metadata {
 // hasPartitions reports whether every one of tps is in the transaction.
 func (m Metadata) hasPartitions(tps []TopicPartition) bool {
 	for _, tp := range tps {
-		if _, ok := slices.BinarySearchFunc(m.Partitions, tp, compareTP); !ok {
+		if _, ok := slices.BinarySearchFunc(m.Partitions, tp, CompareTopicPartitions); !ok {
 			return false
 		}
 	}
 	return true
 }
 
-func compareTP(a, b TopicPartition) int {
+// CompareTopicPartitions orders partitions by topic, then partition.
+func CompareTopicPartitions(a, b TopicPartition) int {
 	if c := cmp.Compare(a.Topic, b.Topic); c != 0 {
 		return c
 	}
@@ -113,7 +114,7 @@ func compareTP(a, b TopicPartition) int {
 
 // normalize sorts tps and drops duplicates.
 func normalize(tps []TopicPartition) []TopicPartition {
-	slices.SortFunc(tps, compareTP)
+	slices.SortFunc(tps, CompareTopicPartitions)
 	return slices.Compact(tps)
 }
 
