@@ -99,13 +99,10 @@ func (s *Server) addPartitionsToTxn(ctx context.Context, version int16, t kmsg.A
 	var tps []txncoord.TopicPartition
 	unknown := map[txncoord.TopicPartition]bool{}
 	for _, rt := range t.Topics {
-		tm, ok := s.meta.topic(rt.Topic)
 		for _, p := range rt.Partitions {
 			tp := txncoord.TopicPartition{Topic: rt.Topic, Partition: p}
 			tps = append(tps, tp)
-			if !ok {
-				unknown[tp] = true
-			} else if _, ok := tm.Partitions[p]; !ok {
+			if !s.txnPartitionExists(tp) {
 				unknown[tp] = true
 			}
 		}
@@ -144,6 +141,17 @@ func (s *Server) addPartitionsToTxn(ctx context.Context, version int16, t kmsg.A
 		out.Topics = append(out.Topics, ot)
 	}
 	return out
+}
+
+// txnPartitionExists reports whether a transaction may hold tp: a
+// partition in the metadata cache, or one of the __consumer_offsets
+// partitions, which gokafka has no log for but transactions still name
+// (AddOffsetsToTxn; the verify-only form for TxnOffsetCommit).
+func (s *Server) txnPartitionExists(tp txncoord.TopicPartition) bool {
+	if tp.Topic == txncoord.OffsetsTopic {
+		return tp.Partition >= 0 && tp.Partition < offsetsTopicPartitions
+	}
+	return s.partitionExists(tp.Topic, tp.Partition)
 }
 
 // handleAddOffsetsToTxn answers AddOffsetsToTxn v0-4: the group's

@@ -120,6 +120,14 @@ func TestTxnHandlers(t *testing.T) {
 	if vp[0].ErrorCode != 0 || vp[1].ErrorCode != kerr.InvalidTxnState.Code {
 		t.Fatalf("verify: %+v, want data-0 NONE, data-1 INVALID_TXN_STATE", vp)
 	}
+	// The offsets partition of a group has no log here but is a partition
+	// a transaction may hold: not UNKNOWN_TOPIC_OR_PARTITION.
+	vt.Topics = []kmsg.AddPartitionsToTxnRequestTransactionTopic{{Topic: txncoord.OffsetsTopic, Partitions: []int32{3}}}
+	verify.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{vt}
+	vr = callTxn[*kmsg.AddPartitionsToTxnResponse](t, s, (*Server).handleAddPartitionsToTxn, verify)
+	if code := vr.Transactions[0].Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidTxnState.Code {
+		t.Fatalf("verify of __consumer_offsets-3 not in the transaction: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	}
 	if e := s.txnVerify.VerifyTxnPartition(context.Background(), "tx", pid, 0, "data", 1); e != kerr.InvalidTxnState {
 		t.Fatalf("the produce path's verifier for data-1: %v", e)
 	}
