@@ -146,6 +146,8 @@ type Config struct {
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes (4096; gokafka
 	// requires at least 1, Kafka accepts 0).
 	OffsetMetadataMaxBytes int32
+	// Txn is the transaction coordinator's configuration (txn_config.go).
+	Txn TxnConfig
 	// Replication (replication.go, fetcher.go, isr.go).
 	//
 	// ReplicaLagTimeMax is replica.lag.time.max.ms (30000): a follower
@@ -281,6 +283,13 @@ var brokerKeys = map[string]bool{
 
 	// Read by the controller (controller/preferred_election.go).
 	"auto.leader.rebalance.enable": true, "leader.imbalance.per.broker.percentage": true, "leader.imbalance.check.interval.seconds": true,
+	// txn_config.go
+	"transaction.state.log.num.partitions": true, "transaction.state.log.replication.factor": true,
+	"transaction.state.log.min.isr": true, "transaction.state.log.segment.bytes": true,
+	"transaction.max.timeout.ms": true, "transactional.id.expiration.ms": true,
+	"transaction.abort.timed.out.transaction.cleanup.interval.ms": true,
+	"transaction.remove.expired.transaction.cleanup.interval.ms":  true,
+	"transaction.partition.verification.enable":                   true,
 }
 
 // ignoredKafkaKeys are keys of Kafka's own server.properties and common
@@ -521,6 +530,7 @@ func parseConfig(raw map[string]string, logger *zap.Logger) (Config, error) {
 	c.OffsetsRetention = time.Duration(p.int("offsets.retention.minutes", 10080, 1, math.MaxInt32)) * time.Minute
 	c.OffsetsRetentionCheckInterval = time.Duration(p.int("offsets.retention.check.interval.ms", 600000, 1, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
 	c.OffsetMetadataMaxBytes = int32(p.int("offset.metadata.max.bytes", 4096, 1, math.MaxInt32))
+	c.Txn = loadTxnConfig(p)
 	c.ReplicaLagTimeMax = time.Duration(p.int("replica.lag.time.max.ms", 30000, 1, math.MaxInt32)) * time.Millisecond
 	c.ReplicaFetchWaitMax = time.Duration(p.int("replica.fetch.wait.max.ms", 500, 0, math.MaxInt32)) * time.Millisecond
 	c.ReplicaFetchMinBytes = int32(p.int("replica.fetch.min.bytes", 1, 1, math.MaxInt32))

@@ -247,10 +247,14 @@ brokr.id=9
 	if !warned["brokr.id"] || len(warned) != 1 {
 		t.Errorf("warned about %v, want only the typo brokr.id", warned)
 	}
-	for _, k := range []string{"num.network.threads", "socket.send.buffer.bytes", "offsets.topic.replication.factor", "transaction.state.log.min.isr"} {
+	for _, k := range []string{"num.network.threads", "socket.send.buffer.bytes", "offsets.topic.replication.factor"} {
 		if !ignored[k] {
 			t.Errorf("no 'ignored' log line for %s", k)
 		}
+	}
+	// The transaction coordinator's keys are implemented (txn_config.go).
+	if ignored["transaction.state.log.min.isr"] || c.Txn.StateLogMinISR != 1 {
+		t.Errorf("transaction.state.log.min.isr=1: logged as ignored %v, loaded as %d", ignored["transaction.state.log.min.isr"], c.Txn.StateLogMinISR)
 	}
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.properties"), nil, zap.NewNop()); err == nil {
 		t.Error("a missing file loaded without error")

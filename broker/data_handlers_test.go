@@ -529,7 +529,7 @@ func TestHandleInitProducerID(t *testing.T) {
 	for _, tt := range []struct {
 		id   string
 		code int16
-	}{{"", kerr.InvalidRequest.Code}, {"tx", kerr.TransactionalIDAuthorizationFailed.Code}} {
+	}{{"", kerr.InvalidRequest.Code}, {"tx", kerr.CoordinatorNotAvailable.Code}} {
 		req := kmsg.NewPtrInitProducerIDRequest()
 		id := tt.id
 		req.TransactionalID = &id

@@ -17,9 +17,9 @@ const (
 // handleFindCoordinator answers FindCoordinator v0-6: one key before v4, a
 // batch of coordinator_keys from v4. Groups are coordinated by the broker
 // coordinatorFor picks, answered with its endpoint on the listener the
-// request came on. Transactions do not exist yet, so transaction keys
-// answer COORDINATOR_NOT_AVAILABLE (what Kafka answers while its
-// transaction state topic is not there); other key types INVALID_REQUEST.
+// request came on. A transactional id is coordinated by the leader of its
+// partition of __transaction_state (txnCoordinatorNode), created on first
+// use; other key types are INVALID_REQUEST.
 func (s *Server) handleFindCoordinator(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.FindCoordinatorRequest)
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
@@ -47,18 +47,22 @@ func (s *Server) findCoordinator(ctx context.Context, keyType int8, key string) 
 		c.ErrorMessage = kmsg.StringPtr(e.Description)
 		return c
 	}
-	switch keyType {
-	case coordinatorKeyGroup:
-	case coordinatorKeyTransaction:
-		return fail(kerr.CoordinatorNotAvailable)
-	default:
+	if keyType != coordinatorKeyGroup && keyType != coordinatorKeyTransaction {
 		return fail(kerr.InvalidRequest)
 	}
 	if s.leadershipFenced() {
 		// Without a ZooKeeper session the live set is unknown.
 		return fail(kerr.CoordinatorNotAvailable)
 	}
-	id := s.coordinatorFor(key)
+	var id int32
+	if keyType == coordinatorKeyGroup {
+		id = s.coordinatorFor(key)
+	} else {
+		var e *kerr.Error
+		if id, e = s.txnCoordinatorNode(ctx, key); e != nil {
+			return fail(e)
+		}
+	}
 	for _, b := range s.metadataBrokers(ctx) {
 		if b.NodeID == id {
 			c.NodeID, c.Host, c.Port = b.NodeID, b.Host, b.Port

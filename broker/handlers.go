@@ -43,7 +43,11 @@ var apis = map[int16]api{
 	21: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleDeleteRecords},
 	22: {wire.VersionRange{Min: 0, Max: 5}, (*Server).handleInitProducerID},
 	23: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleOffsetForLeaderEpoch},
+	24: {wire.VersionRange{Min: 0, Max: 5}, (*Server).handleAddPartitionsToTxn},
+	25: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleAddOffsetsToTxn},
+	26: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleEndTxn},
 	27: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleWriteTxnMarkers},
+	28: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleTxnOffsetCommit},
 	32: {wire.VersionRange{Min: 0, Max: 4}, (*Server).handleDescribeConfigs},
 	33: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleAlterConfigs},
 	34: {wire.VersionRange{Min: 0, Max: 2}, (*Server).handleAlterReplicaLogDirs},
@@ -58,6 +62,8 @@ var apis = map[int16]api{
 	56: {wire.VersionRange{Min: 0, Max: 3}, (*Server).handleAlterPartition},
 	60: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleDescribeCluster},
 	61: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleDescribeProducers},
+	65: {wire.VersionRange{Min: 0, Max: 0}, (*Server).handleDescribeTransactions},
+	66: {wire.VersionRange{Min: 0, Max: 1}, (*Server).handleListTransactions},
 }
 
 // apiVersions builds the wire.Versions table from apis.

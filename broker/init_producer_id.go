@@ -25,15 +25,9 @@ const producerIDWait = 10 * time.Second
 // "blindly" hands out a new id for a null transactional id rather than
 // bumping the epoch, and the client treats both the same way.
 //
-// Transactions are out of scope for this broker: it has no transaction
-// coordinator (FindCoordinator for a transactional id answers
-// COORDINATOR_NOT_AVAILABLE, so a transactional client normally retries
-// there before it gets here). A request with a transactional id is
-// answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which Kafka returns when the
-// principal may not use transactional ids: it is fatal to the client, so the
-// user hears at once that transactions are not available instead of
-// retrying COORDINATOR_NOT_AVAILABLE until a timeout. An empty transactional
-// id is INVALID_REQUEST, as in Kafka.
+// A request with a transactional id goes to the transaction coordinator
+// (initTxnProducerID, txn_handlers.go). An empty transactional id is
+// INVALID_REQUEST, as in Kafka.
 func (s *Server) handleInitProducerID(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.InitProducerIDRequest)
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
@@ -43,7 +37,7 @@ func (s *Server) handleInitProducerID(ctx context.Context, hdr *wire.RequestHead
 		if *r.TransactionalID == "" {
 			resp.ErrorCode = kerr.InvalidRequest.Code
 		} else {
-			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			s.initTxnProducerID(ctx, r, resp)
 		}
 		return resp, nil
 	}

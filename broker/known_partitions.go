@@ -1,5 +1,7 @@
 package broker
 
+import "github.com/twmb/franz-go/pkg/kerr"
+
 // partitionSet is a set of partitions by topic.
 type partitionSet map[string]map[int32]bool
 
@@ -21,6 +23,16 @@ func (pc partitionCodes) set(topic string, p int32, code int16) {
 		pc[topic] = make(map[int32]int16)
 	}
 	pc[topic][p] = code
+}
+
+// answer is a partition's code in the merged answer:
+// UNKNOWN_TOPIC_OR_PARTITION when splitKnownPartitions set it aside, else
+// the coordinator's.
+func (pc partitionCodes) answer(unknown partitionSet, topic string, p int32) int16 {
+	if unknown.has(topic, p) {
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	return pc[topic][p]
 }
 
 // splitKnownPartitions keeps, of a request's topics, the partitions the

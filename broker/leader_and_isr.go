@@ -103,12 +103,16 @@ func (s *Server) handleLeaderAndIsr(ctx context.Context, hdr *wire.RequestHeader
 			err = p.becomeLeader(st, now)
 			if err == nil {
 				s.fetchers.remove(p.tp)
+				s.txnStateLeadership(p, true, st.LeaderEpoch)
 				s.logger.Info("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
 					zap.Int32s("isr", st.ISR), zap.Int64("log_end_offset", p.EndOffset()), zap.Int64("high_watermark", p.HighWatermark()))
 			}
 		} else {
 			var changed bool
 			changed, err = p.becomeFollower(st)
+			if err == nil {
+				s.txnStateLeadership(p, false, st.LeaderEpoch)
+			}
 			if err == nil && changed {
 				s.fetchers.remove(p.tp)
 				if st.Leader >= 0 {

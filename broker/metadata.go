@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"github.com/gokafka/gokafka/txncoord"
 	"slices"
 	"time"
 
@@ -123,6 +124,9 @@ func (s *Server) describeTopic(tm *topicMeta, ops int32) kmsg.MetadataResponseTo
 	name := tm.Name
 	t.Topic = &name
 	t.TopicID = tm.ID
+	// Kafka marks its internal topics; __transaction_state is the one
+	// gokafka has.
+	t.IsInternal = name == txncoord.TopicName
 	t.AuthorizedOperations = ops
 	for _, p := range tm.sortedPartitions() {
 		pm := tm.Partitions[p]

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/gokafka/gokafka/wire"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -41,11 +40,7 @@ func (s *Server) handleOffsetCommit(ctx context.Context, hdr *wire.RequestHeader
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
-			if unknown.has(t.Topic, p.Partition) {
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
-				rp.ErrorCode = codes[t.Topic][p.Partition]
-			}
+			rp.ErrorCode = codes.answer(unknown, t.Topic, p.Partition)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/gokafka/gokafka/wire"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -37,11 +36,7 @@ func (s *Server) handleOffsetDelete(ctx context.Context, hdr *wire.RequestHeader
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
-			if unknown.has(t.Topic, p.Partition) {
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
-				rp.ErrorCode = codes[t.Topic][p.Partition]
-			}
+			rp.ErrorCode = codes.answer(unknown, t.Topic, p.Partition)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

@@ -17,6 +17,7 @@ import (
 	"github.com/gokafka/gokafka/groupcoord"
 	"github.com/gokafka/gokafka/internal/backoff"
 	"github.com/gokafka/gokafka/storage"
+	"github.com/gokafka/gokafka/txncoord"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -77,6 +78,13 @@ type Server struct {
 	// groups is the consumer-group coordinator (group_coordinator.go),
 	// set by Run once ZooKeeper and the broker list are up.
 	groups *groupcoord.Coordinator
+	// txn is the transaction coordinator and txnMarkers its marker sender
+	// (txn_coordinator.go), set by Run with groups.
+	txn        *txncoord.Coordinator
+	txnMarkers *markerWriter
+	// txnVerify is the KIP-890 verifier the partition side's produce path
+	// calls (txn_verify.go).
+	txnVerify *txnVerifier
 
 	// txnHooks connect the partitions' side of transactions to the
 	// transaction and group coordinators (txn_hooks.go).
@@ -272,6 +280,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// parked in a rebalance (NOT_COORDINATOR), so shutdown never waits on
 	// them; Close is idempotent, this defer covers early returns.
 	defer s.groups.Close()
+	if err := s.startTxnCoordinator(); err != nil {
+		return err
+	}
+	defer s.stopTxnCoordinator()
 
 	connCtx, stopConns := context.WithCancel(context.Background())
 	defer stopConns()
@@ -329,6 +341,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.closeListeners()
 	acceptWG.Wait()
 	s.groups.Close()
+	s.stopTxnCoordinator()
 	if !s.inflight.closeAndWait(inflightDrainTimeout) {
 		s.logger.Warn("requests still running after shutdown timeout")
 	}

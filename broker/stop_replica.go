@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"github.com/gokafka/gokafka/txncoord"
 
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -52,6 +53,9 @@ func (s *Server) handleStopReplica(ctx context.Context, hdr *wire.RequestHeader,
 			continue
 		}
 		s.fetchers.remove(it.tp)
+		if it.tp.Topic == txncoord.TopicName && s.txn != nil {
+			s.txn.Unload(it.tp.Partition, -1)
+		}
 		code := int16(0)
 		if err := s.replicas.stopPartition(it.tp, it.del, it.epoch < 0); err != nil {
 			s.logger.Error("stop replica", zap.String("partition", it.tp.String()), zap.Bool("delete", it.del), zap.Error(err))

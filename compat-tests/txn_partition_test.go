@@ -207,7 +207,7 @@ func readValues(t *testing.T, seeds []string, topic string, level kgo.IsolationL
 }
 
 func TestTxnPartitionCommitAbortVisibility(t *testing.T) {
-	_, b := startBroker(t, nil)
+	_, b := startBroker(t, noTxnVerification(nil))
 	ctx := testCtx(t)
 	cl := newClient(t, b)
 	createTopic(t, newAdmin(t, b), "txn", 1, nil)
@@ -278,7 +278,7 @@ func TestTxnPartitionCommitAbortVisibility(t *testing.T) {
 // read_committed reader.
 func TestTxnPartitionLeaderKilledMidTransaction(t *testing.T) {
 	c := testcluster.New(t)
-	brokers, seeds := threeBrokers(t, c, nil)
+	brokers, seeds := threeBrokers(t, c, noTxnVerification(nil))
 	ctx := testCtx(t)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
@@ -335,7 +335,7 @@ func TestTxnPartitionLeaderKilledMidTransaction(t *testing.T) {
 // read_committed readers at its first offset, the aborted one stays
 // invisible, and the open one can still be committed.
 func TestTxnPartitionBrokerKilledMidTransaction(t *testing.T) {
-	_, b := startBroker(t, map[string]string{"log.segment.bytes": "1024"})
+	_, b := startBroker(t, noTxnVerification(map[string]string{"log.segment.bytes": "1024"}))
 	ctx := testCtx(t)
 	cl := newClient(t, b)
 	createTopic(t, newAdmin(t, b), "txnkill", 1, nil)
@@ -371,4 +371,16 @@ func TestTxnPartitionBrokerKilledMidTransaction(t *testing.T) {
 			t.Fatalf("read_committed after the restart: record %d is %.10q, want o%d-...", i, v, i)
 		}
 	}
+}
+
+// noTxnVerification adds transaction.partition.verification.enable=false
+// to a broker's overrides: these tests play the coordinator themselves
+// with raw requests, so no coordinator could verify their transactional
+// batches (KIP-890) and the partitions would refuse them.
+func noTxnVerification(overrides map[string]string) map[string]string {
+	out := map[string]string{"transaction.partition.verification.enable": "false"}
+	for k, v := range overrides {
+		out[k] = v
+	}
+	return out
 }

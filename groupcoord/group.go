@@ -55,6 +55,10 @@ type group struct {
 	subscribedKnown bool
 
 	offsets map[TopicPartition]CommittedOffset
+	// pendingTxn holds the offsets open transactions committed with
+	// TxnOffsetCommit, by producer id, until their marker commits them
+	// (into offsets and the store) or drops them (txn_offsets.go).
+	pendingTxn map[int64]map[TopicPartition]CommittedOffset
 }
 
 func newGroup(id string, offsets map[TopicPartition]CommittedOffset, now time.Time) *group {
