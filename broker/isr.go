@@ -170,6 +170,7 @@ func (m *isrManager) send(ctx context.Context, batch []isrProposal) {
 		rp.LeaderEpoch = prop.leaderEpoch
 		rp.NewISR = slices.Clone(prop.isr)
 		rp.PartitionEpoch = prop.partitionEpoch
+		rp.LeaderRecoveryState = prop.recoveryState
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -202,7 +203,7 @@ func (m *isrManager) send(ctx context.Context, batch []isrProposal) {
 			case e == nil:
 				m.s.logger.Info("ISR updated", zap.String("partition", tp.String()), zap.Int32s("isr", rp.ISR),
 					zap.Int32("partition_epoch", rp.PartitionEpoch))
-				p.isrCommitted(prop, rp.LeaderEpoch, rp.ISR, rp.PartitionEpoch)
+				p.isrCommitted(prop, rp.LeaderEpoch, rp.ISR, rp.PartitionEpoch, rp.LeaderRecoveryState)
 			case errors.Is(e, kerr.IneligibleReplica), errors.Is(e, kerr.OperationNotAttempted):
 				m.s.logger.Info("controller refused an ISR change", zap.String("partition", tp.String()),
 					zap.Int32s("proposed", prop.isr), zap.Error(e))

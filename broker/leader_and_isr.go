@@ -97,10 +97,15 @@ func (s *Server) handleLeaderAndIsr(ctx context.Context, hdr *wire.RequestHeader
 			continue
 		}
 		p := ps[j]
-		st := partitionState{Leader: it.st.Leader, LeaderEpoch: it.st.LeaderEpoch, ISR: it.st.ISR, Replicas: it.st.Replicas, PartitionEpoch: it.st.ZKVersion}
+		st := partitionState{Leader: it.st.Leader, LeaderEpoch: it.st.LeaderEpoch, ISR: it.st.ISR, Replicas: it.st.Replicas,
+			PartitionEpoch: it.st.ZKVersion, LeaderRecoveryState: it.st.LeaderRecoveryState}
 		var err error
 		if st.Leader == self {
 			err = p.becomeLeader(st, now)
+			if err == nil && st.LeaderRecoveryState == leaderRecovering {
+				s.logger.Info("partition elected unclean is RECOVERING; this leader marks it RECOVERED",
+					zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch))
+			}
 			if err == nil {
 				s.fetchers.remove(p.tp)
 				s.txnStateLeadership(p, true, st.LeaderEpoch)

@@ -87,7 +87,11 @@ type Partition struct {
 	isr            []int32
 	pendingISR     []int32
 	partitionEpoch int32
-	followers      map[int32]*followerState
+	// recoveryState is the partition's leader recovery state (KIP-704,
+	// leader_recovery.go): what the controller last said as a follower,
+	// always RECOVERED as leader.
+	recoveryState int8
+	followers     map[int32]*followerState
 	// leading mirrors role == roleLeader for the produce path's first
 	// check without the lock; following mirrors role == roleFollower for
 	// consumers' fetches from a follower (follower_read.go).

@@ -38,6 +38,9 @@ type partitionState struct {
 	ISR            []int32
 	Replicas       []int32
 	PartitionEpoch int32
+	// LeaderRecoveryState is 1 (RECOVERING) after an unclean election
+	// (KIP-704, LeaderAndIsr v6+).
+	LeaderRecoveryState int8
 }
 
 // becomeLeader applies a LeaderAndIsr that names this broker leader (Kafka's
@@ -68,6 +71,7 @@ func (p *Partition) becomeLeader(st partitionState, now time.Time) error {
 	p.isr = slices.Clone(st.ISR)
 	p.pendingISR = nil
 	p.partitionEpoch = st.PartitionEpoch
+	p.recoveryState = leaderRecovered // see leader_recovery.go
 	old := p.followers
 	p.followers = make(map[int32]*followerState, len(st.Replicas))
 	for _, r := range st.Replicas {
@@ -108,6 +112,7 @@ func (p *Partition) becomeFollower(st partitionState) (changed bool, err error) 
 	p.isr = slices.Clone(st.ISR)
 	p.pendingISR = nil
 	p.partitionEpoch = st.PartitionEpoch
+	p.recoveryState = st.LeaderRecoveryState
 	p.followers = nil
 	// Produce requests parked for acks=all learn that this broker no
 	// longer leads.
@@ -271,6 +276,9 @@ type isrProposal struct {
 	leaderEpoch    int32
 	partitionEpoch int32
 	isr            []int32
+	// recoveryState is the leader recovery state the leader reports with
+	// the change (RECOVERED: see leader_recovery.go).
+	recoveryState int8
 }
 
 // proposeExpandLocked returns the ISR with replica added, and marks it
@@ -280,7 +288,8 @@ func (p *Partition) proposeISRLocked(isr []int32) (isrProposal, bool) {
 		return isrProposal{}, false
 	}
 	p.pendingISR = slices.Clone(isr)
-	return isrProposal{tp: p.tp, topicID: p.topicID, leaderEpoch: p.LeaderEpoch(), partitionEpoch: p.partitionEpoch, isr: slices.Clone(isr)}, true
+	return isrProposal{tp: p.tp, topicID: p.topicID, leaderEpoch: p.LeaderEpoch(), partitionEpoch: p.partitionEpoch,
+		isr: slices.Clone(isr), recoveryState: p.recoveryState}, true
 }
 
 // proposeExpand asks for replica to join the ISR.
@@ -328,7 +337,7 @@ func (p *Partition) proposeShrink(now time.Time, lag time.Duration) (isrProposal
 // partition epoch it committed become the leader's, and the pending change
 // is cleared if it is still prop's. An answer for another leader epoch is
 // ignored (a LeaderAndIsr has said more since).
-func (p *Partition) isrCommitted(prop isrProposal, leaderEpoch int32, isr []int32, partitionEpoch int32) {
+func (p *Partition) isrCommitted(prop isrProposal, leaderEpoch int32, isr []int32, partitionEpoch int32, recoveryState int8) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.role != roleLeader || leaderEpoch != p.LeaderEpoch() {
@@ -339,6 +348,7 @@ func (p *Partition) isrCommitted(prop isrProposal, leaderEpoch int32, isr []int3
 	}
 	p.isr = slices.Clone(isr)
 	p.partitionEpoch = partitionEpoch
+	p.recoveryState = recoveryState
 	p.maybeIncrementHWLocked()
 	p.notify()
 }

@@ -142,7 +142,9 @@ func createAssigned(ctx context.Context, t *testing.T, cl *kgo.Client, topic str
 //     unclean election off stays offline (leader -1) and loses nothing once
 //     the last ISR member returns; a topic with it on comes back on the
 //     lagging replica at once, without the records only the old leader had,
-//     and the controller's log says it was an unclean election.
+//     and the controller's log says it was an unclean election; its state
+//     znode says leader_recovery_state 1 (KIP-704, RECOVERING) until the
+//     returning replicas catch up and the ISR is whole again, RECOVERED.
 func TestReplicationTwoOfThreeDown(t *testing.T) {
 	c := testcluster.New(t)
 	brokers, seeds := threeBrokers(t, c, nil)
@@ -220,6 +222,7 @@ func TestReplicationTwoOfThreeDown(t *testing.T) {
 	if !strings.Contains(brokers[b].Log(), "unclean leader election") {
 		t.Errorf("broker %d (the controller) did not log the unclean election", b)
 	}
+	wantLeaderRecoveryState(t, z, "unclean", 0, 1)
 	bOnly := []string{brokers[b].Addr()}
 	if got, want := readAll(ctx, t, bOnly, "unclean"), values("replicated", 10); !slices.Equal(got, want) {
 		t.Errorf("unclean topic after the unclean election: %q, want %q (what only the old leader had is lost)", got, want)
@@ -228,6 +231,7 @@ func TestReplicationTwoOfThreeDown(t *testing.T) {
 	if st.Leader != -1 || !slices.Equal(st.ISR, []int32{a}) {
 		t.Errorf("clean topic with only a lagging replica live: leader %d ISR %v, want leader -1 and ISR [%d]", st.Leader, st.ISR, a)
 	}
+	wantLeaderRecoveryState(t, z, "clean", 0, 0)
 
 	// The last ISR member returns: the clean topic has everything.
 	startAgain(t, brokers[a])
@@ -240,6 +244,8 @@ func TestReplicationTwoOfThreeDown(t *testing.T) {
 	}
 	for topic := range topics {
 		waitUntil(t, time.Minute, topic+" ISR whole again", stateIs(topic, func(st partitionState) bool { return len(st.ISR) == 3 }))
+		// The unclean leader reported RECOVERED with its ISR expansion.
+		wantLeaderRecoveryState(t, z, topic, 0, 0)
 	}
 	// The old leader truncated what the unclean leader never had: new
 	// writes line up on every replica.

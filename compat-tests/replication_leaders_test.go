@@ -234,8 +234,11 @@ func TestLeaderElectionPreferred(t *testing.T) {
 
 // An UNCLEAN election (kafka-leader-election.sh --election-type unclean)
 // of a partition whose whole ISR is dead takes the live replica outside
-// the ISR; with no live replica it is ELIGIBLE_LEADERS_NOT_AVAILABLE, and
-// with a live leader ELECTION_NOT_NEEDED.
+// the ISR and marks it RECOVERING (KIP-704: leader_recovery_state 1 in the
+// state znode) until the old leader returns, catches up and the leader's
+// ISR expansion makes it RECOVERED; with no live replica it is
+// ELIGIBLE_LEADERS_NOT_AVAILABLE, and with a live leader
+// ELECTION_NOT_NEEDED.
 func TestLeaderElectionUnclean(t *testing.T) {
 	lc := newLeadersCluster(t, map[string]string{"auto.leader.rebalance.enable": "false"})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -268,11 +271,20 @@ func TestLeaderElectionUnclean(t *testing.T) {
 	if s.Leader != b || !slices.Equal(s.ISR, []int32{b}) {
 		t.Fatalf("after the unclean election the state is %+v, want leader %d, ISR [%d]", s, b, b)
 	}
+	wantLeaderRecoveryState(t, lc.z, "ue", 0, 1)
 	if got := lc.metadataLeader(ctx, t, "ue"); got != b {
 		t.Fatalf("metadata shows leader %d, want %d", got, b)
 	}
 	if err := produceValues(ctx, t, lc.seeds, "ue", kgo.AllISRAcks(), "after"); err != nil {
 		t.Fatalf("produce after the unclean election: %v", err)
+	}
+	startAgain(t, lc.brokers[a])
+	lc.waitState(t, "ue", fmt.Sprintf("the ISR back to [%d %d]", b, a), func(s partitionState) bool {
+		return s.Leader == b && len(s.ISR) == 2
+	})
+	wantLeaderRecoveryState(t, lc.z, "ue", 0, 0)
+	if got, want := readAll(ctx, t, lc.seeds, "ue"), []string{"after"}; !slices.Equal(got, want) {
+		t.Fatalf("ue after the old leader rejoined: %q, want %q (what only it had is lost)", got, want)
 	}
 }
 

@@ -16,8 +16,12 @@ import (
 // be the current leader at the current leader epoch (else
 // FENCED_LEADER_EPOCH or NOT_LEADER_OR_FOLLOWER), the partition epoch (the
 // state znode's zkVersion) must be current (else INVALID_UPDATE_VERSION),
-// and every new ISR member must be a live broker that is not shutting down
-// (else INELIGIBLE_REPLICA). The ISR change keeps the leader epoch.
+// the leader recovery state must follow KIP-704's rules
+// (recoveryChangeError, else INVALID_REQUEST), and every new ISR member
+// must be a live broker that is not shutting down (else
+// INELIGIBLE_REPLICA). The change keeps the leader epoch and writes the
+// leader recovery state the leader sent (RECOVERED from v0 leaders, which
+// cannot say otherwise).
 func (st *state) alterPartition(ctx context.Context, e evAlterPartition) (err error) {
 	req := e.req
 	resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
@@ -63,6 +67,8 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) (err er
 			}
 			p := tp{name, rp.Partition}
 			cur, ok := st.parts[p]
+			// v0 has no field: such leaders are RECOVERED (the default).
+			rs := rp.LeaderRecoveryState
 			switch {
 			case name == "" || !ok:
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -73,7 +79,7 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) (err er
 				op.ErrorCode = kerr.NotLeaderForPartition.Code
 			case rp.LeaderEpoch < cur.LeaderEpoch:
 				op.ErrorCode = kerr.FencedLeaderEpoch.Code
-			case rp.LeaderEpoch == cur.LeaderEpoch && slices.Equal(newISR, cur.ISR):
+			case rp.LeaderEpoch == cur.LeaderEpoch && slices.Equal(newISR, cur.ISR) && rs == cur.LeaderRecoveryState:
 				// Already so: a retry whose answer was lost. Kafka answers
 				// with the current state whatever partition epoch it
 				// carries, so the leader learns the one it missed.
@@ -88,6 +94,11 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) (err er
 				op.ErrorCode = kerr.NotController.Code
 			case rp.PartitionEpoch != cur.ZkVersion:
 				op.ErrorCode = kerr.InvalidUpdateVersion.Code
+			case recoveryChangeError(cur.LeaderRecoveryState, rs, len(newISR)) != nil:
+				st.logger.Info("AlterPartition refused: leader recovery state change not allowed",
+					zap.String("partition", p.String()), zap.Int32("broker", req.BrokerID),
+					zap.Int8("current", cur.LeaderRecoveryState), zap.Int8("proposed", rs), zap.Int32s("isr", newISR))
+				op.ErrorCode = recoveryChangeError(cur.LeaderRecoveryState, rs, len(newISR)).Code
 			case !slices.Contains(newISR, cur.Leader) || slices.ContainsFunc(newISR, func(r int32) bool {
 				return !st.live(r) || st.shuttingDown[r] || !slices.Contains(st.replicas(p), r)
 			}):
@@ -98,9 +109,10 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) (err er
 					op.ErrorCode = kerr.OperationNotAttempted.Code
 				}
 			default:
-				if !slices.Equal(newISR, cur.ISR) {
+				if !slices.Equal(newISR, cur.ISR) || rs != cur.LeaderRecoveryState {
 					next := cur
 					next.ISR = slices.Clone(newISR)
+					next.LeaderRecoveryState = rs
 					if err := st.write(ctx, p, next, b); err != nil {
 						if errors.Is(err, errResign) {
 							op.ErrorCode = kerr.NotController.Code
@@ -124,7 +136,8 @@ func (st *state) alterPartition(ctx context.Context, e evAlterPartition) (err er
 						delete(b.leaderAndIsr[r], p)
 					}
 					st.logger.Info("ISR changed", zap.String("partition", p.String()),
-						zap.Int32s("from", cur.ISR), zap.Int32s("to", newISR))
+						zap.Int32s("from", cur.ISR), zap.Int32s("to", newISR),
+						zap.Int8("leader_recovery_state", rs))
 					if st.reassigning(p) {
 						changed = append(changed, p)
 					}

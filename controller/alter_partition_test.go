@@ -21,6 +21,9 @@ type alterPartition struct {
 	leaderEpoch    int32
 	partitionEpoch int32
 	isr            []int32
+	// recoveryState is the leader recovery state the leader reports
+	// (KIP-704; sent from v1 on).
+	recoveryState int8
 }
 
 // request builds the AlterPartition request: by topic name up to v1, by
@@ -40,6 +43,7 @@ func (a alterPartition) request() *kmsg.AlterPartitionRequest {
 	rp.Partition = a.partition
 	rp.LeaderEpoch = a.leaderEpoch
 	rp.PartitionEpoch = a.partitionEpoch
+	rp.LeaderRecoveryState = a.recoveryState
 	if a.version >= 3 {
 		for _, r := range a.isr {
 			m := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()

@@ -111,8 +111,11 @@ func (st *state) replicaOnline(r int32, p tp) bool {
 // leader is the first replica of the assignment that is eligible and in
 // the ISR, and the ISR keeps its eligible members; when none is and
 // unclean() allows it, the first eligible replica, logged as an unclean
-// election, with the ISR reset to it. Otherwise the leader is -1 and the
-// ISR is cur's.
+// election, with the ISR reset to it and the leader recovery state
+// RECOVERING (KIP-704, Kafka's newRecoveringLeaderAndIsr): its log may
+// lack committed records, and it stays alone in the ISR until it reports
+// RECOVERED. A clean election keeps cur's recovery state, as Kafka's
+// newLeaderAndIsr does. Otherwise the leader is -1 and the ISR is cur's.
 func (st *state) offlineLeader(p tp, cur zkmeta.LeaderAndIsr, eligible func(int32) bool, unclean func() bool) zkmeta.LeaderAndIsr {
 	reps := st.replicas(p)
 	next := cur
@@ -131,6 +134,7 @@ func (st *state) offlineLeader(p tp, cur zkmeta.LeaderAndIsr, eligible func(int3
 		if eligible(r) {
 			next.Leader = r
 			next.ISR = []int32{r}
+			next.LeaderRecoveryState = recovering
 			st.logger.Warn("unclean leader election: no in-sync replica is live; data not on the new leader is lost",
 				zap.String("partition", p.String()), zap.Int32("leader", r), zap.Int32s("previous_isr", cur.ISR))
 			return next
