@@ -95,6 +95,30 @@ func (m *isrManager) shrinkPass() {
 	}
 }
 
+// current keeps, in order, the proposals of batch that are still their
+// partition's pending change: one per partition. A batch can hold a
+// proposal queued for a retry and a later one made after a new leader
+// epoch; sending the stale one (and dropping the other as a duplicate)
+// would leave the partition waiting forever for an answer to a change
+// that was never sent, its ISR stuck below the caught-up followers.
+func (m *isrManager) current(batch []isrProposal) []isrProposal {
+	out := make([]isrProposal, 0, len(batch))
+	seen := map[topicPartition]bool{}
+	for i := len(batch) - 1; i >= 0; i-- {
+		prop := batch[i]
+		if seen[prop.tp] {
+			continue
+		}
+		if p, ok := m.s.replicas.get(prop.tp); !ok || !p.isrPending(prop) {
+			continue
+		}
+		seen[prop.tp] = true
+		out = append(out, prop)
+	}
+	slices.Reverse(out)
+	return out
+}
+
 // retryDelay is how soon proposals that could not be delivered (no
 // controller, a transport error, NOT_CONTROLLER) are sent again.
 const retryDelay = 200 * time.Millisecond
@@ -151,10 +175,7 @@ func (m *isrManager) send(ctx context.Context, batch []isrProposal) {
 	req.BrokerEpoch = m.s.zk.BrokerEpoch()
 	byTopic := map[string]int{}
 	sent := map[topicPartition]isrProposal{}
-	for _, prop := range batch {
-		if _, dup := sent[prop.tp]; dup {
-			continue // one change per partition per request
-		}
+	for _, prop := range m.current(batch) {
 		sent[prop.tp] = prop
 		i, ok := byTopic[prop.tp.Topic]
 		if !ok {
@@ -172,6 +193,9 @@ func (m *isrManager) send(ctx context.Context, batch []isrProposal) {
 		rp.PartitionEpoch = prop.partitionEpoch
 		rp.LeaderRecoveryState = prop.recoveryState
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+	if len(sent) == 0 {
+		return // every proposal was overtaken by a newer one or a LeaderAndIsr
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
