@@ -203,6 +203,9 @@ func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, t
 		fail(validationError(err), err.Error())
 		return nil
 	}
+	var tv txnVerification
+	var e *kerr.Error
+	var msg string
 	switch {
 	case bh.Compression() == 4 && r.Version < zstdMinProduceVersion:
 		fail(kerr.UnsupportedCompressionType, fmt.Sprintf("zstd batches need Produce v%d or later", zstdMinProduceVersion))
@@ -211,12 +214,12 @@ func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, t
 		fail(kerr.InvalidRecord, "clients may not append control batches")
 		return nil
 	case bh.IsTransactional():
-		if e, msg := s.checkTransactionalBatch(ctx, r, p, bh); e != nil {
+		if tv, e, msg = s.checkTransactionalBatch(ctx, r, p, bh); e != nil {
 			fail(e, msg)
 			return nil
 		}
 	}
-	res, err := p.append(records, bh, s.leadershipFenced, s.replicas.now())
+	res, err := p.append(records, bh, s.leadershipFenced, s.replicas.now(), tv)
 	if err != nil {
 		var ke *kerr.Error
 		if errors.As(err, &ke) {

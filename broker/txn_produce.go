@@ -28,31 +28,68 @@ func hasTransactionalBatch(r *kmsg.ProduceRequest) bool {
 	return false
 }
 
+// txnVerification is what an append of a transactional batch presents
+// when KIP-890 verification is on: the guard taken before the
+// coordinator's round trip (storage/producer_verification.go), nil when
+// the producer's transaction was already open here. The zero value (off)
+// is what every other append passes.
+type txnVerification struct {
+	required bool
+	guard    *storage.VerificationGuard
+}
+
 // checkTransactionalBatch applies what a transactional batch needs beyond
 // an idempotent one before it is appended: a producer id (Kafka's
 // LogValidator), and, for the first batch of a transaction on this
 // partition, the coordinator's word that the partition is in the
-// transaction (KIP-890, through the installed TxnVerifier, if any).
-func (s *Server) checkTransactionalBatch(ctx context.Context, r *kmsg.ProduceRequest, p *Partition, bh wire.BatchHeader) (*kerr.Error, string) {
+// transaction (KIP-890, through the installed TxnVerifier, if any). The
+// verification it returns goes with the append, which refuses the batch
+// should a marker have ended the transaction meanwhile.
+func (s *Server) checkTransactionalBatch(ctx context.Context, r *kmsg.ProduceRequest, p *Partition, bh wire.BatchHeader) (txnVerification, *kerr.Error, string) {
 	if bh.ProducerID < 0 {
-		return kerr.InvalidRecord, "a transactional batch needs a producer id"
+		return txnVerification{}, kerr.InvalidRecord, "a transactional batch needs a producer id"
 	}
 	vp := s.txnHooks.verifier.Load()
-	if vp == nil || r.TransactionID == nil || p.inTxn(bh.ProducerID) {
-		return nil, ""
+	if vp == nil || r.TransactionID == nil {
+		return txnVerification{}, nil, ""
+	}
+	v := txnVerification{required: true}
+	open := false
+	v.guard, open = p.startVerification(bh.ProducerID)
+	if open {
+		return v, nil, ""
 	}
 	if e := (*vp).VerifyTxnPartition(ctx, *r.TransactionID, bh.ProducerID, bh.ProducerEpoch, p.tp.Topic, p.tp.Partition); e != nil {
-		return e, fmt.Sprintf("the transaction of producer %d does not include %s", bh.ProducerID, p.tp)
+		return v, e, fmt.Sprintf("the transaction of producer %d does not include %s", bh.ProducerID, p.tp)
 	}
-	return nil, ""
+	return v, nil, ""
 }
 
-// inTxn reports whether the producer has an open transaction here.
-func (p *Partition) inTxn(pid int64) bool {
+// startVerification returns the producer's verification guard and false,
+// or nil and true when its transaction is already open here (no
+// verification needed).
+func (p *Partition) startVerification(pid int64) (*storage.VerificationGuard, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ps := p.log.Producers()
-	return ps.HasOpenTxns() && ps.CheckTxn(pid, false) != nil
+	if ps.HasOpenTxns() && ps.CheckTxn(pid, false) != nil {
+		return nil, true
+	}
+	return ps.StartVerification(pid), false
+}
+
+// checkVerifiedLocked refuses a transactional batch that would open a
+// transaction whose verification a marker has voided since
+// (INVALID_TXN_STATE, Kafka's batchMissingRequiredVerification). Called
+// with p.mu held.
+func (p *Partition) checkVerifiedLocked(hdr wire.BatchHeader, v txnVerification) error {
+	if !v.required || !hdr.IsTransactional() {
+		return nil
+	}
+	if err := p.log.Producers().CheckVerified(hdr.ProducerID, v.guard); err != nil {
+		return kerr.InvalidTxnState
+	}
+	return nil
 }
 
 // checkTxnLocked refuses a non-transactional batch from a producer whose
