@@ -60,7 +60,7 @@ func (s *Server) checkTransactionalBatch(ctx context.Context, r *kmsg.ProduceReq
 		return v, nil, ""
 	}
 	if e := (*vp).VerifyTxnPartition(ctx, *r.TransactionID, bh.ProducerID, bh.ProducerEpoch, p.tp.Topic, p.tp.Partition); e != nil {
-		return v, e, fmt.Sprintf("the transaction of producer %d does not include %s", bh.ProducerID, p.tp)
+		return v, abortableForVersion(e, r.Version >= produceKnowsAbortable), fmt.Sprintf("the transaction of producer %d does not include %s", bh.ProducerID, p.tp)
 	}
 	return v, nil, ""
 }

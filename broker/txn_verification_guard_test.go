@@ -2,9 +2,13 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gokafka/gokafka/wire"
 )
 
 // abortingVerifier says yes, but the transaction is aborted (its marker
@@ -33,5 +37,38 @@ func TestTxnVerifiedBatchAfterAbortMarkerRefused(t *testing.T) {
 	if sp.ErrorCode == 0 && fsp.LastStableOffset < fsp.HighWatermark {
 		t.Fatalf("a batch verified before the ABORT marker was appended after it (produce error %d at offset %d): a transaction no coordinator knows is open, LSO %d stuck below HW %d",
 			sp.ErrorCode, sp.BaseOffset, fsp.LastStableOffset, fsp.HighWatermark)
+	}
+}
+
+// TestTxnProduceNotInTransactionByVersion: a partition the coordinator
+// says is not in the transaction (TRANSACTION_ABORTABLE, as Kafka 3.9's
+// coordinator answers) is INVALID_TXN_STATE to Produce v10 and older,
+// whose clients do not know the newer error, and TRANSACTION_ABORTABLE to
+// v11, as Kafka's AddPartitionsToTxnManager answers.
+func TestTxnProduceNotInTransactionByVersion(t *testing.T) {
+	for _, tt := range []struct {
+		version int16
+		want    *kerr.Error
+	}{
+		{9, kerr.InvalidTxnState},
+		{10, kerr.InvalidTxnState},
+		{11, kerr.TransactionAbortable},
+	} {
+		t.Run(fmt.Sprintf("v%d", tt.version), func(t *testing.T) {
+			s := newDataServer(t)
+			addTopic(t, s, "t", [16]byte{4}, 1, testTopicConfig())
+			s.SetTxnVerifier(&fakeVerifier{err: kerr.TransactionAbortable})
+			txn := "tx"
+			req := produceReq(tt.version, -1, "t", txnBatch(1, 0, 0, 1))
+			req.TransactionID = &txn
+			resp, err := s.handleProduce(context.Background(), &wire.RequestHeader{APIKey: 0, APIVersion: tt.version}, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp := settle(t, resp).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+			if sp.ErrorCode != tt.want.Code {
+				t.Fatalf("Produce v%d of a partition not in the transaction: %v, want %v", tt.version, kerr.ErrorForCode(sp.ErrorCode), tt.want)
+			}
+		})
 	}
 }

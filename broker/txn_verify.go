@@ -24,7 +24,10 @@ const verifyTimeout = 10 * time.Second
 // maps the coordinator's answer to what Produce answers, as Kafka's
 // ReplicaManager does: coordinator errors a producer should retry become
 // NOT_ENOUGH_REPLICAS, PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH,
-// INVALID_TXN_STATE and INVALID_PRODUCER_ID_MAPPING stay.
+// TRANSACTION_ABORTABLE (a partition not in the transaction),
+// INVALID_TXN_STATE and INVALID_PRODUCER_ID_MAPPING stay; the caller turns
+// TRANSACTION_ABORTABLE into INVALID_TXN_STATE for requests of versions
+// that predate it (abortableForVersion).
 type txnVerifier struct {
 	s       *Server
 	clients *peerClients
@@ -102,3 +105,18 @@ func (v *txnVerifier) verify(ctx context.Context, transactionalID string, produc
 	}
 	return kerr.CoordinatorNotAvailable
 }
+
+// abortableForVersion is e as a request answers it: TRANSACTION_ABORTABLE
+// only when the request's version knows the error (Produce v11 and later,
+// Kafka's genericError), else INVALID_TXN_STATE, as Kafka's
+// AddPartitionsToTxnManager does for older clients.
+func abortableForVersion(e *kerr.Error, knowsAbortable bool) *kerr.Error {
+	if e == kerr.TransactionAbortable && !knowsAbortable {
+		return kerr.InvalidTxnState
+	}
+	return e
+}
+
+// produceKnowsAbortable is the first Produce version whose clients handle
+// TRANSACTION_ABORTABLE (KIP-890).
+const produceKnowsAbortable = 11
