@@ -128,10 +128,11 @@ func TestTxnHandlers(t *testing.T) {
 	if code := vr.Transactions[0].Topics[0].Partitions[0].ErrorCode; code != kerr.TransactionAbortable.Code {
 		t.Fatalf("verify of __consumer_offsets-3 not in the transaction: %v, want TRANSACTION_ABORTABLE", kerr.ErrorForCode(code))
 	}
-	if e := s.txnVerify.VerifyTxnPartition(context.Background(), "tx", pid, 0, "data", 1); e != kerr.TransactionAbortable {
+	data0, data1 := txncoord.TopicPartition{Topic: "data", Partition: 0}, txncoord.TopicPartition{Topic: "data", Partition: 1}
+	if e := s.txnVerify.VerifyTxnPartitions(context.Background(), "tx", pid, 0, []txncoord.TopicPartition{data1})[data1]; e != kerr.TransactionAbortable {
 		t.Fatalf("the produce path's verifier for data-1: %v", e)
 	}
-	if e := s.txnVerify.VerifyTxnPartition(context.Background(), "tx", pid, 3, "data", 0); e != kerr.InvalidProducerEpoch {
+	if e := s.txnVerify.VerifyTxnPartitions(context.Background(), "tx", pid, 3, []txncoord.TopicPartition{data0})[data0]; e != kerr.InvalidProducerEpoch {
 		t.Fatalf("the produce path's verifier with a wrong epoch: %v, want INVALID_PRODUCER_EPOCH", e)
 	}
 

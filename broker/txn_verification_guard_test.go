@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gokafka/gokafka/txncoord"
 	"github.com/gokafka/gokafka/wire"
 )
 
@@ -19,11 +20,15 @@ type abortingVerifier struct {
 	s *Server
 }
 
-func (v *abortingVerifier) VerifyTxnPartition(ctx context.Context, txnID string, pid int64, epoch int16, topic string, partition int32) *kerr.Error {
-	if c := writeMarkers(v.t, v.s, pid, epoch, 0, false, topic, partition); c[0] != 0 {
-		v.t.Fatalf("abort marker: %d", c[0])
+func (v *abortingVerifier) VerifyTxnPartitions(ctx context.Context, txnID string, pid int64, epoch int16, tps []txncoord.TopicPartition) map[txncoord.TopicPartition]*kerr.Error {
+	out := map[txncoord.TopicPartition]*kerr.Error{}
+	for _, tp := range tps {
+		if c := writeMarkers(v.t, v.s, pid, epoch, 0, false, tp.Topic, tp.Partition); c[0] != 0 {
+			v.t.Fatalf("abort marker: %d", c[0])
+		}
+		out[tp] = nil
 	}
-	return nil
+	return out
 }
 
 func TestTxnVerifiedBatchAfterAbortMarkerRefused(t *testing.T) {
@@ -70,5 +75,30 @@ func TestTxnProduceNotInTransactionByVersion(t *testing.T) {
 				t.Fatalf("Produce v%d of a partition not in the transaction: %v, want %v", tt.version, kerr.ErrorForCode(sp.ErrorCode), tt.want)
 			}
 		})
+	}
+}
+
+// TestTxnProduceVerifiesPartitionsTogether: the first batches of a
+// transaction for several partitions in one Produce are verified with one
+// question to the coordinator, not one round trip each, and all appended.
+func TestTxnProduceVerifiesPartitionsTogether(t *testing.T) {
+	s := newDataServer(t)
+	addTopic(t, s, "t", [16]byte{5}, 3, testTopicConfig())
+	v := &fakeVerifier{}
+	s.SetTxnVerifier(v)
+	txn := "tx"
+	req := produceReq(11, -1, "t", txnBatch(1, 0, 0, 1), txnBatch(1, 0, 0, 1), txnBatch(1, 0, 0, 1))
+	req.TransactionID = &txn
+	resp, err := s.handleProduce(context.Background(), &wire.RequestHeader{APIKey: 0, APIVersion: 11}, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range settle(t, resp).(*kmsg.ProduceResponse).Topics[0].Partitions {
+		if sp.ErrorCode != 0 || sp.BaseOffset != 0 {
+			t.Fatalf("partition %d: error %v at offset %d, want appended at 0", sp.Partition, kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
+		}
+	}
+	if v.calls != 1 {
+		t.Fatalf("%d verifications for three partitions of one producer, want 1", v.calls)
 	}
 }
