@@ -2,11 +2,9 @@ package storage
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"testing"
 
-	"github.com/gokafka/gokafka/internal/recordbatch"
 	"github.com/gokafka/gokafka/wire"
 )
 
@@ -18,24 +16,7 @@ func TestCleanAbortMarkerInActiveSegment(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, cfg, OpenOptions{})
 	defer l.Close()
-	seq := map[int64]int32{}
-	app := func(pid int64, txn bool, recs ...kv) int64 {
-		base := l.EndOffset()
-		b := encodeKeyed(t, base, 100, 0, pid, recs)
-		if pid >= 0 {
-			binary.BigEndian.PutUint32(b[recordbatch.BaseSequenceOffset:], uint32(seq[pid]))
-			seq[pid] += int32(len(recs))
-		}
-		if txn {
-			binary.BigEndian.PutUint16(b[recordbatch.AttributesOffset:], recordbatch.AttrTransactional)
-		}
-		recordbatch.SetCRC(b)
-		h, _ := parseBatchHeader(b)
-		if err := l.Append(b, AppendInfo{BaseOffset: base, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp}); err != nil {
-			t.Fatal(err)
-		}
-		return base
-	}
+	app := keyedAppender(t, l)
 	w := newTxnWriter(t, l)
 	app(1, true, kv{key: []byte("k"), value: []byte("committed")}) // 0
 	w.marker(1, true, 0)                                           // 1

@@ -15,13 +15,7 @@ func TestTxnIndexOfRolledSegmentSurvivesPowerLoss(t *testing.T) {
 	dir := root + "/t-0"
 	l := openLog(t, dir, cfg, OpenOptions{FS: c})
 	defer l.Close()
-	w := newTxnWriter(t, l)
-	a := w.data(1, 2, true)
-	abort := w.marker(1, false, 0)
-	if err := l.Roll(); err != nil {
-		t.Fatal(err)
-	}
-	w.data(-1, 3, false)
+	a, abort := abortThenRoll(t, l)
 	if err := l.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -40,10 +34,7 @@ func TestTxnIndexOfRolledSegmentSurvivesPowerLoss(t *testing.T) {
 	}
 	r := openLog(t, img+"/t-0", cfg, OpenOptions{RecoveryPoint: rp})
 	defer r.Close()
-	got := r.AbortedTxns(0, r.EndOffset())
-	if len(got) != 1 || got[0].FirstOffset != a || got[0].LastOffset != abort {
-		t.Fatalf("after power loss (recovery point %d, end %d): aborted %+v, want producer 1 %d..%d", rp, r.EndOffset(), got, a, abort)
-	}
+	checkOneAbort(t, r, a, abort)
 }
 
 // TestTxnIndexPastRecoveryPointRebuiltAfterPowerLoss: a power loss before
@@ -63,13 +54,7 @@ func TestTxnIndexPastRecoveryPointRebuiltAfterPowerLoss(t *testing.T) {
 	if err := l.Flush(); err != nil { // the partition directory is durable
 		t.Fatal(err)
 	}
-	w := newTxnWriter(t, l)
-	a := w.data(1, 2, true)
-	abort := w.marker(1, false, 0)
-	if err := l.Roll(); err != nil {
-		t.Fatal(err)
-	}
-	w.data(-1, 3, false)
+	a, abort := abortThenRoll(t, l)
 	// The kernel wrote back the directory, the .log files and the
 	// snapshot, not the .txnindex.
 	if err := syncDir(c, dir); err != nil {
@@ -87,8 +72,30 @@ func TestTxnIndexPastRecoveryPointRebuiltAfterPowerLoss(t *testing.T) {
 	}
 	r := openLog(t, img+"/t-0", cfg, OpenOptions{RecoveryPoint: 0})
 	defer r.Close()
-	got := r.AbortedTxns(0, r.EndOffset())
-	if len(got) != 1 || got[0].FirstOffset != a || got[0].LastOffset != abort {
-		t.Fatalf("after power loss (end %d): aborted %+v, want producer 1 %d..%d", r.EndOffset(), got, a, abort)
+	checkOneAbort(t, r, a, abort)
+}
+
+// abortThenRoll writes an aborted transaction of producer 1, rolls, and
+// appends plain records to the new segment; it returns the transaction's
+// first offset and its marker's.
+func abortThenRoll(t *testing.T, l *Log) (first, abort int64) {
+	t.Helper()
+	w := newTxnWriter(t, l)
+	first = w.data(1, 2, true)
+	abort = w.marker(1, false, 0)
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	w.data(-1, 3, false)
+	return first, abort
+}
+
+// checkOneAbort fails unless l lists exactly producer 1's aborted
+// transaction from first to abort.
+func checkOneAbort(t *testing.T, l *Log, first, abort int64) {
+	t.Helper()
+	got := l.AbortedTxns(0, l.EndOffset())
+	if len(got) != 1 || got[0].ProducerID != 1 || got[0].FirstOffset != first || got[0].LastOffset != abort {
+		t.Fatalf("after power loss (end %d): aborted %+v, want producer 1 %d..%d", l.EndOffset(), got, first, abort)
 	}
 }
