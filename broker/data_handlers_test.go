@@ -604,7 +604,7 @@ func TestFetchWaitingOnDeletedTopic(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("fetch kept waiting on a deleted topic")
 	}
-	if _, err := p.append(plainBatch(1, 1), wire.BatchHeader{ProducerID: -1}, nil, time.Now()); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+	if _, err := p.append(plainBatch(1, 1), wire.BatchHeader{ProducerID: -1}, nil, time.Now(), txnVerification{}); !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("append to a deleted partition: %v", err)
 	}
 }

@@ -263,7 +263,7 @@ func TestFetchDownConversionZstd(t *testing.T) {
 	}
 	zb := testBatch(testBatchOpts{producerID: -1, producerEpoch: -1, baseSequence: -1, attributes: 4}, []testRecord{{value: []byte("z")}})
 	h, _ := wire.ParseBatchHeader(zb)
-	if _, err := p.append(zb, h, nil, s.replicas.now()); err != nil {
+	if _, err := p.append(zb, h, nil, s.replicas.now(), txnVerification{}); err != nil {
 		t.Fatal(err)
 	}
 	resp := doFetch(t, context.Background(), s, fetchReq(2, "t", id, 1<<20, 0))

@@ -198,7 +198,7 @@ type appendResult struct {
 // appends, records the batch in the producer state and advances the high
 // watermark. Errors are *kerr.Error values for the protocol outcomes and
 // wrapped storage errors otherwise.
-func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() bool, now time.Time) (appendResult, error) {
+func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() bool, now time.Time, tv txnVerification) (appendResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
@@ -224,6 +224,9 @@ func (p *Partition) append(batch []byte, hdr wire.BatchHeader, fenced func() boo
 			return appendResult{}, fmt.Errorf("producer state of %s: %w", p.tp, err)
 		}
 		if err := p.checkTxnLocked(hdr); err != nil {
+			return appendResult{}, err
+		}
+		if err := p.checkVerifiedLocked(hdr, tv); err != nil {
 			return appendResult{}, err
 		}
 		if dup != nil {

@@ -47,7 +47,7 @@ func appendBatch(t testing.TB, p *Partition, batch []byte) (appendResult, error)
 	if err != nil {
 		t.Fatalf("test batch does not validate: %v", err)
 	}
-	return p.append(batch, h, nil, time.Now())
+	return p.append(batch, h, nil, time.Now(), txnVerification{})
 }
 
 var testTopicID = [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
@@ -150,7 +150,7 @@ func TestAppendLogAppendTime(t *testing.T) {
 		t.Fatalf("validate: %v", err)
 	}
 	now := time.UnixMilli(1_700_000_000_000)
-	res, err := p.append(batch, h, nil, now)
+	res, err := p.append(batch, h, nil, now, txnVerification{})
 	if err != nil {
 		t.Fatalf("append: %v", err)
 	}
@@ -246,7 +246,7 @@ func TestAppendRefusedWhileFenced(t *testing.T) {
 	p, _ := rm.get(tp)
 	batch := plainBatch(1, 1000)
 	h, _ := wire.ValidateProduceBatch(batch, wire.ValidateConfig{MaxBatchBytes: 1 << 20, MaxDecompressedBytes: 1 << 24})
-	_, err := p.append(batch, h, func() bool { return true }, time.Now())
+	_, err := p.append(batch, h, func() bool { return true }, time.Now(), txnVerification{})
 	if !errors.Is(err, kerr.NotLeaderForPartition) {
 		t.Fatalf("append while fenced: %v, want NOT_LEADER_OR_FOLLOWER", err)
 	}
@@ -531,7 +531,7 @@ func BenchmarkPartitionAppendRead(b *testing.B) {
 		if err != nil {
 			b.Fatalf("validate: %v", err)
 		}
-		res, err := p.append(batch, h, nil, time.Now())
+		res, err := p.append(batch, h, nil, time.Now(), txnVerification{})
 		if err != nil {
 			b.Fatalf("append: %v", err)
 		}

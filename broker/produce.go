@@ -66,6 +66,10 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 		topLevel = kerr.InvalidRequiredAcks
 	}
 
+	var pre [][]txnPrecheck
+	if topLevel == nil {
+		pre = s.verifyTransactionalPartitions(ctx, r)
+	}
 	failed := false
 	var pending []pendingAck
 	for i := range r.Topics {
@@ -82,7 +86,7 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 			sp.LogStartOffset = -1
 			if topLevel != nil {
 				sp.ErrorCode = topLevel.Code
-			} else if pa := s.producePartition(ctx, r, rt.Topic, rp, &sp); pa != nil {
+			} else if pa := s.producePartition(ctx, r, rt.Topic, rp, &sp, precheckAt(pre, i, j)); pa != nil {
 				pa.topic, pa.part = i, j
 				pending = append(pending, *pa)
 			}
@@ -115,6 +119,15 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 	return resp, nil
 }
 
+// precheckAt is the transactional verification of the request's
+// partition j of topic i, nil when the request needed none.
+func precheckAt(pre [][]txnPrecheck, i, j int) *txnPrecheck {
+	if pre == nil {
+		return nil
+	}
+	return &pre[i][j]
+}
+
 // pendingAck is an appended batch that acks=all waits on.
 type pendingAck struct {
 	p           *Partition
@@ -125,7 +138,7 @@ type pendingAck struct {
 
 // producePartition checks, validates and appends one partition's batch,
 // filling sp. With acks=all it returns what the answer must wait for.
-func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *pendingAck {
+func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, pre *txnPrecheck) *pendingAck {
 	fail := func(e *kerr.Error, msg string) {
 		sp.ErrorCode = e.Code
 		if msg != "" && r.Version >= 8 {
@@ -203,6 +216,9 @@ func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, t
 		fail(validationError(err), err.Error())
 		return nil
 	}
+	var tv txnVerification
+	var e *kerr.Error
+	var msg string
 	switch {
 	case bh.Compression() == 4 && r.Version < zstdMinProduceVersion:
 		fail(kerr.UnsupportedCompressionType, fmt.Sprintf("zstd batches need Produce v%d or later", zstdMinProduceVersion))
@@ -211,12 +227,12 @@ func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, t
 		fail(kerr.InvalidRecord, "clients may not append control batches")
 		return nil
 	case bh.IsTransactional():
-		if e, msg := s.checkTransactionalBatch(ctx, r, p, bh); e != nil {
+		if tv, e, msg = s.checkTransactionalBatch(ctx, r, p, bh, pre); e != nil {
 			fail(e, msg)
 			return nil
 		}
 	}
-	res, err := p.append(records, bh, s.leadershipFenced, s.replicas.now())
+	res, err := p.append(records, bh, s.leadershipFenced, s.replicas.now(), tv)
 	if err != nil {
 		var ke *kerr.Error
 		if errors.As(err, &ke) {

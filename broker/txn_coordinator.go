@@ -143,7 +143,7 @@ func (l txnStateLog) Write(ctx context.Context, partition int32, key, value []by
 	if err != nil {
 		return fmt.Errorf("write %s: %w", tp, err)
 	}
-	res, err := p.append(batch, hdr, s.leadershipFenced, now)
+	res, err := p.append(batch, hdr, s.leadershipFenced, now, txnVerification{})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", tp, err)
 	}

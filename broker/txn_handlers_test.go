@@ -117,21 +117,22 @@ func TestTxnHandlers(t *testing.T) {
 		t.Fatalf("verify answer: %+v", vr)
 	}
 	vp := vr.Transactions[0].Topics[0].Partitions
-	if vp[0].ErrorCode != 0 || vp[1].ErrorCode != kerr.InvalidTxnState.Code {
-		t.Fatalf("verify: %+v, want data-0 NONE, data-1 INVALID_TXN_STATE", vp)
+	if vp[0].ErrorCode != 0 || vp[1].ErrorCode != kerr.TransactionAbortable.Code {
+		t.Fatalf("verify: %+v, want data-0 NONE, data-1 TRANSACTION_ABORTABLE", vp)
 	}
 	// The offsets partition of a group has no log here but is a partition
 	// a transaction may hold: not UNKNOWN_TOPIC_OR_PARTITION.
 	vt.Topics = []kmsg.AddPartitionsToTxnRequestTransactionTopic{{Topic: txncoord.OffsetsTopic, Partitions: []int32{3}}}
 	verify.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{vt}
 	vr = callTxn[*kmsg.AddPartitionsToTxnResponse](t, s, (*Server).handleAddPartitionsToTxn, verify)
-	if code := vr.Transactions[0].Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidTxnState.Code {
-		t.Fatalf("verify of __consumer_offsets-3 not in the transaction: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	if code := vr.Transactions[0].Topics[0].Partitions[0].ErrorCode; code != kerr.TransactionAbortable.Code {
+		t.Fatalf("verify of __consumer_offsets-3 not in the transaction: %v, want TRANSACTION_ABORTABLE", kerr.ErrorForCode(code))
 	}
-	if e := s.txnVerify.VerifyTxnPartition(context.Background(), "tx", pid, 0, "data", 1); e != kerr.InvalidTxnState {
+	data0, data1 := txncoord.TopicPartition{Topic: "data", Partition: 0}, txncoord.TopicPartition{Topic: "data", Partition: 1}
+	if e := s.txnVerify.VerifyTxnPartitions(context.Background(), "tx", pid, 0, []txncoord.TopicPartition{data1})[data1]; e != kerr.TransactionAbortable {
 		t.Fatalf("the produce path's verifier for data-1: %v", e)
 	}
-	if e := s.txnVerify.VerifyTxnPartition(context.Background(), "tx", pid, 3, "data", 0); e != kerr.InvalidProducerEpoch {
+	if e := s.txnVerify.VerifyTxnPartitions(context.Background(), "tx", pid, 3, []txncoord.TopicPartition{data0})[data0]; e != kerr.InvalidProducerEpoch {
 		t.Fatalf("the produce path's verifier with a wrong epoch: %v, want INVALID_PRODUCER_EPOCH", e)
 	}
 

@@ -5,14 +5,17 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/gokafka/gokafka/txncoord"
 )
 
-// TxnVerifier checks with the transaction coordinator that a partition is
-// part of a producer's ongoing transaction before the partition accepts
-// the transaction's first batch (KIP-890: Kafka's leader sends
-// AddPartitionsToTxn with verify_only to the coordinator). It returns nil
+// TxnVerifier checks with the transaction coordinator that partitions are
+// part of a producer's ongoing transaction before they accept the
+// transaction's first batch (KIP-890: Kafka's leader sends one
+// AddPartitionsToTxn with verify_only to the coordinator for all the
+// partitions of a Produce request). It returns, for each partition, nil
 // when the batch may be appended, or the error code the Produce answer
-// carries (INVALID_TXN_STATE when the partition is not in the
+// carries (TRANSACTION_ABORTABLE when the partition is not in the
 // transaction, a coordinator error when it cannot be asked, ...).
 //
 // The transaction coordinator implements it and installs it with
@@ -20,7 +23,7 @@ import (
 // far as verification goes (what Kafka does with
 // transaction.partition.verification.enable=false).
 type TxnVerifier interface {
-	VerifyTxnPartition(ctx context.Context, transactionalID string, producerID int64, epoch int16, topic string, partition int32) *kerr.Error
+	VerifyTxnPartitions(ctx context.Context, transactionalID string, producerID int64, epoch int16, tps []txncoord.TopicPartition) map[txncoord.TopicPartition]*kerr.Error
 }
 
 // TxnOffsetsMarker applies a transaction marker to the offsets a

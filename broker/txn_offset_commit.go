@@ -82,7 +82,9 @@ func (s *Server) verifyTxnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCom
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	tp := txncoord.PartitionFor(r.Group, offsetsTopicPartitions)
-	switch e := s.txnVerify.verify(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, txncoord.OffsetsTopic, tp); e {
+	// No TxnOffsetCommit version of Kafka 3.9 knows
+	// TRANSACTION_ABORTABLE.
+	switch e := abortableForVersion(s.txnVerify.verify(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, txncoord.OffsetsTopic, tp), false); e {
 	case nil:
 		return 0
 	case kerr.ConcurrentTransactions, kerr.CoordinatorLoadInProgress, kerr.CoordinatorNotAvailable, kerr.NotCoordinator:

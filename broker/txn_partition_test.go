@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gokafka/gokafka/internal/recordbatch"
+	"github.com/gokafka/gokafka/txncoord"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -244,9 +245,13 @@ type fakeVerifier struct {
 	calls int
 }
 
-func (f *fakeVerifier) VerifyTxnPartition(ctx context.Context, txnID string, pid int64, epoch int16, topic string, partition int32) *kerr.Error {
+func (f *fakeVerifier) VerifyTxnPartitions(ctx context.Context, txnID string, pid int64, epoch int16, tps []txncoord.TopicPartition) map[txncoord.TopicPartition]*kerr.Error {
 	f.calls++
-	return f.err
+	out := map[txncoord.TopicPartition]*kerr.Error{}
+	for _, tp := range tps {
+		out[tp] = f.err
+	}
+	return out
 }
 
 // fakeOffsetsMarker records the markers for offsets partitions.

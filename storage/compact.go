@@ -122,6 +122,12 @@ func (l *Log) view(upper int64) (*cleanView, error) {
 		v.maxTs = append(v.maxTs, s.maxTs)
 		v.addAborted(s.aborted)
 	}
+	// An aborted transaction's data may lie in a cleaned segment while its
+	// marker, and so its transaction index entry, lies in the active one:
+	// its entries decide what the clean drops too, as Kafka's cleaner reads
+	// the transaction indexes past the cleaned range
+	// (collectAbortedTransactions).
+	v.addAbortedBeyond(active.aborted)
 	if l.producers != nil {
 		for pid, e := range l.producers.producers {
 			if len(e.batches) > 0 {

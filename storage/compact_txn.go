@@ -10,6 +10,13 @@ package storage
 // addAborted appends one segment's transaction index entries to the view.
 func (v *cleanView) addAborted(entries []AbortedTxn) {
 	v.aborted = append(v.aborted, entries)
+	v.addAbortedBeyond(entries)
+}
+
+// addAbortedBeyond makes entries decide which batches the clean drops
+// without carrying them into a cleaned segment: the entries of a segment
+// the clean does not rewrite (the active one) stay in its own index.
+func (v *cleanView) addAbortedBeyond(entries []AbortedTxn) {
 	for _, a := range entries {
 		if v.abortedBy == nil {
 			v.abortedBy = map[int64][]AbortedTxn{}

@@ -20,24 +20,7 @@ func TestCleanTransactions(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, cfg, OpenOptions{})
 	defer l.Close()
-	seq := map[int64]int32{}
-	app := func(pid int64, txn bool, recs ...kv) int64 {
-		base := l.EndOffset()
-		b := encodeKeyed(t, base, 100, 0, pid, recs)
-		if pid >= 0 {
-			binary.BigEndian.PutUint32(b[recordbatch.BaseSequenceOffset:], uint32(seq[pid]))
-			seq[pid] += int32(len(recs))
-		}
-		if txn {
-			binary.BigEndian.PutUint16(b[recordbatch.AttributesOffset:], recordbatch.AttrTransactional)
-		}
-		recordbatch.SetCRC(b)
-		h, _ := parseBatchHeader(b)
-		if err := l.Append(b, AppendInfo{BaseOffset: base, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp}); err != nil {
-			t.Fatal(err)
-		}
-		return base
-	}
+	app := keyedAppender(t, l)
 	w := newTxnWriter(t, l)
 	app(1, true, kv{key: []byte("k"), value: []byte("committed")}) // 0
 	w.marker(1, true, 0)                                           // 1
@@ -95,5 +78,30 @@ func TestCleanTransactions(t *testing.T) {
 	l = openLog(t, dir, cfg, OpenOptions{CleanShutdown: true})
 	if got := l.AbortedTxns(0, l.EndOffset()); len(got) != 1 || got[0].ProducerID != 2 {
 		t.Fatalf("aborted after the clean and a reopen: %+v", got)
+	}
+}
+
+// keyedAppender returns a function appending one batch of keyed records
+// to l as the leader, from producer pid (-1: none) with its next
+// sequence, transactional when txn; it returns the batch's base offset.
+func keyedAppender(t *testing.T, l *Log) func(pid int64, txn bool, recs ...kv) int64 {
+	t.Helper()
+	seq := map[int64]int32{}
+	return func(pid int64, txn bool, recs ...kv) int64 {
+		base := l.EndOffset()
+		b := encodeKeyed(t, base, 100, 0, pid, recs)
+		if pid >= 0 {
+			binary.BigEndian.PutUint32(b[recordbatch.BaseSequenceOffset:], uint32(seq[pid]))
+			seq[pid] += int32(len(recs))
+		}
+		if txn {
+			binary.BigEndian.PutUint16(b[recordbatch.AttributesOffset:], recordbatch.AttrTransactional)
+		}
+		recordbatch.SetCRC(b)
+		h, _ := parseBatchHeader(b)
+		if err := l.Append(b, AppendInfo{BaseOffset: base, LastOffset: h.LastOffset(), MaxTimestamp: h.MaxTimestamp}); err != nil {
+			t.Fatal(err)
+		}
+		return base
 	}
 }

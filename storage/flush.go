@@ -18,7 +18,8 @@ import (
 // gokafka does the same. rollLocked hands the old segment to a flusher
 // goroutine owned by the log, which exists only while rolled segments wait.
 // It fsyncs them in roll order (the .log through the segment's own
-// descriptor; then, by path, the trimmed .index and .timeindex and the
+// descriptor; then, by path, the trimmed .index and .timeindex, the
+// .txnindex when aborts were written to it since its last sync, and the
 // partition directory, which makes the new segment's name durable) and
 // after each one moves the recovery point to that segment's end. Nothing else
 // moves the recovery point while it runs, so the recovery point never
@@ -48,8 +49,13 @@ type rolledSegment struct {
 	// released once the sync is done.
 	log     *fileRef
 	indexes [2]string // .index and .timeindex paths
-	dir     string
-	fs      vfs.FS
+	// txnIndex is the .txnindex path when entries were written to it
+	// since its last sync, else empty: the recovery point must not pass
+	// an abort whose index entry is not on disk, since recovery does not
+	// replay the log below the recovery point.
+	txnIndex string
+	dir      string
+	fs       vfs.FS
 }
 
 // syncRolledSegment fsyncs one rolled segment's files and the directory
@@ -61,6 +67,11 @@ func syncRolledSegment(r rolledSegment) error {
 	}
 	for _, p := range r.indexes {
 		if err := syncPath(r.fs, p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if r.txnIndex != "" {
+		if err := syncPath(r.fs, r.txnIndex); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
@@ -83,6 +94,10 @@ func syncPath(fsys vfs.FS, path string) error {
 // the segment's last write; the segment is no longer the writer's to sync.
 func (l *Log) scheduleFlush(s *segment) {
 	s.dirty = false
+	var txnIndex string
+	if s.txnDirty {
+		txnIndex, s.txnDirty = s.path(txnIndexSuffix), false
+	}
 	l.fmu.Lock()
 	defer l.fmu.Unlock()
 	if l.offline() != nil {
@@ -91,12 +106,13 @@ func (l *Log) scheduleFlush(s *segment) {
 	}
 	s.logRef.acquire()
 	l.rolled = append(l.rolled, rolledSegment{
-		base:    s.base,
-		next:    s.next,
-		log:     s.logRef,
-		indexes: [2]string{s.index.file.path, s.times.file.path},
-		dir:     l.dir,
-		fs:      l.fs,
+		base:     s.base,
+		next:     s.next,
+		log:      s.logRef,
+		indexes:  [2]string{s.index.file.path, s.times.file.path},
+		txnIndex: txnIndex,
+		dir:      l.dir,
+		fs:       l.fs,
 	})
 	if l.flushing == nil {
 		l.flushing = make(chan struct{})

@@ -220,13 +220,20 @@ func Open(dir string, cfg Config, opts OpenOptions) (*Log, error) {
 			return nil, fmt.Errorf("open log %s: %w", dir, err)
 		}
 	}
-	// After an unclean stop, a log that holds transaction indexes replays
-	// producer state from a snapshot no newer than the recovery point, so
-	// that every segment recovery scanned gets its transaction index
-	// rebuilt from the log (txn_index.go).
+	// After an unclean stop, every segment past the recovery point gets
+	// its transaction index rebuilt from the log, as Kafka's LogLoader
+	// recovers every segment past the recovery point: an index lost with
+	// the power (none may have survived) is written again. The replay
+	// starts from a snapshot no newer than the recovery point; the
+	// producer state it builds is dropped (it would bring back producers
+	// expired since), the one kept comes from the latest snapshot. Below
+	// the recovery point the indexes are durable (flush.go).
 	snapLimit := l.end
-	if !opts.CleanShutdown && hasTxnIndexes(segs) {
-		snapLimit = min(snapLimit, opts.RecoveryPoint)
+	if !opts.CleanShutdown && opts.RecoveryPoint < l.end {
+		if _, err := l.loadProducers(opts.RecoveryPoint); err != nil {
+			l.closeSegments()
+			return nil, fmt.Errorf("open log %s: rebuild transaction indexes: %w", dir, err)
+		}
 	}
 	ps, err := l.loadProducers(snapLimit)
 	if err != nil {
@@ -515,7 +522,7 @@ func (l *Log) flushLocked() error {
 		return fmt.Errorf("flush %s: %w", l.dir, err)
 	}
 	for _, s := range l.segs {
-		if s.dirty {
+		if s.dirty || s.txnDirty {
 			if err := s.sync(); err != nil {
 				return fmt.Errorf("flush %s: %w", l.dir, l.fail(fmt.Errorf("%w: %w", ErrFlushFailed, err)))
 			}

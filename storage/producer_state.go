@@ -41,6 +41,9 @@ type ProducerState struct {
 	// txns holds the partition's transactions (producer_txn.go): the
 	// open ones and those completed above the high watermark.
 	txns txnTable
+	// verifying holds each producer's KIP-890 verification guard
+	// (producer_verification.go); in memory only, as Kafka's.
+	verifying map[int64]*VerificationGuard
 }
 
 // producerEntry is one producer's epoch and recent batches, oldest first.

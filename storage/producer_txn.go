@@ -49,6 +49,7 @@ func (s *ProducerState) beginTxn(pid, first int64) {
 	if e == nil || e.txnFirst >= 0 {
 		return
 	}
+	s.clearVerification(pid)
 	e.txnFirst = first
 	if s.txns.open == nil {
 		s.txns.open = map[int64]int64{}
@@ -70,6 +71,7 @@ func (s *ProducerState) endTxn(h *batchHeader, m recordbatch.EndTxnMarker) (done
 	}
 	e.coordinatorEpoch = m.CoordinatorEpoch
 	e.markerTs = max(e.markerTs, h.MaxTimestamp)
+	s.clearVerification(h.ProducerID)
 	if e.txnFirst < 0 {
 		return done, false
 	}

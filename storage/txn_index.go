@@ -110,17 +110,6 @@ func (s *segment) loadTxnIndex(logger *zap.Logger) error {
 	return nil
 }
 
-// hasTxnIndexes reports whether any segment has transaction index
-// entries (or a damaged index).
-func hasTxnIndexes(segs []*segment) bool {
-	for _, s := range segs {
-		if len(s.aborted) > 0 || s.txnIndexDamaged {
-			return true
-		}
-	}
-	return false
-}
-
 // appendTxnIndex writes one entry at the end of the segment's transaction
 // index file. The caller publishes it in s.aborted under Log.mu.
 func (s *segment) appendTxnIndex(a AbortedTxn) error {
@@ -304,6 +293,11 @@ func (l *Log) recordAborts(s *segment, data []byte, hdrs []batchHeader) error {
 			continue
 		}
 		a := l.producers.abortedEntry(done)
+		if len(s.aborted) == 0 {
+			// The first entry may create the file: its name must
+			// reach the disk with the next flush.
+			l.dirUnsynced = true
+		}
 		if werr := s.appendTxnIndex(a); werr != nil && err == nil {
 			err = werr
 			continue

@@ -87,7 +87,9 @@ func (c *Coordinator) OffsetsPartitionFor(group string) TopicPartition {
 // Verify answers the verify-only form of AddPartitionsToTxn that partition
 // leaders send before appending a producer's first transactional batch to
 // a partition (KIP-890): each partition is NONE when it is in the open
-// transaction, INVALID_TXN_STATE when not. A failure of the producer check
+// transaction, TRANSACTION_ABORTABLE when not (as Kafka 3.9's coordinator
+// answers; the leader turns it into INVALID_TXN_STATE for clients too old
+// to know it). A failure of the producer check
 // applies to all of them. An AddPartitionsToTxn being written for other
 // partitions does not hold the answer up (a producer adds partitions from
 // several connections at once, and the partitions already added stay).
@@ -106,7 +108,7 @@ func (c *Coordinator) Verify(id string, producerID int64, epoch int16, tps []Top
 		if t.meta.State == Ongoing && t.meta.hasPartitions([]TopicPartition{tp}) {
 			out[tp] = nil
 		} else {
-			out[tp] = kerr.InvalidTxnState
+			out[tp] = kerr.TransactionAbortable
 		}
 	}
 	return out, nil

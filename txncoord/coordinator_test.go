@@ -404,7 +404,7 @@ func TestVerify(t *testing.T) {
 	h := newHarness(t)
 	pe := h.begin(t, "a")
 	got, e := h.c.Verify("a", pe.ID, pe.Epoch, []TopicPartition{{"t", 0}, {"t", 1}})
-	if e != nil || got[TopicPartition{"t", 0}] != nil || got[TopicPartition{"t", 1}] != kerr.InvalidTxnState {
+	if e != nil || got[TopicPartition{"t", 0}] != nil || got[TopicPartition{"t", 1}] != kerr.TransactionAbortable {
 		t.Fatalf("Verify = %v, %v", got, errName(e))
 	}
 	if _, e := h.c.Verify("a", pe.ID, pe.Epoch-1, []TopicPartition{{"t", 0}}); e != kerr.ProducerFenced {
@@ -491,7 +491,7 @@ func TestVerifyDuringAddPartitions(t *testing.T) {
 		return h.log.waiting == 1
 	})
 	got, e := h.c.Verify("a", pe.ID, pe.Epoch, []TopicPartition{{"t", 0}, {"t", 1}})
-	if e != nil || got[TopicPartition{"t", 0}] != nil || got[TopicPartition{"t", 1}] != kerr.InvalidTxnState {
+	if e != nil || got[TopicPartition{"t", 0}] != nil || got[TopicPartition{"t", 1}] != kerr.TransactionAbortable {
 		t.Fatalf("Verify during the write = %v, %v", got, errName(e))
 	}
 	if e := h.c.AddPartitions(bg, "a", pe.ID, pe.Epoch, []TopicPartition{{"t", 2}}); e != kerr.ConcurrentTransactions {

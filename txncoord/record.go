@@ -17,13 +17,15 @@ var ErrCorruptRecord = errors.New("corrupt transaction log record")
 // Record versions of Kafka's TransactionLog schemas. The key has one
 // version (0: int16 version, then the transactional id as an int16-length
 // string). The value has two: 0 with classic int16/int32 lengths, and 1,
-// the first flexible version (compact lengths and tagged fields), which
-// Kafka 3.9 writes.
+// the first flexible version (compact lengths and tagged fields). Kafka 3.9
+// writes version 1 only when the transaction.version feature is above 0,
+// which never holds in ZooKeeper mode, so gokafka writes version 0 and
+// reads both.
 const (
 	keyVersion        = 0
 	valueVersion0     = 0
 	valueVersionFlex  = 1
-	writeValueVersion = valueVersionFlex
+	writeValueVersion = valueVersion0
 )
 
 // Tags newer Kafka versions put in a version-1 value (PreviousProducerId,
@@ -62,7 +64,8 @@ func DecodeKey(b []byte) (string, error) {
 	return id, nil
 }
 
-// EncodeValue is the record value of m in the version Kafka 3.9 writes.
+// EncodeValue is the record value of m in the version Kafka 3.9 writes in
+// ZooKeeper mode.
 // A Dead transactional id is a tombstone (nil value), which compaction
 // eventually removes.
 func EncodeValue(m Metadata) []byte {

@@ -44,6 +44,13 @@ const ongoingV1 = `0001
 	00000000000003e8 0000000000000384
 	00`
 
+// ongoingV0 is the same value in version 0, which Kafka 3.9 writes in
+// ZooKeeper mode.
+const ongoingV0 = `0000
+	0000000000000007 0002 0000ea60 01
+	00000002  0001 61 00000002 00000000 00000001  0001 62 00000001 00000003
+	00000000000003e8 0000000000000384`
+
 func TestValueBytes(t *testing.T) {
 	ongoing := Metadata{ProducerID: 7, ProducerEpoch: 2, LastProducerID: -1, LastProducerEpoch: -1, TimeoutMs: 60000, State: Ongoing,
 		Partitions: []TopicPartition{{"a", 0}, {"a", 1}, {"b", 3}}, LastUpdateMs: 1000, StartMs: 900}
@@ -53,10 +60,7 @@ func TestValueBytes(t *testing.T) {
 		want  Metadata
 	}{
 		{"v1 ongoing", ongoingV1, ongoing},
-		{"v0 ongoing", `0000
-			0000000000000007 0002 0000ea60 01
-			00000002  0001 61 00000002 00000000 00000001  0001 62 00000001 00000003
-			00000000000003e8 0000000000000384`, ongoing},
+		{"v0 ongoing", ongoingV0, ongoing},
 		{"v1 empty null partitions", `0001 0000000000000009 0000 00002710 00 00 0000000000000001 ffffffffffffffff 00`,
 			Metadata{ProducerID: 9, LastProducerID: -1, LastProducerEpoch: -1, TimeoutMs: 10000, State: Empty, LastUpdateMs: 1, StartMs: -1}},
 		{"v0 empty null partitions", `0000 0000000000000009 0000 00002710 00 ffffffff 0000000000000001 ffffffffffffffff`,
@@ -77,11 +81,12 @@ func TestValueBytes(t *testing.T) {
 			}
 		})
 	}
-	// Kafka 3.9 writes version 1; the partitions come out sorted whatever
-	// order they were added in.
+	// Kafka 3.9 in ZooKeeper mode writes version 0 (version 1 needs the
+	// transaction.version feature); the partitions come out sorted
+	// whatever order they were added in.
 	unsorted := ongoing.clone()
 	unsorted.Partitions = []TopicPartition{{"b", 3}, {"a", 1}, {"a", 0}}
-	if got, want := EncodeValue(unsorted), unhex(t, ongoingV1); !bytes.Equal(got, want) {
+	if got, want := EncodeValue(unsorted), unhex(t, ongoingV0); !bytes.Equal(got, want) {
 		t.Fatalf("EncodeValue = %x, want %x", got, want)
 	}
 	if got := EncodeValue(Metadata{State: Dead}); got != nil {
