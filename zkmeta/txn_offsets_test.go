@@ -112,3 +112,29 @@ func TestTxnOffsetsLargeCommit(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeTxnOffsets: whatever a pending-offsets znode holds, decoding
+// returns an error or a value that encodes and decodes to itself.
+func FuzzDecodeTxnOffsets(f *testing.F) {
+	f.Add([]byte(`{"version":1,"producer_id":4000,"producer_epoch":2,"offsets":[{"topic":"t","partition":0,"offset":42,"leader_epoch":-1,"metadata":"m","commit_timestamp":1700000000000}]}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Add([]byte(`{"version":1,"offsets":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := decodeTxnOffsets(data)
+		if err != nil {
+			return
+		}
+		enc, err := encodeTxnOffsets(p)
+		if err != nil {
+			t.Fatalf("encode %+v: %v", p, err)
+		}
+		again, err := decodeTxnOffsets(enc)
+		if err != nil {
+			t.Fatalf("decode of our own encoding %s: %v", enc, err)
+		}
+		if p.ProducerID != again.ProducerID || p.ProducerEpoch != again.ProducerEpoch || len(p.Offsets) != len(again.Offsets) {
+			t.Fatalf("round trip changed %+v into %+v", p, again)
+		}
+	})
+}
