@@ -34,6 +34,7 @@ func (s *Server) startGroupCoordinator() error {
 		OffsetMetadataMaxBytes:        int(s.cfg.OffsetMetadataMaxBytes),
 		Logger:                        s.logger.Named("groups"),
 		Store:                         zkOffsetStore{s.zk},
+		TxnStore:                      zkOffsetStore{s.zk},
 		Owns:                          s.ownsGroup,
 	}
 	if s.cfg.GroupInitialRebalanceDelay == 0 && s.cfg.GroupMaxSessionTimeout > 0 {

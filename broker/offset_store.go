@@ -29,14 +29,7 @@ func storeError(err error) error {
 }
 
 func (s zkOffsetStore) Commit(ctx context.Context, group string, offsets []groupcoord.CommittedOffset) error {
-	out := make([]zkmeta.ConsumerOffset, len(offsets))
-	for i, o := range offsets {
-		out[i] = zkmeta.ConsumerOffset{
-			Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, LeaderEpoch: o.LeaderEpoch,
-			Metadata: o.Metadata, CommitTime: o.CommitTime, ExpireTime: o.ExpireTime,
-		}
-	}
-	return storeError(s.zk.CommitConsumerOffsets(ctx, group, out))
+	return storeError(s.zk.CommitConsumerOffsets(ctx, group, toZKOffsets(offsets)))
 }
 
 func (s zkOffsetStore) Fetch(ctx context.Context, group string) (map[groupcoord.TopicPartition]groupcoord.CommittedOffset, error) {

@@ -54,7 +54,12 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, hdr *wire.RequestHea
 	if len(known.Topics) > 0 {
 		for _, t := range s.groups.TxnOffsetCommit(ctx, &known).Topics {
 			for _, p := range t.Partitions {
-				codes.set(t.Topic, p.Partition, p.ErrorCode)
+				code := p.ErrorCode
+				if code == kerr.ProducerFenced.Code {
+					// The stored pending offsets are of a newer epoch.
+					code = fencedCode(kerr.ProducerFenced, r.Version, producerFencedTxnOffsetCommit)
+				}
+				codes.set(t.Topic, p.Partition, code)
 			}
 		}
 	}
@@ -110,7 +115,7 @@ func (m txnOffsetsMarker) CompleteTxnOffsets(ctx context.Context, producerID int
 	if m.s.groups == nil {
 		return kerr.CoordinatorNotAvailable
 	}
-	err := m.s.groups.CompleteTxnOffsets(ctx, producerID, commit, func(group string) bool {
+	err := m.s.groups.CompleteTxnOffsets(ctx, producerID, epoch, commit, func(group string) bool {
 		return txncoord.PartitionFor(group, offsetsTopicPartitions) == offsetsPartition
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/gokafka/internal/testcluster"
 )
@@ -362,5 +363,104 @@ func TestTxnCoordinatorKilledMidTransactions(t *testing.T) {
 		case n != 0 && n != 5:
 			t.Errorf("transaction %d is visible in part: %d of 5 records", i, n)
 		}
+	}
+}
+
+// TestTxnCoordinatorKilledMidCommit is the crash test: the
+// transaction coordinator is SIGKILLed after it wrote PrepareCommit and
+// before its markers reached every partition. To hold the markers back, a
+// leader of some of the transaction's partitions (neither the coordinator
+// nor the controller) is paused with SIGSTOP before EndTxn, and the ZooKeeper
+// session timeout is long, so its partitions do not move while the test
+// looks. The test checks that the commit is really in between (the
+// coordinator reports PrepareCommit), kills the coordinator, resumes the
+// paused leader, and then the new coordinator (which loads PrepareCommit
+// from the replicated __transaction_state) must finish the commit: every
+// record of the transaction is visible at read_committed, and none of the
+// same producer's aborted transaction before it.
+func TestTxnCoordinatorKilledMidCommit(t *testing.T) {
+	const topic, id, partitions = "txn-mid-commit", "mid-commit", 6
+	c, byID, seeds := txnCluster(t, topic, partitions, map[string]string{
+		"zookeeper.session.timeout.ms": "20000",
+		"replica.lag.time.max.ms":      "2000",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	p := txnProducer(t, seeds, id, topic, kgo.TransactionTimeout(time.Minute))
+	if err := runTxn(ctx, p, false, seq("aborted-", 12)...); err != nil {
+		t.Fatalf("aborted transaction: %v", err)
+	}
+	cl := txnTestClient(t, seeds)
+	coord := txnCoordinator(ctx, t, cl, id)
+	controller := readController(t, c.ZKClient(t))
+	paused := int32(-1)
+	for b := range byID {
+		if b != coord && b != controller {
+			paused = b
+			break
+		}
+	}
+	if paused < 0 {
+		t.Fatalf("no broker other than the coordinator %d and the controller %d", coord, controller)
+	}
+
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	want := seq("committed-", 4*partitions)
+	for _, v := range want {
+		if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	t.Logf("coordinator %d, controller %d; SIGSTOP broker %d", coord, controller, paused)
+	if err := byID[paused].Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = byID[paused].Resume()
+		}
+	}()
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("EndTxn(commit): %v", err)
+	}
+	node, d := describeTxn(ctx, t, cl, id)
+	if node != coord || d.State != "PrepareCommit" {
+		t.Fatalf("after EndTxn with broker %d paused: coordinator %d in state %s; want %d in PrepareCommit (markers held back)", paused, node, d.State, coord)
+	}
+	t.Logf("SIGKILL the transaction coordinator %d in PrepareCommit; SIGCONT broker %d", coord, paused)
+	byID[coord].Kill()
+	if err := byID[paused].Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+
+	fresh := txnTestClient(t, seeds)
+	// The dead coordinator's partitions move once its ZooKeeper session
+	// expires; until every broker knows, some still name it.
+	state := ""
+	waitUntil(t, 2*time.Minute, "a new coordinator to complete the commit", func() bool {
+		node := txnCoordinator(ctx, t, fresh, id)
+		if node == coord {
+			return false
+		}
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{id}
+		raw, err := fresh.Broker(int(node)).Request(ctx, req)
+		if err != nil {
+			return false
+		}
+		d := raw.(*kmsg.DescribeTransactionsResponse).TransactionStates[0]
+		if d.ErrorCode == 0 && d.State != state {
+			state = d.State
+			t.Logf("coordinator %d: %s", node, state)
+		}
+		return d.ErrorCode == 0 && d.State == "CompleteCommit"
+	})
+	got := readToSentinel(ctx, t, seeds, topic, partitions, kgo.ReadCommitted())
+	if !slices.Equal(got, want) {
+		t.Fatalf("read_committed after the failover read %d records %v; want exactly the %d committed ones", len(got), got, len(want))
 	}
 }

@@ -24,12 +24,19 @@ import (
 // (the first asks create __transaction_state) and returns its node id.
 func txnCoordinator(ctx context.Context, t *testing.T, cl *kgo.Client, id string) int32 {
 	t.Helper()
+	return findCoordinator(ctx, t, cl, 1, id)
+}
+
+// findCoordinator waits until FindCoordinator names a coordinator of
+// keyType (0 group, 1 transaction) for key and returns its node id.
+func findCoordinator(ctx context.Context, t *testing.T, cl *kgo.Client, keyType int8, key string) int32 {
+	t.Helper()
 	var node int32 = -1
-	waitUntil(t, time.Minute, "a transaction coordinator for "+id, func() bool {
+	waitUntil(t, time.Minute, "a coordinator for "+key, func() bool {
 		req := kmsg.NewPtrFindCoordinatorRequest()
-		req.CoordinatorType = 1
-		req.CoordinatorKey = id
-		req.CoordinatorKeys = []string{id}
+		req.CoordinatorType = keyType
+		req.CoordinatorKey = key
+		req.CoordinatorKeys = []string{key}
 		raw, err := cl.Request(ctx, req)
 		if err != nil {
 			return false

@@ -49,6 +49,10 @@ type Config struct {
 	Logger *zap.Logger
 	// Store persists committed offsets; required.
 	Store OffsetStore
+	// TxnStore, when set, keeps TxnOffsetCommit's pending offsets durable
+	// (see TxnOffsetStore); nil keeps them in memory only (unit tests, a
+	// single broker without failover).
+	TxnStore TxnOffsetStore
 	// Owns reports whether this coordinator is responsible for a group. A
 	// group it does not own is neither created nor loaded (the request
 	// answers NOT_COORDINATOR) and is left out of ListGroups. Nil means

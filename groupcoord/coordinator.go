@@ -215,7 +215,11 @@ func (c *Coordinator) lookup(ctx context.Context, id string, create bool) (*grou
 		if err != nil {
 			return nil, fmt.Errorf("load offsets of group %q: %w", id, err)
 		}
-		if len(offsets) == 0 && !create {
+		pending, err := c.loadPendingTxn(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("load pending transactional offsets of group %q: %w", id, err)
+		}
+		if len(offsets) == 0 && len(pending) == 0 && !create {
 			return nil, nil
 		}
 		c.mu.Lock()
@@ -234,6 +238,7 @@ func (c *Coordinator) lookup(ctx context.Context, id string, create bool) (*grou
 			continue
 		}
 		g := newGroup(id, offsets, c.cfg.Now())
+		g.setPendingTxn(pending)
 		c.groups[id] = g
 		c.mu.Unlock()
 		if len(offsets) > 0 {

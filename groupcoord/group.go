@@ -59,6 +59,8 @@ type group struct {
 	// TxnOffsetCommit, by producer id, until their marker commits them
 	// (into offsets and the store) or drops them (txn_offsets.go).
 	pendingTxn map[int64]map[TopicPartition]CommittedOffset
+	// pendingTxnEpoch is the producer epoch of each pendingTxn entry.
+	pendingTxnEpoch map[int64]int16
 }
 
 func newGroup(id string, offsets map[TopicPartition]CommittedOffset, now time.Time) *group {

@@ -52,16 +52,16 @@ func TestTxnOffsetCommitVisibleOnlyAfterCommit(t *testing.T) {
 			t.Fatalf("require_stable fetch = %d, %d; want UNSTABLE_OFFSET_COMMIT", off, code)
 		}
 		// Another producer's marker, or another partition's, changes nothing.
-		if err := c.CompleteTxnOffsets(testCtx(t), 8, true, func(string) bool { return true }); err != nil {
+		if err := c.CompleteTxnOffsets(testCtx(t), 8, 0, true, func(string) bool { return true }); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.CompleteTxnOffsets(testCtx(t), 7, true, func(string) bool { return false }); err != nil {
+		if err := c.CompleteTxnOffsets(testCtx(t), 7, 0, true, func(string) bool { return false }); err != nil {
 			t.Fatal(err)
 		}
 		if len(store.commitCalls()) != 0 {
 			t.Fatalf("store written before the marker: %v", store.commitCalls())
 		}
-		if err := c.CompleteTxnOffsets(testCtx(t), 7, commit, func(g string) bool { return g == "g" }); err != nil {
+		if err := c.CompleteTxnOffsets(testCtx(t), 7, 0, commit, func(g string) bool { return g == "g" }); err != nil {
 			t.Fatal(err)
 		}
 		want, calls := int64(-1), 0

@@ -3,6 +3,7 @@ package txncoord
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
@@ -34,18 +35,57 @@ func (c *Coordinator) checkProducerPending(op, id string, t *txnEntry, producerI
 	return nil
 }
 
+// DefaultCompletionWait is Config.CompletionWait's default: a commit's
+// markers and its CompleteCommit write take a few milliseconds, and a
+// client that hears CONCURRENT_TRANSACTIONS waits 20 ms (the Java
+// producer's and franz-go's backoff) before it asks again. For a producer
+// that begins its next transaction at once, that backoff was most of the
+// transaction's time (BenchmarkTransactionalProduce); Kafka answers at
+// once, which clients handle the same way when the wait runs out.
+const DefaultCompletionWait = 50 * time.Millisecond
+
 // AddPartitions answers AddPartitionsToTxn from a producer: the partitions
 // join the transaction, which starts (state Ongoing, start time now) with
-// its first partitions. Partitions already in it write nothing.
+// its first partitions. Partitions already in it write nothing. While the
+// producer's previous transaction is completing (PrepareCommit or
+// PrepareAbort) it waits up to Config.CompletionWait for the completion.
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, producerID int64, epoch int16, tps []TopicPartition) *kerr.Error {
 	if id == "" {
 		return kerr.InvalidRequest
 	}
 	tps = normalize(slices.Clone(tps))
-	c.mu.Lock()
-	p, t, e := c.lookup(id)
-	if e == nil {
-		e = c.checkProducer("AddPartitionsToTxn", id, t, producerID, epoch)
+	wait := time.NewTimer(c.cfg.CompletionWait)
+	defer wait.Stop()
+	var (
+		p *txnPartition
+		t *txnEntry
+		e *kerr.Error
+	)
+	for {
+		c.mu.Lock()
+		p, t, e = c.lookup(id)
+		if e == nil {
+			e = c.checkProducer("AddPartitionsToTxn", id, t, producerID, epoch)
+		}
+		if e == kerr.ConcurrentTransactions && (t.meta.State == PrepareCommit || t.meta.State == PrepareAbort) {
+			// The previous transaction is completing (its markers are
+			// out): a producer that begins the next one right away waits
+			// here briefly rather than backing off (clients wait 20 ms).
+			settled := c.settled
+			c.mu.Unlock()
+			select {
+			case <-settled:
+				continue
+			case <-wait.C:
+			case <-ctx.Done():
+			}
+			c.mu.Lock()
+			p, t, e = c.lookup(id)
+			if e == nil {
+				e = c.checkProducer("AddPartitionsToTxn", id, t, producerID, epoch)
+			}
+		}
+		break
 	}
 	if e != nil {
 		c.mu.Unlock()

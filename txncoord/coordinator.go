@@ -78,6 +78,10 @@ type Config struct {
 	// AbortTimedOutInterval is
 	// transaction.abort.timed.out.transaction.cleanup.interval.ms (10000).
 	AbortTimedOutInterval time.Duration
+	// CompletionWait bounds how long AddPartitionsToTxn waits for the
+	// producer's previous transaction to complete (its markers) before
+	// answering CONCURRENT_TRANSACTIONS (DefaultCompletionWait).
+	CompletionWait time.Duration
 	// RemoveExpiredInterval is
 	// transaction.remove.expired.transaction.cleanup.interval.ms (3600000).
 	RemoveExpiredInterval time.Duration
@@ -112,6 +116,9 @@ func (c Config) withDefaults() Config {
 	if c.RemoveExpiredInterval <= 0 {
 		c.RemoveExpiredInterval = DefaultRemoveExpiredInterval
 	}
+	if c.CompletionWait <= 0 {
+		c.CompletionWait = DefaultCompletionWait
+	}
 	if c.RetryBackoff <= 0 {
 		c.RetryBackoff = defaultRetryBackoff
 	}
@@ -136,6 +143,10 @@ type Coordinator struct {
 	// allocation).
 	mu    sync.Mutex
 	parts map[int32]*txnPartition
+	// settled is closed (and replaced) under mu whenever a transition's
+	// write ends, so that a request that found its transaction completing
+	// can wait for it (see AddPartitions).
+	settled chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -178,7 +189,7 @@ func New(cfg Config) (*Coordinator, error) {
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Coordinator{cfg: cfg, log: cfg.Logger, parts: map[int32]*txnPartition{}, ctx: ctx, cancel: cancel}
+	c := &Coordinator{cfg: cfg, log: cfg.Logger, parts: map[int32]*txnPartition{}, settled: make(chan struct{}), ctx: ctx, cancel: cancel}
 	c.wg.Add(2)
 	go c.every(cfg.AbortTimedOutInterval, c.AbortTimedOut)
 	go c.every(cfg.RemoveExpiredInterval, c.RemoveExpired)
@@ -287,6 +298,8 @@ func (c *Coordinator) persist(ctx context.Context, p *txnPartition, t *txnEntry,
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t.pending = false
+	close(c.settled)
+	c.settled = make(chan struct{})
 	if c.parts[p.id] != p {
 		return kerr.NotCoordinator
 	}

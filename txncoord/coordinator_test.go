@@ -518,3 +518,32 @@ func TestVerifyDuringAddPartitions(t *testing.T) {
 	h.markers.setHold(false)
 	h.waitState(t, "a", CompleteCommit)
 }
+
+// TestAddPartitionsWaitsForCompletion: a producer that begins its next
+// transaction while the previous one's markers are out is held until the
+// commit completes and then joins, instead of hearing
+// CONCURRENT_TRANSACTIONS (the wait is long here, so the test does not
+// depend on timing).
+func TestAddPartitionsWaitsForCompletion(t *testing.T) {
+	h := newHarness(t)
+	h.c.cfg.CompletionWait = time.Minute
+	h.markers.setHold(true)
+	pe := h.begin(t, "a")
+	if e := h.c.EndTxn(bg, "a", pe.ID, pe.Epoch, true); e != nil {
+		t.Fatal(e)
+	}
+	done := make(chan *kerr.Error, 1)
+	go func() { done <- h.c.AddPartitions(bg, "a", pe.ID, pe.Epoch, []TopicPartition{{"t", 7}}) }()
+	// While the markers are held it must not answer (without the wait it
+	// answered CONCURRENT_TRANSACTIONS at once).
+	select {
+	case e := <-done:
+		t.Fatalf("AddPartitions answered %v while the commit's markers were held", errName(e))
+	case <-time.After(100 * time.Millisecond):
+	}
+	h.markers.setHold(false)
+	if e := <-done; e != nil {
+		t.Fatalf("AddPartitions after the commit completed = %v, want success", errName(e))
+	}
+	h.waitState(t, "a", Ongoing)
+}

@@ -153,14 +153,29 @@ type offsetWrite struct {
 // one multi covering both trees. When a partition appears twice, the last
 // entry wins.
 func (c *Client) CommitConsumerOffsets(ctx context.Context, group string, offsets []ConsumerOffset) error {
-	if err := validGroupID(group); err != nil {
+	writes, err := offsetWrites(group, offsets)
+	if err != nil {
 		return err
+	}
+	for _, chunk := range chunkOffsetWrites(group, writes) {
+		if err := c.commitOffsetChunk(ctx, group, chunk, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// offsetWrites validates offsets and renders each partition's write; when
+// a partition appears twice, the last entry wins.
+func offsetWrites(group string, offsets []ConsumerOffset) ([]offsetWrite, error) {
+	if err := validGroupID(group); err != nil {
+		return nil, err
 	}
 	byKey := make(map[string]int)
 	var writes []offsetWrite
 	for _, o := range offsets {
 		if err := validTopicName(o.Topic); err != nil {
-			return fmt.Errorf("commit offsets of group %s: %w", group, err)
+			return nil, fmt.Errorf("commit offsets of group %s: %w", group, err)
 		}
 		meta, err := json.Marshal(consumerOffsetMetaJSON{
 			Version:         consumerOffsetMetaVersion,
@@ -171,7 +186,7 @@ func (c *Client) CommitConsumerOffsets(ctx context.Context, group string, offset
 			ExpireTimestamp: expireMillis(o.ExpireTime),
 		})
 		if err != nil {
-			return fmt.Errorf("encode offset meta: %w", err)
+			return nil, fmt.Errorf("encode offset meta: %w", err)
 		}
 		// Optimistically assume both znodes exist: after a partition's
 		// first commit they always do.
@@ -184,12 +199,7 @@ func (c *Client) CommitConsumerOffsets(ctx context.Context, group string, offset
 		byKey[key] = len(writes)
 		writes = append(writes, w)
 	}
-	for _, chunk := range chunkOffsetWrites(group, writes) {
-		if err := c.commitOffsetChunk(ctx, group, chunk); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writes, nil
 }
 
 // chunkOffsetWrites splits writes into runs of at most multiChunk/2
@@ -215,11 +225,13 @@ func chunkOffsetWrites(group string, writes []offsetWrite) [][]offsetWrite {
 	return chunks
 }
 
-// commitOffsetChunk writes one chunk in one multi. When znodes turn out to
-// be missing (a first commit) or to exist unexpectedly (a concurrent
-// writer), it looks at the chunk's znodes, creates the missing parents and
-// tries again, a few times.
-func (c *Client) commitOffsetChunk(ctx context.Context, group string, writes []offsetWrite) error {
+// commitOffsetChunk writes one chunk in one multi, with extra operations
+// (if any) after the offsets in the same multi. When znodes turn out to be
+// missing (a first commit) or to exist unexpectedly (a concurrent writer),
+// it looks at the chunk's znodes, creates the missing parents and tries
+// again, a few times. A failure of one of the extra operations is returned
+// as it is (a *multiError whose index counts from the first extra op).
+func (c *Client) commitOffsetChunk(ctx context.Context, group string, writes []offsetWrite, extra []any) error {
 	const attempts = 5
 	var lastErr error
 	for attempt := 0; attempt < attempts; attempt++ {
@@ -239,12 +251,18 @@ func (c *Client) commitOffsetChunk(ctx context.Context, group string, writes []o
 				ops = append(ops, c.opCreate(mp, w.meta, 0))
 			}
 		}
+		ops = append(ops, extra...)
 		err := c.retrying(ctx, func() error {
 			res, err := c.multi(ctx, ops...)
 			return c.failedOp(ops, res, err)
 		})
 		if err == nil {
 			return nil
+		}
+		var me *multiError
+		if errors.As(err, &me) && me.index >= 2*len(writes) {
+			me.index -= 2 * len(writes)
+			return me
 		}
 		if !errors.Is(err, ErrNoNode) && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("commit offsets of group %s: %w", group, err)

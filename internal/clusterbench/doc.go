@@ -24,6 +24,11 @@
 //     fourth broker that joined empty with AlterPartitionReassignments; the
 //     time to complete, the replication rate, and the p99 of an acks=all
 //     producer at 20 MiB/s during the move against the 5 s before it.
+//   - BenchmarkTransactionalProduce (issue 12): franz-go, 1 KiB records,
+//     transactions of 100 records committed one after another, against the
+//     idempotent non-transactional producer, on one partition and on six,
+//     runs interleaved; the ratio (target >= 0.8x), and per 100 records the
+//     time spent producing (with AddPartitionsToTxn) and committing.
 //
 // Each figure comes with the brokers' CPU seconds (utime+stime from
 // /proc/<pid>/stat) per GiB, and each benchmark notes the machine's load:
@@ -49,6 +54,8 @@
 //	BENCH_CLUSTER_RECORDS   [1000000] 1 KiB records per produce run
 //	BENCH_CLUSTER_REPEAT    [3]       interleaved runs of each produce and
 //	                                  end-to-end workload, catch-up rounds
+//	BENCH_TXN_RECORDS       [200000]  1 KiB records per transactional
+//	                                  benchmark run
 //	BENCH_CLUSTER_E2E_SECONDS [10]    length of one end-to-end run
 //	BENCH_CLUSTER_FAILOVERS [3]       leader kills per failover benchmark
 //	BENCH_CATCHUP_MB        [1024]    MiB written while the follower is down
@@ -69,6 +76,6 @@
 // state from ZooKeeper; measure_test.go holds the knobs, CPU accounting,
 // memory warming and the median-and-spread arithmetic; report_test.go
 // collects the figures and writes the markdown section; the benchmarks are
-// in produce_bench_test.go, failover_bench_test.go, catchup_bench_test.go and
-// reassign_bench_test.go.
+// in produce_bench_test.go, failover_bench_test.go, catchup_bench_test.go,
+// reassign_bench_test.go and txn_bench_test.go.
 package clusterbench
