@@ -43,6 +43,16 @@ import (
 // (replicaManager.open), as Kafka resumes its -future dirs after a
 // restart.
 //
+// The movers share one quota, replica.alter.log.dirs.io.max.bytes.per.second
+// (Kafka's alterLogDirs ReplicationQuotaManager): every byte copied is
+// recorded, and while the rate is over the bound no mover copies, nor
+// swaps, and each looks again after moveThrottleBackoff (Kafka's
+// LocalLeaderEndPoint builds no fetch while the quota is exceeded, and the
+// thread backs off replica.fetch.backoff.ms). Only the copy under the
+// partition lock at the swap, the few batches appended since the last
+// step, is not held back. A copy step is at most the bound's bytes, so a
+// low bound is kept in small steps rather than one 1 MiB burst.
+//
 // Lock order: Partition.mu, then logMove.mu. The mover holds logMove.mu
 // alone while it copies, and both only for the swap.
 
@@ -50,6 +60,10 @@ import (
 // replica.fetch.max.bytes default, 1 MiB, bounds its future-replica
 // fetches the same way).
 const moveChunkBytes = 1 << 20
+
+// moveThrottleBackoff is how long a mover waits while the log dir move
+// quota is exceeded (Kafka's replica.fetch.backoff.ms default).
+const moveThrottleBackoff = time.Second
 
 // moveIdleWait bounds how long a caught-up mover waits for an append
 // before it checks again (it is woken by appends before that).
@@ -251,15 +265,27 @@ func (rm *replicaManager) runMove(ctx context.Context, p *Partition, m *logMove)
 		}
 	}()
 	for ctx.Err() == nil {
+		if q := rm.moveQuota; q != nil && q.exceeded(time.Now()) {
+			t := time.NewTimer(moveThrottleBackoff)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
 		wake := p.waitChan()
 		m.mu.Lock()
-		n, err := m.future.CopyFrom(p.log, moveChunkBytes)
+		n, err := m.future.CopyFrom(p.log, rm.moveChunk())
 		m.mu.Unlock()
 		if err != nil {
 			rm.abandonMove(p, m, err)
 			return
 		}
 		if n > 0 {
+			if q := rm.moveQuota; q != nil {
+				q.record(int64(n), time.Now())
+			}
 			continue
 		}
 		switch state, err := rm.trySwap(p, m); {
@@ -280,6 +306,15 @@ func (rm *replicaManager) runMove(ctx context.Context, p *Partition, m *logMove)
 		}
 		t.Stop()
 	}
+}
+
+// moveChunk is how many bytes a copy step takes: moveChunkBytes, or the
+// quota's bound when that is lower (at least one batch is copied anyway).
+func (rm *replicaManager) moveChunk() int {
+	if q := rm.moveQuota; q != nil && q.limited() {
+		return int(max(1, min(int64(moveChunkBytes), q.bound())))
+	}
+	return moveChunkBytes
 }
 
 // abandonMove ends a move that failed (err), unless it was cancelled

@@ -111,3 +111,75 @@ func TestLogDirMoveFollowsTruncation(t *testing.T) {
 		t.Fatalf("leader epochs in the new dir: %+v, %v", epochs, err)
 	}
 }
+
+// TestLogDirMoveThrottled moves a replica under
+// replica.alter.log.dirs.io.max.bytes.per.second: with a bound of 0 the
+// mover copies one step (the quota is not exceeded before anything was
+// recorded, as Kafka's) and then nothing while the rate of what it copied
+// is above the bound, so the move cannot finish; lifting the bound lets it
+// finish with every batch.
+func TestLogDirMoveThrottled(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	rm, _ := newTestReplicaManager(t, d1, d2)
+	defer rm.close()
+	q := &replicationQuota{}
+	q.setBound(0)
+	rm.moveQuota = q
+	tp := topicPartition{"thr", 0}
+	if err := rm.makeLeader(tp, testTopicID, 1, testTopicConfig()); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := rm.get(tp)
+	for i := range 10 {
+		if _, err := appendBatch(t, p, plainBatch(1, int64(1000+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := readWholeLog(t, p)
+	target := d1
+	if filepath.Dir(p.log.Dir()) == d1 {
+		target = d2
+	}
+	if err := rm.startMove(p, target, ""); err != nil {
+		t.Fatal(err)
+	}
+	m := p.move.Load()
+	if m == nil {
+		t.Fatal("no move")
+	}
+	futureEnd := func() int64 {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.future.EndOffset()
+	}
+	// Over two of the mover's back-offs the future log holds the one
+	// batch of the first step, never more.
+	deadline := time.Now().Add(2*moveThrottleBackoff + moveThrottleBackoff/2)
+	sawFirst := false
+	for time.Now().Before(deadline) {
+		switch end := futureEnd(); {
+		case end > 1:
+			t.Fatalf("the future log reached offset %d under a bound of 0 bytes/s; want 1 (one step)", end)
+		case end == 1:
+			sawFirst = true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sawFirst || p.move.Load() != m {
+		t.Fatalf("first step copied: %v, move still on: %v", sawFirst, p.move.Load() == m)
+	}
+	q.setBound(-1) // unlimited
+	deadline = time.Now().Add(10 * time.Second)
+	for p.move.Load() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the move did not finish once the bound was lifted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := filepath.Dir(p.log.Dir()); got != target {
+		t.Fatalf("the log is in %s after the move, want %s", got, target)
+	}
+	if got := readWholeLog(t, p); !bytes.Equal(got, want) {
+		t.Fatalf("the moved log holds %d bytes, want the %d of the current log", len(got), len(want))
+	}
+}

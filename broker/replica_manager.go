@@ -76,6 +76,9 @@ type replicaManager struct {
 	moveCtx    context.Context
 	moveCancel context.CancelFunc
 	moveWG     sync.WaitGroup
+	// moveQuota bounds what the movers copy, all together
+	// (replica.alter.log.dirs.io.max.bytes.per.second); nil: unlimited.
+	moveQuota *replicationQuota
 	// alterMu serializes AlterReplicaLogDirs changes, as Kafka's
 	// replicaStateChangeLock does.
 	alterMu sync.Mutex

@@ -233,6 +233,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("read dynamic broker configs: %w", err)
 	}
 	s.replicas = newReplicaManager(s.dirs, s.logger.Named("replicas"), id, clean, cp)
+	s.replicas.moveQuota = &s.replQuotas.alterLogDirs
 	s.replicas.producerExpiryEvery = s.cfg.ProducerIDExpirationCheckInterval
 	s.replicas.fs = s.cfg.FS
 	s.pids = newProducerIDs(s.zk, id)

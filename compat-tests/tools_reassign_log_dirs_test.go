@@ -23,7 +23,11 @@ import (
 // --replica-alter-log-dirs-throttle on that broker only; --verify reports
 // the replica move completed in Kafka 3.9's words and clears the
 // throttle; the replica's files are in the named dir and not the other,
-// and every record reads back.
+// and every record reads back. Then the replica moves back to the first
+// dir under a throttle of 0 bytes/s: the broker copies one step and
+// holds the move there (--verify says it is still in progress and leaves
+// the throttle, which DescribeConfigs shows), until --execute --additional
+// raises the throttle and the move finishes.
 func TestToolReassignLogDirs(t *testing.T) {
 	const topic = "ld"
 	c := testcluster.New(t)
@@ -59,7 +63,7 @@ func TestToolReassignLogDirs(t *testing.T) {
 	if out != want {
 		t.Errorf("--execute printed:\n%q\nwant:\n%q", out, want)
 	}
-	logDirThrottle := func(b *testcluster.Broker) string {
+	logDirThrottleConfig := func(b *testcluster.Broker) (string, string) {
 		rc, err := adm.DescribeBrokerConfigs(ctx, b.ID)
 		if err == nil {
 			err = rc[0].Err
@@ -68,15 +72,26 @@ func TestToolReassignLogDirs(t *testing.T) {
 			t.Fatalf("describe broker %d configs: %v", b.ID, err)
 		}
 		for _, c := range rc[0].Configs {
-			if c.Key == "replica.alter.log.dirs.io.max.bytes.per.second" && c.Source.String() == "DYNAMIC_BROKER_CONFIG" {
-				return c.MaybeValue()
+			if c.Key == "replica.alter.log.dirs.io.max.bytes.per.second" {
+				return c.MaybeValue(), c.Source.String()
 			}
 		}
-		return ""
+		return "", ""
+	}
+	logDirThrottle := func(b *testcluster.Broker) string {
+		v, source := logDirThrottleConfig(b)
+		if source != "DYNAMIC_BROKER_CONFIG" {
+			return ""
+		}
+		return v
 	}
 	waitUntil(t, testTimeout, "the log dir throttle on the moving broker", func() bool { return logDirThrottle(dst) == "5000000" })
 	if v := logDirThrottle(src); v != "" {
 		t.Errorf("broker %d (no replica moving between its dirs) has the log dir throttle %q", src.ID, v)
+	}
+
+	if v, source := logDirThrottleConfig(src); v != "9223372036854775807" || source != "DEFAULT_CONFIG" {
+		t.Errorf("broker %d describes replica.alter.log.dirs.io.max.bytes.per.second as %q (%s); want Kafka's default, Long.MAX_VALUE", src.ID, v, source)
 	}
 
 	ids := []int32{src.ID, dst.ID}
@@ -97,5 +112,39 @@ func TestToolReassignLogDirs(t *testing.T) {
 	waitUntil(t, testTimeout, "the old broker to delete its replica", func() bool { return !partitionDir(src, topic, 0) })
 	if got := readAll(ctx, t, seeds, topic); !slices.Equal(got, values("ld", 200)) {
 		t.Errorf("read %d records after the move; want the 200 written", len(got))
+	}
+
+	// Back to the first dir, throttled to nothing: one batch of the 200
+	// is copied, then the move waits.
+	back := filepath.Join(t.TempDir(), "back.json")
+	if err := os.WriteFile(back, []byte(fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"replicas":[%d],"log_dirs":[%q]}]}`, topic, dst.ID, jbodDirs[0])), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startedBack := fmt.Sprintf("Successfully started moving log directory to %s for replica ld-0 with broker %d \n", jbodDirs[0], dst.ID)
+	out = mustTool(t, nil, tool("--execute", "--reassignment-json-file", back, "--replica-alter-log-dirs-throttle", "0")...)
+	if !strings.Contains(out, "The replica-alter-dir throttle limit was set to 0 B/s\n") || !strings.HasSuffix(out, startedBack) {
+		t.Errorf("--execute of the throttled move printed:\n%s", out)
+	}
+	inProgress := fmt.Sprintf("Status of partition reassignment:\nReassignment of partition ld-0 is completed.\nReassignment of replica ld-0-%d is still in progress.\n", dst.ID)
+	if out := mustTool(t, nil, tool("--verify", "--reassignment-json-file", back)...); out != inProgress {
+		t.Errorf("--verify of the throttled move printed:\n%q\nwant:\n%q", out, inProgress)
+	}
+	if v := logDirThrottle(dst); v != "0" {
+		t.Errorf("log dir throttle %q on broker %d during the move; want 0 kept by --verify", v, dst.ID)
+	}
+	// Resubmitting with --additional changes the throttle, as the stock
+	// tool's help says.
+	out = mustTool(t, nil, tool("--execute", "--additional", "--reassignment-json-file", back, "--replica-alter-log-dirs-throttle", "100000000")...)
+	if !strings.Contains(out, "The replica-alter-dir throttle limit was set to 100000000 B/s\n") || !strings.HasSuffix(out, startedBack) {
+		t.Errorf("--execute --additional printed:\n%s", out)
+	}
+	want = fmt.Sprintf("Status of partition reassignment:\nReassignment of partition ld-0 is completed.\nReassignment of replica ld-0-%d completed successfully.\n", dst.ID) +
+		fmt.Sprintf("Clearing broker-level throttles on brokers %d,%d\nClearing topic-level throttles on topic ld\n", ids[0], ids[1])
+	waitTool(t, func(out string) bool { return out == want }, tool("--verify", "--reassignment-json-file", back)...)
+	if _, err := os.Stat(filepath.Join(jbodDirs[0], "ld-0")); err != nil {
+		t.Errorf("ld-0 is not back in %s: %v", jbodDirs[0], err)
+	}
+	if got := readAll(ctx, t, seeds, topic); !slices.Equal(got, values("ld", 200)) {
+		t.Errorf("read %d records after the second move; want the 200 written", len(got))
 	}
 }
