@@ -250,7 +250,10 @@ func sameLastBatch(future, cur *storage.Log) (bool, error) {
 func (rm *replicaManager) runMove(ctx context.Context, p *Partition, m *logMove) {
 	swapped := false
 	defer func() {
-		close(m.done)
+		// done closes only once the future log is closed or deleted:
+		// whoever waits for it may open the same dir again (a resumed
+		// move) or remove it.
+		defer close(m.done)
 		if swapped {
 			return
 		}
@@ -400,8 +403,9 @@ func (rm *replicaManager) swapLocked(p *Partition, m *logMove) (string, error) {
 }
 
 // cancelMove ends p's move, if any, and waits for its mover: with discard
-// the future log is deleted, else closed where it is.
-func (rm *replicaManager) cancelMove(p *Partition, discard bool) {
+// the future log is deleted, else closed where it is, before it returns. It returns the
+// future log's path, "" when there was no move.
+func (rm *replicaManager) cancelMove(p *Partition, discard bool) string {
 	p.mu.Lock()
 	m := p.move.Swap(nil)
 	if m != nil {
@@ -409,10 +413,41 @@ func (rm *replicaManager) cancelMove(p *Partition, discard bool) {
 	}
 	p.mu.Unlock()
 	if m == nil {
-		return
+		return ""
 	}
+	path := m.future.Dir()
 	m.cancel()
 	<-m.done
+	return path
+}
+
+// parkMove stops p's move for a StopReplica without delete, as Kafka
+// removes the partition's ReplicaAlterLogDirsThread fetcher but keeps its
+// future log: the future log is closed where it is and remembered with the
+// future dirs found at start, so that the move resumes when a
+// LeaderAndIsr hands the replica a role again (open), as Kafka re-adds the
+// fetcher for a partition with a future log, or at the next start.
+func (rm *replicaManager) parkMove(p *Partition) {
+	path := rm.cancelMove(p, false)
+	if path == "" {
+		return
+	}
+	rm.mu.Lock()
+	rm.futures[p.tp] = storage.FutureDir{Topic: p.tp.Topic, Partition: p.tp.Partition, Path: path}
+	rm.mu.Unlock()
+	rm.logger.Info("stopped a log dir move: the replica was stopped", zap.String("partition", p.tp.String()), zap.String("future", path))
+}
+
+// resumeParked resumes the move parkMove stopped, if any, now that the
+// hosted partition p is given a role again.
+func (rm *replicaManager) resumeParked(p *Partition) {
+	rm.mu.Lock()
+	f, ok := rm.futures[p.tp]
+	delete(rm.futures, p.tp)
+	rm.mu.Unlock()
+	if ok {
+		rm.resumeMove(p, f)
+	}
 }
 
 // stopMoves closes every move's future log where it is, for a resume at

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"bytes"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -181,5 +183,115 @@ func TestLogDirMoveThrottled(t *testing.T) {
 	}
 	if got := readWholeLog(t, p); !bytes.Equal(got, want) {
 		t.Fatalf("the moved log holds %d bytes, want the %d of the current log", len(got), len(want))
+	}
+}
+
+// startHeldMove starts moving a 10-batch partition to the other of d1, d2
+// under a move quota of 0 bytes/s, so that the move stays in progress
+// after its first step; it returns the partition, the move's target and
+// the future log's dir.
+func startHeldMove(t *testing.T, rm *replicaManager, tp topicPartition, d1, d2 string) (*Partition, string, string) {
+	t.Helper()
+	q := &replicationQuota{}
+	q.setBound(0)
+	rm.moveQuota = q
+	if err := rm.makeLeader(tp, testTopicID, 1, testTopicConfig()); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := rm.get(tp)
+	for i := range 10 {
+		if _, err := appendBatch(t, p, plainBatch(1, int64(1000+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := d1
+	if filepath.Dir(p.log.Dir()) == d1 {
+		target = d2
+	}
+	if err := rm.startMove(p, target, ""); err != nil {
+		t.Fatal(err)
+	}
+	m := p.move.Load()
+	if m == nil {
+		t.Fatal("no move")
+	}
+	return p, target, m.future.Dir()
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// TestStopReplicaStopsMove: a StopReplica without delete stops a move in
+// progress (no mover runs, DescribeLogDirs shows no future replica) and
+// keeps its future log on disk, as Kafka removes the future log's fetcher;
+// the LeaderAndIsr that hands the replica a role again resumes it, and it
+// finishes.
+func TestStopReplicaStopsMove(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	rm, _ := newTestReplicaManager(t, d1, d2)
+	defer rm.close()
+	tp := topicPartition{"stop", 0}
+	p, target, future := startHeldMove(t, rm, tp, d1, d2)
+	m := p.move.Load()
+	if err := rm.stopPartition(tp, false, false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.done:
+	default:
+		t.Fatal("the mover still runs after StopReplica")
+	}
+	if p.futureDir() != "" {
+		t.Fatalf("the partition still moves to %s after StopReplica", p.futureDir())
+	}
+	if !exists(future) {
+		t.Fatalf("StopReplica without delete removed the future log %s", future)
+	}
+	rm.moveQuota.setBound(-1)
+	if _, err := rm.open(tp, testTopicID, testTopicConfig()); err != nil { // LeaderAndIsr
+		t.Fatal(err)
+	}
+	if got := p.futureDir(); got != target {
+		t.Fatalf("after a LeaderAndIsr the partition moves to %q, want %s resumed", got, target)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p.move.Load() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the resumed move did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := filepath.Dir(p.log.Dir()); got != target {
+		t.Fatalf("the log is in %s after the resumed move, want %s", got, target)
+	}
+}
+
+// TestStopReplicaDeleteRemovesFuture: a StopReplica with delete removes
+// the future log of a move in progress with the log, and so it does for a
+// move an earlier StopReplica without delete stopped.
+func TestStopReplicaDeleteRemovesFuture(t *testing.T) {
+	for _, stopFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stopped first %v", stopFirst), func(t *testing.T) {
+			d1, d2 := t.TempDir(), t.TempDir()
+			rm, _ := newTestReplicaManager(t, d1, d2)
+			defer rm.close()
+			tp := topicPartition{"del", 0}
+			p, _, future := startHeldMove(t, rm, tp, d1, d2)
+			current := p.log.Dir()
+			if stopFirst {
+				if err := rm.stopPartition(tp, false, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rm.stopPartition(tp, true, true); err != nil {
+				t.Fatal(err)
+			}
+			if exists(future) || exists(current) {
+				t.Fatalf("after StopReplica with delete: future log %s exists %v, log %s exists %v; want neither",
+					future, exists(future), current, exists(current))
+			}
+		})
 	}
 }

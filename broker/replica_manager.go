@@ -240,6 +240,7 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 			return nil, fmt.Errorf("open %s: hosted with topic id %x, asked for %x", tp, p.topicID, topicID)
 		}
 		p.cfg.Store(&cfg)
+		rm.resumeParked(p)
 		return p, nil
 	}
 	rm.openMu.Lock()
@@ -326,7 +327,9 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 
 // stopPartition stops replicating tp (StopReplica); with deleteLog the log
 // is closed and its directory removed, because the topic is deleted
-// (topicDeleted) or the replica was moved to other brokers.
+// (topicDeleted) or the replica was moved to other brokers, and so is the
+// future log of a move between log dirs. Without deleteLog a move stops
+// and keeps its future log (parkMove).
 func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDeleted bool) error {
 	p, ok := rm.get(tp)
 	if !ok {
@@ -336,6 +339,7 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDelet
 		return nil
 	}
 	if !deleteLog {
+		rm.parkMove(p)
 		p.stopReplica()
 		return nil
 	}
@@ -348,6 +352,10 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDelet
 	rm.mu.Unlock()
 	p.moved.Store(!topicDeleted)
 	if err := p.closeLog(true); err != nil {
+		return err
+	}
+	// A move an earlier StopReplica stopped left its future log.
+	if err := rm.removeFutures(func(t topicPartition) bool { return t == tp }); err != nil {
 		return err
 	}
 	rm.logger.Info("deleted partition log", zap.String("partition", tp.String()))
