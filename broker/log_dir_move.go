@@ -146,7 +146,7 @@ func (rm *replicaManager) startMove(p *Partition, target, path string) error {
 		return fmt.Errorf("open the future log of %s: %w", p.tp, err)
 	}
 	drop := func(err error) error {
-		if derr := future.Delete(); derr != nil {
+		if derr := rm.deleteLog(future); derr != nil {
 			rm.logger.Warn("deleting a future log", zap.String("partition", p.tp.String()), zap.Error(derr))
 		}
 		return err
@@ -259,7 +259,7 @@ func (rm *replicaManager) runMove(ctx context.Context, p *Partition, m *logMove)
 		}
 		var err error
 		if m.discard {
-			err = m.future.Delete()
+			err = rm.deleteLog(m.future)
 		} else {
 			err = m.future.Close()
 		}
@@ -464,7 +464,7 @@ func (rm *replicaManager) stopMoves() {
 func (rm *replicaManager) resumeMove(p *Partition, f storage.FutureDir) {
 	target := filepath.Dir(f.Path)
 	if target == filepath.Dir(p.log.Dir()) || rm.dirs.IsOffline(target) {
-		if err := rm.dirs.RemoveDir(f.Path); err != nil {
+		if err := rm.deleteDir(f.Path); err != nil {
 			rm.logger.Warn("removing a stale future log", zap.String("dir", f.Path), zap.Error(err))
 		}
 		return
@@ -488,7 +488,7 @@ func (rm *replicaManager) removeFutures(match func(topicPartition) bool) error {
 	rm.mu.Unlock()
 	var errs []error
 	for _, path := range doomed {
-		errs = append(errs, rm.dirs.RemoveDir(path))
+		errs = append(errs, rm.deleteDir(path))
 	}
 	return errors.Join(errs...)
 }

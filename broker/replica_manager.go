@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -351,7 +350,7 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDelet
 	delete(rm.saved, tp)
 	rm.mu.Unlock()
 	p.moved.Store(!topicDeleted)
-	if err := p.closeLog(true); err != nil {
+	if err := p.closeLog(rm.deleteDir); err != nil {
 		return err
 	}
 	// A move an earlier StopReplica stopped left its future log.
@@ -376,7 +375,7 @@ func (rm *replicaManager) removeUnopened(tp topicPartition) error {
 	}
 	for _, d := range dirs {
 		if d.Topic == tp.Topic && d.Partition == tp.Partition {
-			if err := os.RemoveAll(d.Path); err != nil {
+			if err := rm.deleteDir(d.Path); err != nil {
 				return fmt.Errorf("remove %s: %w", tp, err)
 			}
 		}
@@ -408,7 +407,7 @@ func (rm *replicaManager) removeTopic(topic string) error {
 	var errs []error
 	for _, p := range doomed {
 		rm.cancelMove(p, true)
-		if err := p.closeLog(true); err != nil {
+		if err := p.closeLog(rm.deleteDir); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -420,7 +419,7 @@ func (rm *replicaManager) removeTopic(topic string) error {
 		if d.Topic != topic {
 			continue
 		}
-		if err := os.RemoveAll(d.Path); err != nil {
+		if err := rm.deleteDir(d.Path); err != nil {
 			errs = append(errs, fmt.Errorf("remove topic %s: %w", topic, err))
 		}
 	}
@@ -444,6 +443,12 @@ func (rm *replicaManager) run(ctx context.Context, retentionCheck time.Duration)
 	} else if n > 0 {
 		rm.logger.Info("removed -delete dirs left by an earlier run", zap.Int("dirs", n))
 	}
+	deleterDone := make(chan struct{})
+	go func() {
+		defer close(deleterDone)
+		rm.runDeleter(ctx)
+	}()
+	defer func() { <-deleterDone }()
 	retention := time.NewTicker(retentionCheck)
 	defer retention.Stop()
 	expiryCheck := rm.producerExpiryEvery
@@ -576,7 +581,7 @@ func (rm *replicaManager) close() error {
 	rm.partitions = make(map[topicPartition]*Partition)
 	rm.mu.Unlock()
 	for _, p := range ps {
-		if err := p.closeLog(false); err != nil {
+		if err := p.closeLog(nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
