@@ -23,6 +23,41 @@ func readWholeLog(t *testing.T, p *Partition) []byte {
 	return data
 }
 
+// leaderToMove makes this broker leader of tp at epoch with ten
+// one-record batches, and returns it with the other of d1, d2 to move to.
+func leaderToMove(t *testing.T, rm *replicaManager, tp topicPartition, epoch int32, d1, d2 string) (*Partition, string) {
+	t.Helper()
+	if err := rm.makeLeader(tp, testTopicID, epoch, testTopicConfig()); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := rm.get(tp)
+	for i := range 10 {
+		if _, err := appendBatch(t, p, plainBatch(1, int64(1000+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if filepath.Dir(p.log.Dir()) == d1 {
+		return p, d2
+	}
+	return p, d1
+}
+
+// waitMoved waits for p's move to end and checks that its log is in
+// target; what names the move in the failure.
+func waitMoved(t *testing.T, p *Partition, target, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.move.Load() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := filepath.Dir(p.log.Dir()); got != target {
+		t.Fatalf("the log is in %s after the move, want %s", got, target)
+	}
+}
+
 // TestLogDirMoveFollowsTruncation truncates the current log (as a follower
 // does for a new leader) after the future log copied all of it, and writes
 // as many different batches in place: the future log must be cut back
@@ -34,19 +69,7 @@ func TestLogDirMoveFollowsTruncation(t *testing.T) {
 	rm, _ := newTestReplicaManager(t, d1, d2)
 	defer rm.close()
 	tp := topicPartition{"tr", 0}
-	if err := rm.makeLeader(tp, testTopicID, 2, testTopicConfig()); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := rm.get(tp)
-	for i := range 10 {
-		if _, err := appendBatch(t, p, plainBatch(1, int64(1000+i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	target := d1
-	if filepath.Dir(p.log.Dir()) == d1 {
-		target = d2
-	}
+	p, target := leaderToMove(t, rm, tp, 2, d1, d2)
 	// Holding the partition lock keeps the mover from swapping; it copies
 	// without it.
 	rm.onMoveStart = func(*logMove) { p.mu.Lock() } // before the mover starts
@@ -95,16 +118,7 @@ func TestLogDirMoveFollowsTruncation(t *testing.T) {
 	want := readWholeLog(t, p)
 	p.mu.Unlock()
 
-	deadline = time.Now().Add(10 * time.Second)
-	for p.move.Load() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the move did not finish")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := filepath.Dir(p.log.Dir()); got != target {
-		t.Fatalf("the log is in %s after the move, want %s", got, target)
-	}
+	waitMoved(t, p, target, "the move did not finish")
 	if got := readWholeLog(t, p); !bytes.Equal(got, want) {
 		t.Fatalf("the moved log holds %d bytes, the current log had %d (or they differ)", len(got), len(want))
 	}
@@ -128,20 +142,8 @@ func TestLogDirMoveThrottled(t *testing.T) {
 	q.setBound(0)
 	rm.moveQuota = q
 	tp := topicPartition{"thr", 0}
-	if err := rm.makeLeader(tp, testTopicID, 1, testTopicConfig()); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := rm.get(tp)
-	for i := range 10 {
-		if _, err := appendBatch(t, p, plainBatch(1, int64(1000+i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p, target := leaderToMove(t, rm, tp, 1, d1, d2)
 	want := readWholeLog(t, p)
-	target := d1
-	if filepath.Dir(p.log.Dir()) == d1 {
-		target = d2
-	}
 	if err := rm.startMove(p, target, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -171,16 +173,7 @@ func TestLogDirMoveThrottled(t *testing.T) {
 		t.Fatalf("first step copied: %v, move still on: %v", sawFirst, p.move.Load() == m)
 	}
 	q.setBound(-1) // unlimited
-	deadline = time.Now().Add(10 * time.Second)
-	for p.move.Load() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the move did not finish once the bound was lifted")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := filepath.Dir(p.log.Dir()); got != target {
-		t.Fatalf("the log is in %s after the move, want %s", got, target)
-	}
+	waitMoved(t, p, target, "the move did not finish once the bound was lifted")
 	if got := readWholeLog(t, p); !bytes.Equal(got, want) {
 		t.Fatalf("the moved log holds %d bytes, want the %d of the current log", len(got), len(want))
 	}
@@ -195,19 +188,7 @@ func startHeldMove(t *testing.T, rm *replicaManager, tp topicPartition, d1, d2 s
 	q := &replicationQuota{}
 	q.setBound(0)
 	rm.moveQuota = q
-	if err := rm.makeLeader(tp, testTopicID, 1, testTopicConfig()); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := rm.get(tp)
-	for i := range 10 {
-		if _, err := appendBatch(t, p, plainBatch(1, int64(1000+i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	target := d1
-	if filepath.Dir(p.log.Dir()) == d1 {
-		target = d2
-	}
+	p, target := leaderToMove(t, rm, tp, 1, d1, d2)
 	if err := rm.startMove(p, target, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -256,16 +237,7 @@ func TestStopReplicaStopsMove(t *testing.T) {
 	if got := p.futureDir(); got != target {
 		t.Fatalf("after a LeaderAndIsr the partition moves to %q, want %s resumed", got, target)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for p.move.Load() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the resumed move did not finish")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := filepath.Dir(p.log.Dir()); got != target {
-		t.Fatalf("the log is in %s after the resumed move, want %s", got, target)
-	}
+	waitMoved(t, p, target, "the resumed move did not finish")
 }
 
 // TestStopReplicaDeleteRemovesFuture: a StopReplica with delete removes

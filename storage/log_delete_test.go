@@ -132,12 +132,7 @@ func TestLogDeleteKilled(t *testing.T) {
 			sawWhole, sawGone := false, false
 			for i, img := range images {
 				t.Run(fmt.Sprintf("op%d", i+1), func(t *testing.T) {
-					i1, i2 := filepath.Join(img, "d1"), filepath.Join(img, "d2")
-					rd, err := OpenDirs([]string{i1, i2}, 1, "c", nil, nil)
-					if err != nil {
-						t.Fatalf("open dirs: %v", err)
-					}
-					defer rd.Close()
+					rd, i1, i2 := twoLogDirs(t, img, nil) // the broker restarting on the image
 					if _, err := rd.RemoveDeleted(); err != nil {
 						t.Fatal(err)
 					}
