@@ -369,6 +369,9 @@ func (rm *replicaManager) trySwap(p *Partition, m *logMove) (swapState, error) {
 	}
 	rm.logger.Info("moved a replica to another log dir", zap.String("partition", p.tp.String()),
 		zap.String("dir", p.log.Dir()), zap.Int64("log_end_offset", p.log.EndOffset()))
+	if rm.afterMove != nil {
+		rm.afterMove(p.tp, filepath.Dir(doomed), filepath.Dir(p.log.Dir()))
+	}
 	if err := rm.writeCheckpoints(); err != nil {
 		rm.logger.Error("writing checkpoints after a log dir move", zap.Error(err))
 	}

@@ -133,7 +133,8 @@ func TestLogDirMoveFollowsTruncation(t *testing.T) {
 // mover copies one step (the quota is not exceeded before anything was
 // recorded, as Kafka's) and then nothing while the rate of what it copied
 // is above the bound, so the move cannot finish; lifting the bound lets it
-// finish with every batch.
+// finish with every batch, and the server is told the dirs it moved
+// between (for the cleaner checkpoint).
 func TestLogDirMoveThrottled(t *testing.T) {
 	d1, d2 := t.TempDir(), t.TempDir()
 	rm, _ := newTestReplicaManager(t, d1, d2)
@@ -144,6 +145,13 @@ func TestLogDirMoveThrottled(t *testing.T) {
 	tp := topicPartition{"thr", 0}
 	p, target := leaderToMove(t, rm, tp, 1, d1, d2)
 	want := readWholeLog(t, p)
+	source := filepath.Dir(p.log.Dir())
+	type moved struct {
+		tp       topicPartition
+		from, to string
+	}
+	told := make(chan moved, 1)
+	rm.afterMove = func(tp topicPartition, from, to string) { told <- moved{tp, from, to} }
 	if err := rm.startMove(p, target, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +182,14 @@ func TestLogDirMoveThrottled(t *testing.T) {
 	}
 	q.setBound(-1) // unlimited
 	waitMoved(t, p, target, "the move did not finish once the bound was lifted")
+	select {
+	case got := <-told:
+		if got != (moved{tp, source, target}) {
+			t.Fatalf("afterMove told %+v; want %s from %s to %s", got, tp, source, target)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("afterMove was not called after the move")
+	}
 	if got := readWholeLog(t, p); !bytes.Equal(got, want) {
 		t.Fatalf("the moved log holds %d bytes, want the %d of the current log", len(got), len(want))
 	}

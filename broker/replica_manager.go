@@ -78,6 +78,9 @@ type replicaManager struct {
 	// moveQuota bounds what the movers copy, all together
 	// (replica.alter.log.dirs.io.max.bytes.per.second); nil: unlimited.
 	moveQuota *replicationQuota
+	// afterMove, when set, is told of each finished move (the server
+	// moves the partition's cleaner checkpoint).
+	afterMove func(tp topicPartition, from, to string)
 	// alterMu serializes AlterReplicaLogDirs changes, as Kafka's
 	// replicaStateChangeLock does.
 	alterMu sync.Mutex
