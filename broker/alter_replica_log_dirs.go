@@ -104,6 +104,11 @@ func (s *Server) alterReplicaLogDir(tp topicPartition, dir string) *kerr.Error {
 		}
 		return kerr.UnknownTopicOrPartition
 	}
+	// A move a StopReplica stopped is dropped: this request says where
+	// the replica goes now.
+	if err := s.replicas.removeFutures(func(t topicPartition) bool { return t == tp }); err != nil {
+		s.logger.Warn("removing a stopped move's future log", zap.String("partition", tp.String()), zap.Error(err))
+	}
 	if filepath.Dir(p.log.Dir()) == logDir || p.futureDir() == logDir {
 		return nil
 	}

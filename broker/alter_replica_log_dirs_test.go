@@ -201,12 +201,19 @@ func TestAlterReplicaLogDirsMovesWhileProducing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(src, "mv-0")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("mv-0 still in the source dir: %v", err)
 	}
-	ents, _ := os.ReadDir(src)
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "mv-0") {
-			t.Errorf("left in the source dir: %s", e.Name())
+	// The mover removes the old dir (renamed -delete) after the swap,
+	// once it has written the checkpoints.
+	var left []string
+	waitFor(t, 30*time.Second, "nothing of mv-0 left in the source dir", func() bool {
+		left = left[:0]
+		ents, _ := os.ReadDir(src)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "mv-0") {
+				left = append(left, e.Name())
+			}
 		}
-	}
+		return len(left) == 0
+	})
 	after := describePartition(t, adm, "mv", 0)
 	if dp, ok := after[dstAbs]; len(after) != 1 || !ok || dp.IsFuture || dp.Size <= 0 {
 		t.Errorf("DescribeLogDirs after the move: %+v", after)

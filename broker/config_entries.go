@@ -214,6 +214,7 @@ func (s *Server) brokerConfigEntries(perBroker bool) []configEntry {
 		{"num.replica.fetchers", kmsg.ConfigTypeInt, itoa(int64(c.NumReplicaFetchers))},
 		{"producer.id.expiration.check.interval.ms", kmsg.ConfigTypeInt, itoa(c.ProducerIDExpirationCheckInterval.Milliseconds())},
 		{"producer.id.expiration.ms", kmsg.ConfigTypeInt, itoa(c.Log.ProducerIDExpirationMs)},
+		{"replica.alter.log.dirs.io.max.bytes.per.second", kmsg.ConfigTypeLong, maxLong},
 		{"socket.request.max.bytes", kmsg.ConfigTypeInt, itoa(int64(c.SocketRequestMaxBytes))},
 		{"zookeeper.connect", kmsg.ConfigTypeString, c.ZooKeeperConnect},
 		{"zookeeper.connection.timeout.ms", kmsg.ConfigTypeInt, itoa(c.ZooKeeperConnectionTimeout.Milliseconds())},

@@ -176,3 +176,17 @@ func (s *Server) reconfigureCleaner(cluster, perBroker map[string]string) {
 		zap.Int64("dedupe_buffer_size", cfg.DedupeBufferSize), zap.Float64("io_max_bytes_per_second", cfg.IOMaxBytesPerSecond))
 	c.Reconfigure(cfg)
 }
+
+// moveCleanerCheckpoint carries a moved partition's cleaner checkpoint to
+// its new log dir (replicaManager.afterMove), when the cleaner runs, as
+// Kafka's replaceCurrentWithFutureLog has the cleaner alter its
+// checkpoint dir.
+func (s *Server) moveCleanerCheckpoint(tp topicPartition, from, to string) {
+	c := s.cleaner.Load()
+	if c == nil {
+		return
+	}
+	if err := c.MoveCheckpoint(tp.Topic, tp.Partition, from, to); err != nil {
+		s.logger.Error("moving the cleaner checkpoint after a log dir move", zap.String("partition", tp.String()), zap.Error(err))
+	}
+}

@@ -113,7 +113,7 @@ func (p *Partition) takeOffline(cause error) error {
 	// offline log, which answers the same.
 	p.offline.Store(true)
 	p.log.TakeOffline(cause)
-	return p.closeLog(false) // only closes: an offline log writes nothing
+	return p.closeLog(nil) // only closes: an offline log writes nothing
 }
 
 // markOfflineReplica adds this broker to the offline replicas of a

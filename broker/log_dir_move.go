@@ -43,6 +43,16 @@ import (
 // (replicaManager.open), as Kafka resumes its -future dirs after a
 // restart.
 //
+// The movers share one quota, replica.alter.log.dirs.io.max.bytes.per.second
+// (Kafka's alterLogDirs ReplicationQuotaManager): every byte copied is
+// recorded, and while the rate is over the bound no mover copies, nor
+// swaps, and each looks again after moveThrottleBackoff (Kafka's
+// LocalLeaderEndPoint builds no fetch while the quota is exceeded, and the
+// thread backs off replica.fetch.backoff.ms). Only the copy under the
+// partition lock at the swap, the few batches appended since the last
+// step, is not held back. A copy step is at most the bound's bytes, so a
+// low bound is kept in small steps rather than one 1 MiB burst.
+//
 // Lock order: Partition.mu, then logMove.mu. The mover holds logMove.mu
 // alone while it copies, and both only for the swap.
 
@@ -50,6 +60,10 @@ import (
 // replica.fetch.max.bytes default, 1 MiB, bounds its future-replica
 // fetches the same way).
 const moveChunkBytes = 1 << 20
+
+// moveThrottleBackoff is how long a mover waits while the log dir move
+// quota is exceeded (Kafka's replica.fetch.backoff.ms default).
+const moveThrottleBackoff = time.Second
 
 // moveIdleWait bounds how long a caught-up mover waits for an append
 // before it checks again (it is woken by appends before that).
@@ -132,7 +146,7 @@ func (rm *replicaManager) startMove(p *Partition, target, path string) error {
 		return fmt.Errorf("open the future log of %s: %w", p.tp, err)
 	}
 	drop := func(err error) error {
-		if derr := future.Delete(); derr != nil {
+		if derr := rm.deleteLog(future); derr != nil {
 			rm.logger.Warn("deleting a future log", zap.String("partition", p.tp.String()), zap.Error(derr))
 		}
 		return err
@@ -236,13 +250,16 @@ func sameLastBatch(future, cur *storage.Log) (bool, error) {
 func (rm *replicaManager) runMove(ctx context.Context, p *Partition, m *logMove) {
 	swapped := false
 	defer func() {
-		close(m.done)
+		// done closes only once the future log is closed or deleted:
+		// whoever waits for it may open the same dir again (a resumed
+		// move) or remove it.
+		defer close(m.done)
 		if swapped {
 			return
 		}
 		var err error
 		if m.discard {
-			err = m.future.Delete()
+			err = rm.deleteLog(m.future)
 		} else {
 			err = m.future.Close()
 		}
@@ -251,15 +268,27 @@ func (rm *replicaManager) runMove(ctx context.Context, p *Partition, m *logMove)
 		}
 	}()
 	for ctx.Err() == nil {
+		if q := rm.moveQuota; q != nil && q.exceeded(time.Now()) {
+			t := time.NewTimer(moveThrottleBackoff)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
 		wake := p.waitChan()
 		m.mu.Lock()
-		n, err := m.future.CopyFrom(p.log, moveChunkBytes)
+		n, err := m.future.CopyFrom(p.log, rm.moveChunk())
 		m.mu.Unlock()
 		if err != nil {
 			rm.abandonMove(p, m, err)
 			return
 		}
 		if n > 0 {
+			if q := rm.moveQuota; q != nil {
+				q.record(int64(n), time.Now())
+			}
 			continue
 		}
 		switch state, err := rm.trySwap(p, m); {
@@ -280,6 +309,15 @@ func (rm *replicaManager) runMove(ctx context.Context, p *Partition, m *logMove)
 		}
 		t.Stop()
 	}
+}
+
+// moveChunk is how many bytes a copy step takes: moveChunkBytes, or the
+// quota's bound when that is lower (at least one batch is copied anyway).
+func (rm *replicaManager) moveChunk() int {
+	if q := rm.moveQuota; q != nil && q.limited() {
+		return int(max(1, min(int64(moveChunkBytes), q.bound())))
+	}
+	return moveChunkBytes
 }
 
 // abandonMove ends a move that failed (err), unless it was cancelled
@@ -331,6 +369,9 @@ func (rm *replicaManager) trySwap(p *Partition, m *logMove) (swapState, error) {
 	}
 	rm.logger.Info("moved a replica to another log dir", zap.String("partition", p.tp.String()),
 		zap.String("dir", p.log.Dir()), zap.Int64("log_end_offset", p.log.EndOffset()))
+	if rm.afterMove != nil {
+		rm.afterMove(p.tp, filepath.Dir(doomed), filepath.Dir(p.log.Dir()))
+	}
 	if err := rm.writeCheckpoints(); err != nil {
 		rm.logger.Error("writing checkpoints after a log dir move", zap.Error(err))
 	}
@@ -365,8 +406,9 @@ func (rm *replicaManager) swapLocked(p *Partition, m *logMove) (string, error) {
 }
 
 // cancelMove ends p's move, if any, and waits for its mover: with discard
-// the future log is deleted, else closed where it is.
-func (rm *replicaManager) cancelMove(p *Partition, discard bool) {
+// the future log is deleted, else closed where it is, before it returns. It returns the
+// future log's path, "" when there was no move.
+func (rm *replicaManager) cancelMove(p *Partition, discard bool) string {
 	p.mu.Lock()
 	m := p.move.Swap(nil)
 	if m != nil {
@@ -374,10 +416,41 @@ func (rm *replicaManager) cancelMove(p *Partition, discard bool) {
 	}
 	p.mu.Unlock()
 	if m == nil {
-		return
+		return ""
 	}
+	path := m.future.Dir()
 	m.cancel()
 	<-m.done
+	return path
+}
+
+// parkMove stops p's move for a StopReplica without delete, as Kafka
+// removes the partition's ReplicaAlterLogDirsThread fetcher but keeps its
+// future log: the future log is closed where it is and remembered with the
+// future dirs found at start, so that the move resumes when a
+// LeaderAndIsr hands the replica a role again (open), as Kafka re-adds the
+// fetcher for a partition with a future log, or at the next start.
+func (rm *replicaManager) parkMove(p *Partition) {
+	path := rm.cancelMove(p, false)
+	if path == "" {
+		return
+	}
+	rm.mu.Lock()
+	rm.futures[p.tp] = storage.FutureDir{Topic: p.tp.Topic, Partition: p.tp.Partition, Path: path}
+	rm.mu.Unlock()
+	rm.logger.Info("stopped a log dir move: the replica was stopped", zap.String("partition", p.tp.String()), zap.String("future", path))
+}
+
+// resumeParked resumes the move parkMove stopped, if any, now that the
+// hosted partition p is given a role again.
+func (rm *replicaManager) resumeParked(p *Partition) {
+	rm.mu.Lock()
+	f, ok := rm.futures[p.tp]
+	delete(rm.futures, p.tp)
+	rm.mu.Unlock()
+	if ok {
+		rm.resumeMove(p, f)
+	}
 }
 
 // stopMoves closes every move's future log where it is, for a resume at
@@ -394,7 +467,7 @@ func (rm *replicaManager) stopMoves() {
 func (rm *replicaManager) resumeMove(p *Partition, f storage.FutureDir) {
 	target := filepath.Dir(f.Path)
 	if target == filepath.Dir(p.log.Dir()) || rm.dirs.IsOffline(target) {
-		if err := rm.dirs.RemoveDir(f.Path); err != nil {
+		if err := rm.deleteDir(f.Path); err != nil {
 			rm.logger.Warn("removing a stale future log", zap.String("dir", f.Path), zap.Error(err))
 		}
 		return
@@ -418,7 +491,7 @@ func (rm *replicaManager) removeFutures(match func(topicPartition) bool) error {
 	rm.mu.Unlock()
 	var errs []error
 	for _, path := range doomed {
-		errs = append(errs, rm.dirs.RemoveDir(path))
+		errs = append(errs, rm.deleteDir(path))
 	}
 	return errors.Join(errs...)
 }

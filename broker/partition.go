@@ -351,26 +351,28 @@ func (p *Partition) flush() error {
 	return nil
 }
 
-// closeLog closes the log; with remove it also deletes the directory.
+// closeLog closes the log; with remove it then hands the log's directory
+// to remove (replicaManager.deleteDir: renamed at once, removed later).
 // Waiting fetches are woken so that they notice the partition is gone.
-func (p *Partition) closeLog(remove bool) error {
+func (p *Partition) closeLog(remove func(dir string) error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.deleted {
 		return nil
 	}
 	p.deleted = true
-	p.removed.Store(remove)
+	p.removed.Store(remove != nil)
 	p.gone.Store(true)
 	defer p.notify()
-	if remove {
-		if err := p.log.Delete(); err != nil {
+	cerr := p.log.Close()
+	if remove != nil {
+		// A log that could not close cleanly goes all the same.
+		if err := remove(p.log.Dir()); err != nil {
 			return fmt.Errorf("delete %s: %w", p.tp, err)
 		}
-		return nil
 	}
-	if err := p.log.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", p.tp, err)
+	if cerr != nil {
+		return fmt.Errorf("close %s: %w", p.tp, cerr)
 	}
 	return nil
 }

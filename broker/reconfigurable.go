@@ -9,7 +9,8 @@ import (
 // Broker components that take dynamic broker configs at runtime (Kafka's
 // Reconfigurable instances registered with DynamicBrokerConfig): the log
 // cleaner (log.cleaner.*) and the replication quotas
-// ({leader,follower}.replication.throttled.rate). The topic defaults are
+// ({leader,follower}.replication.throttled.rate,
+// replica.alter.log.dirs.io.max.bytes.per.second). The topic defaults are
 // applied by reapplyTopicConfigs instead.
 
 // applyBrokerReconfigurables hands the dynamic layers, as just loaded from
@@ -29,11 +30,12 @@ func (s *Server) validateBrokerReconfigurables(cluster, perBroker map[string]str
 // reconfigurableMinimums are the lower bounds Kafka's ConfigDef puts on
 // the reconfigurable keys (ConfigDef.Range.atLeast).
 var reconfigurableMinimums = map[string]int64{
-	"log.cleaner.threads":                 0,
-	"log.cleaner.io.buffer.size":          0,
-	"log.cleaner.backoff.ms":              0,
-	"leader.replication.throttled.rate":   0,
-	"follower.replication.throttled.rate": 0,
+	"log.cleaner.threads":                            0,
+	"log.cleaner.io.buffer.size":                     0,
+	"log.cleaner.backoff.ms":                         0,
+	"leader.replication.throttled.rate":              0,
+	"follower.replication.throttled.rate":            0,
+	"replica.alter.log.dirs.io.max.bytes.per.second": 0,
 }
 
 // checkReconfigurableRange checks a value already of its key's type

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -76,6 +75,12 @@ type replicaManager struct {
 	moveCtx    context.Context
 	moveCancel context.CancelFunc
 	moveWG     sync.WaitGroup
+	// moveQuota bounds what the movers copy, all together
+	// (replica.alter.log.dirs.io.max.bytes.per.second); nil: unlimited.
+	moveQuota *replicationQuota
+	// afterMove, when set, is told of each finished move (the server
+	// moves the partition's cleaner checkpoint).
+	afterMove func(tp topicPartition, from, to string)
 	// alterMu serializes AlterReplicaLogDirs changes, as Kafka's
 	// replicaStateChangeLock does.
 	alterMu sync.Mutex
@@ -237,6 +242,7 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 			return nil, fmt.Errorf("open %s: hosted with topic id %x, asked for %x", tp, p.topicID, topicID)
 		}
 		p.cfg.Store(&cfg)
+		rm.resumeParked(p)
 		return p, nil
 	}
 	rm.openMu.Lock()
@@ -323,7 +329,9 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 
 // stopPartition stops replicating tp (StopReplica); with deleteLog the log
 // is closed and its directory removed, because the topic is deleted
-// (topicDeleted) or the replica was moved to other brokers.
+// (topicDeleted) or the replica was moved to other brokers, and so is the
+// future log of a move between log dirs. Without deleteLog a move stops
+// and keeps its future log (parkMove).
 func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDeleted bool) error {
 	p, ok := rm.get(tp)
 	if !ok {
@@ -333,6 +341,7 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDelet
 		return nil
 	}
 	if !deleteLog {
+		rm.parkMove(p)
 		p.stopReplica()
 		return nil
 	}
@@ -344,7 +353,11 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDelet
 	delete(rm.saved, tp)
 	rm.mu.Unlock()
 	p.moved.Store(!topicDeleted)
-	if err := p.closeLog(true); err != nil {
+	if err := p.closeLog(rm.deleteDir); err != nil {
+		return err
+	}
+	// A move an earlier StopReplica stopped left its future log.
+	if err := rm.removeFutures(func(t topicPartition) bool { return t == tp }); err != nil {
 		return err
 	}
 	rm.logger.Info("deleted partition log", zap.String("partition", tp.String()))
@@ -365,7 +378,7 @@ func (rm *replicaManager) removeUnopened(tp topicPartition) error {
 	}
 	for _, d := range dirs {
 		if d.Topic == tp.Topic && d.Partition == tp.Partition {
-			if err := os.RemoveAll(d.Path); err != nil {
+			if err := rm.deleteDir(d.Path); err != nil {
 				return fmt.Errorf("remove %s: %w", tp, err)
 			}
 		}
@@ -397,7 +410,7 @@ func (rm *replicaManager) removeTopic(topic string) error {
 	var errs []error
 	for _, p := range doomed {
 		rm.cancelMove(p, true)
-		if err := p.closeLog(true); err != nil {
+		if err := p.closeLog(rm.deleteDir); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -409,7 +422,7 @@ func (rm *replicaManager) removeTopic(topic string) error {
 		if d.Topic != topic {
 			continue
 		}
-		if err := os.RemoveAll(d.Path); err != nil {
+		if err := rm.deleteDir(d.Path); err != nil {
 			errs = append(errs, fmt.Errorf("remove topic %s: %w", topic, err))
 		}
 	}
@@ -433,6 +446,12 @@ func (rm *replicaManager) run(ctx context.Context, retentionCheck time.Duration)
 	} else if n > 0 {
 		rm.logger.Info("removed -delete dirs left by an earlier run", zap.Int("dirs", n))
 	}
+	deleterDone := make(chan struct{})
+	go func() {
+		defer close(deleterDone)
+		rm.runDeleter(ctx)
+	}()
+	defer func() { <-deleterDone }()
 	retention := time.NewTicker(retentionCheck)
 	defer retention.Stop()
 	expiryCheck := rm.producerExpiryEvery
@@ -565,7 +584,7 @@ func (rm *replicaManager) close() error {
 	rm.partitions = make(map[topicPartition]*Partition)
 	rm.mu.Unlock()
 	for _, p := range ps {
-		if err := p.closeLog(false); err != nil {
+		if err := p.closeLog(nil); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -218,25 +218,31 @@ func (r *sampledRate) measure(now time.Time) float64 {
 	return total / elapsed.Seconds()
 }
 
-// replicationQuotas are the broker's two quotas.
+// replicationQuotas are the broker's replication quotas: the two
+// between brokers, and alterLogDirs, what log dir moves copy
+// (replica.alter.log.dirs.io.max.bytes.per.second, log_dir_move.go).
 type replicationQuotas struct {
-	leader, follower replicationQuota
+	leader, follower, alterLogDirs replicationQuota
 }
 
-// init sets the window from replication.quota.window.num and
-// replication.quota.window.size.seconds (static keys in Kafka); both
-// quotas start unlimited.
+// init sets the windows from replication.quota.window.num and
+// replication.quota.window.size.seconds, and the log dir moves' from
+// alter.log.dirs.replication.quota.window.{num,size.seconds} (static keys
+// in Kafka); the quotas start unlimited.
 func (qs *replicationQuotas) init(raw map[string]string) {
-	n, w := defaultReplicationQuotaSamples, defaultReplicationQuotaWindow
-	if v, err := strconv.Atoi(strings.TrimSpace(raw["replication.quota.window.num"])); err == nil && v >= 1 {
-		n = v
+	window := func(prefix string) sampledRate {
+		n, w := defaultReplicationQuotaSamples, defaultReplicationQuotaWindow
+		if v, err := strconv.Atoi(strings.TrimSpace(raw[prefix+"replication.quota.window.num"])); err == nil && v >= 1 {
+			n = v
+		}
+		if v, err := strconv.Atoi(strings.TrimSpace(raw[prefix+"replication.quota.window.size.seconds"])); err == nil && v >= 1 {
+			w = time.Duration(v) * time.Second
+		}
+		return sampledRate{n: n, window: w}
 	}
-	if v, err := strconv.Atoi(strings.TrimSpace(raw["replication.quota.window.size.seconds"])); err == nil && v >= 1 {
-		w = time.Duration(v) * time.Second
-	}
-	for _, q := range []*replicationQuota{&qs.leader, &qs.follower} {
+	for q, prefix := range map[*replicationQuota]string{&qs.leader: "", &qs.follower: "", &qs.alterLogDirs: "alter.log.dirs."} {
 		q.mu.Lock()
-		q.rate = sampledRate{n: n, window: w}
+		q.rate = window(prefix)
 		q.mu.Unlock()
 	}
 }
@@ -254,16 +260,19 @@ func throttleRate(key string, cluster, perBroker map[string]string) int64 {
 	return math.MaxInt64
 }
 
-// applyThrottleRates sets both quotas' bounds from the dynamic layers
+// applyThrottleRates sets the quotas' bounds from the dynamic layers
 // (BrokerConfigHandler.processConfigChanges).
 func (s *Server) applyThrottleRates(cluster, perBroker map[string]string) {
 	leader := throttleRate("leader.replication.throttled.rate", cluster, perBroker)
 	follower := throttleRate("follower.replication.throttled.rate", cluster, perBroker)
-	if leader != s.replQuotas.leader.bound() || follower != s.replQuotas.follower.bound() {
-		s.logger.Info("replication throttle rates", zap.Int64("leader_bytes_per_second", leader), zap.Int64("follower_bytes_per_second", follower))
+	alterLogDirs := throttleRate("replica.alter.log.dirs.io.max.bytes.per.second", cluster, perBroker)
+	if leader != s.replQuotas.leader.bound() || follower != s.replQuotas.follower.bound() || alterLogDirs != s.replQuotas.alterLogDirs.bound() {
+		s.logger.Info("replication throttle rates", zap.Int64("leader_bytes_per_second", leader), zap.Int64("follower_bytes_per_second", follower),
+			zap.Int64("alter_log_dirs_bytes_per_second", alterLogDirs))
 	}
 	s.replQuotas.leader.setBound(leader)
 	s.replQuotas.follower.setBound(follower)
+	s.replQuotas.alterLogDirs.setBound(alterLogDirs)
 }
 
 // leaderThrottled reports whether a follower's fetch of p must leave p out

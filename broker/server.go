@@ -241,6 +241,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("read dynamic broker configs: %w", err)
 	}
 	s.replicas = newReplicaManager(s.dirs, s.logger.Named("replicas"), id, clean, cp)
+	s.replicas.moveQuota = &s.replQuotas.alterLogDirs
+	s.replicas.afterMove = s.moveCleanerCheckpoint
+	s.dirs.SetFileDeleteDelay(fileDeleteDelay(s.cfg.Raw))
 	s.replicas.producerExpiryEvery = s.cfg.ProducerIDExpirationCheckInterval
 	s.replicas.fs = s.cfg.FS
 	s.pids = newProducerIDs(s.zk, id)

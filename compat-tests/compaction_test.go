@@ -63,7 +63,13 @@ func produceUpdates(t *testing.T, cl *kgo.Client, keys, rounds int) (map[string]
 // cleanerCheckpoint returns the offset cleaner-offset-checkpoint records
 // for topic-p in b's first log dir, -1 when none.
 func cleanerCheckpoint(b *testcluster.Broker, topic string, p int32) int64 {
-	data, err := os.ReadFile(filepath.Join(b.LogDirs()[0], "cleaner-offset-checkpoint"))
+	return cleanerCheckpointIn(b.LogDirs()[0], topic, p)
+}
+
+// cleanerCheckpointIn returns the offset the cleaner-offset-checkpoint of
+// the log dir dir records for topic-p, -1 when none.
+func cleanerCheckpointIn(dir, topic string, p int32) int64 {
+	data, err := os.ReadFile(filepath.Join(dir, "cleaner-offset-checkpoint"))
 	if err != nil {
 		return -1
 	}

@@ -113,9 +113,11 @@ func TestFranzTopicAdmin(t *testing.T) {
 // TestTopicDeleteRemovesEverything deletes a topic (by name, and another by
 // topic id) and checks what an operator would: the topic is gone from
 // metadata, its znodes are gone from ZooKeeper, its partition directories are
-// gone from every log dir, and the name can be used again.
+// gone from every log dir (renamed -delete at once, removed after
+// log.segment.delete.delay.ms, shortened here from Kafka's 60 s), and the
+// name can be used again.
 func TestTopicDeleteRemovesEverything(t *testing.T) {
-	c, b := startBroker(t, nil)
+	c, b := startBroker(t, map[string]string{"log.segment.delete.delay.ms": "500"})
 	adm := newAdmin(t, b)
 	ctx := testCtx(t)
 	zkc := c.ZKClient(t)

@@ -356,9 +356,24 @@ func (c *Cleaner) CleanLog(ctx context.Context, cl CleanerLog, mapEntries int, f
 		// written even without a clean, since CleanedThrough forgets it.
 		return res, nil
 	}
+	if filepath.Dir(cl.Log.Dir()) != dir {
+		// The log moved to another log dir meanwhile: what this clean
+		// did is not known to be in the files the log has now, and the
+		// move carried the checkpoint over (MoveCheckpoint).
+		return res, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.points[dir][key] = res.NextDirty
+	if err := c.writePointsLocked(dir); err != nil {
+		return res, fmt.Errorf("clean %s-%d: %w", cl.Topic, cl.Partition, err)
+	}
+	return res, nil
+}
+
+// writePointsLocked writes dir's cleaner-offset-checkpoint from the
+// points held for it, forgetting partitions no longer in dir.
+func (c *Cleaner) writePointsLocked(dir string) error {
 	var entries []checkpointEntry
 	for k, o := range c.points[dir] {
 		var e checkpointEntry
@@ -366,18 +381,48 @@ func (c *Cleaner) CleanLog(ctx context.Context, cl CleanerLog, mapEntries int, f
 			continue
 		}
 		if !fileExists(filepath.Join(dir, fmt.Sprintf("%s-%d", e.topic, e.partition))) {
-			// The partition was deleted from this dir: forget it, as
-			// Kafka's LogCleanerManager does.
+			// The partition was deleted from this dir (or moved away):
+			// forget it, as Kafka's LogCleanerManager does.
 			delete(c.points[dir], k)
 			continue
 		}
 		e.offset = o
 		entries = append(entries, e)
 	}
-	if err := writeFileAtomic(vfs.Default, filepath.Join(dir, cleanerCheckpointFile), encodeOffsetCheckpoint(entries)); err != nil {
-		return res, fmt.Errorf("clean %s-%d: %w", cl.Topic, cl.Partition, err)
+	return writeFileAtomic(vfs.Default, filepath.Join(dir, cleanerCheckpointFile), encodeOffsetCheckpoint(entries))
+}
+
+// MoveCheckpoint carries a partition's cleaner checkpoint from the log
+// dir from to the log dir to, after its log moved there
+// (AlterReplicaLogDirs), as Kafka's LogCleanerManager.alterCheckpointDir:
+// the moved log holds the same batches, so what was cleaned stays cleaned
+// and is not compacted again from the start. The entry is written into
+// to's file before it leaves from's, so that a crash between the two
+// leaves it in both, and from's copy is dropped at its next write (the
+// partition is not in from any more).
+func (c *Cleaner) MoveCheckpoint(topic string, partition int32, from, to string) error {
+	key := fmt.Sprintf("%s %d", topic, partition)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.loadPointsLocked(from); err != nil {
+		return err
 	}
-	return res, nil
+	o, ok := c.points[from][key]
+	if !ok {
+		return nil
+	}
+	if err := c.loadPointsLocked(to); err != nil {
+		return err
+	}
+	c.points[to][key] = o
+	if err := c.writePointsLocked(to); err != nil {
+		return fmt.Errorf("move the cleaner checkpoint of %s-%d: %w", topic, partition, err)
+	}
+	delete(c.points[from], key)
+	if err := c.writePointsLocked(from); err != nil {
+		return fmt.Errorf("move the cleaner checkpoint of %s-%d: %w", topic, partition, err)
+	}
+	return nil
 }
 
 // loadPointsLocked reads dir's checkpoint the first time the dir is seen.

@@ -65,6 +65,9 @@ type Dirs struct {
 	// nothing ran in them before, so they need no recovery.
 	fresh map[string]bool
 
+	// deletes are the -delete dirs waiting for removal (log_delete.go).
+	deletes deleteQueue
+
 	mu       sync.Mutex
 	assigned map[string]string // partition dir name -> log dir chosen by PathFor, guarded by mu
 	// preferred holds the log dirs AlterReplicaLogDirs asked for

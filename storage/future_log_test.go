@@ -332,12 +332,7 @@ func TestFutureLogKilledDuringMove(t *testing.T) {
 	}
 	for i, img := range images {
 		t.Run(fmt.Sprintf("op%d", i+1), func(t *testing.T) {
-			i1, i2 := filepath.Join(img, "d1"), filepath.Join(img, "d2")
-			rd, err := OpenDirs([]string{i1, i2}, 1, "c", nil, nil)
-			if err != nil {
-				t.Fatalf("open dirs: %v", err)
-			}
-			defer rd.Close()
+			rd, _, _ := twoLogDirs(t, img, nil) // the broker restarting on the image
 			parts, err := rd.Partitions()
 			if err != nil {
 				t.Fatal(err)

@@ -3,14 +3,15 @@
 // --bootstrap-server: --generate proposes an assignment of some topics
 // over a broker list, --execute starts the reassignments of a JSON file
 // (AlterPartitionReassignments, with --throttle setting the replication
-// throttles as Kafka's tool does), --verify reports their progress and
-// clears the throttles once they are done, --cancel cancels them and
-// --list lists every reassignment in progress. The JSON formats and the
-// messages are the stock tool's.
+// throttles as Kafka's tool does; then AlterReplicaLogDirs for the
+// replicas whose log_dirs name a dir, with --replica-alter-log-dirs-throttle
+// setting replica.alter.log.dirs.io.max.bytes.per.second on their
+// brokers), --verify reports the progress of both and clears the throttles
+// once they are done, --cancel cancels them and --list lists every
+// reassignment in progress. The JSON formats and the messages are the
+// stock tool's.
 //
-// What is left out: moving replicas between log directories (log_dirs
-// other than "any", --replica-alter-log-dirs-throttle) is refused with a
-// message, and --generate assigns without racks (as with
+// What is left out: --generate assigns without racks (as with
 // --disable-rack-aware); a cluster whose brokers all have a rack gets an
 // error asking for --disable-rack-aware rather than a plan that ignores
 // them silently. Diagnostics go to stderr and a failure exits 1, as the

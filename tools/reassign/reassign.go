@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -118,6 +119,7 @@ func plural(n int) string {
 type entry struct {
 	p        tp
 	replicas []int32
+	logDirs  []string // nil, or a dir or "any" per replica
 }
 
 // reassignmentJSON is the --reassignment-json-file format.
@@ -150,17 +152,10 @@ func readReassignment(path string) ([]entry, error) {
 		if p.Topic == nil || p.Partition == nil || p.Replicas == nil {
 			return nil, errors.New("Each partition needs \"topic\", \"partition\" and \"replicas\"")
 		}
-		e := entry{p: tp{*p.Topic, *p.Partition}, replicas: p.Replicas}
-		if p.LogDirs != nil {
-			if len(p.LogDirs) != len(p.Replicas) {
-				return nil, fmt.Errorf("Size of replicas list %s is different from size of log dirs list %s for partition %s",
-					javaList(p.Replicas), "["+strings.Join(p.LogDirs, ", ")+"]", e.p)
-			}
-			for _, d := range p.LogDirs {
-				if d != "any" {
-					return nil, fmt.Errorf("Moving replicas between log directories (log_dirs %q for %s) is not supported by gokafka reassign-partitions; use \"any\"", d, e.p)
-				}
-			}
+		e := entry{p: tp{*p.Topic, *p.Partition}, replicas: p.Replicas, logDirs: p.LogDirs}
+		if p.LogDirs != nil && len(p.LogDirs) != len(p.Replicas) {
+			return nil, fmt.Errorf("Size of replicas list %s is different from size of log dirs list %s for partition %s",
+				javaList(p.Replicas), "["+strings.Join(p.LogDirs, ", ")+"]", e.p)
 		}
 		out = append(out, e)
 	}
@@ -283,12 +278,17 @@ func topicsOf(es []entry) []string {
 
 // execute is --execute (Kafka's executeAssignment).
 func (c *command) execute(ctx context.Context) error {
-	if c.v.Get("replica-alter-log-dirs-throttle", "-1") != "-1" {
-		return errors.New("--replica-alter-log-dirs-throttle: moving replicas between log directories is not supported by gokafka reassign-partitions")
-	}
-	throttle, err := strconv.ParseInt(c.v.Get("throttle", "-1"), 10, 64)
+	throttle, err := c.longOption("throttle", "-1")
 	if err != nil {
-		return cmdline.Usagef("Cannot parse argument '%s' of option throttle", c.v.Get("throttle", ""))
+		return err
+	}
+	dirThrottle, err := c.longOption("replica-alter-log-dirs-throttle", "-1")
+	if err != nil {
+		return err
+	}
+	timeoutMs, err := c.longOption("timeout", "10000")
+	if err != nil {
+		return err
 	}
 	es, err := readReassignment(c.v.Get("reassignment-json-file", ""))
 	if err != nil {
@@ -338,9 +338,17 @@ func (c *command) execute(ctx context.Context) error {
 		return fmt.Errorf("org.apache.kafka.common.errors.UnknownTopicOrPartitionException: Unable to find partition: %s", strings.Join(missing, ", "))
 	}
 	fmt.Fprintf(c.out, "Current partition replica assignment\n\n%s\n\nSave this to use as the --reassignment-json-file option during rollback\n", formatJSON(shown))
-	if throttle >= 0 {
+	targets := logDirTargets(es)
+	if throttle >= 0 || dirThrottle >= 0 {
 		fmt.Fprintln(c.out, mustRunVerifyPeriodically)
+	}
+	if throttle >= 0 {
 		if err := c.setThrottles(ctx, moveMap(cur, proposed, current), throttle); err != nil {
+			return err
+		}
+	}
+	if dirThrottle >= 0 {
+		if err := c.setLogDirThrottle(ctx, targets, dirThrottle); err != nil {
 			return err
 		}
 	}
@@ -356,7 +364,21 @@ func (c *command) execute(ctx context.Context) error {
 		return fmt.Errorf("Error reassigning partition(s):\n%s", strings.Join(failed, "\n"))
 	}
 	fmt.Fprintf(c.out, "Successfully started partition reassignment%s for %s\n", plural(len(proposed)), joinTPs(slices.Collect(maps.Keys(proposed))))
+	// The log dir moves go after the reassignment, as Kafka's tool sends
+	// them: a replica new to a broker is retried until it is there.
+	if len(targets) > 0 {
+		return c.executeMoves(ctx, targets, time.Duration(timeoutMs)*time.Millisecond)
+	}
 	return nil
+}
+
+// longOption parses a Long option, with jopt-simple's message.
+func (c *command) longOption(name, def string) (int64, error) {
+	n, err := strconv.ParseInt(c.v.Get(name, def), 10, 64)
+	if err != nil {
+		return 0, cmdline.Usagef("Cannot parse argument '%s' of option %s", c.v.Get(name, ""), name)
+	}
+	return n, nil
 }
 
 // alter sends AlterPartitionReassignments and returns the partitions it
@@ -643,8 +665,17 @@ func (c *command) verify(ctx context.Context) error {
 			fmt.Fprintf(c.out, "There is no active reassignment of partition %s, but replica set is %s rather than %s.\n", e.p, joinInts(reps), joinInts(e.replicas))
 		}
 	}
-	fmt.Fprintln(c.out)
-	if len(cur) == 0 && !c.v.Has("preserve-throttles") {
+	// The log dir moves (Kafka's verifyReplicaMoves).
+	moves, err := c.logDirMoveStates(ctx, logDirTargets(es))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.out, moveStatesString(moves))
+	movesOngoing := false
+	for _, m := range moves {
+		movesOngoing = movesOngoing || !m.done()
+	}
+	if len(cur) == 0 && !movesOngoing && !c.v.Has("preserve-throttles") {
 		return c.clearThrottles(ctx, es)
 	}
 	return nil
@@ -693,12 +724,32 @@ func (c *command) cancel(ctx context.Context) error {
 	} else {
 		fmt.Fprintln(c.out, "None of the specified partition reassignments are active.")
 	}
-	fmt.Fprint(c.out, "None of the specified partition moves are active.")
+	// Moves in progress are cancelled by moving each replica back to
+	// where it is (the broker drops the future log).
+	moves, err := c.logDirMoveStates(ctx, logDirTargets(es))
+	if err != nil {
+		return err
+	}
+	back := map[replica]string{}
+	for r, m := range moves {
+		if m.kind == moveActive {
+			back[r] = m.current
+		}
+	}
+	if len(back) == 0 {
+		fmt.Fprintln(c.out, "None of the specified partition moves are active.")
+	} else {
+		timeoutMs, err := c.longOption("timeout", "10000")
+		if err != nil {
+			return err
+		}
+		if err := c.executeMoves(ctx, back, time.Duration(timeoutMs)*time.Millisecond); err != nil {
+			return err
+		}
+	}
 	if !c.v.Has("preserve-throttles") {
-		fmt.Fprintln(c.out)
 		return c.clearThrottles(ctx, es)
 	}
-	fmt.Fprintln(c.out)
 	return nil
 }
 

@@ -74,7 +74,6 @@ func TestReassignmentFile(t *testing.T) {
 		{`{"version":1,"partitions":[{"topic":"a","partition":0,"replicas":[1,2,1]}]}`, "Partition replica lists may not contain duplicate entries: a-0 contains multiple entries for 1"},
 		{`{"version":2,"partitions":[]}`, "Not supported version field value 2"},
 		{`{"version":1,"partitions":[{"topic":"a","partition":0,"replicas":[1,2],"log_dirs":["any"]}]}`, "Size of replicas list [1, 2] is different from size of log dirs list [any] for partition a-0"},
-		{`{"version":1,"partitions":[{"topic":"a","partition":0,"replicas":[1],"log_dirs":["/data"]}]}`, "Moving replicas between log directories"},
 		{`nope`, "The input string is not a valid JSON"},
 	} {
 		es, err := readReassignment(file(tc.json))
@@ -116,5 +115,51 @@ func TestMoveMap(t *testing.T) {
 	}
 	if s := sortedSet([]string{"1:2", "0:1", "0:2", "0:1"}); s != "0:1,0:2,1:2" {
 		t.Errorf("sortedSet = %q", s)
+	}
+}
+
+// log_dirs: the replicas naming a dir (not "any") are the log dir moves,
+// keyed by replica.
+func TestLogDirTargets(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.json")
+	if err := os.WriteFile(p, []byte(`{"version":1,"partitions":[{"topic":"a","partition":0,"replicas":[1,2],"log_dirs":["/d1","any"]},{"topic":"a","partition":1,"replicas":[3]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	es, err := readReassignment(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := logDirTargets(es)
+	if len(got) != 1 || got[replica{tp{"a", 0}, 1}] != "/d1" {
+		t.Errorf("logDirTargets = %v; want only a-0-1 to /d1", got)
+	}
+}
+
+// The --verify lines of each move state, Kafka's sentences, sorted by
+// broker then partition.
+func TestMoveStatesString(t *testing.T) {
+	states := map[replica]dirMove{
+		{tp{"t", 0}, 2}: {kind: moveCompleted, current: "/a", target: "/a"},
+		{tp{"t", 1}, 1}: {kind: moveActive, current: "/a", target: "/b", future: "/b"},
+		{tp{"t", 2}, 1}: {kind: moveActive, current: "/a", target: "/b", future: "/c"},
+		{tp{"t", 0}, 1}: {kind: moveCancelled, current: "/a", target: "/b"},
+		{tp{"u", 0}, 3}: {kind: moveMissingLogDir, target: "/b"},
+		{tp{"u", 1}, 3}: {kind: moveMissingReplica, target: "/b"},
+	}
+	want := strings.Join([]string{
+		"Partition t-0 on broker 1 is not being moved from log dir /a to /b.",
+		"Reassignment of replica t-1-1 is still in progress.",
+		"Partition t-2 on broker 1 is being moved to log dir /c instead of /b.",
+		"Reassignment of replica t-0-2 completed successfully.",
+		"Partition u-0 is not found in any live log dir on broker 3. There is likely an offline log directory on the broker.",
+		"Partition u-1 cannot be found in any live log directory on broker 3.",
+	}, "\n")
+	if got := moveStatesString(states); got != want {
+		t.Errorf("moveStatesString:\n%s\nwant:\n%s", got, want)
+	}
+	for r, m := range states {
+		if wantDone := m.kind == moveCompleted || m.kind == moveCancelled; m.done() != wantDone {
+			t.Errorf("%s (%v): done %v", r, m.kind, m.done())
+		}
 	}
 }
