@@ -85,6 +85,9 @@ type Server struct {
 	// txnVerify is the KIP-890 verifier the partition side's produce path
 	// calls (txn_verify.go).
 	txnVerify *txnVerifier
+	// verifyTxnOffsets, when set, replaces txnVerify for TxnOffsetCommit
+	// (unit tests only; see txn_offset_commit.go).
+	verifyTxnOffsets txnOffsetsVerifyFunc
 
 	// txnHooks connect the partitions' side of transactions to the
 	// transaction and group coordinators (txn_hooks.go).

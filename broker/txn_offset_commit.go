@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 
+	"github.com/gokafka/gokafka/groupcoord"
 	"github.com/gokafka/gokafka/txncoord"
 	"github.com/gokafka/gokafka/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -30,7 +31,18 @@ const offsetsTopicPartitions = txncoord.DefaultOffsetsPartitions
 // successor's transaction.
 func (s *Server) handleTxnOffsetCommit(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.TxnOffsetCommitRequest)
+	// The guard is taken before the coordinator's round trip: a marker of
+	// the producer for the group's offsets partition arriving meanwhile
+	// drops it, and the offsets are then refused (INVALID_TXN_STATE)
+	// instead of staying pending in a transaction that is over.
+	var guard *groupcoord.TxnOffsetGuard
+	if s.groups != nil {
+		guard = s.groups.StartTxnOffsetVerification(txncoord.PartitionFor(r.Group, offsetsTopicPartitions), r.ProducerID)
+	}
 	if code := s.verifyTxnOffsetCommit(ctx, r); code != 0 {
+		if s.groups != nil {
+			s.groups.ReleaseTxnOffsetVerification(guard)
+		}
 		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 		for _, t := range r.Topics {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
@@ -52,7 +64,7 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, hdr *wire.RequestHea
 		func(p *kmsg.TxnOffsetCommitRequestTopicPartition) int32 { return p.Partition })
 	codes := make(partitionCodes)
 	if len(known.Topics) > 0 {
-		for _, t := range s.groups.TxnOffsetCommit(ctx, &known).Topics {
+		for _, t := range s.groups.TxnOffsetCommit(ctx, &known, guard).Topics {
 			for _, p := range t.Partitions {
 				code := p.ErrorCode
 				if code == kerr.ProducerFenced.Code {
@@ -78,18 +90,26 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, hdr *wire.RequestHea
 	return resp, nil
 }
 
+// txnOffsetsVerifyFunc asks the transaction coordinator whether topic's
+// partition is in the producer's transaction at epoch (txnVerifier.verify).
+type txnOffsetsVerifyFunc func(ctx context.Context, transactionalID string, producerID int64, epoch int16, topic string, partition int32) *kerr.Error
+
 // verifyTxnOffsetCommit asks the transaction coordinator whether the
 // group's __consumer_offsets partition is in r's transaction, and returns
 // the code to answer with (0: go on). A coordinator that cannot answer now
 // is COORDINATOR_NOT_AVAILABLE, which the producer retries.
 func (s *Server) verifyTxnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest) int16 {
-	if s.txnVerify == nil {
-		return kerr.CoordinatorNotAvailable.Code
+	verify := s.verifyTxnOffsets
+	if verify == nil {
+		if s.txnVerify == nil {
+			return kerr.CoordinatorNotAvailable.Code
+		}
+		verify = s.txnVerify.verify
 	}
 	tp := txncoord.PartitionFor(r.Group, offsetsTopicPartitions)
 	// No TxnOffsetCommit version of Kafka 3.9 knows
 	// TRANSACTION_ABORTABLE.
-	switch e := abortableForVersion(s.txnVerify.verify(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, txncoord.OffsetsTopic, tp), false); e {
+	switch e := abortableForVersion(verify(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, txncoord.OffsetsTopic, tp), false); e {
 	case nil:
 		return 0
 	case kerr.ConcurrentTransactions, kerr.CoordinatorLoadInProgress, kerr.CoordinatorNotAvailable, kerr.NotCoordinator:
@@ -115,6 +135,10 @@ func (m txnOffsetsMarker) CompleteTxnOffsets(ctx context.Context, producerID int
 	if m.s.groups == nil {
 		return kerr.CoordinatorNotAvailable
 	}
+	// First drop any verification of the producer in flight for this
+	// partition, so that its offsets cannot be stored after this marker
+	// has looked for them.
+	m.s.groups.EndTxnOffsetVerification(offsetsPartition, producerID)
 	err := m.s.groups.CompleteTxnOffsets(ctx, producerID, epoch, commit, func(group string) bool {
 		return txncoord.PartitionFor(group, offsetsTopicPartitions) == offsetsPartition
 	})

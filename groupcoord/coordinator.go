@@ -48,6 +48,9 @@ type Coordinator struct {
 	groups   map[string]*group
 	deleting map[string]chan struct{} // groups whose store deletion is in flight
 	removals uint64                   // bumped whenever a group leaves the table
+	// txnGuards holds TxnOffsetCommit's verification guards
+	// (txn_offset_verification.go).
+	txnGuards map[txnGuardKey]*TxnOffsetGuard
 
 	closed atomic.Bool
 	stop   chan struct{}

@@ -19,8 +19,12 @@ import (
 // and a generation of -1 skip the checks. With a TxnStore the offsets are
 // stored durably before the answer, fenced by the producer epoch (a store
 // holding a newer epoch answers PRODUCER_FENCED, which the caller maps for
-// old versions).
-func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetCommitResponse {
+// old versions). The offsets are stored only if the producer already has
+// offsets pending in the group or guard, taken with
+// StartTxnOffsetVerification before the transaction coordinator was asked,
+// is still current; otherwise nothing is stored and every partition answers
+// INVALID_TXN_STATE (a marker ended the transaction meanwhile).
+func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCommitRequest, guard *TxnOffsetGuard) *kmsg.TxnOffsetCommitResponse {
 	resp := kmsg.NewPtrTxnOffsetCommitResponse()
 	resp.Version = req.Version
 	for _, t := range req.Topics {
@@ -82,16 +86,34 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCo
 			accepted = append(accepted, o)
 		}
 	}
-	if c.cfg.TxnStore == nil || len(accepted) == 0 {
+	if len(accepted) == 0 {
+		g.mu.Unlock()
+		return resp
+	}
+	if c.cfg.TxnStore == nil {
+		if err := c.checkTxnVerified(g, req.ProducerID, guard); err != nil {
+			g.mu.Unlock()
+			c.logNotVerified(req, err)
+			return setAll(kerr.InvalidTxnState.Code)
+		}
 		g.addPendingTxn(req.ProducerID, req.ProducerEpoch, accepted)
 		g.mu.Unlock()
 		return resp
 	}
 	// The offsets are durable before the answer: the store is written
-	// under commitMu (never under mu), then memory follows.
+	// under commitMu (never under mu), then memory follows. The guard is
+	// checked under commitMu too, which a marker's completion of the group
+	// takes, so no marker comes between the check and the store.
 	g.mu.Unlock()
 	g.commitMu.Lock()
 	defer g.commitMu.Unlock()
+	g.mu.Lock()
+	err = c.checkTxnVerified(g, req.ProducerID, guard)
+	g.mu.Unlock()
+	if err != nil {
+		c.logNotVerified(req, err)
+		return setAll(kerr.InvalidTxnState.Code)
+	}
 	if err := c.cfg.TxnStore.PutTxnOffsets(ctx, req.Group, req.ProducerID, req.ProducerEpoch, accepted); err != nil {
 		c.log.Warn("storing pending transactional offsets", zap.String("group", req.Group),
 			zap.Int64("producer_id", req.ProducerID), zap.Int16("producer_epoch", req.ProducerEpoch), zap.Error(err))
@@ -109,6 +131,11 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCo
 	g.addPendingTxn(req.ProducerID, req.ProducerEpoch, accepted)
 	g.mu.Unlock()
 	return resp
+}
+
+func (c *Coordinator) logNotVerified(req *kmsg.TxnOffsetCommitRequest, err error) {
+	c.log.Info("TxnOffsetCommit refused: transaction ended during its verification", zap.String("group", req.Group),
+		zap.Int64("producer_id", req.ProducerID), zap.Int16("producer_epoch", req.ProducerEpoch), zap.Error(err))
 }
 
 // addPendingTxn records offsets as pending for producerID at epoch, with

@@ -97,7 +97,7 @@ func TestTxnOffsetsSurviveCoordinatorLoss(t *testing.T) {
 			txns := newMemTxnStore(offsets)
 			withTxn := func(cfg *Config) { cfg.TxnStore = txns }
 			old := newTestCoordinator(t, offsets, withTxn)
-			if code := old.TxnOffsetCommit(testCtx(t), txnCommitReq("g", "", -1, 7, 42)).Topics[0].Partitions[0].ErrorCode; code != 0 {
+			if code := txnCommitVerified(t, old, txnCommitReq("g", "", -1, 7, 42)).Topics[0].Partitions[0].ErrorCode; code != 0 {
 				t.Fatalf("TxnOffsetCommit: %v", kerr.ErrorForCode(code))
 			}
 			if len(offsets.commitCalls()) != 0 {
@@ -135,12 +135,12 @@ func TestTxnOffsetCommitStoreFencing(t *testing.T) {
 	c := newTestCoordinator(t, offsets, func(cfg *Config) { cfg.TxnStore = txns })
 	newer := txnCommitReq("g", "", -1, 7, 42)
 	newer.ProducerEpoch = 5
-	if code := c.TxnOffsetCommit(testCtx(t), newer).Topics[0].Partitions[0].ErrorCode; code != 0 {
+	if code := txnCommitVerified(t, c, newer).Topics[0].Partitions[0].ErrorCode; code != 0 {
 		t.Fatalf("TxnOffsetCommit at epoch 5: %v", kerr.ErrorForCode(code))
 	}
 	zombie := txnCommitReq("g", "", -1, 7, 1)
 	zombie.ProducerEpoch = 4
-	if code := c.TxnOffsetCommit(testCtx(t), zombie).Topics[0].Partitions[0].ErrorCode; code != kerr.ProducerFenced.Code {
+	if code := txnCommitVerified(t, c, zombie).Topics[0].Partitions[0].ErrorCode; code != kerr.ProducerFenced.Code {
 		t.Fatalf("TxnOffsetCommit at epoch 4: %v, want PRODUCER_FENCED", kerr.ErrorForCode(code))
 	}
 	if err := c.CompleteTxnOffsets(testCtx(t), 7, 5, true, func(string) bool { return true }); err != nil {

@@ -41,7 +41,7 @@ func TestTxnOffsetCommitVisibleOnlyAfterCommit(t *testing.T) {
 		store := newMemStore()
 		c := newTestCoordinator(t, store, nil)
 		member, gen := joinStable(t, c, "g", "in")
-		resp := c.TxnOffsetCommit(testCtx(t), txnCommitReq("g", member, gen, 7, 42))
+		resp := txnCommitVerified(t, c, txnCommitReq("g", member, gen, 7, 42))
 		if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 			t.Fatalf("TxnOffsetCommit: error %d", code)
 		}
@@ -92,7 +92,7 @@ func TestTxnOffsetCommitFencing(t *testing.T) {
 		{"no member checks (v3 from a producer outside the group)", "", -1, 0},
 	}
 	for _, tt := range tests {
-		resp := c.TxnOffsetCommit(testCtx(t), txnCommitReq("g", tt.member, tt.gen, 7, 1))
+		resp := txnCommitVerified(t, c, txnCommitReq("g", tt.member, tt.gen, 7, 1))
 		if code := resp.Topics[0].Partitions[0].ErrorCode; code != tt.want {
 			t.Errorf("%s: error %d, want %d", tt.name, code, tt.want)
 		}
