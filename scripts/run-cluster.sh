@@ -20,7 +20,9 @@
 # three ZooKeeper nodes in zookeeper.connect, Kafka's rack-aware
 # replica.selector.class (a consumer with client.rack=rN reads from broker
 # N), default.replication.factor=3, min.insync.replicas=2 and
-# offsets.topic.replication.factor=3; --override
+# offsets.topic.replication.factor=3, and Kafka's defaults for
+# __transaction_state (3 replicas, min ISR 2) over the single-broker values
+# of config/server.properties; --override
 # arguments of the foreground run come after those and apply to all three
 # brokers. `start N` starts the binary and configuration of the foreground
 # run with its overrides (recorded in data/cluster/broker-command), unless
@@ -185,6 +187,8 @@ start_broker() {
 		--override default.replication.factor=3
 		--override min.insync.replicas=2
 		--override offsets.topic.replication.factor=3
+		--override transaction.state.log.replication.factor=3
+		--override transaction.state.log.min.isr=2
 		"${extra[@]}")
 	echo "=== $(date '+%F %T') run-cluster: $bin ${args[*]}" >>"$CLUSTER_DIR/broker$n.log"
 	setsid "$bin" "${args[@]}" </dev/null >>"$CLUSTER_DIR/broker$n.log" 2>&1 &
