@@ -171,7 +171,10 @@ start_rss_sampler() {
 		peak=0
 		while kill -0 "$broker_pid" 2>/dev/null; do
 			r=$(rss_kib "$broker_pid")
-			((r > peak)) && peak=$r && echo "$peak" >"$out"
+			# Written beside and renamed: the sampler is killed at any
+			# moment, and a kill between a truncating write's open and
+			# its write left an empty file (and a failed bench).
+			((r > peak)) && peak=$r && echo "$peak" >"$out.new" && mv -f "$out.new" "$out"
 			sleep 0.1
 		done
 	) &
