@@ -65,23 +65,14 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	var offsets []CommittedOffset
 	for i, t := range req.Topics {
 		for j, p := range t.Partitions {
-			meta := ""
-			if p.Metadata != nil {
-				meta = *p.Metadata
+			epoch := int32(-1)
+			if req.Version >= 6 {
+				epoch = p.LeaderEpoch
 			}
-			if len(meta) > c.cfg.OffsetMetadataMaxBytes {
+			o, ok := c.requestedOffset(t.Topic, p.Partition, p.Offset, epoch, p.Metadata, now)
+			if !ok {
 				resp.Topics[i].Partitions[j].ErrorCode = kerr.OffsetMetadataTooLarge.Code
 				continue
-			}
-			o := CommittedOffset{
-				TopicPartition: TopicPartition{Topic: t.Topic, Partition: p.Partition},
-				Offset:         p.Offset,
-				LeaderEpoch:    -1,
-				Metadata:       meta,
-				CommitTime:     now,
-			}
-			if req.Version >= 6 && p.LeaderEpoch >= 0 {
-				o.LeaderEpoch = p.LeaderEpoch
 			}
 			if req.Version == 1 && p.Timestamp != -1 {
 				// An explicit v1 commit timestamp: Kafka dates the commit
@@ -143,6 +134,28 @@ func (c *Coordinator) lockForWrite(ctx context.Context, id string, create bool) 
 // member must be known (and not a fenced static incarnation) and on the
 // current generation; a simple commit needs a group without members; and
 // no commit is taken while the group waits for its leader's assignment.
+// requestedOffset is one partition's offset as an OffsetCommit or
+// TxnOffsetCommit asks for it, committed now; a negative leader epoch (or
+// one the request version cannot carry, passed as -1) is none. It is
+// refused (false) when its metadata is longer than
+// offset.metadata.max.bytes.
+func (c *Coordinator) requestedOffset(topic string, partition int32, offset int64, leaderEpoch int32, metadata *string, now time.Time) (CommittedOffset, bool) {
+	meta := ""
+	if metadata != nil {
+		meta = *metadata
+	}
+	if len(meta) > c.cfg.OffsetMetadataMaxBytes {
+		return CommittedOffset{}, false
+	}
+	return CommittedOffset{
+		TopicPartition: TopicPartition{Topic: topic, Partition: partition},
+		Offset:         offset,
+		LeaderEpoch:    max(leaderEpoch, -1),
+		Metadata:       meta,
+		CommitTime:     now,
+	}, true
+}
+
 func (c *Coordinator) validateCommit(g *group, simple bool, generation int32, memberID string, instanceID *string) int16 {
 	if simple {
 		if g.state != stateEmpty {

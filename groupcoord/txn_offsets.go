@@ -70,18 +70,14 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCo
 	var accepted []CommittedOffset
 	for i, t := range req.Topics {
 		for j, p := range t.Partitions {
-			meta := ""
-			if p.Metadata != nil {
-				meta = *p.Metadata
+			epoch := int32(-1)
+			if req.Version >= 2 {
+				epoch = p.LeaderEpoch
 			}
-			if len(meta) > c.cfg.OffsetMetadataMaxBytes {
+			o, ok := c.requestedOffset(t.Topic, p.Partition, p.Offset, epoch, p.Metadata, now)
+			if !ok {
 				resp.Topics[i].Partitions[j].ErrorCode = kerr.OffsetMetadataTooLarge.Code
 				continue
-			}
-			o := CommittedOffset{TopicPartition: TopicPartition{Topic: t.Topic, Partition: p.Partition}, Offset: p.Offset,
-				LeaderEpoch: -1, Metadata: meta, CommitTime: now}
-			if req.Version >= 2 && p.LeaderEpoch >= 0 {
-				o.LeaderEpoch = p.LeaderEpoch
 			}
 			accepted = append(accepted, o)
 		}
