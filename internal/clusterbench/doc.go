@@ -28,7 +28,11 @@
 //     transactions of 100 records committed one after another, against the
 //     idempotent non-transactional producer, on one partition and on six,
 //     runs interleaved; the ratio (target >= 0.8x), and per 100 records the
-//     time spent producing (with AddPartitionsToTxn) and committing.
+//     time spent producing (with AddPartitionsToTxn) and committing; the
+//     mean AddPartitionsToTxn, Produce and EndTxn times and the median of a
+//     lone replicated write, which together show what one producer waits
+//     for; and the same comparison with BENCH_TXN_PRODUCERS producers at
+//     once.
 //
 // Each figure comes with the brokers' CPU seconds (utime+stime from
 // /proc/<pid>/stat) per GiB, and each benchmark notes the machine's load:
@@ -56,6 +60,8 @@
 //	                                  end-to-end workload, catch-up rounds
 //	BENCH_TXN_RECORDS       [200000]  1 KiB records per transactional
 //	                                  benchmark run
+//	BENCH_TXN_PRODUCERS     [8]       producers at once in the concurrent
+//	                                  transactional comparison (0: none)
 //	BENCH_CLUSTER_E2E_SECONDS [10]    length of one end-to-end run
 //	BENCH_CLUSTER_FAILOVERS [3]       leader kills per failover benchmark
 //	BENCH_CATCHUP_MB        [1024]    MiB written while the follower is down
