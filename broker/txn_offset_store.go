@@ -70,3 +70,8 @@ func (s zkOffsetStore) CompleteTxnOffsets(ctx context.Context, group string, pro
 	}
 	return fromZKOffsets(offs), applied, nil
 }
+
+func (s zkOffsetStore) DeleteTxnOffsets(ctx context.Context, group string) (int, error) {
+	n, err := s.zk.DeleteTxnOffsetsOfGroup(ctx, group)
+	return n, storeError(err)
+}

@@ -18,6 +18,43 @@ func groupCoordinator(ctx context.Context, t *testing.T, cl *kgo.Client, group s
 	return findCoordinator(ctx, t, cl, 0, group)
 }
 
+// commitTxnOffsets puts offsets of topic for group into producer p's open
+// transaction (id), as a transactional producer's sendOffsetsToTransaction
+// does: AddOffsetsToTxn at the transaction coordinator, then
+// TxnOffsetCommit v3 (no member) at the group's coordinator. It fails the
+// test on any error and returns p's producer id.
+func commitTxnOffsets(ctx context.Context, t *testing.T, cl, p *kgo.Client, txnNode, groupNode int32, id, group, topic string, offsets map[int32]int64) int64 {
+	t.Helper()
+	pid, epoch, err := p.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = id, pid, epoch, group
+	if r := txnRequest(ctx, t, cl, txnNode, add, func(r *kmsg.AddOffsetsToTxnResponse) int16 { return r.ErrorCode }); r.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.Version = 3
+	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch = id, group, pid, epoch
+	commit.Generation, commit.MemberID = -1, ""
+	ct := kmsg.NewTxnOffsetCommitRequestTopic()
+	ct.Topic = topic
+	for part, o := range offsets {
+		cp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		cp.Partition, cp.Offset, cp.LeaderEpoch = part, o, -1
+		ct.Partitions = append(ct.Partitions, cp)
+	}
+	commit.Topics = append(commit.Topics, ct)
+	resp := txnRequest(ctx, t, cl, groupNode, commit, func(r *kmsg.TxnOffsetCommitResponse) int16 { return r.Topics[0].Partitions[0].ErrorCode })
+	for _, rp := range resp.Topics[0].Partitions {
+		if rp.ErrorCode != 0 {
+			t.Fatalf("TxnOffsetCommit partition %d: %v", rp.Partition, kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	return pid
+}
+
 // TestTxnOffsetsSurviveGroupCoordinatorKill is the exactly-once gap of
 // issue 12: a transactional producer commits a group's offsets
 // (AddOffsetsToTxn, TxnOffsetCommit), the group's coordinator is
@@ -54,34 +91,8 @@ func TestTxnOffsetsSurviveGroupCoordinatorKill(t *testing.T) {
 			t.Fatalf("produce: %v", err)
 		}
 	}
-	pid, epoch, err := p.ProducerID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add := kmsg.NewPtrAddOffsetsToTxnRequest()
-	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = id, pid, epoch, group
-	if r := txnRequest(ctx, t, cl, txnNode, add, func(r *kmsg.AddOffsetsToTxnResponse) int16 { return r.ErrorCode }); r.ErrorCode != 0 {
-		t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(r.ErrorCode))
-	}
 	want := map[int32]int64{0: 101, 1: 202, 2: 303}
-	commit := kmsg.NewPtrTxnOffsetCommitRequest()
-	commit.Version = 3
-	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch = id, group, pid, epoch
-	commit.Generation, commit.MemberID = -1, ""
-	ct := kmsg.NewTxnOffsetCommitRequestTopic()
-	ct.Topic = "eos-offsets"
-	for p, o := range want {
-		cp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-		cp.Partition, cp.Offset, cp.LeaderEpoch = p, o, -1
-		ct.Partitions = append(ct.Partitions, cp)
-	}
-	commit.Topics = append(commit.Topics, ct)
-	resp := txnRequest(ctx, t, cl, groupNode, commit, func(r *kmsg.TxnOffsetCommitResponse) int16 { return r.Topics[0].Partitions[0].ErrorCode })
-	for _, rp := range resp.Topics[0].Partitions {
-		if rp.ErrorCode != 0 {
-			t.Fatalf("TxnOffsetCommit partition %d: %v", rp.Partition, kerr.ErrorForCode(rp.ErrorCode))
-		}
-	}
+	pid := commitTxnOffsets(ctx, t, cl, p, txnNode, groupNode, id, group, topic, want)
 	z := c.ZKClient(t)
 	if ok, err := z.Exists("/consumers/" + group + "/offsets"); err != nil || ok {
 		t.Fatalf("/consumers/%s/offsets exists before the commit (%v, %v): the open transaction's offsets are visible to Kafka's tools", group, ok, err)

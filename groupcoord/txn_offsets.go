@@ -312,4 +312,8 @@ type TxnOffsetStore interface {
 	// on abort they are removed. applied is false when nothing was pending
 	// (or only a later epoch's offsets); offsets are those committed.
 	CompleteTxnOffsets(ctx context.Context, group string, producerID int64, epoch int16, commit bool) (offsets []CommittedOffset, applied bool, err error)
+	// DeleteTxnOffsets removes every producer's pending offsets in group
+	// (DeleteGroups), so that no later marker commits them, and returns
+	// how many producers had some.
+	DeleteTxnOffsets(ctx context.Context, group string) (producers int, err error)
 }

@@ -76,6 +76,14 @@ func (s *memTxnStore) CompleteTxnOffsets(ctx context.Context, group string, pid 
 	return p.Offsets, true, s.offsets.Commit(ctx, group, p.Offsets)
 }
 
+func (s *memTxnStore) DeleteTxnOffsets(_ context.Context, group string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.pending[group])
+	delete(s.pending, group)
+	return n, nil
+}
+
 // TestTxnOffsetsSurviveCoordinatorLoss hands a group with pending
 // transactional offsets to a new coordinator (the old one is gone with its
 // memory): the new one reports them unstable, and the transaction's marker

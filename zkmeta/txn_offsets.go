@@ -258,6 +258,58 @@ func (c *Client) TxnOffsetGroups(ctx context.Context, producerID int64) ([]strin
 	return groups, nil
 }
 
+// DeleteTxnOffsetsOfGroup removes every producer's pending offsets in
+// group and returns how many producers had some. DeleteGroups calls it
+// before it deletes /consumers/<group>: Kafka forgets a deleted group's
+// pending transactional offsets (its GroupMetadataManager drops the group
+// from its cache, so the marker finds nothing to complete), and a pending
+// znode left behind would write the offsets back under /consumers at the
+// COMMIT marker, bringing the deleted group back. A marker applied before
+// this call has already written its offsets under /consumers, which the
+// group deletion then removes; one applied after finds no znode.
+func (c *Client) DeleteTxnOffsetsOfGroup(ctx context.Context, group string) (int, error) {
+	if err := validGroupID(group); err != nil {
+		return 0, err
+	}
+	producers, err := c.children(ctx, txnOffsetsPath)
+	if errors.Is(err, zk.ErrNoNode) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrap("list", txnOffsetsPath, err)
+	}
+	had := make([]bool, len(producers))
+	err = parallel(ctx, len(producers), offsetReadParallelism, func(i int) error {
+		pid, err := strconv.ParseInt(producers[i], 10, 64)
+		if err != nil {
+			return nil // not a producer's znode
+		}
+		p := txnOffsetsGroupPath(pid, group)
+		exists, err := c.znodeExists(ctx, p)
+		if err != nil || !exists {
+			return err
+		}
+		had[i] = true
+		if err := c.deleteIfExists(ctx, p); err != nil {
+			return err
+		}
+		if err := c.deleteIfEmpty(ctx, txnProducerPath(pid)); err != nil {
+			c.log.Debug("removing an empty producer's pending offsets znode: " + err.Error())
+		}
+		return nil
+	})
+	n := 0
+	for _, h := range had {
+		if h {
+			n++
+		}
+	}
+	if err != nil {
+		return n, fmt.Errorf("delete pending offsets of group %s: %w", group, err)
+	}
+	return n, nil
+}
+
 // readTxnOffsets reads one pending znode and its version (-1: none); ok is
 // false when there is none or it does not parse (logged; the marker then
 // deletes it).

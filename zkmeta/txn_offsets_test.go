@@ -88,6 +88,55 @@ func TestTxnOffsetsLifecycle(t *testing.T) {
 	}
 }
 
+// TestDeleteTxnOffsetsOfGroup: deleting a group's pending offsets removes
+// them under every producer and leaves other groups' alone, so the deleted
+// group's COMMIT marker finds nothing to write under /consumers while the
+// other group's still commits.
+func TestDeleteTxnOffsetsOfGroup(t *testing.T) {
+	chroot := testChroot(t)
+	c := connect(t, chroot)
+	ctx := testCtx(t)
+	o := ConsumerOffset{Topic: "in", Partition: 0, Offset: 42, LeaderEpoch: -1, CommitTime: time.UnixMilli(1_700_000_000_000)}
+	for _, put := range []struct {
+		pid   int64
+		group string
+	}{{5000, "gone"}, {5001, "gone"}, {5001, "kept"}} {
+		if err := c.PutTxnOffsets(ctx, put.pid, 0, put.group, []ConsumerOffset{o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := c.DeleteTxnOffsetsOfGroup(ctx, "gone"); err != nil || n != 2 {
+		t.Fatalf("delete pending offsets of gone: %d producers, %v; want 2", n, err)
+	}
+	if n, err := c.DeleteTxnOffsetsOfGroup(ctx, "gone"); err != nil || n != 0 {
+		t.Fatalf("deleting again: %d producers, %v; want 0", n, err)
+	}
+	if pending, err := c.TxnOffsetsOfGroup(ctx, "gone"); err != nil || len(pending) != 0 {
+		t.Fatalf("pending offsets of gone after the delete: %+v, %v", pending, err)
+	}
+	raw := rawConn(t)
+	if rawExists(t, raw, chroot+"/gokafka/txn-offsets/5000") {
+		t.Error("producer 5000's znode left behind with no group under it")
+	}
+	for _, pid := range []int64{5000, 5001} {
+		if _, applied, err := c.CompleteTxnOffsets(ctx, pid, 0, "gone", true); err != nil || applied {
+			t.Fatalf("commit marker of producer %d for gone: applied=%v, %v; want nothing to do", pid, applied, err)
+		}
+	}
+	if got, err := c.ConsumerOffsets(ctx, "gone"); err != nil || len(got) != 0 {
+		t.Fatalf("gone's offsets after the marker: %+v, %v; want none", got, err)
+	}
+	if groups, err := c.ConsumerGroups(ctx); err != nil || len(groups) != 0 {
+		t.Fatalf("groups with offsets: %v, %v; want none", groups, err)
+	}
+	if _, applied, err := c.CompleteTxnOffsets(ctx, 5001, 0, "kept", true); err != nil || !applied {
+		t.Fatalf("commit marker for kept: applied=%v, %v", applied, err)
+	}
+	if got, err := c.ConsumerOffsets(ctx, "kept"); err != nil || len(got) != 1 || got[0].Offset != 42 {
+		t.Fatalf("kept's offsets after the marker: %+v, %v; want 42", got, err)
+	}
+}
+
 // TestTxnOffsetsLargeCommit commits more partitions than one multi holds.
 func TestTxnOffsetsLargeCommit(t *testing.T) {
 	c := connect(t, testChroot(t))
