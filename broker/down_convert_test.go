@@ -45,6 +45,17 @@ func oldSet(magic int8, msgs ...oldMsg) []byte {
 	return set
 }
 
+// withOffsets returns set with its entries' offsets (which no CRC covers)
+// replaced by offsets, in order.
+func withOffsets(set []byte, offsets ...int64) []byte {
+	set = bytes.Clone(set)
+	for pos, i := 0, 0; pos < len(set) && i < len(offsets); i++ {
+		binary.BigEndian.PutUint64(set[pos:], uint64(offsets[i]))
+		pos += 12 + int(binary.BigEndian.Uint32(set[pos+8:]))
+	}
+	return set
+}
+
 func gzipped(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -130,6 +141,11 @@ func TestProduceMessageSets(t *testing.T) {
 	}
 
 	inner := oldSet(1, oldMsg{ts: 500, key: []byte("k"), value: []byte("a")}, oldMsg{ts: 501, value: []byte("b")})
+	// An old client's inner offsets (not 0..n-1) are taken and replaced,
+	// as in Kafka; a wrapper offset below the last inner one is not.
+	oddInner := withOffsets(inner, 7, 3)
+	inner3 := oldSet(1, oldMsg{value: []byte("c")}, oldMsg{value: []byte("d")}, oldMsg{value: []byte("e")})
+	lowWrapper := withOffsets(oldSet(1, oldMsg{attrs: 1, value: gzipped(t, inner3)}), 1)
 	badCRC := oldSet(0, oldMsg{value: []byte("x")})
 	badCRC[len(badCRC)-1] ^= 1
 	tests := []struct {
@@ -150,6 +166,8 @@ func TestProduceMessageSets(t *testing.T) {
 		{"log append time topic", 2, "lat", oldSet(1, oldMsg{ts: 5, value: []byte("z")}), 0, 0},
 		{"set above max.message.bytes, messages and batch below", 2, "small", oldSet(1, tiny...), 0, 0},
 		{"message above max.message.bytes", 2, "small", oldSet(1, oldMsg{value: make([]byte, 300)}), kerr.MessageTooLarge.Code, -1},
+		{"inner offsets not 0..n-1", 2, "t", oldSet(1, oldMsg{attrs: 1, ts: 501, value: gzipped(t, oddInner)}), 0, 7},
+		{"wrapper offset below its last inner offset", 2, "t", lowWrapper, kerr.InvalidRecord.Code, -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,14 +180,14 @@ func TestProduceMessageSets(t *testing.T) {
 			}
 		})
 	}
-	if n := s.conversions.produced.Load(); n != 9 {
-		t.Fatalf("%d up-conversions counted, want 9 (every set of format v0/v1)", n)
+	if n := s.conversions.produced.Load(); n != 11 {
+		t.Fatalf("%d up-conversions counted, want 11 (every set of format v0/v1)", n)
 	}
-	// The failed sets appended nothing: offsets 0-6 hold the seven
+	// The failed sets appended nothing: offsets 0-8 hold the nine
 	// records above, read back as a v2 batch each.
 	pt, _ := s.replicas.get(topicPartition{"t", 0})
-	if end := pt.EndOffset(); end != 7 {
-		t.Fatalf("log end %d, want 7", end)
+	if end := pt.EndOffset(); end != 9 {
+		t.Fatalf("log end %d, want 9", end)
 	}
 	data, err := pt.log.Read(3, 1<<20, 7)
 	if err != nil {

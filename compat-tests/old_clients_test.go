@@ -15,8 +15,8 @@ import (
 
 // Clients that predate message format v2 (issue 10): sarama pinned to
 // 0.8.2, 0.9 and 0.10.2 (Produce v0-2 with message sets v0/v1, Fetch v0-3,
-// ListOffsets v0-1, Metadata v0) and kafka-python pinned to 0.8.2, 0.9 and
-// 0.10.1.
+// ListOffsets v0-1, Metadata v0) and kafka-python pinned to 0.8.1, 0.8.2,
+// 0.9 and 0.10.1 (with OffsetCommit v0-2 and OffsetFetch v0-1).
 
 // oldRecords is how many records each old-client test writes.
 const oldRecords = 40
@@ -176,9 +176,12 @@ func TestSaramaOldConsumersReadV2(t *testing.T) {
 }
 
 // kafkaPythonOldScript produces N records with kafka-python pinned to an
-// api_version, then consumes them: with a group, committing, where the
-// version has groups (0.9 and later), by assignment otherwise. It prints
-// "offset key value" per record and, with a group, "committed N".
+// api_version, then consumes them in group py-<topic>: as a member, where
+// the version has group membership (0.9 and later), or with the partition
+// assigned by hand before that, as 0.8 consumers did. Either way it commits
+// offset N for the group and reads the commit back with committed() (an
+// OffsetFetch of the same version family). It prints "offset key value"
+// per record, then "committed N".
 const kafkaPythonOldScript = `
 import sys
 from kafka import KafkaProducer, KafkaConsumer, TopicPartition
@@ -191,12 +194,12 @@ for f in futures:
     f.get(timeout=60)
 p.close()
 tp = TopicPartition(topic, 0)
-group = 'py-' + topic if ver >= (0, 9) else None
-if group:
+group = 'py-' + topic
+if ver >= (0, 9):
     c = KafkaConsumer(topic, bootstrap_servers=addr, api_version=ver, group_id=group, enable_auto_commit=False,
                       auto_offset_reset='earliest', consumer_timeout_ms=60000)
 else:
-    c = KafkaConsumer(bootstrap_servers=addr, api_version=ver, group_id=None, enable_auto_commit=False,
+    c = KafkaConsumer(bootstrap_servers=addr, api_version=ver, group_id=group, enable_auto_commit=False,
                       auto_offset_reset='earliest', consumer_timeout_ms=60000)
     c.assign([tp])
     c.seek_to_beginning(tp)
@@ -206,47 +209,68 @@ for m in c:
     got += 1
     if got == n:
         break
-if group:
-    c.commit({tp: OffsetAndMetadata(n, '')})
-    print('committed', c.committed(tp))
+c.commit({tp: OffsetAndMetadata(n, '')})
+print('committed', c.committed(tp))
 c.close()
 `
 
 // TestKafkaPythonOldVersions runs kafka-python with api_version 0.10.1
-// and 0.9 (gzip: their fetches get gzip wrapper messages back) and 0.8.2,
-// and checks the group commit through franz-go's admin client.
+// and 0.9 (gzip: their fetches get gzip wrapper messages back), 0.8.2 and
+// 0.8.1, each committing an offset for its group and reading it back.
+//
+// What kafka-python sends for the commit depends on the version, and so
+// does where Kafka 3.9 (ZooKeeper mode) keeps it: 0.9 and later join the
+// group and commit with OffsetCommit v2 (0.10.1 and 0.9 alike); 0.8.2 finds
+// the coordinator (GroupCoordinator v0) and commits with OffsetCommit v1
+// as a simple commit (generation -1, no member); both go to the group
+// coordinator, so a modern client's OffsetFetch (franz-go's admin) reads
+// them. 0.8.1 sends OffsetCommit v0 and OffsetFetch v0 to any broker, and
+// Kafka writes and reads those straight in ZooKeeper, at
+// /consumers/<group>/offsets/<topic>/<partition> with the offset as decimal
+// text (KafkaApis.commitOffsetsToZookeeper), which is where the old
+// tooling (zkCli, Burrow's ZooKeeper module) looks, so the test reads it
+// there.
 func TestKafkaPythonOldVersions(t *testing.T) {
 	requirePythonModule(t, "kafka", "python3-kafka")
-	_, b := startBroker(t, nil)
+	c, b := startBroker(t, nil)
 	adm := newAdmin(t, b)
 	for _, tc := range []struct {
 		version, codec string
-		group          bool
+		// zkOffsets: the commit is OffsetCommit v0, kept in ZooKeeper's
+		// /consumers tree; otherwise it is the group coordinator's.
+		zkOffsets bool
 	}{
-		{"0.10.1", "gzip", true},
-		{"0.9", "gzip", true},
+		{"0.10.1", "gzip", false},
+		{"0.9", "gzip", false},
 		{"0.8.2", "none", false},
+		{"0.8.1", "none", true},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
 			topic := "py-" + strings.ReplaceAll(tc.version, ".", "-")
+			group := "py-" + topic
 			createTopic(t, adm, topic, 1, nil)
 			got := runPython(t, kafkaPythonOldScript, b.Addr(), topic, fmt.Sprint(oldRecords), tc.version, tc.codec)
-			want := expectedLines("", oldRecords)
-			if tc.group {
-				want += fmt.Sprintf("committed %d\n", oldRecords)
-			}
+			want := expectedLines("", oldRecords) + fmt.Sprintf("committed %d\n", oldRecords)
 			if got != want {
 				t.Fatalf("kafka-python %s read back:\n%s\nwant:\n%s", tc.version, got, want)
 			}
-			if !tc.group {
+			if tc.zkOffsets {
+				path := fmt.Sprintf("/consumers/%s/offsets/%s/0", group, topic)
+				data, err := c.ZKClient(t).Get(path)
+				if err != nil {
+					t.Fatalf("read %s: %v", path, err)
+				}
+				if string(data) != fmt.Sprint(oldRecords) {
+					t.Fatalf("%s holds %q, want %q", path, data, fmt.Sprint(oldRecords))
+				}
 				return
 			}
-			offs, err := adm.FetchOffsets(testCtx(t), "py-"+topic)
+			offs, err := adm.FetchOffsets(testCtx(t), group)
 			if err != nil {
 				t.Fatalf("fetch offsets: %v", err)
 			}
 			if o, ok := offs.Lookup(topic, 0); !ok || o.At != oldRecords {
-				t.Fatalf("group py-%s committed %+v, want %d", topic, o, oldRecords)
+				t.Fatalf("group %s committed %+v, want %d", group, o, oldRecords)
 			}
 		})
 	}

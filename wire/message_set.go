@@ -236,10 +236,14 @@ func (w *messageSetWalker) release() {
 // (zstd is ErrUnsupportedCompression, 5-7 ErrCorruptMessage); no
 // LogAppendTime timestamp type (ErrInvalidTimestamp); a wrapper has a value
 // that decompresses within the bound to at least one inner message, each of
-// the wrapper's magic and uncompressed; inner offsets of magic 1 run 0..n-1.
-// A set with no message or bytes after the last whole message is
-// ErrCorruptMessage: unlike Kafka, which drops a partial last message of a
-// produce request silently, nothing of a set that does not parse is taken.
+// the wrapper's magic and uncompressed (ErrInvalidRecord otherwise, as
+// Kafka's InvalidRecordException); a magic-1 wrapper's offset is 0 or at
+// least its last inner offset (see walkWrapper). Inner offsets are not
+// checked otherwise: they are replaced anyway. A set with no message or
+// bytes after the last whole message is ErrCorruptMessage: unlike Kafka,
+// which drops a partial last message of a produce request silently, nothing
+// of a set that does not parse is taken. On an error fn may already have
+// seen some records; the caller discards them with the set.
 func (w *messageSetWalker) walk(set []byte, fn func(*legacyMessage) error) error {
 	if len(set) == 0 {
 		return fmt.Errorf("%w: empty message set", ErrCorruptMessage)
@@ -282,12 +286,27 @@ func checkLegacyAttributes(m *legacyMessage) error {
 
 // walkWrapper decompresses a wrapper's value within w.left and yields its
 // inner messages.
+//
+// Inner offsets are taken as they come, as Kafka 3.x takes them: in magic 0
+// they are absolute and meaningless, and in magic 1 they should run 0..n-1
+// (KIP-31) but some old clients write other values, which Kafka's
+// LogValidator tolerates by rebuilding the batch with offsets of its own
+// rather than rejecting it. The one offset rule Kafka keeps is on the
+// wrapper (its legacy deep-record iterator): a magic-1 wrapper's offset is
+// either 0 (some librdkafka versions send that) or at least the offset of
+// its last inner message, else the set is ErrInvalidRecord. gokafka assigns
+// every record a new offset in any case (up_convert.go).
 func (w *messageSetWalker) walkWrapper(m *legacyMessage, fn func(*legacyMessage) error) error {
 	if m.value == nil {
 		return fmt.Errorf("%w: compressed message without a value", ErrCorruptMessage)
 	}
 	w.codec = m.codec()
 	payload := m.value
+	// Only magic 0 is forgiven the pre-KIP-57 lz4 header checksum; in
+	// magic 1 the decoder rejects it, as Kafka's does. That is
+	// ErrCorruptMessage here like any payload that does not decompress
+	// (Kafka 3.9 answers UNKNOWN_SERVER_ERROR for all of them: its
+	// decompressors throw a KafkaException, which is no API error).
 	if w.codec == CodecLZ4 && m.magic == MagicV0 {
 		payload = fixLZ4V0Header(payload)
 	}
@@ -314,6 +333,7 @@ func (w *messageSetWalker) walkWrapper(m *legacyMessage, fn func(*legacyMessage)
 	if w.reserve != nil {
 		w.reserve(len(inner))
 	}
+	var lastInner int64
 	for i, pos := int64(0), 0; pos < len(inner); i++ {
 		im, n, err := readLegacyMessage(inner[pos:])
 		if err != nil {
@@ -321,12 +341,11 @@ func (w *messageSetWalker) walkWrapper(m *legacyMessage, fn func(*legacyMessage)
 		}
 		switch {
 		case im.magic != m.magic:
-			return fmt.Errorf("%w: inner message %d has magic %d in a magic %d wrapper", ErrCorruptMessage, i, im.magic, m.magic)
+			return fmt.Errorf("%w: inner message %d has magic %d in a magic %d wrapper", ErrInvalidRecord, i, im.magic, m.magic)
 		case im.codec() != CodecNone:
-			return fmt.Errorf("%w: inner message %d is compressed again", ErrCorruptMessage, i)
-		case im.magic == MagicV1 && im.offset != i:
-			return fmt.Errorf("%w: inner message %d has relative offset %d", ErrCorruptMessage, i, im.offset)
+			return fmt.Errorf("%w: inner message %d is compressed again", ErrInvalidRecord, i)
 		}
+		lastInner = im.offset
 		w.innerMsg = im
 		if err := checkLegacyAttributes(&w.innerMsg); err != nil {
 			return fmt.Errorf("inner message %d: %w", i, err)
@@ -335,6 +354,9 @@ func (w *messageSetWalker) walkWrapper(m *legacyMessage, fn func(*legacyMessage)
 			return err
 		}
 		pos += n
+	}
+	if m.magic == MagicV1 && m.offset != 0 && m.offset < lastInner {
+		return fmt.Errorf("%w: wrapper offset %d is below its last inner offset %d and not 0", ErrInvalidRecord, m.offset, lastInner)
 	}
 	return nil
 }

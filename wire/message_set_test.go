@@ -117,6 +117,15 @@ func TestUpConvertMessageSet(t *testing.T) {
 	)
 	v0want := []wantRecord{{-1, []byte("a"), bytes.Repeat([]byte("x"), 300)}, {-1, nil, []byte("b")}}
 	lz4v0 := breakLZ4Checksum(t, compress(t, CodecLZ4, v0inner))
+	// Some old clients write magic-1 inner offsets other than 0..n-1;
+	// Kafka takes them and assigns offsets of its own, as here.
+	v1innerAt := func(offsets ...int64) []byte {
+		return legacySet(MagicV1,
+			testMsg{offset: offsets[0], timestamp: 1000, key: []byte("k0"), value: []byte("v0")},
+			testMsg{offset: offsets[1], timestamp: 1005, value: []byte("v1")},
+			testMsg{offset: offsets[2], timestamp: 1002, key: []byte{}, value: nil},
+		)
+	}
 
 	tests := []struct {
 		name      string
@@ -137,6 +146,10 @@ func TestUpConvertMessageSet(t *testing.T) {
 		{"v0 gzip", wrapper(t, MagicV0, CodecGzip, 0, 0, v0inner), CodecGzip, v0want, -1, -1, 2},
 		{"v0 lz4 right checksum", wrapper(t, MagicV0, CodecLZ4, 0, 0, v0inner), CodecLZ4, v0want, -1, -1, 2},
 		{"v0 lz4 broken checksum", legacySet(MagicV0, testMsg{attrs: CodecLZ4, value: lz4v0}), CodecLZ4, v0want, -1, -1, 2},
+		{"v1 inner offsets out of order", wrapper(t, MagicV1, CodecGzip, 0, 1005, v1innerAt(5, 9, 3)), CodecGzip, v1want, 1000, 1005, 3},
+		{"v1 inner offsets all 0", wrapper(t, MagicV1, CodecSnappy, 2, 1005, v1innerAt(0, 0, 0)), CodecSnappy, v1want, 1000, 1005, 3},
+		{"v1 inner offsets absolute", wrapper(t, MagicV1, CodecLZ4, 102, 1005, v1innerAt(100, 101, 102)), CodecLZ4, v1want, 1000, 1005, 3},
+		{"v0 wrapper offset below its inner ones", wrapper(t, MagicV0, CodecGzip, 3, 0, v0inner), CodecGzip, v0want, -1, -1, 2},
 		{"two wrappers and a plain message",
 			append(append(wrapper(t, MagicV1, CodecGzip, 2, 0, v1inner), legacySet(MagicV1, testMsg{timestamp: 999, value: []byte("p")})...), wrapper(t, MagicV1, CodecSnappy, 2, 0, v1inner)...),
 			CodecSnappy, append(append(append([]wantRecord{}, v1want...), wantRecord{999, nil, []byte("p")}), v1want...), 1000, 1005, 7},
@@ -200,9 +213,12 @@ func TestUpConvertMessageSetRejects(t *testing.T) {
 		{"wrapper without value", legacySet(MagicV1, testMsg{attrs: CodecGzip}), ValidateConfig{}, ErrCorruptMessage},
 		{"wrapper not decompressing", legacySet(MagicV1, testMsg{attrs: CodecGzip, value: []byte("not gzip")}), ValidateConfig{}, ErrCorruptMessage},
 		{"wrapper with nothing inside", wrapper(t, MagicV1, CodecGzip, 0, 0, nil), ValidateConfig{}, ErrCorruptMessage},
-		{"nested compression", wrapper(t, MagicV1, CodecGzip, 0, 0, wrapper(t, MagicV1, CodecGzip, 1, 0, v1inner)), ValidateConfig{}, ErrCorruptMessage},
-		{"inner magic differs", wrapper(t, MagicV1, CodecGzip, 0, 0, legacySet(MagicV0, testMsg{value: []byte("a")})), ValidateConfig{}, ErrCorruptMessage},
-		{"v1 inner offsets not relative", wrapper(t, MagicV1, CodecGzip, 0, 0, legacySet(MagicV1, testMsg{offset: 5, value: []byte("a")})), ValidateConfig{}, ErrCorruptMessage},
+		{"nested compression", wrapper(t, MagicV1, CodecGzip, 0, 0, wrapper(t, MagicV1, CodecGzip, 1, 0, v1inner)), ValidateConfig{}, ErrInvalidRecord},
+		{"inner magic differs", wrapper(t, MagicV1, CodecGzip, 0, 0, legacySet(MagicV0, testMsg{value: []byte("a")})), ValidateConfig{}, ErrInvalidRecord},
+		{"v1 wrapper offset below its last inner offset", wrapper(t, MagicV1, CodecGzip, 1, 0, append(bytes.Clone(v1inner), legacySet(MagicV1, testMsg{offset: 2, value: []byte("c")})...)), ValidateConfig{}, ErrInvalidRecord},
+		{"v1 wrapper offset negative", wrapper(t, MagicV1, CodecGzip, -1, 0, legacySet(MagicV1, testMsg{offset: 0, value: []byte("a")})), ValidateConfig{}, ErrInvalidRecord},
+		// KIP-57: the old lz4 header checksum is forgiven in magic 0 only.
+		{"v1 lz4 broken checksum", legacySet(MagicV1, testMsg{attrs: CodecLZ4, value: breakLZ4Checksum(t, compress(t, CodecLZ4, v1inner))}), ValidateConfig{}, ErrCorruptMessage},
 		{"inner garbage", wrapper(t, MagicV1, CodecSnappy, 0, 0, []byte("garbage that is no message")), ValidateConfig{}, ErrCorruptMessage},
 		{"inner log append time", wrapper(t, MagicV1, CodecGzip, 0, 0, legacySet(MagicV1, testMsg{attrs: legacyAttrTimestampType, value: []byte("a")})), ValidateConfig{}, ErrInvalidTimestamp},
 		{"decompression bound", wrapper(t, MagicV1, CodecGzip, 0, 0, legacySet(MagicV1, testMsg{value: make([]byte, 100_000)})), ValidateConfig{MaxDecompressedBytes: 50_000}, ErrCorruptMessage},
@@ -390,6 +406,13 @@ func FuzzUpConvertMessageSet(f *testing.F) {
 		f.Add(wrapper(f, MagicV0, codec, 0, 0, legacySet(MagicV0, testMsg{value: []byte("x")})))
 	}
 	f.Add(legacySet(MagicV0, testMsg{attrs: CodecLZ4, value: breakLZ4Checksum(f, compress(f, CodecLZ4, legacySet(MagicV0, testMsg{value: []byte("x")})))}))
+	f.Add(legacySet(MagicV1, testMsg{attrs: CodecLZ4, value: breakLZ4Checksum(f, compress(f, CodecLZ4, inner))}))
+	// Magic-1 inner offsets that are not 0..n-1, under a wrapper offset
+	// that is 0, at least the last inner one, or below it.
+	odd := legacySet(MagicV1, testMsg{offset: 7, value: []byte("a")}, testMsg{offset: 3, value: []byte("b")})
+	for _, at := range []int64{0, 3, 2} {
+		f.Add(wrapper(f, MagicV1, CodecGzip, at, 3, odd))
+	}
 	f.Fuzz(func(t *testing.T, set []byte) {
 		cfg := ValidateConfig{MaxDecompressedBytes: 1 << 20}
 		batch, err := UpConvertMessageSet(set, cfg)

@@ -11,6 +11,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// Rows of the old-client figures, after the transactional ones: for each
+// phase, the modern client and then the old one.
+const (
+	orderOldProduceFranz = orderTxnReplicatedWrite + 1 + iota
+	orderOldProduceSarama
+	orderOldConsumeFranz
+	orderOldConsumeSarama
+)
+
 // BenchmarkOldClients is issue 10's benchmark: BENCH_OLD_CLIENTS_MB MiB
 // (default 64) of 1 KiB records produced and then consumed by sarama pinned
 // to 0.10.2 (Produce v2 with format-v1 message sets, which the broker
@@ -19,7 +28,8 @@ import (
 // produce uncompressed, so the difference is the conversion itself. It
 // reports the leader broker's CPU seconds per GiB for each phase and
 // client; the machine's other load is logged, as the figures are only as
-// steady as the shared machine.
+// steady as the shared machine. Each client and phase is a row of the
+// results report: MiB/s of record values and the leader's CPU per GiB.
 func BenchmarkOldClients(b *testing.B) {
 	mb := envInt(b, "BENCH_OLD_CLIENTS_MB", 64)
 	records := int64(mb) << 20 / recordSize
@@ -29,37 +39,62 @@ func BenchmarkOldClients(b *testing.B) {
 	value := make([]byte, recordSize)
 
 	type phase struct {
-		name string
-		run  func(topic string) error
+		name  string
+		run   func(topic string) error
+		order int
+		row   string
 	}
 	clients := []struct {
-		name             string
-		produce, consume func(topic string) error
+		name   string
+		phases []phase
 	}{
-		{"franz-go",
-			func(topic string) error { return franzProduce(bc.seeds, topic, records, value) },
-			func(topic string) error { return franzConsume(bc.seeds, topic, records) }},
-		{"sarama-0.10.2",
-			func(topic string) error { return saramaProduce(bc.seeds, topic, records, value) },
-			func(topic string) error { return saramaConsume(bc.seeds, topic, records) }},
+		{"franz-go", []phase{
+			{"produce", func(topic string) error { return franzProduce(bc.seeds, topic, records, value) },
+				orderOldProduceFranz, "Old clients: produce, franz-go (v2 batches, stored as sent), MiB/s"},
+			{"consume", func(topic string) error { return franzConsume(bc.seeds, topic, records) },
+				orderOldConsumeFranz, "Old clients: consume, franz-go (v2 batches, sent as stored), MiB/s"},
+		}},
+		{"sarama-0.10.2", []phase{
+			{"produce", func(topic string) error { return saramaProduce(bc.seeds, topic, records, value) },
+				orderOldProduceSarama, "Old clients: produce, sarama 0.10.2 (Produce v2, format v1 up-converted), MiB/s"},
+			{"consume", func(topic string) error { return saramaConsume(bc.seeds, topic, records) },
+				orderOldConsumeSarama, "Old clients: consume, sarama 0.10.2 (Fetch v3, down-converted to format v1), MiB/s"},
+		}},
 	}
+	log := benchLog{name: "BenchmarkOldClients"}
+	mibs := map[int][]float64{}
+	cpu := map[int][]float64{}
+	benchStart := sampleCPU(bc)
 	for i := range b.N {
 		for _, cl := range clients {
 			topic := fmt.Sprintf("old-clients-%s-%d", cl.name, i)
 			bc.createTopic(b, topic, []int32{leader.ID}, nil)
-			for _, ph := range []phase{{"produce", cl.produce}, {"consume", cl.consume}} {
+			for _, ph := range cl.phases {
 				start := sampleCPU(bc)
 				if err := ph.run(topic); err != nil {
 					b.Fatalf("%s %s: %v", cl.name, ph.name, err)
 				}
 				u := start.until(sampleCPU(bc))
 				perGiB := u.byBroker[leader.ID] / gib
+				rate := float64(mb) / max(u.wall, 1e-9)
+				mibs[ph.order] = append(mibs[ph.order], rate)
+				cpu[ph.order] = append(cpu[ph.order], perGiB)
 				b.ReportMetric(perGiB, fmt.Sprintf("%s-%s-cpu-s/GiB", ph.name, cl.name))
-				b.Logf("%s %s %d MiB: %.1fs wall, leader %.2f CPU-s (%.2f per GiB); others on the machine %.1f CPU-s, steal %.1f",
-					cl.name, ph.name, mb, u.wall, u.byBroker[leader.ID], perGiB, u.others, u.steal)
+				line := fmt.Sprintf("run %d, %s %s %d MiB: %.1f s wall, %.1f MiB/s, leader %.2f CPU-s (%.2f per GiB); others on the machine %.1f CPU-s, steal %.1f",
+					i+1, cl.name, ph.name, mb, u.wall, rate, u.byBroker[leader.ID], perGiB, u.others, u.steal)
+				log.lines = append(log.lines, line)
+				b.Log(line)
 			}
 		}
 	}
+	log.load = benchStart.until(sampleCPU(bc))
+	for _, cl := range clients {
+		for _, ph := range cl.phases {
+			report.addFigure(figure{order: ph.order, name: ph.row, value: spreadOf(mibs[ph.order]), prec: 1,
+				cpu: spreadOf(cpu[ph.order])})
+		}
+	}
+	report.addBench(log)
 }
 
 // franzProduce writes records copies of value to partition 0 of topic,
