@@ -593,8 +593,8 @@ func TestFetchWaitingOnDeletedTopic(t *testing.T) {
 		done <- fetchBody(r)
 	}()
 	waitUntil(t, "the fetch to wait", func() bool { return p.waiters.Load() > 0 })
-	if err := s.replicas.removeTopic("gone"); err != nil {
-		t.Fatalf("removeTopic: %v", err)
+	if err := s.replicas.stopPartition(topicPartition{"gone", 0}, true, true); err != nil {
+		t.Fatalf("StopReplica with delete: %v", err)
 	}
 	select {
 	case r := <-done:

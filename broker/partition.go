@@ -377,7 +377,8 @@ func (p *Partition) closeLog(remove func(dir string) error) error {
 	return nil
 }
 
-// isDeleted reports whether the log was closed by removeTopic or close.
+// isDeleted reports whether the log was closed: deleted by a StopReplica
+// with delete, taken offline with its log dir, or closed at shutdown.
 func (p *Partition) isDeleted() bool { return p.gone.Load() }
 
 // goneError is what requests for a closed partition answer: the topic is

@@ -40,6 +40,25 @@ func newTestReplicaManager(t testing.TB, logDirs ...string) (*replicaManager, *s
 	return newReplicaManager(dirs, zaptest.NewLogger(t), 0, clean, cp), dirs
 }
 
+// makeLeader makes this broker the only replica and leader of tp at
+// leaderEpoch, as a single-replica LeaderAndIsr from the controller would:
+// it opens (or creates) the log and records the epoch. A second call with
+// the same epoch is a no-op; a newer epoch is recorded; an older one is
+// refused. A partition directory holding another topic id (a topic deleted
+// and re-created while this broker was away) is an error, as Kafka's
+// InconsistentTopicIdException.
+func (rm *replicaManager) makeLeader(tp topicPartition, topicID [16]byte, leaderEpoch int32, cfg TopicConfig) error {
+	p, err := rm.open(tp, topicID, cfg)
+	if err != nil {
+		return err
+	}
+	if p.leading.Load() && p.LeaderEpoch() == leaderEpoch {
+		return nil
+	}
+	self := []int32{rm.brokerID}
+	return p.becomeLeader(partitionState{Leader: rm.brokerID, LeaderEpoch: leaderEpoch, ISR: self, Replicas: self}, rm.now())
+}
+
 // appendBatch validates batch like Produce does and appends it.
 func appendBatch(t testing.TB, p *Partition, batch []byte) (appendResult, error) {
 	t.Helper()
@@ -255,9 +274,15 @@ func TestAppendRefusedWhileFenced(t *testing.T) {
 	}
 }
 
-func TestRemoveTopicDeletesLogs(t *testing.T) {
-	rm, dirs := newTestReplicaManager(t)
-	defer rm.close()
+// TestStopReplicaDeleteRemovesTopicLogs deletes a topic as the
+// controller does, one StopReplica with delete per partition, on a broker
+// that opened only some of the topic's partitions since its restart: every
+// partition directory of the topic goes, those never opened in this run
+// too, fetches waiting on an open one are woken, and another topic's log
+// stays.
+func TestStopReplicaDeleteRemovesTopicLogs(t *testing.T) {
+	logDir := t.TempDir()
+	rm, dirs := newTestReplicaManager(t, logDir)
 	for i := int32(0); i < 3; i++ {
 		if err := rm.makeLeader(topicPartition{"doomed", i}, testTopicID, 0, testTopicConfig()); err != nil {
 			t.Fatalf("makeLeader: %v", err)
@@ -266,14 +291,30 @@ func TestRemoveTopicDeletesLogs(t *testing.T) {
 	if err := rm.makeLeader(topicPartition{"kept", 0}, [16]byte{2}, 0, testTopicConfig()); err != nil {
 		t.Fatalf("makeLeader: %v", err)
 	}
+	if err := rm.close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	dirs.Close() // the broker's exit: the restarted one takes the .lock
+
+	rm, dirs = newTestReplicaManager(t, logDir)
+	defer rm.close()
+	// After the restart the controller assigned doomed-1 and kept-0 only.
+	if err := rm.makeLeader(topicPartition{"doomed", 1}, testTopicID, 1, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
+	if err := rm.makeLeader(topicPartition{"kept", 0}, [16]byte{2}, 1, testTopicConfig()); err != nil {
+		t.Fatalf("makeLeader: %v", err)
+	}
 	p, _ := rm.get(topicPartition{"doomed", 1})
 	wait := p.waitChan()
 	dir := p.log.Dir()
-	if err := rm.removeTopic("doomed"); err != nil {
-		t.Fatalf("removeTopic: %v", err)
+	for i := int32(0); i < 3; i++ {
+		if err := rm.stopPartition(topicPartition{"doomed", i}, true, true); err != nil {
+			t.Fatalf("StopReplica with delete of doomed-%d: %v", i, err)
+		}
 	}
 	if _, ok := rm.get(topicPartition{"doomed", 1}); ok {
-		t.Fatal("partition still hosted after removeTopic")
+		t.Fatal("partition still hosted after StopReplica with delete")
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("%s still exists: %v", dir, err)

@@ -172,25 +172,6 @@ func (rm *replicaManager) all() []*Partition {
 	return ps
 }
 
-// makeLeader makes this broker the only replica and leader of tp at
-// leaderEpoch (a single-replica LeaderAndIsr): it opens (or creates) the
-// log and records the epoch. A second call with the same epoch is a no-op;
-// a newer epoch is recorded; an older one is refused. A partition
-// directory holding another topic id (a topic deleted and re-created while
-// this broker was away) is an error, as Kafka's
-// InconsistentTopicIdException.
-func (rm *replicaManager) makeLeader(tp topicPartition, topicID [16]byte, leaderEpoch int32, cfg TopicConfig) error {
-	p, err := rm.open(tp, topicID, cfg)
-	if err != nil {
-		return err
-	}
-	if p.leading.Load() && p.LeaderEpoch() == leaderEpoch {
-		return nil
-	}
-	self := []int32{rm.brokerID}
-	return p.becomeLeader(partitionState{Leader: rm.brokerID, LeaderEpoch: leaderEpoch, ISR: self, Replicas: self}, rm.now())
-}
-
 // openWorkers is how many logs openMany opens at once. Opening a log is
 // mostly system calls (directory listing, open, mmap, small reads) and, on
 // a cold page cache, waiting for the disk; a handful in parallel keeps both
@@ -384,53 +365,6 @@ func (rm *replicaManager) removeUnopened(tp topicPartition) error {
 		}
 	}
 	return rm.removeFutures(func(t topicPartition) bool { return t == tp })
-}
-
-// removeTopic closes and deletes every local partition log of topic,
-// including directories of partitions that were never opened in this run.
-func (rm *replicaManager) removeTopic(topic string) error {
-	rm.openMu.Lock()
-	defer rm.openMu.Unlock()
-
-	var doomed []*Partition
-	rm.mu.Lock()
-	for tp, p := range rm.partitions {
-		if tp.Topic == topic {
-			doomed = append(doomed, p)
-			delete(rm.partitions, tp)
-		}
-	}
-	for tp := range rm.saved {
-		if tp.Topic == topic {
-			delete(rm.saved, tp)
-		}
-	}
-	rm.mu.Unlock()
-
-	var errs []error
-	for _, p := range doomed {
-		rm.cancelMove(p, true)
-		if err := p.closeLog(rm.deleteDir); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	dirs, err := rm.dirs.Partitions()
-	if err != nil {
-		errs = append(errs, fmt.Errorf("remove topic %s: %w", topic, err))
-	}
-	for _, d := range dirs {
-		if d.Topic != topic {
-			continue
-		}
-		if err := rm.deleteDir(d.Path); err != nil {
-			errs = append(errs, fmt.Errorf("remove topic %s: %w", topic, err))
-		}
-	}
-	errs = append(errs, rm.removeFutures(func(tp topicPartition) bool { return tp.Topic == topic }))
-	if len(doomed) > 0 {
-		rm.logger.Info("deleted topic logs", zap.String("topic", topic), zap.Int("partitions", len(doomed)))
-	}
-	return errors.Join(errs...)
 }
 
 // run drives the background work until ctx ends: retention every

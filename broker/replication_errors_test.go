@@ -1,15 +1,24 @@
 package broker
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gokafka/gokafka/wire"
 	"github.com/gokafka/gokafka/zkmeta"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestInterBrokerBadInput sends the replication requests with what a stale
@@ -137,38 +146,180 @@ func TestInterBrokerBadInput(t *testing.T) {
 }
 
 // TestTopicZnodeRemovedKeepsLogs removes a topic's znodes the way
-// `zkCli deleteall /brokers/topics/keep` does, without a topic deletion:
-// the broker stops serving the topic but keeps its logs on disk, as Kafka
-// deletes data only through /admin/delete_topics (issue 13, item 4).
+// `zkCli deleteall /brokers/topics/keep` does, without a topic deletion,
+// either while the broker runs or while it is down, and restarts the
+// broker: its logs stay on disk with every byte, as Kafka deletes data only
+// through /admin/delete_topics (issue 13, item 4). In ZooKeeper mode Kafka
+// keeps the log of a topic the controller no longer knows and serves
+// nothing from it (UNKNOWN_TOPIC_OR_PARTITION); gokafka does the same and
+// says at start-up which directories it keeps.
 func TestTopicZnodeRemovedKeepsLogs(t *testing.T) {
-	s, addr := startTestServer(t)
-	adm, _ := newAdmin(t, addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if res, err := adm.CreateTopics(ctx, 2, 1, nil, "keep"); err != nil || res["keep"].Err != nil {
-		t.Fatalf("create: %v %v", err, res["keep"].Err)
+	tests := []struct {
+		name string
+		// whileRunning removes the znodes before the broker stops;
+		// otherwise between its stop and its restart.
+		whileRunning bool
+	}{
+		{"removed while the broker runs", true},
+		{"removed while the broker is down", false},
 	}
-	dirs := []string{s.dirs.PathFor("keep", 0), s.dirs.PathFor("keep", 1)}
-	waitFor(t, 10*time.Second, "the partitions open", func() bool {
-		_, ok0 := s.replicas.get(topicPartition{"keep", 0})
-		_, ok1 := s.replicas.get(topicPartition{"keep", 1})
-		return ok0 && ok1
-	})
-	tool := toolClient(t, s)
-	if err := tool.DeleteTopic(ctx, zkmeta.ControllerEpoch{ZkVersion: -1}, "keep"); err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testServerConfig(t)
+			s, addr, stop := runTestServer(t, cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			adm, cl := newAdmin(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+			if res, err := adm.CreateTopics(ctx, 2, 1, nil, "keep"); err != nil || res["keep"].Err != nil {
+				t.Fatalf("create: %v %v", err, res["keep"].Err)
+			}
+			dirs := []string{s.dirs.PathFor("keep", 0), s.dirs.PathFor("keep", 1)}
+			var values []string
+			for p := range int32(2) {
+				for i := range 5 {
+					v := fmt.Sprintf("kept-%d-%d", p, i)
+					values = append(values, v)
+					if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "keep", Partition: p, Value: []byte(v)}).FirstErr(); err != nil {
+						t.Fatalf("produce %s: %v", v, err)
+					}
+				}
+			}
+			tool := toolClient(t, s)
+			if tc.whileRunning {
+				if err := tool.DeleteTopic(ctx, zkmeta.ControllerEpoch{ZkVersion: -1}, "keep"); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 10*time.Second, "the topic to leave the metadata", func() bool {
+					_, ok := s.meta.topic("keep")
+					return !ok
+				})
+				waitFor(t, 10*time.Second, "the replicas to stop", func() bool {
+					p, ok := s.replicas.get(topicPartition{"keep", 0})
+					return !ok || !p.leading.Load()
+				})
+				for _, d := range dirs {
+					if _, err := os.Stat(d); err != nil {
+						t.Errorf("%s after its znodes were removed by hand: %v (want it kept)", d, err)
+					}
+				}
+			}
+			stop()
+			if !tc.whileRunning {
+				if err := tool.DeleteTopic(ctx, zkmeta.ControllerEpoch{ZkVersion: -1}, "keep"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := segmentFiles(t, dirs)
+			for _, v := range values {
+				if !segmentsContain(before, v) {
+					t.Fatalf("record %q is not in the segments before the restart", v)
+				}
+			}
+
+			core, logs := observer.New(zap.WarnLevel)
+			logger := zap.New(zapcore.NewTee(core, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Core()))
+			s2, addr2, stop2 := runTestServerLogged(t, cfg, logger)
+			waitFor(t, 10*time.Second, "a start-up warning naming the kept directories", func() bool {
+				for _, e := range logs.FilterMessage(unlistedPartitionDirsMessage).All() {
+					if e.ContextMap()["topic"] == "keep" {
+						return true
+					}
+				}
+				return false
+			})
+			// Another topic created and served after the restart: the
+			// controller has done its start-up work by now.
+			adm2, _ := newAdmin(t, addr2)
+			if res, err := adm2.CreateTopics(ctx, 1, 1, nil, "fresh"); err != nil || res["fresh"].Err != nil {
+				t.Fatalf("create after the restart: %v %v", err, res["fresh"].Err)
+			}
+			waitFor(t, 10*time.Second, "the new topic to be led here", func() bool {
+				p, ok := s2.replicas.get(topicPartition{"fresh", 0})
+				return ok && p.leading.Load()
+			})
+			assertNotServed(ctx, t, addr2, "keep")
+			if _, ok := s2.replicas.get(topicPartition{"keep", 0}); ok {
+				t.Error("keep-0 is hosted after the restart")
+			}
+			stop2()
+			after := segmentFiles(t, dirs)
+			if !maps.EqualFunc(before, after, bytes.Equal) {
+				t.Errorf("segments changed across the restart: %d files before, %d after", len(before), len(after))
+			}
+		})
 	}
-	waitFor(t, 10*time.Second, "the topic to leave the metadata", func() bool {
-		_, ok := s.meta.topic("keep")
-		return !ok
-	})
-	waitFor(t, 10*time.Second, "the replicas to stop", func() bool {
-		p, ok := s.replicas.get(topicPartition{"keep", 0})
-		return !ok || !p.leading.Load()
-	})
+}
+
+// segmentFiles reads every segment (.log) file under dirs, by path.
+func segmentFiles(t *testing.T, dirs []string) map[string][]byte {
+	t.Helper()
+	out := make(map[string][]byte)
 	for _, d := range dirs {
-		if _, err := os.Stat(d); err != nil {
-			t.Errorf("%s after its znodes were removed by hand: %v (want it kept)", d, err)
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatalf("%s: %v (want it kept)", d, err)
+		}
+		for _, e := range ents {
+			if filepath.Ext(e.Name()) != ".log" {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(d, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[filepath.Join(d, e.Name())] = b
+		}
+	}
+	return out
+}
+
+// segmentsContain reports whether an uncompressed record value is in one of
+// the segments.
+func segmentsContain(segs map[string][]byte, value string) bool {
+	for _, b := range segs {
+		if bytes.Contains(b, []byte(value)) {
+			return true
+		}
+	}
+	return false
+}
+
+// assertNotServed checks that the broker at addr answers Metadata,
+// Produce, Fetch and ListOffsets for topic's partition 0 with
+// UNKNOWN_TOPIC_OR_PARTITION, as Kafka does for a topic its metadata cache
+// does not have, whatever lies on disk.
+func assertNotServed(ctx context.Context, t *testing.T, addr, topic string) {
+	t.Helper()
+	cl := wire.NewClient(addr, "probe")
+	defer cl.Close()
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.Version = 12
+	meta.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(topic)}}
+	meta.AllowAutoTopicCreation = false
+	produce := produceReq(9, 1, topic, plainBatch(1, time.Now().UnixMilli()))
+	fetch := fetchReq(12, topic, [16]byte{}, 1<<20, 0)
+	list := kmsg.NewPtrListOffsetsRequest()
+	list.Version = 7
+	list.ReplicaID = -1
+	list.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: topic, Partitions: []kmsg.ListOffsetsRequestTopicPartition{{Partition: 0, CurrentLeaderEpoch: -1, Timestamp: -2}}}}
+	tests := []struct {
+		name string
+		req  kmsg.Request
+		code func(kmsg.Response) int16
+	}{
+		{"Metadata", meta, func(r kmsg.Response) int16 { return r.(*kmsg.MetadataResponse).Topics[0].ErrorCode }},
+		{"Produce", produce, func(r kmsg.Response) int16 { return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode }},
+		{"Fetch", fetch, func(r kmsg.Response) int16 { return r.(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode }},
+		{"ListOffsets", list, func(r kmsg.Response) int16 { return r.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].ErrorCode }},
+	}
+	for _, tc := range tests {
+		resp, err := cl.Request(ctx, tc.req)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if got := tc.code(resp); got != kerr.UnknownTopicOrPartition.Code {
+			t.Errorf("%s of %s answered %v, want UNKNOWN_TOPIC_OR_PARTITION", tc.name, topic, kerr.ErrorForCode(got))
 		}
 	}
 }

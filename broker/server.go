@@ -243,6 +243,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if err := s.loadDynamicBrokerConfigs(ctx); err != nil {
 		return fmt.Errorf("read dynamic broker configs: %w", err)
 	}
+	s.warnUnlistedPartitionDirs(ctx)
 	s.replicas = newReplicaManager(s.dirs, s.logger.Named("replicas"), id, clean, cp)
 	s.replicas.moveQuota = &s.replQuotas.alterLogDirs
 	s.replicas.afterMove = s.moveCleanerCheckpoint

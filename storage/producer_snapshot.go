@@ -174,13 +174,6 @@ func listSnapshots(fsys vfs.FS, dir string) ([]int64, error) {
 	return offs, nil
 }
 
-// writeSnapshot writes the table as dir's snapshot at offset: to a temporary
-// file, synced, then renamed, so that a crash leaves the old snapshot or the
-// new one and never half of one.
-func writeSnapshot(fsys vfs.FS, dir string, offset int64, s *ProducerState) error {
-	return writeFileAtomic(fsys, snapshotPath(dir, offset), encodeSnapshot(s))
-}
-
 // snapshotMinLogBytes is the log size from which a clean close writes a
 // snapshot even when no idempotent producer is known: below it, walking the
 // batch headers at the next Open costs less than one more file per

@@ -13,6 +13,12 @@ import (
 	"github.com/gokafka/gokafka/storage/vfs"
 )
 
+// writeSnapshot writes s as dir's snapshot at offset, in the format
+// Log.snapshotProducers writes, for tests that lay snapshots out by hand.
+func writeSnapshot(fsys vfs.FS, dir string, offset int64, s *ProducerState) error {
+	return writeFileAtomic(fsys, snapshotPath(dir, offset), encodeSnapshot(s))
+}
+
 // TestSnapshotLayout checks one encoded entry field by field against
 // Kafka's ProducerSnapshot v1 layout, so the files are what Kafka's broker
 // would read.

@@ -4,24 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
-)
 
-// Offsets in a magic-v2 record batch header (Kafka's DefaultRecordBatch).
-const (
-	batchLengthOffset      = 8
-	batchMagicOffset       = 16
-	batchCRCOffset         = 17
-	batchAttributesOffset  = 21
-	batchLastDeltaOffset   = 23
-	batchRecordCountOffset = 57
-	batchHeaderSize        = 61
-	batchLogOverhead       = 12 // base offset + length
-	attrCompressionMask    = 0x07
-	attrControl            = 0x20
+	"github.com/gokafka/gokafka/internal/recordbatch"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // EncodeBatch is a magic-v2 record batch holding one record (key, value;
 // nil value: tombstone), uncompressed and non-transactional, as Kafka's
@@ -41,18 +26,19 @@ func EncodeBatch(key, value []byte, timestampMs int64) []byte {
 		rec = append(rec, value...)
 	}
 	rec = binary.AppendVarint(rec, 0) // headers
-	b := make([]byte, batchHeaderSize, batchHeaderSize+len(rec)+binary.MaxVarintLen32)
-	b[batchMagicOffset] = 2
-	binary.BigEndian.PutUint64(b[27:], uint64(timestampMs))   // first timestamp
-	binary.BigEndian.PutUint64(b[35:], uint64(timestampMs))   // max timestamp
-	binary.BigEndian.PutUint64(b[43:], 0xffffffffffffffff)    // producer id -1
-	binary.BigEndian.PutUint16(b[51:], 0xffff)                // producer epoch -1
-	binary.BigEndian.PutUint32(b[53:], 0xffffffff)            // base sequence -1
-	binary.BigEndian.PutUint32(b[batchRecordCountOffset:], 1) // one record
+	b := make([]byte, recordbatch.HeaderSize, recordbatch.HeaderSize+len(rec)+binary.MaxVarintLen32)
+	be := binary.BigEndian
+	b[recordbatch.MagicOffset] = recordbatch.MagicV2
+	be.PutUint64(b[recordbatch.BaseTimestampOffset:], uint64(timestampMs))
+	be.PutUint64(b[recordbatch.MaxTimestampOffset:], uint64(timestampMs))
+	be.PutUint64(b[recordbatch.ProducerIDOffset:], 0xffffffffffffffff) // -1: no producer
+	be.PutUint16(b[recordbatch.ProducerEpochOffset:], 0xffff)
+	be.PutUint32(b[recordbatch.BaseSequenceOffset:], 0xffffffff) // NoSequence
+	be.PutUint32(b[recordbatch.RecordCountOffset:], 1)
 	b = binary.AppendVarint(b, int64(len(rec)))
 	b = append(b, rec...)
-	binary.BigEndian.PutUint32(b[batchLengthOffset:], uint32(len(b)-batchLogOverhead))
-	binary.BigEndian.PutUint32(b[batchCRCOffset:], crc32.Checksum(b[batchAttributesOffset:], castagnoli))
+	be.PutUint32(b[recordbatch.LengthOffset:], uint32(len(b)-recordbatch.LogOverhead))
+	recordbatch.SetCRC(b)
 	return b
 }
 
@@ -68,36 +54,36 @@ var ErrCompressedBatch = errors.New("compressed batch in __transaction_state")
 func ForEachRecord(data []byte, fn func(key, value []byte) error) (next int64, err error) {
 	next = -1
 	for len(data) > 0 {
-		if len(data) < batchHeaderSize {
+		h, ok := recordbatch.ReadHeader(data)
+		if !ok {
 			return next, fmt.Errorf("%w: %d bytes left, shorter than a batch header", ErrCorruptRecord, len(data))
 		}
-		size := int64(binary.BigEndian.Uint32(data[batchLengthOffset:])) + batchLogOverhead
-		if size < batchHeaderSize || size > int64(len(data)) {
+		// batchLength is an int32, as Kafka reads it: a negative one is
+		// corrupt like any below the header size.
+		size := int64(recordbatch.LogOverhead) + int64(h.BatchLength)
+		if size < recordbatch.HeaderSize || size > int64(len(data)) {
 			return next, fmt.Errorf("%w: batch of %d bytes in %d", ErrCorruptRecord, size, len(data))
 		}
 		batch := data[:size]
 		data = data[size:]
-		if batch[batchMagicOffset] != 2 {
-			return next, fmt.Errorf("%w: batch magic %d", ErrCorruptRecord, batch[batchMagicOffset])
+		if h.Magic != recordbatch.MagicV2 {
+			return next, fmt.Errorf("%w: batch magic %d", ErrCorruptRecord, h.Magic)
 		}
-		if crc32.Checksum(batch[batchAttributesOffset:], castagnoli) != binary.BigEndian.Uint32(batch[batchCRCOffset:]) {
+		if !recordbatch.CRCValid(batch) {
 			return next, fmt.Errorf("%w: batch CRC mismatch", ErrCorruptRecord)
 		}
-		base := int64(binary.BigEndian.Uint64(batch))
-		next = base + int64(int32(binary.BigEndian.Uint32(batch[batchLastDeltaOffset:]))) + 1
-		attrs := binary.BigEndian.Uint16(batch[batchAttributesOffset:])
-		if attrs&attrControl != 0 {
+		next = h.LastOffset() + 1
+		if h.IsControl() {
 			continue
 		}
-		if attrs&attrCompressionMask != 0 {
+		if h.Compression() != 0 {
 			return next, ErrCompressedBatch
 		}
-		count := int32(binary.BigEndian.Uint32(batch[batchRecordCountOffset:]))
-		r := batch[batchHeaderSize:]
-		for i := int32(0); i < count; i++ {
+		r := batch[recordbatch.HeaderSize:]
+		for i := int32(0); i < h.RecordCount; i++ {
 			key, value, rest, err := readRecord(r)
 			if err != nil {
-				return next, fmt.Errorf("%w: record %d of the batch at offset %d: %v", ErrCorruptRecord, i, base, err)
+				return next, fmt.Errorf("%w: record %d of the batch at offset %d: %v", ErrCorruptRecord, i, h.BaseOffset, err)
 			}
 			r = rest
 			if err := fn(key, value); err != nil {
