@@ -12,9 +12,14 @@ import (
 // topic's count) answers UNKNOWN_TOPIC_OR_PARTITION and is not committed;
 // the rest go to the coordinator as one commit. When no partition is
 // known the coordinator is not asked at all (Kafka sends the response
-// directly, too).
+// directly, too). Version 0 is the ZooKeeper-era commit that any broker
+// writes itself (groupcoord's CommitZooKeeperOffsets).
 func (s *Server) handleOffsetCommit(ctx context.Context, hdr *wire.RequestHeader, req kmsg.Request) (kmsg.Response, error) {
 	r := req.(*kmsg.OffsetCommitRequest)
+	commit := s.groups.OffsetCommit
+	if r.Version == 0 {
+		commit = s.groups.CommitZooKeeperOffsets
+	}
 	known := *r
 	var unknown partitionSet
 	known.Topics, unknown = splitKnownPartitions(s, r.Topics,
@@ -22,12 +27,12 @@ func (s *Server) handleOffsetCommit(ctx context.Context, hdr *wire.RequestHeader
 		func(t *kmsg.OffsetCommitRequestTopic) *[]kmsg.OffsetCommitRequestTopicPartition { return &t.Partitions },
 		func(p *kmsg.OffsetCommitRequestTopicPartition) int32 { return p.Partition })
 	if len(unknown) == 0 {
-		return s.groups.OffsetCommit(ctx, r), nil
+		return commit(ctx, r), nil
 	}
 
 	codes := make(partitionCodes)
 	if len(known.Topics) > 0 {
-		for _, t := range s.groups.OffsetCommit(ctx, &known).Topics {
+		for _, t := range commit(ctx, &known).Topics {
 			for _, p := range t.Partitions {
 				codes.set(t.Topic, p.Partition, p.ErrorCode)
 			}

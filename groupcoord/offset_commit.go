@@ -15,19 +15,7 @@ import (
 // group has no members. All accepted offsets of one request are written to
 // the store in one call.
 func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
-	resp := kmsg.NewPtrOffsetCommitResponse()
-	resp.Version = req.Version
-	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
-	for i, t := range req.Topics {
-		rt := kmsg.NewOffsetCommitResponseTopic()
-		rt.Topic = t.Topic
-		rt.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(t.Partitions))
-		for j, p := range t.Partitions {
-			rt.Partitions[j] = kmsg.NewOffsetCommitResponseTopicPartition()
-			rt.Partitions[j].Partition = p.Partition
-		}
-		resp.Topics[i] = rt
-	}
+	resp := newOffsetCommitResponse(req)
 	setAll := func(code int16) *kmsg.OffsetCommitResponse {
 		for i := range resp.Topics {
 			for j := range resp.Topics[i].Partitions {
@@ -93,14 +81,7 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 
 	if err := c.store.Commit(ctx, g.id, offsets); err != nil {
 		c.log.Warn("offset commit failed", zap.String("group", g.id), zap.Error(err))
-		code := errorCode(err)
-		for i := range resp.Topics {
-			for j := range resp.Topics[i].Partitions {
-				if resp.Topics[i].Partitions[j].ErrorCode == 0 {
-					resp.Topics[i].Partitions[j].ErrorCode = code
-				}
-			}
-		}
+		setUnsetCodes(resp, errorCode(err))
 		return resp
 	}
 	g.mu.Lock()
@@ -109,6 +90,37 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	}
 	g.mu.Unlock()
 	return resp
+}
+
+// newOffsetCommitResponse is the answer to req with every partition in
+// it, in the request's order, no error yet.
+func newOffsetCommitResponse(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	resp := kmsg.NewPtrOffsetCommitResponse()
+	resp.Version = req.Version
+	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
+	for i, t := range req.Topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		rt.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(t.Partitions))
+		for j, p := range t.Partitions {
+			rt.Partitions[j] = kmsg.NewOffsetCommitResponseTopicPartition()
+			rt.Partitions[j].Partition = p.Partition
+		}
+		resp.Topics[i] = rt
+	}
+	return resp
+}
+
+// setUnsetCodes gives code to every partition of resp that has no error
+// yet (a store write failed for all that were to be written).
+func setUnsetCodes(resp *kmsg.OffsetCommitResponse, code int16) {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if resp.Topics[i].Partitions[j].ErrorCode == 0 {
+				resp.Topics[i].Partitions[j].ErrorCode = code
+			}
+		}
+	}
 }
 
 // lockForWrite looks a group up and takes its commitMu and mu, in that
