@@ -37,7 +37,7 @@ func (rm *replicaManager) deleteLog(l *storage.Log) error {
 
 // runDeleter removes the renamed directories as they fall due, until ctx
 // ends (Kafka's kafka-delete-logs task). Those still queued then are left
-// as -delete dirs, which the next start removes.
+// as -delete dirs, which the next start queues again.
 func (rm *replicaManager) runDeleter(ctx context.Context) {
 	queued := rm.dirs.DeletesQueued()
 	for {

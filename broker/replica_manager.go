@@ -375,10 +375,10 @@ func (rm *replicaManager) run(ctx context.Context, retentionCheck time.Duration)
 	if retentionCheck <= 0 {
 		retentionCheck = 5 * time.Minute
 	}
-	if n, err := rm.dirs.RemoveDeleted(); err != nil {
-		rm.logger.Warn("removing -delete dirs", zap.Error(err))
+	if n, err := rm.dirs.QueueDeleted(rm.now()); err != nil {
+		rm.logger.Warn("queueing -delete dirs for removal", zap.Error(err))
 	} else if n > 0 {
-		rm.logger.Info("removed -delete dirs left by an earlier run", zap.Int("dirs", n))
+		rm.logger.Info("-delete dirs left by an earlier run queued for removal after file.delete.delay.ms", zap.Int("dirs", n))
 	}
 	deleterDone := make(chan struct{})
 	go func() {

@@ -107,6 +107,8 @@ type Server struct {
 	sessionMu  sync.Mutex
 	sessionGen uint64
 	sessionUp  chan struct{}
+	// sessionRec writes the session into the log dirs off the start path.
+	sessionRec *sessionRecorder
 
 	// advertised are the advertised listeners with ports resolved once the
 	// listeners are bound (port 0 picks a free port).
@@ -229,6 +231,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open log dirs: %w", err)
 	}
+	// Stopped before the deferred close above unlocks the log dirs.
+	s.sessionRec = startSessionRecorder(s.recordSessionNow)
+	defer s.sessionRec.stop()
 	clean := s.dirs.CleanShutdown()
 	cp, err := s.dirs.ReadCheckpoints()
 	if err != nil {
@@ -579,18 +584,10 @@ func (s *Server) refreshBrokers(ctx context.Context) error {
 	return nil
 }
 
-// recordSession writes the current ZooKeeper session into the log dirs
-// (storage.Dirs.RecordZKSession). A failure only costs the next start its
-// fast takeover, so it is logged, not fatal.
-func (s *Server) recordSession() {
-	id := s.zk.SessionID()
-	if id == 0 {
-		return // between sessions; the next one is recorded
-	}
-	if err := s.dirs.RecordZKSession(id); err != nil {
-		s.logger.Warn("cannot record the ZooKeeper session in the log dirs; a restart after a crash will wait for it to expire", zap.Error(err))
-	}
-}
+// recordSession has the current ZooKeeper session written into the log
+// dirs (storage.Dirs.RecordZKSession) by the session recorder, without
+// waiting for the write (session_recorder.go).
+func (s *Server) recordSession() { s.sessionRec.request() }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

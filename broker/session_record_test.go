@@ -37,10 +37,15 @@ func TestSessionRecordFollowsNewSession(t *testing.T) {
 	}
 	hex := func(s int64) string { return strconv.FormatUint(uint64(s), 16) }
 
+	// The record is written off the start path (session_recorder.go), so
+	// it may land just after the broker serves.
 	first := view.brokerOwner(t, 0)
-	if first == 0 || recorded() != hex(first) {
-		t.Fatalf("after start: recorded session %q, /brokers/ids/0 owned by 0x%x", recorded(), first)
+	if first == 0 {
+		t.Fatal("after start: /brokers/ids/0 has no ephemeral owner")
 	}
+	waitFor(t, 30*time.Second, "the first session to be recorded", func() bool {
+		return recorded() == hex(first)
+	})
 
 	proxy.setCut(true)
 	waitFor(t, 30*time.Second, "ZooKeeper to expire the broker's session", func() bool {

@@ -43,13 +43,18 @@ func TestSIGKILLRestartTakesOverSession(t *testing.T) {
 		}
 		owners[p] = stat.EphemeralOwner
 	}
-	recorded, err := os.ReadFile(filepath.Join(b.LogDirs()[0], ".gokafka-zk-session"))
-	if err != nil {
-		t.Fatalf("the broker did not record its ZooKeeper session in its log dir: %v", err)
-	}
-	if got, want := strings.TrimSpace(string(recorded)), strconv.FormatUint(uint64(owners[brokerZnode]), 16); got != want {
-		t.Fatalf(".gokafka-zk-session = %q, want the registration's session %s", got, want)
-	}
+	// The broker writes the record off its start path, so it may land
+	// after the first produce; the kill waits for it.
+	eventually(t, "the broker records its ZooKeeper session in its log dir", func() error {
+		recorded, err := os.ReadFile(filepath.Join(b.LogDirs()[0], ".gokafka-zk-session"))
+		if err != nil {
+			return err
+		}
+		if got, want := strings.TrimSpace(string(recorded)), strconv.FormatUint(uint64(owners[brokerZnode]), 16); got != want {
+			return fmt.Errorf(".gokafka-zk-session = %q, want the registration's session %s", got, want)
+		}
+		return nil
+	})
 
 	b.Kill()
 	killed := time.Now()

@@ -44,8 +44,8 @@ import (
 // which OpenDirs recognises and completes (the future log was complete
 // and fsynced before the first rename). Any other -future dir is a copy in
 // progress, which the broker resumes once the partition is hosted again;
-// -delete dirs are removed (RemoveDeleted), as Kafka deletes them after a
-// restart.
+// -delete dirs are queued for removal after file.delete.delay.ms
+// (QueueDeleted), as Kafka deletes them after a restart.
 
 // Directory name suffixes of moved and deleted partitions, as Kafka's
 // LocalLog names them.

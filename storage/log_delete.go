@@ -25,7 +25,8 @@ import (
 // Crash safety: the rename is the one step that matters. Before it the
 // partition's directory is whole; after it (and the directory sync) only a
 // -delete dir exists, which no one loads (ParsePartitionDirName refuses
-// it) and the next start removes (RemoveDeleted). A crash in the middle of
+// it) and the next start queues for removal after the delay (QueueDeleted,
+// as Kafka's LogManager does on load). A crash in the middle of
 // the removal leaves a part of a -delete dir, never a part of a live one.
 // The new name is unique, so a topic re-created under the same name while
 // the old directory waits makes its "<topic>-<partition>" directory beside
@@ -100,21 +101,52 @@ func (d *Dirs) MarkForDelete(path string, now time.Time) (string, error) {
 		// (the controller resends StopReplica), so this is a warning.
 		d.logger.Warn("could not sync the log dir after renaming a log for deletion", zap.String("log_dir", parent), zap.Error(err))
 	}
+	delay := d.enqueueDeletes(now, doomed)
+	d.logger.Info("log renamed for deletion", zap.String("dir", path), zap.String("renamed", doomed), zap.Duration("delete_after", delay))
+	return doomed, nil
+}
+
+// QueueDeleted queues the -delete dirs an earlier run left in the online
+// log dirs (a stop before their delay passed, a crash, a swap whose removal
+// failed) for removal at now + the delay, as Kafka's LogManager does with
+// the -delete dirs it finds while loading the logs: the start does not
+// unlink gigabytes while the broker registers, takes its LeaderAndIsr and
+// begins to fetch. It returns how many it queued.
+func (d *Dirs) QueueDeleted(now time.Time) (int, error) {
+	var found []string
+	err := d.eachSubdir(d.OnlinePaths(), func(p, name string) error {
+		if _, _, _, ok := parseSuffixedDirName(name, deleteDirSuffix); ok {
+			found = append(found, filepath.Join(p, name))
+		}
+		return nil
+	})
+	if len(found) == 0 {
+		return 0, err
+	}
+	d.enqueueDeletes(now, found...)
+	return len(found), err
+}
+
+// enqueueDeletes queues paths for removal at now + the delay, wakes the
+// deleter and returns the delay. Every entry waits the same delay and now
+// only moves forward, so appending keeps the queue in due order.
+func (d *Dirs) enqueueDeletes(now time.Time, paths ...string) time.Duration {
 	q := &d.deletes
 	q.mu.Lock()
 	delay := DefaultFileDeleteDelay
 	if q.set {
 		delay = q.delay
 	}
-	q.pending = append(q.pending, pendingDelete{path: doomed, due: now.Add(delay)})
+	for _, path := range paths {
+		q.pending = append(q.pending, pendingDelete{path: path, due: now.Add(delay)})
+	}
 	wake := q.wakeLocked()
 	q.mu.Unlock()
 	select {
 	case wake <- struct{}{}:
 	default:
 	}
-	d.logger.Info("log renamed for deletion", zap.String("dir", path), zap.String("renamed", doomed), zap.Duration("delete_after", delay))
-	return doomed, nil
+	return delay
 }
 
 // NextDelete returns when the oldest queued directory is due, and false
@@ -131,7 +163,7 @@ func (d *Dirs) NextDelete() (time.Time, bool) {
 // RemoveDueDeletes removes the queued directories due at now and returns
 // how many it removed. One that cannot be removed (its log dir failed) is
 // dropped from the queue with an error: it stays a -delete dir, which the
-// next start removes.
+// next start queues again.
 func (d *Dirs) RemoveDueDeletes(now time.Time) (int, error) {
 	d.deletes.mu.Lock()
 	var due []pendingDelete

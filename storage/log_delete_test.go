@@ -73,6 +73,60 @@ func TestMarkForDelete(t *testing.T) {
 	}
 }
 
+// TestQueueDeletedAtStart: a -delete dir that an earlier run left (it was
+// stopped before the dir's delay passed) survives the next start and is
+// removed file.delete.delay.ms after it, as Kafka's LogManager schedules
+// the -delete dirs it loads; live partitions in the same log dirs are not
+// queued.
+func TestQueueDeletedAtStart(t *testing.T) {
+	root := t.TempDir()
+	first, d1, _ := twoLogDirs(t, root, nil)
+	cfg := DefaultConfig()
+	for _, name := range []string{"gone-0", "kept-0"} {
+		l := openLog(t, filepath.Join(d1, name), cfg, OpenOptions{})
+		var a appended
+		appendN(t, l, &a, 3, 1000)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doomed, err := first.MarkForDelete(filepath.Join(d1, "gone-0"), time.Unix(1000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	dirs, _, _ := twoLogDirs(t, root, nil)
+	dirs.SetFileDeleteDelay(time.Minute)
+	start := time.Unix(5000, 0)
+	if n, err := dirs.QueueDeleted(start); err != nil || n != 1 {
+		t.Fatalf("QueueDeleted = %d, %v; want 1", n, err)
+	}
+	if due, ok := dirs.NextDelete(); !ok || !due.Equal(start.Add(time.Minute)) {
+		t.Fatalf("NextDelete = %v, %v; want %v", due, ok, start.Add(time.Minute))
+	}
+	if n, err := dirs.RemoveDueDeletes(start.Add(time.Minute - time.Millisecond)); err != nil || n != 0 {
+		t.Fatalf("RemoveDueDeletes before the delay = %d, %v; want 0", n, err)
+	}
+	if _, err := os.Stat(doomed); err != nil {
+		t.Fatalf("%s removed before its delay: %v", doomed, err)
+	}
+	if n, err := dirs.RemoveDueDeletes(start.Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("RemoveDueDeletes at the delay = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(doomed); !os.IsNotExist(err) {
+		t.Fatalf("%s still exists after its delay: %v", doomed, err)
+	}
+	if _, err := os.Stat(filepath.Join(d1, "kept-0")); err != nil {
+		t.Fatalf("the live partition was touched: %v", err)
+	}
+	if n, err := dirs.QueueDeleted(start); err != nil || n != 0 {
+		t.Fatalf("QueueDeleted with no -delete dir = %d, %v; want 0", n, err)
+	}
+}
+
 // TestLogDeleteKilled takes the image a SIGKILL, and one a power loss,
 // would leave after every file operation of deleting a log (the rename,
 // the log dir's sync, the removal), restarts on each (OpenDirs, then
