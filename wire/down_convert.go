@@ -105,8 +105,10 @@ func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen, firstMax i
 		out, used = c.inner[:0], len(dst)+legacyEntryOverhead+legacyMessageSize(c.Magic, nil, nil)
 	}
 	empty := len(dst) == 0
+	// taken says whether a message is out yet: offsets in a damaged batch
+	// can be negative, so first cannot double as the sentinel.
 	first, last, maxTS := int64(-1), int64(-1), int64(recordbatch.NoTimestamp)
-	stopped := false
+	taken, stopped := false, false
 	for i := int32(0); len(payload) > 0; i++ {
 		r, n, err := readRecordV2(payload)
 		if err != nil {
@@ -122,13 +124,13 @@ func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen, firstMax i
 			ts = h.MaxTimestamp
 		}
 		size := legacyEntryOverhead + legacyMessageSize(c.Magic, r.key, r.value)
-		if total := used + len(out) + size; total > maxLen && (!empty || first >= 0 || total > firstMax) {
+		if total := used + len(out) + size; total > maxLen && (!empty || taken || total > firstMax) {
 			next, stopped = off, true
 			break
 		}
 		out = appendLegacyMessage(out, c.Magic, attrs, off, ts, r.key, r.value)
-		if first < 0 {
-			first = off
+		if !taken {
+			first, taken = off, true
 		}
 		last, maxTS = off, max(maxTS, ts)
 	}
@@ -136,7 +138,7 @@ func (c *DownConverter) Append(dst, batch []byte, from int64, maxLen, firstMax i
 		return out, next, stopped, nil
 	}
 	c.inner = out
-	if first < 0 {
+	if !taken {
 		return dst, next, stopped, nil
 	}
 	wrapperTS := maxTS
