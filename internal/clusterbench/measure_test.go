@@ -37,6 +37,21 @@ func envInt(b *testing.B, name string, def int) int {
 	return n
 }
 
+// envCount is envInt for a count that may be 0 (a part of a benchmark
+// turned off).
+func envCount(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		b.Fatalf("%s=%q: want a non-negative integer", name, v)
+	}
+	return n
+}
+
 // defaultProducerProps are scripts/bench.sh's extra producer properties,
 // so that the single-broker and the cluster figures use the same client.
 const defaultProducerProps = "linger.ms=1 batch.size=1048576"

@@ -246,7 +246,7 @@ func (bc *benchCluster) createSpreadTopic(b *testing.B, topic string, partitions
 func BenchmarkTransactionalProduce(b *testing.B) {
 	records := envInt(b, "BENCH_TXN_RECORDS", 200_000)
 	reps := envInt(b, "BENCH_CLUSTER_REPEAT", 3)
-	producers := envInt(b, "BENCH_TXN_PRODUCERS", 8)
+	producers := envCount(b, "BENCH_TXN_PRODUCERS", 8)
 	bc := startCluster(b)
 	log := benchLog{name: "BenchmarkTransactionalProduce"}
 	start := sampleCPU(bc)
