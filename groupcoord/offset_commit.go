@@ -49,6 +49,30 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 		g.mu.Unlock()
 		return setAll(code)
 	}
+	offsets := c.commitRequestOffsets(req, resp)
+	g.mu.Unlock()
+	if len(offsets) == 0 {
+		return resp
+	}
+
+	if err := c.store.Commit(ctx, g.id, offsets); err != nil {
+		c.log.Warn("offset commit failed", zap.String("group", g.id), zap.Error(err))
+		setUnsetCodes(resp, errorCode(err))
+		return resp
+	}
+	g.mu.Lock()
+	for _, o := range offsets {
+		g.offsets[o.TopicPartition] = o
+	}
+	g.mu.Unlock()
+	return resp
+}
+
+// commitRequestOffsets returns the offsets req asks to commit, dated now,
+// with what each version adds (v1's commit timestamp, v2-v4's retention,
+// v6+'s leader epoch); a partition whose metadata is too long is answered
+// OFFSET_METADATA_TOO_LARGE in resp and left out.
+func (c *Coordinator) commitRequestOffsets(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse) []CommittedOffset {
 	now := c.cfg.Now()
 	var offsets []CommittedOffset
 	for i, t := range req.Topics {
@@ -74,22 +98,7 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 			offsets = append(offsets, o)
 		}
 	}
-	g.mu.Unlock()
-	if len(offsets) == 0 {
-		return resp
-	}
-
-	if err := c.store.Commit(ctx, g.id, offsets); err != nil {
-		c.log.Warn("offset commit failed", zap.String("group", g.id), zap.Error(err))
-		setUnsetCodes(resp, errorCode(err))
-		return resp
-	}
-	g.mu.Lock()
-	for _, o := range offsets {
-		g.offsets[o.TopicPartition] = o
-	}
-	g.mu.Unlock()
-	return resp
+	return offsets
 }
 
 // newOffsetCommitResponse is the answer to req with every partition in

@@ -27,18 +27,7 @@ import (
 // v1+ answered here sees it too.
 func (c *Coordinator) CommitZooKeeperOffsets(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 	resp := newOffsetCommitResponse(req)
-	now := c.cfg.Now()
-	var offsets []CommittedOffset
-	for i, t := range req.Topics {
-		for j, p := range t.Partitions {
-			o, ok := c.requestedOffset(t.Topic, p.Partition, p.Offset, -1, p.Metadata, now)
-			if !ok {
-				resp.Topics[i].Partitions[j].ErrorCode = kerr.OffsetMetadataTooLarge.Code
-				continue
-			}
-			offsets = append(offsets, o)
-		}
-	}
+	offsets := c.commitRequestOffsets(req, resp)
 	if len(offsets) == 0 {
 		return resp
 	}
