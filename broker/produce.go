@@ -162,6 +162,14 @@ func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, t
 		return nil
 	}
 	_ = pm
+	if p.isOffline() {
+		// A replica in a failed log dir answers so whatever its role
+		// (the controller may already have taken its leadership), as
+		// Kafka's getPartitionOrException does; ListOffsets and Fetch
+		// check the same first.
+		fail(kerr.KafkaStorageError, "")
+		return nil
+	}
 	if !p.leading.Load() {
 		fail(kerr.NotLeaderForPartition, "")
 		return nil
