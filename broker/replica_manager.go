@@ -42,10 +42,14 @@ type replicaManager struct {
 	mu         sync.RWMutex
 	partitions map[topicPartition]*Partition
 
-	// openMu serializes opening, deleting and closing logs so that a
-	// partition is opened at most once and never opened while it is being
-	// deleted.
-	openMu sync.Mutex
+	// openMu and tpLocks keep a partition from being opened twice or
+	// while it is being deleted: opening or deleting one partition holds
+	// openMu for reading and that partition's lock in tpLocks, so distinct
+	// partitions open in parallel (a start with 10,000 partitions is
+	// bounded by system calls, not by one lock); close holds openMu for
+	// writing, excluding all of them.
+	openMu  sync.RWMutex
+	tpLocks partitionLocks
 
 	dirs          *storage.Dirs
 	fs            vfs.FS // the file layer under the log dirs; nil: the OS's
@@ -179,6 +183,55 @@ func (rm *replicaManager) all() []*Partition {
 // Kafka's num.recovery.threads.per.data.dir but sized for speed.
 const openWorkers = 8
 
+// lockPartition takes openMu for reading and tp's own lock, and returns
+// the function that releases both.
+func (rm *replicaManager) lockPartition(tp topicPartition) (unlock func()) {
+	rm.openMu.RLock()
+	release := rm.tpLocks.lock(tp)
+	return func() {
+		release()
+		rm.openMu.RUnlock()
+	}
+}
+
+// partitionLocks is a mutex per partition, created on first use and
+// dropped when nobody holds or waits for it, so the map stays as small as
+// the number of opens and deletes in flight.
+type partitionLocks struct {
+	mu sync.Mutex
+	m  map[topicPartition]*partitionLock
+}
+
+type partitionLock struct {
+	mu   sync.Mutex
+	refs int // holders and waiters, guarded by partitionLocks.mu
+}
+
+// lock blocks until tp's lock is held and returns its release.
+func (l *partitionLocks) lock(tp topicPartition) (release func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = make(map[topicPartition]*partitionLock)
+	}
+	e := l.m[tp]
+	if e == nil {
+		e = &partitionLock{}
+		l.m[tp] = e
+	}
+	e.refs++
+	l.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		l.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(l.m, tp)
+		}
+		l.mu.Unlock()
+	}
+}
+
 // openRequest is one partition of an openMany call.
 type openRequest struct {
 	tp      topicPartition
@@ -215,7 +268,7 @@ func (rm *replicaManager) openMany(reqs []openRequest) ([]*Partition, []error) {
 // the recovery point and high watermark come from the checkpoints, the
 // topic id is checked against (or written to) partition.metadata, and the
 // leader-epoch cache is read. Calls for distinct partitions may run
-// concurrently; openMu keeps a partition from being opened twice or while
+// concurrently; lockPartition keeps a partition from being opened twice or while
 // it is being deleted.
 func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicConfig) (*Partition, error) {
 	if p, ok := rm.get(tp); ok {
@@ -226,8 +279,7 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 		rm.resumeParked(p)
 		return p, nil
 	}
-	rm.openMu.Lock()
-	defer rm.openMu.Unlock()
+	defer rm.lockPartition(tp)()
 	if p, ok := rm.get(tp); ok {
 		return p, nil
 	}
@@ -277,9 +329,14 @@ func (rm *replicaManager) open(tp topicPartition, topicID [16]byte, cfg TopicCon
 	case storedID != topicID:
 		return fail(fmt.Errorf("open %s: %s holds topic id %x, the topic has %x", tp, dir, storedID, topicID))
 	}
-	// Epochs that start at or past the log end describe records the log
-	// no longer has (a crash cut its tail): drop them.
-	epochs, err := storage.TruncateLeaderEpochs(log.FS(), dir, log.EndOffset())
+	// Epochs that start past the log end describe records the log no
+	// longer has (a crash cut its tail): drop them. Kafka's load also
+	// drops an epoch that starts exactly at the log end; this keeps it,
+	// because that is the state of a leader just elected that has not
+	// written yet (every empty partition), and dropping it costs a
+	// synchronous rewrite of the file per partition at each start, then a
+	// second one when the same epoch is assigned again by LeaderAndIsr.
+	epochs, err := storage.TruncateLeaderEpochs(log.FS(), dir, log.EndOffset()+1)
 	if err != nil {
 		return fail(fmt.Errorf("open %s: %w", tp, err))
 	}
@@ -327,8 +384,7 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDelet
 		return nil
 	}
 	rm.cancelMove(p, true)
-	rm.openMu.Lock()
-	defer rm.openMu.Unlock()
+	defer rm.lockPartition(tp)()
 	rm.mu.Lock()
 	delete(rm.partitions, tp)
 	delete(rm.saved, tp)
@@ -348,8 +404,7 @@ func (rm *replicaManager) stopPartition(tp topicPartition, deleteLog, topicDelet
 // removeUnopened deletes the directory of a partition that was never
 // opened in this run.
 func (rm *replicaManager) removeUnopened(tp topicPartition) error {
-	rm.openMu.Lock()
-	defer rm.openMu.Unlock()
+	defer rm.lockPartition(tp)()
 	rm.mu.Lock()
 	delete(rm.saved, tp)
 	rm.mu.Unlock()
