@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/gokafka/internal/testcluster"
 )
@@ -173,7 +174,11 @@ func wholeISRs(t *testing.T, z *testcluster.ZKConn, topic string, partitions int
 
 // createReplicated creates topic with replication factor 3 through adm
 // (the controller) and waits until ZooKeeper shows every partition with a
-// leader and a full ISR.
+// leader and a full ISR, and every replica's Metadata answer has those
+// leaders: CreateTopics answers once the assignment is in ZooKeeper, and
+// UpdateMetadata reaches the other brokers a moment later, so a client
+// that bootstraps from another broker with retries off could otherwise
+// see UNKNOWN_TOPIC_OR_PARTITION (as on Kafka).
 func createReplicated(ctx context.Context, t *testing.T, adm *kgo.Client, z *testcluster.ZKConn, topic string, partitions int32, configs map[string]*string) {
 	t.Helper()
 	res, err := kadm.NewClient(adm).CreateTopics(ctx, partitions, 3, configs, topic)
@@ -181,6 +186,25 @@ func createReplicated(ctx context.Context, t *testing.T, adm *kgo.Client, z *tes
 		t.Fatalf("create topic %s: %v %v", topic, err, res[topic].Err)
 	}
 	waitUntil(t, time.Minute, topic+" to have full ISRs", wholeISRs(t, z, topic, partitions, 3))
+	st, _ := readState(t, z, topic, 0)
+	for _, id := range st.ISR {
+		waitUntil(t, time.Minute, fmt.Sprintf("broker %d's metadata to lead every partition of %s", id, topic), func() bool {
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(topic)
+			req.Topics = append(req.Topics, rt)
+			resp, err := req.RequestWith(ctx, adm.Broker(int(id)))
+			if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || len(resp.Topics[0].Partitions) != int(partitions) {
+				return false
+			}
+			for _, p := range resp.Topics[0].Partitions {
+				if p.ErrorCode != 0 || p.Leader < 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
 }
 
 // partitionLogs returns the bytes of every .log segment of topic-partition
