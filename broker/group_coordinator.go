@@ -9,7 +9,6 @@ import (
 
 	"github.com/gokafka/gokafka/groupcoord"
 	"github.com/gokafka/gokafka/wire"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 )
 
@@ -77,16 +76,12 @@ func javaStringHash(str string) int32 {
 // unloadMovedGroups drops the groups whose coordinator is no longer this
 // broker after the set of live brokers changed; their members find the new
 // coordinator (NOT_COORDINATOR) and rejoin there.
-func (s *Server) unloadMovedGroups(ctx context.Context) {
+func (s *Server) unloadMovedGroups() {
 	if s.groups == nil {
 		return
 	}
-	resp := s.groups.ListGroups(ctx, &kmsg.ListGroupsRequest{Version: 0})
-	for _, g := range resp.Groups {
-		if !s.ownsGroup(g.Group) {
-			s.logger.Info("group moved to another coordinator", zap.String("group", g.Group), zap.Int32("coordinator", s.coordinatorFor(g.Group)))
-			s.groups.Unload(g.Group)
-		}
+	for _, g := range s.groups.UnloadMoved() {
+		s.logger.Info("group moved to another coordinator", zap.String("group", g), zap.Int32("coordinator", s.coordinatorFor(g)))
 	}
 }
 

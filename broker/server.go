@@ -579,7 +579,7 @@ func (s *Server) refreshBrokers(ctx context.Context) error {
 	before := s.liveBrokerIDs()
 	s.meta.setBrokers(bs, ctl)
 	if !slices.Equal(before, s.liveBrokerIDs()) {
-		s.unloadMovedGroups(ctx)
+		s.unloadMovedGroups()
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func (s *Server) handleUpdateMetadata(ctx context.Context, hdr *wire.RequestHead
 	before := s.liveBrokerIDs()
 	s.meta.setBrokers(bs, r.ControllerID)
 	if !slices.Equal(before, s.liveBrokerIDs()) && s.groups != nil {
-		s.unloadMovedGroups(ctx)
+		s.unloadMovedGroups()
 	}
 
 	for _, name := range order {

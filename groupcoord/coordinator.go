@@ -123,6 +123,30 @@ func (c *Coordinator) Unload(groupID string) {
 	g.mu.Unlock()
 }
 
+// UnloadMoved unloads every group in memory that Config.Owns no longer
+// accepts (see Unload) and returns their ids.
+func (c *Coordinator) UnloadMoved() []string {
+	if c.cfg.Owns == nil {
+		return nil
+	}
+	c.mu.Lock()
+	var moved []*group
+	for id, g := range c.groups {
+		if !c.cfg.Owns(id) {
+			moved = append(moved, g)
+		}
+	}
+	c.mu.Unlock()
+	ids := make([]string, 0, len(moved))
+	for _, g := range moved {
+		g.mu.Lock()
+		c.unloadLocked(g)
+		g.mu.Unlock()
+		ids = append(ids, g.id)
+	}
+	return ids
+}
+
 // unloadLocked marks g Dead, removes it from the table, answers its waiters
 // with NOT_COORDINATOR and stops its timers. g.mu is held.
 func (c *Coordinator) unloadLocked(g *group) {

@@ -50,6 +50,12 @@ func (c *Coordinator) ListGroups(ctx context.Context, req *kmsg.ListGroupsReques
 	}
 	c.mu.Unlock()
 	for _, g := range gs {
+		// A group whose coordinator moved away stays in memory until
+		// the broker's watch unloads it; it is not this coordinator's
+		// to list any more.
+		if c.cfg.Owns != nil && !c.cfg.Owns(g.id) {
+			continue
+		}
 		g.mu.Lock()
 		if g.state != stateDead {
 			all = append(all, overview{g.id, g.protocolType, g.state})
