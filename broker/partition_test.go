@@ -3,7 +3,10 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -607,5 +610,93 @@ func TestEndOffsetForEpoch(t *testing.T) {
 				t.Fatalf("endOffsetFor(%d) = (%d, %d), want (%d, %d)", tc.asked, e, end, tc.wantEpoch, tc.wantEnd)
 			}
 		})
+	}
+}
+
+// TestReopenLeaderEpochsAtLogEnd reopens a partition whose
+// leader-epoch-checkpoint ends at or past its log end: an epoch that
+// starts exactly at the log end (a leader elected that has not written) is
+// kept, on disk too, so a start does not rewrite the file; one that starts
+// past it (a crash cut the records it described) is dropped.
+func TestReopenLeaderEpochsAtLogEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		records int // written before the close
+		file    []storage.LeaderEpochEntry
+		want    []storage.LeaderEpochEntry
+	}{
+		{"empty log, epoch at 0", 0, []storage.LeaderEpochEntry{{Epoch: 0, StartOffset: 0}}, []storage.LeaderEpochEntry{{Epoch: 0, StartOffset: 0}}},
+		{"epoch at the end", 2, []storage.LeaderEpochEntry{{Epoch: 1, StartOffset: 0}, {Epoch: 2, StartOffset: 2}}, []storage.LeaderEpochEntry{{Epoch: 1, StartOffset: 0}, {Epoch: 2, StartOffset: 2}}},
+		{"epoch past the end", 2, []storage.LeaderEpochEntry{{Epoch: 1, StartOffset: 0}, {Epoch: 2, StartOffset: 5}}, []storage.LeaderEpochEntry{{Epoch: 1, StartOffset: 0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logDir := t.TempDir()
+			rm, dirs := newTestReplicaManager(t, logDir)
+			tp := topicPartition{"reopen", 0}
+			if err := rm.makeLeader(tp, testTopicID, 1, testTopicConfig()); err != nil {
+				t.Fatalf("makeLeader: %v", err)
+			}
+			p, _ := rm.get(tp)
+			if tc.records > 0 {
+				if _, err := appendBatch(t, p, plainBatch(tc.records, 100)); err != nil {
+					t.Fatalf("append: %v", err)
+				}
+			}
+			dir := p.log.Dir()
+			if err := rm.close(); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			dirs.Close()
+			text := fmt.Sprintf("0\n%d\n", len(tc.file))
+			for _, e := range tc.file {
+				text += fmt.Sprintf("%d %d\n", e.Epoch, e.StartOffset)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "leader-epoch-checkpoint"), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+
+			rm2, _ := newTestReplicaManager(t, logDir)
+			defer rm2.close()
+			p2, err := rm2.open(tp, testTopicID, testTopicConfig())
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			if !slices.Equal(p2.epochs, tc.want) {
+				t.Errorf("epochs after reopen = %v, want %v", p2.epochs, tc.want)
+			}
+			onDisk, err := storage.ReadLeaderEpochs(vfs.Default, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(onDisk, tc.want) {
+				t.Errorf("leader-epoch-checkpoint after reopen = %v, want %v", onDisk, tc.want)
+			}
+		})
+	}
+}
+
+// TestOpenManyOpensEachPartitionOnce opens the same partitions from two
+// concurrent openMany calls: the per-partition lock must hand both the
+// same *Partition.
+func TestOpenManyOpensEachPartitionOnce(t *testing.T) {
+	rm, _ := newTestReplicaManager(t)
+	defer rm.close()
+	var reqs []openRequest
+	for i := range int32(64) {
+		reqs = append(reqs, openRequest{tp: topicPartition{"many", i}, topicID: testTopicID, cfg: testTopicConfig()})
+	}
+	var a, b []*Partition
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a, _ = rm.openMany(reqs) }()
+	go func() { defer wg.Done(); b, _ = rm.openMany(reqs) }()
+	wg.Wait()
+	for i := range reqs {
+		if a[i] == nil || a[i] != b[i] {
+			t.Fatalf("partition %d opened as %p and %p", i, a[i], b[i])
+		}
+	}
+	if len(rm.tpLocks.m) != 0 {
+		t.Errorf("%d partition locks left after the opens", len(rm.tpLocks.m))
 	}
 }
