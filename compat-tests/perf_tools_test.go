@@ -1,6 +1,8 @@
 package compattests
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -8,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gokafka/gokafka/internal/testcluster"
 )
@@ -77,6 +80,16 @@ func TestPerfTools(t *testing.T) {
 		t.Fatalf("consumer-perf-test consumed %v bytes, want %d (summary %v)", got, n*size, cons)
 	}
 
+	// A consumer asked for more records than the topic holds idles at the
+	// end of the log until --timeout. Its progress lines must count every
+	// record it read while it idles, not only when the timeout ends it:
+	// bench.sh's backlog drain watches them to see that a group has read
+	// everything.
+	idleCount := consumerProgressWhileIdle(t, b.Addr(), "perf-tools", n)
+	if idleCount != n {
+		t.Fatalf("while idle at the end of the log, consumer-perf-test's progress lines count %d records, want all %d", idleCount, n)
+	}
+
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -112,6 +125,43 @@ func TestPerfTools(t *testing.T) {
 			}
 		})
 	}
+}
+
+// consumerProgressWhileIdle runs consumer-perf-test --show-detailed-stats
+// on topic, which holds n records, asking for twice as many with a --timeout
+// of a minute. It returns the record count of the last progress line printed
+// within 20 s, before that timeout could end the tool, or as soon as a line
+// counts n; the tool is killed then.
+func consumerProgressWhileIdle(t *testing.T, addr, topic string, n int) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(testCtx(t), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testcluster.Binary(t), "consumer-perf-test", "--bootstrap-server", addr,
+		"--topic", topic, "--messages", strconv.Itoa(2*n), "--timeout", "60000",
+		"--show-detailed-stats", "--reporting-interval", "500", "--hide-header")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatalf("consumer-perf-test stdout: %v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start consumer-perf-test: %v", err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+	}()
+	progress := regexp.MustCompile(`^[^,]+, 0, [0-9.]+, [0-9.]+, (\d+), `)
+	last := 0
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m := progress.FindStringSubmatch(sc.Text()); m != nil {
+			last, _ = strconv.Atoi(m[1])
+		}
+		if last == n {
+			break
+		}
+	}
+	return last
 }
 
 // readJSON decodes the JSON file at path into v.

@@ -280,6 +280,19 @@ func (j *joinTimer) totalTime() time.Duration {
 	return j.total
 }
 
+// consumerPollWait bounds one poll, as Kafka's consumer-perf-test polls with
+// a 100 ms timeout.
+const consumerPollWait = 100 * time.Millisecond
+
+// pollDeadline is the earlier of the --timeout deadline and the end of one
+// poll.
+func pollDeadline(timeout, poll time.Time) time.Time {
+	if poll.Before(timeout) {
+		return poll
+	}
+	return timeout
+}
+
 // RunConsumer runs consumer-perf-test: it consumes until --messages records
 // arrived, or no record arrived for --timeout, or ctx ends, then prints
 // Kafka's values line (or, with --show-detailed-stats, a line per reporting
@@ -315,7 +328,12 @@ func RunConsumer(ctx context.Context, o ConsumerOptions, out, errOut io.Writer) 
 	lastReport, lastConsumed := now, now
 	reportedErrs := map[string]bool{}
 	for records < o.Messages && now.Sub(lastConsumed) <= o.Timeout && ctx.Err() == nil {
-		pollCtx, cancel := context.WithDeadline(ctx, lastConsumed.Add(o.Timeout+time.Millisecond))
+		// Kafka's tool polls for 100 ms at a time. Waiting for the whole
+		// --timeout instead would leave the records of the last reporting
+		// interval unprinted while the consumer idles at the end of the
+		// log, and a harness reading the progress lines would never see
+		// the last of them.
+		pollCtx, cancel := context.WithDeadline(ctx, pollDeadline(lastConsumed.Add(o.Timeout+time.Millisecond), now.Add(consumerPollWait)))
 		fetches := client.PollFetches(pollCtx)
 		cancel()
 		if fetches.IsClientClosed() {
@@ -343,7 +361,11 @@ func RunConsumer(ctx context.Context, o ConsumerOptions, out, errOut io.Writer) 
 			records += got
 			lastConsumed = now
 		}
-		if o.ShowDetailedStats && now.Sub(lastReport) >= o.ReportingInterval {
+		// A line per interval in which records arrived: Kafka prints one
+		// as a record arrives after the interval, so an idle consumer
+		// prints nothing; this one also reports records that arrived
+		// since the last line once the interval has passed.
+		if o.ShowDetailedStats && now.Sub(lastReport) >= o.ReportingInterval && records > lastRecords {
 			fmt.Fprintln(out, formatConsumerProgress(o.DateFormat, records, lastRecords, bytes, lastBytes, lastReport, now, jt.takeInterval()))
 			lastReport, lastRecords, lastBytes = now, records, bytes
 		}
