@@ -608,3 +608,60 @@ func TestFetchWaitingOnDeletedTopic(t *testing.T) {
 		t.Fatalf("append to a deleted partition: %v", err)
 	}
 }
+
+// TestProduceAcksAllAnsweredAtOnce checks when an acks=all Produce is
+// answered from the handler and when it waits for the followers: a
+// partition whose ISR is the leader alone is committed by its own append,
+// one with a follower that has not fetched waits until the follower has the
+// batch.
+func TestProduceAcksAllAnsweredAtOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		isr      []int32
+		deferred bool
+	}{
+		{"leader alone in the ISR", []int32{0}, false},
+		{"a follower in the ISR", []int32{0, 1}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newDataServer(t)
+			cfg := testTopicConfig()
+			tp := topicPartition{"acks", 0}
+			s.meta.setTopic(&topicMeta{Name: tp.Topic, ID: [16]byte{9}, Config: cfg,
+				Partitions: map[int32]partitionMeta{0: {Replicas: tt.isr, Leader: 0, ISR: tt.isr}}})
+			p, err := s.replicas.open(tp, [16]byte{9}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.becomeLeader(partitionState{Leader: 0, LeaderEpoch: 1, ISR: tt.isr, Replicas: tt.isr}, s.replicas.now()); err != nil {
+				t.Fatal(err)
+			}
+			req := produceReq(9, -1, tp.Topic, plainBatch(3, 10))
+			resp, err := s.handleProduce(context.Background(), &wire.RequestHeader{APIKey: 0, APIVersion: 9}, req)
+			if err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+			d, deferred := resp.(*wire.DeferredResponse)
+			if deferred != tt.deferred {
+				t.Fatalf("deferred = %v, want %v", deferred, tt.deferred)
+			}
+			if deferred {
+				// The follower fetches past the batch: the answer is
+				// then final.
+				if _, err := p.followerFetched(1, 3, 0, s.replicas.now()); err != nil {
+					t.Fatalf("follower fetch: %v", err)
+				}
+				d.Wait(context.Background())
+				resp = d.Response
+			}
+			got := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+			if got.ErrorCode != 0 || got.BaseOffset != 0 {
+				t.Fatalf("answer: code %d base %d, want 0 and 0", got.ErrorCode, got.BaseOffset)
+			}
+			if hw := p.HighWatermark(); hw != 3 {
+				t.Fatalf("high watermark %d, want 3", hw)
+			}
+		})
+	}
+}

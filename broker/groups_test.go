@@ -243,8 +243,25 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 		return exclusiveCover([]*groupMember{a, b}, 4) == "" && len(b.assignment()) == 2
 	})
 	bParts := b.assignment()
-	_, aGen := a.cl.GroupMetadata()
+	// With the cooperative balancer b's arrival takes two generations, and
+	// a's callbacks for the second may still run after b sees its
+	// partitions: the baseline is taken once both are in the same
+	// generation and a's callbacks have been quiet for a second.
+	_, bGen := b.cl.GroupMetadata()
+	waitFor(t, 30*time.Second, "a to reach b's generation", func() bool {
+		_, gen := a.cl.GroupMetadata()
+		return gen == bGen
+	})
 	aAssigns, aRevokes := a.counts()
+	for settled, start := time.Now(), time.Now(); time.Since(settled) < time.Second; time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("a's assignment callbacks did not settle within 30 s")
+		}
+		if as, rs := a.counts(); as != aAssigns || rs != aRevokes {
+			aAssigns, aRevokes, settled = as, rs, time.Now()
+		}
+	}
+	_, aGen := a.cl.GroupMetadata()
 
 	b.close() // a static member does not send LeaveGroup on close
 	b2 := static("b")

@@ -97,7 +97,7 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	if len(pending) > 0 {
+	if len(pending) > 0 && !s.ackedNow(pending, resp) {
 		// The batches are appended; the answer waits for the followers
 		// while the connection goes on with the producer's next request
 		// (wire.DeferredResponse). The timeout counts from now, not from
@@ -273,6 +273,28 @@ func (s *Server) awaitAcks(ctx context.Context, deadline time.Time, pending []pe
 	for _, pa := range pending {
 		resp.Topics[pa.topic].Partitions[pa.part].ErrorCode = waitCommitted(wctx, &pa)
 	}
+}
+
+// ackedNow answers pending at once when every batch is already committed,
+// as a partition whose only in-sync replica is the leader is by its own
+// append: the response then goes out from the reading goroutine, with no
+// handoff to the connection's writer. It reports false, and leaves resp
+// alone, when any batch still waits.
+func (s *Server) ackedNow(pending []pendingAck, resp *kmsg.ProduceResponse) bool {
+	codes := make([]int16, len(pending))
+	for i, pa := range pending {
+		done, e := pa.p.ackState(pa.last, pa.minISR)
+		if !done {
+			return false
+		}
+		if e != nil {
+			codes[i] = e.Code
+		}
+	}
+	for i, pa := range pending {
+		resp.Topics[pa.topic].Partitions[pa.part].ErrorCode = codes[i]
+	}
+	return true
 }
 
 // isBatchV2 reports whether records opens with a magic-v2 batch: a
