@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -115,4 +118,27 @@ func BenchmarkAppendAcrossRolls(b *testing.B) {
 	b.ReportMetric(ms(lat[(len(lat)-1)/2]), "p50-ms")
 	b.ReportMetric(ms(lat[(len(lat)-1)*99/100]), "p99-ms")
 	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+}
+
+// BenchmarkPathForManyPartitions places new partitions in a single log dir
+// that already holds 5,000: creating topics with many partitions calls
+// PathFor once per partition, so its cost must not grow with the dir.
+func BenchmarkPathForManyPartitions(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 5000 {
+		if err := os.Mkdir(filepath.Join(dir, fmt.Sprintf("old-%d", i)), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d, err := OpenDirs([]string{dir}, 1, "c", nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if p := d.PathFor("new", int32(i)); filepath.Dir(p) != dir {
+			b.Fatalf("placed in %s", p)
+		}
+	}
 }

@@ -306,8 +306,16 @@ func (d *Dirs) PathFor(topic string, partition int32) string {
 		d.assigned[name] = p
 		return filepath.Join(p, name)
 	}
+	online := d.OnlinePaths()
+	if len(online) == 1 {
+		// Nothing to choose between, as Kafka's nextLogDirs does not
+		// count either: counting reads the whole log dir, once per new
+		// partition, which made creating 10,000 partitions quadratic.
+		d.assigned[name] = online[0]
+		return filepath.Join(online[0], name)
+	}
 	best, bestCount := d.paths[0], -1
-	for _, p := range d.OnlinePaths() {
+	for _, p := range online {
 		n := d.countPartitions(p)
 		if bestCount < 0 || n < bestCount {
 			best, bestCount = p, n
