@@ -97,7 +97,7 @@ func (s *Server) handleProduce(ctx context.Context, hdr *wire.RequestHeader, req
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	if len(pending) > 0 && !s.ackedNow(pending, resp) {
+	if len(pending) > 0 {
 		// The batches are appended; the answer waits for the followers
 		// while the connection goes on with the producer's next request
 		// (wire.DeferredResponse). The timeout counts from now, not from
@@ -255,6 +255,20 @@ func (s *Server) producePartition(ctx context.Context, r *kmsg.ProduceRequest, t
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
 	if r.Acks == -1 {
+		// A batch its own append committed (the leader alone in the ISR)
+		// is answered now, so that a request with nothing left to wait
+		// for goes out from the reading goroutine rather than through
+		// the connection's writer. The watermark is read without the
+		// lock first: a batch that waits for followers is not committed
+		// yet, and skips the lock.
+		if p.HighWatermark() > res.LastOffset {
+			if done, e := p.ackState(res.LastOffset, cfg.MinInsyncReplicas); done {
+				if e != nil {
+					sp.ErrorCode = e.Code
+				}
+				return nil
+			}
+		}
 		return &pendingAck{p: p, last: res.LastOffset, minISR: cfg.MinInsyncReplicas}
 	}
 	return nil
@@ -273,28 +287,6 @@ func (s *Server) awaitAcks(ctx context.Context, deadline time.Time, pending []pe
 	for _, pa := range pending {
 		resp.Topics[pa.topic].Partitions[pa.part].ErrorCode = waitCommitted(wctx, &pa)
 	}
-}
-
-// ackedNow answers pending at once when every batch is already committed,
-// as a partition whose only in-sync replica is the leader is by its own
-// append: the response then goes out from the reading goroutine, with no
-// handoff to the connection's writer. It reports false, and leaves resp
-// alone, when any batch still waits.
-func (s *Server) ackedNow(pending []pendingAck, resp *kmsg.ProduceResponse) bool {
-	codes := make([]int16, len(pending))
-	for i, pa := range pending {
-		done, e := pa.p.ackState(pa.last, pa.minISR)
-		if !done {
-			return false
-		}
-		if e != nil {
-			codes[i] = e.Code
-		}
-	}
-	for i, pa := range pending {
-		resp.Topics[pa.topic].Partitions[pa.part].ErrorCode = codes[i]
-	}
-	return true
 }
 
 // isBatchV2 reports whether records opens with a magic-v2 batch: a
